@@ -1,0 +1,1 @@
+//! Decode stage: link, network, tunnel and transport headers (etherparse).

@@ -1,0 +1,1 @@
+//! dns dissector (pure parsers over byte slices).

@@ -1,0 +1,1 @@
+//! http dissector (pure parsers over byte slices).

@@ -1,0 +1,1 @@
+//! quic dissector (pure parsers over byte slices).

@@ -1,0 +1,1 @@
+//! tls dissector (pure parsers over byte slices).

@@ -1,0 +1,1 @@
+//! Vendor catalog: loading, matching, checking.

@@ -1,0 +1,1 @@
+//! GeoIP and ASN lookups over MaxMind-format databases.

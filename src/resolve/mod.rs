@@ -1,0 +1,3 @@
+//! Resolve stage: destinations to vendor endpoints, countries and ASNs.
+pub mod catalog;
+pub mod geoip;
