@@ -11,6 +11,22 @@ use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Counts bytes taken from the file on disk (compressed bytes for gzip), for progress.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
 
 /// Largest record accepted. Real snap lengths stop at 256 KiB; anything far
 /// beyond is a corrupt length field, not a packet.
@@ -42,7 +58,11 @@ impl std::fmt::Display for Format {
             } => write!(
                 f,
                 "pcap ({}, {}{})",
-                if *big_endian { "big-endian" } else { "little-endian" },
+                if *big_endian {
+                    "big-endian"
+                } else {
+                    "little-endian"
+                },
                 if *nanos { "ns" } else { "µs" },
                 if *modified { ", modified" } else { "" }
             ),
@@ -99,6 +119,7 @@ pub struct CaptureFile {
     stats: FileStats,
     /// Damage found after packets that were already handed out; returned by the next `fill`.
     pending_error: Option<CaptureError>,
+    disk_bytes: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for CaptureFile {
@@ -218,7 +239,13 @@ impl CaptureFile {
                 detail: "it is a directory".into(),
             });
         }
-        let mut raw: Box<dyn Read + Send> = Box::new(std::io::BufReader::with_capacity(1 << 16, file));
+        let disk_bytes = Arc::new(AtomicU64::new(0));
+        let counted = Counting {
+            inner: file,
+            count: Arc::clone(&disk_bytes),
+        };
+        let mut raw: Box<dyn Read + Send> =
+            Box::new(std::io::BufReader::with_capacity(1 << 16, counted));
         let mut head = [0u8; 4];
         let n = read_full(raw.as_mut(), &mut head).map_err(|source| CaptureError::Read {
             path: path.to_owned(),
@@ -246,6 +273,7 @@ impl CaptureFile {
             last_ts: 0,
             stats: FileStats::default(),
             pending_error: None,
+            disk_bytes,
         };
         me.read_header()?;
         Ok(me)
@@ -272,9 +300,8 @@ impl CaptureFile {
             let have = self.carry.len();
             let grow = (want - have).max(1 << 16);
             self.carry.resize(have + grow, 0);
-            let got = read_full(self.reader.as_mut(), &mut self.carry[have..]).map_err(|e| {
-                self.read_error(e)
-            });
+            let got = read_full(self.reader.as_mut(), &mut self.carry[have..])
+                .map_err(|e| self.read_error(e));
             let got = match got {
                 Ok(g) => g,
                 Err(e) => {
@@ -311,7 +338,11 @@ impl CaptureFile {
 
     fn read_header(&mut self) -> Result<(), CaptureError> {
         self.fill_carry(24)?;
-        let Some(magic) = self.carry.get(..4).and_then(|m| <[u8; 4]>::try_from(m).ok()) else {
+        let Some(magic) = self
+            .carry
+            .get(..4)
+            .and_then(|m| <[u8; 4]>::try_from(m).ok())
+        else {
             return Err(if self.carry.is_empty() {
                 self.not_capture("the file is empty")
             } else {
@@ -367,6 +398,16 @@ impl CaptureFile {
 
     pub fn stats(&self) -> &FileStats {
         &self.stats
+    }
+
+    /// Bytes read from the file on disk so far (before decompression).
+    pub fn disk_bytes(&self) -> u64 {
+        self.disk_bytes.load(Ordering::Relaxed)
+    }
+
+    /// A shared handle on [`Self::disk_bytes`], readable from another thread.
+    pub fn disk_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.disk_bytes)
     }
 
     /// Fills `block` with the next packets, reading about `target` bytes.
@@ -476,7 +517,11 @@ impl CaptureFile {
                 if rest.len() < total {
                     return Ok(Parsed::NeedMore(total));
                 }
-                let frac_ns = if nanos { u64::from(frac) } else { u64::from(frac) * 1000 };
+                let frac_ns = if nanos {
+                    u64::from(frac)
+                } else {
+                    u64::from(frac) * 1000
+                };
                 let ts_ns = u64::from(sec) * 1_000_000_000 + frac_ns;
                 Ok(Parsed::Record(
                     total,
@@ -528,7 +573,8 @@ impl CaptureFile {
             PCAPNG_IDB => {
                 let linktype = u16_at(body, 0, be).ok_or("interface block cut short")?;
                 let snaplen = u32_at(body, 4, be).unwrap_or(0);
-                let (units_per_sec, offset_secs) = idb_options(body.get(8..).unwrap_or_default(), be);
+                let (units_per_sec, offset_secs) =
+                    idb_options(body.get(8..).unwrap_or_default(), be);
                 self.interfaces.push(Interface {
                     linktype,
                     snaplen,
@@ -555,7 +601,9 @@ impl CaptureFile {
                 };
                 let data_at = ts_at + 16;
                 if caplen as usize > body.len().saturating_sub(data_at) {
-                    return Err(format!("packet block holds fewer than its {caplen} captured bytes"));
+                    return Err(format!(
+                        "packet block holds fewer than its {caplen} captured bytes"
+                    ));
                 }
                 match self.interfaces.get(if_id as usize) {
                     None => {

@@ -1,1 +1,13 @@
-//! flow stage.
+//! Flow stage: bidirectional flows keyed by 5-tuple plus VLAN, with client /
+//! server orientation, TCP state, packet-time timeouts and Community ID.
+//!
+//! Each worker owns one [`FlowTable`]; nothing here is shared between threads.
+
+pub mod community_id;
+mod key;
+mod table;
+pub mod tcp;
+
+pub use key::{FlowKey, Side};
+pub use table::{Flow, FlowConfig, FlowStats, FlowTable, PacketCtx};
+pub use tcp::TcpTrack;

@@ -1,0 +1,64 @@
+//! The flow key: both directions of a conversation map to the same key.
+
+use super::community_id::icmp_ports;
+use crate::decode::{Packet, L4};
+use std::net::IpAddr;
+
+/// Which endpoint of the key sent a packet: the lower (address, port) or the higher.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Lo,
+    Hi,
+}
+
+/// A normalised flow key: the lower (address, port) endpoint first.
+/// For ICMP the "ports" are Community ID's type/counterpart pair, so an echo
+/// request and its reply share a flow while unrelated messages do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub lo: IpAddr,
+    pub hi: IpAddr,
+    pub lo_port: u16,
+    pub hi_port: u16,
+    pub proto: u8,
+    pub vlan: [u16; 3],
+}
+
+impl FlowKey {
+    /// The key of a packet, which side sent it, and for ICMP whether the
+    /// message type is one-way (no reply type), as Community ID defines it.
+    pub fn of(p: &Packet<'_>) -> (FlowKey, Side, bool) {
+        let (sport, dport, one_way) = match p.l4 {
+            L4::Icmp { icmp_type, code } => icmp_ports(p.proto, icmp_type, code),
+            _ => (p.sport, p.dport, false),
+        };
+        let vlan = p.vlan;
+        if (p.src, sport) <= (p.dst, dport) {
+            (
+                FlowKey {
+                    lo: p.src,
+                    hi: p.dst,
+                    lo_port: sport,
+                    hi_port: dport,
+                    proto: p.proto,
+                    vlan,
+                },
+                Side::Lo,
+                one_way,
+            )
+        } else {
+            (
+                FlowKey {
+                    lo: p.dst,
+                    hi: p.src,
+                    lo_port: dport,
+                    hi_port: sport,
+                    proto: p.proto,
+                    vlan,
+                },
+                Side::Hi,
+                one_way,
+            )
+        }
+    }
+}

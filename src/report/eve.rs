@@ -1,0 +1,237 @@
+//! EVE JSON: one event per line, in Suricata's shape.
+//!
+//! Common fields come first in a fixed order (`timestamp`, `flow_id`,
+//! `pcap_cnt`, `pcap_filename`, `event_type`, addresses, `proto`,
+//! `app_proto`, `community_id`, `vlan`, `tunnel`), then the event's object.
+//! phonehome's additions to Suricata's schema live in `phonehome` objects and
+//! are listed in the README; `tests/schema/eve-extensions.json` holds them.
+
+use super::json::Obj;
+use super::proto_name;
+use crate::engine::RunStats;
+use crate::event::{Event, EventKind, FlowMeta, FlowRecord};
+use crate::flow::community_id;
+use crate::flow::tcp;
+use std::io::Write;
+
+/// Writes EVE lines to any writer; names input files as given.
+pub struct EveWriter<W: Write> {
+    out: W,
+    buf: Vec<u8>,
+    files: Vec<String>,
+}
+
+impl<W: Write> EveWriter<W> {
+    pub fn new(out: W, files: Vec<String>) -> Self {
+        EveWriter {
+            out,
+            buf: Vec::with_capacity(4096),
+            files,
+        }
+    }
+
+    fn file(&self, i: u32) -> &str {
+        self.files.get(i as usize).map_or("", String::as_str)
+    }
+
+    pub fn event(&mut self, ev: &Event) -> std::io::Result<()> {
+        self.buf.clear();
+        match &ev.kind {
+            EventKind::Flow(f) => {
+                let files = std::mem::take(&mut self.files);
+                flow_event(
+                    &mut self.buf,
+                    f,
+                    files.get(f.file as usize).map_or("", String::as_str),
+                );
+                self.files = files;
+            }
+        }
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
+    }
+
+    /// The final `stats` event, stamped with the capture's last packet time.
+    pub fn stats(&mut self, st: &RunStats) -> std::io::Result<()> {
+        self.buf.clear();
+        stats_event(&mut self.buf, st);
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// The name written as `pcap_filename` for input `i`.
+    pub fn file_name(&self, i: u32) -> &str {
+        self.file(i)
+    }
+}
+
+/// Writes the common header fields of an event about flow `m`.
+pub fn header(
+    o: &mut Obj<'_>,
+    ts_ns: u64,
+    m: &FlowMeta,
+    pcap_cnt: Option<u64>,
+    pcap_filename: &str,
+    event_type: &str,
+    app_proto: Option<&str>,
+) {
+    o.ts("timestamp", ts_ns).u64("flow_id", m.flow_id);
+    if let Some(c) = pcap_cnt {
+        o.u64("pcap_cnt", c);
+    }
+    o.str("pcap_filename", pcap_filename)
+        .str("event_type", event_type)
+        .ip("src_ip", m.src);
+    if m.icmp.is_none() {
+        o.u64("src_port", u64::from(m.sport));
+    }
+    o.ip("dest_ip", m.dst);
+    if m.icmp.is_none() {
+        o.u64("dest_port", u64::from(m.dport));
+    }
+    o.str("proto", &proto_name(m.proto));
+    if let Some((t, c)) = m.icmp {
+        o.u64("icmp_type", u64::from(t))
+            .u64("icmp_code", u64::from(c));
+    }
+    if let Some(a) = app_proto {
+        o.str("app_proto", a);
+    }
+    o.str("community_id", &community_id::encode(&m.community_id));
+    if m.vlan.len > 0 {
+        o.value("vlan", m.vlan.as_slice());
+    }
+    if let Some(t) = &m.tunnel {
+        o.obj("tunnel", |t2| {
+            t2.ip("src_ip", t.src)
+                .u64("src_port", u64::from(t.sport))
+                .ip("dest_ip", t.dst)
+                .u64("dest_port", u64::from(t.dport))
+                .str("proto", &proto_name(t.proto))
+                .u64("depth", u64::from(t.depth));
+        });
+    }
+}
+
+fn flags_obj(o: &mut Obj<'_>, f: u8) {
+    for (bit, name) in [
+        (tcp::SYN, "syn"),
+        (tcp::FIN, "fin"),
+        (tcp::RST, "rst"),
+        (tcp::PSH, "psh"),
+        (tcp::ACK, "ack"),
+        (tcp::URG, "urg"),
+        (tcp::ECE, "ecn"),
+        (tcp::CWR, "cwr"),
+    ] {
+        if f & bit != 0 {
+            o.bool(name, true);
+        }
+    }
+}
+
+fn hex2(f: u8) -> String {
+    format!("{f:02x}")
+}
+
+/// A `flow` event; its timestamp is the flow's start, as Suricata's.
+pub fn flow_event(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str) {
+    let mut o = Obj::new(buf);
+    header(
+        &mut o,
+        f.start_ns,
+        &f.meta,
+        None,
+        pcap_filename,
+        "flow",
+        f.app_proto,
+    );
+    o.obj("flow", |fl| {
+        fl.u64("pkts_toserver", f.pkts_toserver)
+            .u64("pkts_toclient", f.pkts_toclient)
+            .u64("bytes_toserver", f.bytes_toserver)
+            .u64("bytes_toclient", f.bytes_toclient)
+            .ts("start", f.start_ns)
+            .ts("end", f.end_ns)
+            .u64("age", f.end_ns.saturating_sub(f.start_ns) / 1_000_000_000)
+            .str("state", f.state.as_str())
+            .str("reason", f.reason.as_str())
+            .bool("alerted", false);
+    });
+    if let Some(t) = &f.tcp {
+        o.obj("tcp", |tc| {
+            tc.str("tcp_flags", &hex2(t.flags_ts | t.flags_tc))
+                .str("tcp_flags_ts", &hex2(t.flags_ts))
+                .str("tcp_flags_tc", &hex2(t.flags_tc));
+            flags_obj(tc, t.flags_ts | t.flags_tc);
+            tc.str("state", t.state);
+        });
+    }
+    o.end();
+}
+
+/// The `stats` event: Suricata's counter names where they exist, the rest
+/// under `stats.phonehome`.
+pub fn stats_event(buf: &mut Vec<u8>, st: &RunStats) {
+    let cap = &st.capture;
+    let fl = &st.flows;
+    let (decoder_extra, ph_decoder) = st.decode.to_eve();
+    let mut o = Obj::new(buf);
+    o.ts("timestamp", cap.last_ts.unwrap_or(0))
+        .str("event_type", "stats");
+    o.obj("stats", |s| {
+        s.obj("decoder", |d| {
+            d.u64("pkts", cap.pkts)
+                .u64("bytes", cap.bytes)
+                .u64("avg_pkt_size", cap.bytes.checked_div(cap.pkts).unwrap_or(0))
+                .u64("max_pkt_size", cap.max_pkt_size);
+            if let serde_json::Value::Object(m) = &decoder_extra {
+                for (k, v) in m {
+                    d.value(k, v);
+                }
+            }
+        });
+        s.obj("flow", |f| {
+            f.u64("total", fl.created)
+                .u64("tcp", fl.tcp)
+                .u64("udp", fl.udp)
+                .u64("icmpv4", fl.icmpv4)
+                .u64("icmpv6", fl.icmpv6)
+                .u64("tcp_reuse", fl.ended_tcp_reuse)
+                .obj("end", |e| {
+                    e.obj("state", |s2| {
+                        s2.u64("new", fl.end_state_new)
+                            .u64("established", fl.end_state_established)
+                            .u64("closed", fl.end_state_closed);
+                    });
+                })
+                .obj("mgr", |m| {
+                    m.u64("flows_timeout", fl.ended_timeout);
+                });
+        });
+        s.obj("phonehome", |p| {
+            p.obj("capture", |c| {
+                c.u64("files", cap.files)
+                    .u64("damaged_files", cap.damaged_files)
+                    .u64("truncated_records", cap.truncated_records);
+            })
+            .obj("flow", |f| {
+                f.u64("other", fl.other)
+                    .u64("evicted", fl.ended_forced)
+                    .u64("active_timeouts", fl.ended_active_timeout)
+                    .u64("ended_at_shutdown", fl.ended_shutdown)
+                    .u64("max_active", fl.max_active);
+            })
+            .value("decoder", &ph_decoder);
+        });
+    });
+    o.end();
+}
