@@ -152,10 +152,19 @@ fn progress_bar(
 
 fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
     let inputs = expand_inputs(&a.paths)?;
-    for skipped in &inputs.skipped {
-        if !a.quiet {
-            eprintln!("phonehome: warning: skipped {skipped}");
-        }
+    if !a.quiet && !inputs.skipped.is_empty() {
+        // Directories often hold notes and logs beside captures: say so once.
+        let shown: Vec<String> = inputs
+            .skipped
+            .iter()
+            .take(3)
+            .map(|e| e.to_string())
+            .collect();
+        eprintln!(
+            "phonehome: note: skipped {} file(s) in the given directories that are not captures, e.g.\n  {}",
+            inputs.skipped.len(),
+            shown.join("\n  ")
+        );
     }
     let names: Vec<String> = inputs
         .files

@@ -253,7 +253,7 @@ impl CaptureFile {
         })?;
         let mut gzip = false;
         let mut reader: Box<dyn Read + Send> =
-            Box::new(std::io::Cursor::new(head[..n].to_vec()).chain(raw));
+            Box::new(std::io::Cursor::new(head.get(..n).unwrap_or_default().to_vec()).chain(raw));
         if n >= 2 && head[0] == 0x1f && head[1] == 0x8b {
             gzip = true;
             reader = Box::new(MultiGzDecoder::new(reader));
@@ -300,8 +300,11 @@ impl CaptureFile {
             let have = self.carry.len();
             let grow = (want - have).max(1 << 16);
             self.carry.resize(have + grow, 0);
-            let got = read_full(self.reader.as_mut(), &mut self.carry[have..])
-                .map_err(|e| self.read_error(e));
+            let got = read_full(
+                self.reader.as_mut(),
+                self.carry.get_mut(have..).unwrap_or_default(),
+            )
+            .map_err(|e| self.read_error(e));
             let got = match got {
                 Ok(g) => g,
                 Err(e) => {
@@ -426,12 +429,17 @@ impl CaptureFile {
             if block.data.len() < want {
                 block.data.resize(want, 0);
             }
-            block.data[..carried].copy_from_slice(&self.carry);
+            if let Some(dst) = block.data.get_mut(..carried) {
+                dst.copy_from_slice(&self.carry);
+            }
             self.carry.clear();
             let mut filled = carried;
             if !self.eof {
-                let got = read_full(self.reader.as_mut(), &mut block.data[filled..want])
-                    .map_err(|e| self.read_error(e))?;
+                let got = read_full(
+                    self.reader.as_mut(),
+                    block.data.get_mut(filled..want).unwrap_or_default(),
+                )
+                .map_err(|e| self.read_error(e))?;
                 filled += got;
                 if got < want - carried {
                     self.eof = true;
@@ -442,7 +450,7 @@ impl CaptureFile {
             let mut need = 0usize;
             let mut stop: Option<CaptureError> = None;
             while pos < filled {
-                let rest = &block.data[pos..filled];
+                let rest = block.data.get(pos..filled).unwrap_or_default();
                 match self.parse_record(rest, pos) {
                     Ok(Parsed::Record(len, pkt)) => {
                         if let Some(p) = pkt {

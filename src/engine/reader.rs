@@ -52,6 +52,12 @@ pub struct ReadResult {
     pub file_errors: Vec<CaptureError>,
 }
 
+fn assign(lists: &mut [Vec<(u32, u32)>], w: usize, entry: (u32, u32)) {
+    if let Some(l) = lists.get_mut(w) {
+        l.push(entry);
+    }
+}
+
 fn worker_of(hash: u32, workers: usize) -> usize {
     // Multiply-shift spreads any hash evenly without a division.
     ((u64::from(hash) * workers as u64) >> 32) as usize
@@ -115,9 +121,9 @@ pub fn run(cfg: &ReplayConfig, txs: Vec<Sender<Arc<Job>>>, progress: &Progress) 
                 }
                 let bytes = job.block.bytes(meta);
                 match decode::shard(meta.linktype, bytes) {
-                    Shard::Hash(h) => job.assign[worker_of(h, workers)].push((pos, RAW)),
+                    Shard::Hash(h) => assign(&mut job.assign, worker_of(h, workers), (pos, RAW)),
                     // Non-IP frames still count in decoder stats: one fixed worker takes them.
-                    Shard::Other => job.assign[0].push((pos, RAW)),
+                    Shard::Other => assign(&mut job.assign, 0, (pos, RAW)),
                     Shard::Fragment => {
                         let Some(frame) =
                             defrag.push(meta.linktype, bytes, meta.ts_ns, &mut res.decode)
@@ -136,7 +142,8 @@ pub fn run(cfg: &ReplayConfig, txs: Vec<Sender<Arc<Job>>>, progress: &Progress) 
                             linktype: meta.linktype,
                         };
                         job.extra.extend_from_slice(&frame);
-                        job.assign[w].push((pos, job.extra_pkts.len() as u32));
+                        let n = job.extra_pkts.len() as u32;
+                        assign(&mut job.assign, w, (pos, n));
                         job.extra_pkts.push(m);
                     }
                 }

@@ -112,6 +112,10 @@ pub struct Flow {
     pub last_ts: u64,
     /// Start of the current record (differs from `first_ts` after an active timeout).
     pub record_start: u64,
+    /// False after an active-timeout record until the flow's next packet.
+    pub record_open: bool,
+    /// Packets went both ways at some point.
+    pub both_ways: bool,
     pub pkts_toserver: u64,
     pub pkts_toclient: u64,
     pub bytes_toserver: u64,
@@ -128,7 +132,7 @@ pub struct Flow {
 
 impl Flow {
     pub fn replied(&self) -> bool {
-        self.pkts_toserver > 0 && self.pkts_toclient > 0
+        self.both_ways
     }
 
     pub fn state(&self) -> FlowState {
@@ -266,6 +270,10 @@ fn orient(p: &Packet<'_>, sender: Side) -> Side {
 
 /// When `f` times out: idle timeout by state, capped by the active timeout.
 fn deadline(cfg: &FlowConfig, f: &Flow) -> u64 {
+    idle_end(cfg, f).min(active_end(cfg, f))
+}
+
+fn idle_end(cfg: &FlowConfig, f: &Flow) -> u64 {
     let idle = if f.key.proto == PROTO_TCP {
         if f.tcp.is_closed() {
             cfg.tcp_closed_timeout
@@ -277,13 +285,18 @@ fn deadline(cfg: &FlowConfig, f: &Flow) -> u64 {
     } else {
         cfg.idle_timeout
     };
-    let idle_end = f.last_ts.saturating_add(idle.saturating_mul(NS));
-    idle_end.min(active_end(cfg, f))
+    f.last_ts.saturating_add(idle.saturating_mul(NS))
 }
 
+/// When the current record reaches the active timeout (never while the
+/// record holds no packet yet).
 fn active_end(cfg: &FlowConfig, f: &Flow) -> u64 {
-    f.record_start
-        .saturating_add(cfg.active_timeout.saturating_mul(NS))
+    if f.record_open {
+        f.record_start
+            .saturating_add(cfg.active_timeout.saturating_mul(NS))
+    } else {
+        u64::MAX
+    }
 }
 
 /// Files `f` under the second of its deadline; any older entry becomes stale.
@@ -335,6 +348,10 @@ impl FlowTable {
             return;
         };
         self.count_end(&f, reason);
+        if !f.record_open {
+            // Nothing since the last active-timeout record: that record was the last word.
+            return;
+        }
         out.push(Event {
             key: ev_key,
             kind: EventKind::Flow(Box::new(f.record(reason))),
@@ -426,6 +443,12 @@ impl FlowTable {
             }
         };
         let to_server = sender == f.client;
+        if !f.record_open {
+            // A new record after an active timeout: its own active deadline applies.
+            f.record_open = true;
+            f.record_start = ctx.ts_ns;
+            file_timer(&self.cfg, &mut self.timers, f);
+        }
         if to_server {
             f.pkts_toserver += 1;
             f.bytes_toserver += u64::from(ctx.wire_len);
@@ -436,10 +459,14 @@ impl FlowTable {
         // Out-of-order timestamps never move a flow backwards in time.
         f.last_ts = f.last_ts.max(ctx.ts_ns);
         f.file = ctx.file;
+        f.both_ways |= if to_server {
+            f.pkts_toclient > 0
+        } else {
+            f.pkts_toserver > 0
+        };
         if let Some(fl) = tcp_flags {
             let was_closed = f.tcp.is_closed();
-            let replied = f.pkts_toserver > 0 && f.pkts_toclient > 0;
-            f.tcp.update(fl, to_server, replied);
+            f.tcp.update(fl, to_server, f.both_ways);
             if !was_closed && f.tcp.is_closed() {
                 // Closing shortens the timeout: file an earlier timer.
                 file_timer(&self.cfg, &mut self.timers, f);
@@ -460,24 +487,21 @@ impl FlowTable {
                 continue;
             };
             for key in keys {
-                let Some(f) = self.flows.get(&key) else {
+                let Some(f) = self.flows.get_mut(&key) else {
                     continue;
                 };
+                // Stale (refiled since) or already seen in this tick (filed twice).
                 if f.timer_sec != sec {
                     continue;
                 }
-                let deadline = deadline(&self.cfg, f);
-                if deadline > now_ns {
+                f.timer_sec = 0;
+                if deadline(&self.cfg, f) > now_ns {
                     refile.push(key);
-                    continue;
-                }
-                let idle_end = deadline < active_end(&self.cfg, f);
-                let reason = if idle_end {
-                    EndReason::Timeout
+                } else if idle_end(&self.cfg, f) <= now_ns {
+                    ended.push((f.first_idx, key, EndReason::Timeout));
                 } else {
-                    EndReason::ActiveTimeout
-                };
-                ended.push((f.first_idx, key, reason));
+                    ended.push((f.first_idx, key, EndReason::ActiveTimeout));
+                }
             }
         }
         ended.sort_unstable_by_key(|(first, _, _)| *first);
@@ -492,7 +516,8 @@ impl FlowTable {
                     continue;
                 };
                 let rec = f.record(reason);
-                f.record_start = f.last_ts.max(now_ns);
+                // The next record starts with the flow's next packet.
+                f.record_open = false;
                 f.pkts_toserver = 0;
                 f.pkts_toclient = 0;
                 f.bytes_toserver = 0;
@@ -551,6 +576,8 @@ fn new_flow(
         first_ts: ctx.ts_ns,
         last_ts: ctx.ts_ns,
         record_start: ctx.ts_ns,
+        record_open: true,
+        both_ways: false,
         pkts_toserver: 0,
         pkts_toclient: 0,
         bytes_toserver: 0,
@@ -570,5 +597,270 @@ fn new_flow(
         app_proto: None,
         file: ctx.file,
         timer_sec: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::TcpInfo;
+    use crate::flow::tcp::{ACK, FIN, RST, SYN};
+
+    fn pkt(src: &str, sport: u16, dst: &str, dport: u16, l4: L4) -> Packet<'static> {
+        let proto = match l4 {
+            L4::Tcp(_) => 6,
+            L4::Udp => 17,
+            L4::Icmp { .. } => 1,
+            L4::Other => 47,
+        };
+        Packet {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            sport,
+            dport,
+            proto,
+            ip_version: 4,
+            vlan: [0; 3],
+            vlan_len: 0,
+            l4,
+            payload: &[],
+            tunnel: None,
+        }
+    }
+
+    fn tcp(flags: u8) -> L4 {
+        L4::Tcp(TcpInfo {
+            flags,
+            ..TcpInfo::default()
+        })
+    }
+
+    fn ctx(idx: u64, secs: u64) -> PacketCtx {
+        PacketCtx {
+            idx,
+            ts_ns: secs * NS,
+            wire_len: 100,
+            file: 0,
+        }
+    }
+
+    fn records(out: &[Event]) -> Vec<&FlowRecord> {
+        out.iter()
+            .map(|e| match &e.kind {
+                EventKind::Flow(f) => f.as_ref(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn handshake_orients_and_fin_closes() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let mut out = Vec::new();
+        let c = ("10.0.0.9", 50000);
+        let s = ("10.0.0.1", 443);
+        t.packet(&pkt(c.0, c.1, s.0, s.1, tcp(SYN)), &ctx(0, 1), &mut out);
+        t.packet(
+            &pkt(s.0, s.1, c.0, c.1, tcp(SYN | ACK)),
+            &ctx(1, 1),
+            &mut out,
+        );
+        t.packet(&pkt(c.0, c.1, s.0, s.1, tcp(ACK)), &ctx(2, 1), &mut out);
+        t.packet(
+            &pkt(c.0, c.1, s.0, s.1, tcp(FIN | ACK)),
+            &ctx(3, 2),
+            &mut out,
+        );
+        t.packet(
+            &pkt(s.0, s.1, c.0, c.1, tcp(FIN | ACK)),
+            &ctx(4, 2),
+            &mut out,
+        );
+        assert!(out.is_empty());
+        t.flush(&mut out);
+        let r = records(&out);
+        assert_eq!(r.len(), 1);
+        let f = r[0];
+        assert_eq!(f.meta.src, "10.0.0.9".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!((f.meta.sport, f.meta.dport), (50000, 443));
+        assert_eq!((f.pkts_toserver, f.pkts_toclient), (3, 2));
+        assert_eq!((f.bytes_toserver, f.bytes_toclient), (300, 200));
+        assert_eq!(f.state, FlowState::Closed);
+        assert_eq!(f.reason, EndReason::Shutdown);
+        let tcp = f.tcp.unwrap();
+        assert_eq!(tcp.flags_ts, SYN | ACK | FIN);
+        assert_eq!(tcp.flags_tc, SYN | ACK | FIN);
+        assert_eq!(tcp.state, "closed");
+        assert_eq!((f.start_ns, f.end_ns), (NS, 2 * NS));
+    }
+
+    #[test]
+    fn midstream_flow_is_oriented_by_the_service_port() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let mut out = Vec::new();
+        t.packet(
+            &pkt("10.0.0.1", 443, "10.0.0.9", 50000, tcp(ACK)),
+            &ctx(0, 1),
+            &mut out,
+        );
+        t.flush(&mut out);
+        let f = records(&out)[0];
+        assert_eq!((f.meta.sport, f.meta.dport), (50000, 443));
+        assert_eq!((f.pkts_toserver, f.pkts_toclient), (0, 1));
+        assert_eq!(f.state, FlowState::New);
+    }
+
+    #[test]
+    fn udp_idle_timeout_ends_flow_at_the_tick_and_a_later_packet_starts_a_new_one() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let mut out = Vec::new();
+        let q = pkt("10.0.0.9", 5353, "10.0.0.1", 53, L4::Udp);
+        t.packet(&q, &ctx(0, 100), &mut out);
+        t.tick(219 * NS, 5, &mut out);
+        assert!(out.is_empty(), "idle 119 s of 120");
+        t.tick(220 * NS, 6, &mut out);
+        let r = records(&out);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].reason, EndReason::Timeout);
+        assert_eq!(
+            out[0].key,
+            EventKey {
+                pkt: 6,
+                class: 0,
+                sub: 0
+            }
+        );
+        t.packet(&q, &ctx(7, 230), &mut out);
+        t.flush(&mut out);
+        assert_eq!(records(&out).len(), 2);
+        assert_eq!(t.stats().created, 2);
+        assert_ne!(records(&out)[0].meta.flow_id, records(&out)[1].meta.flow_id);
+    }
+
+    #[test]
+    fn active_timeout_splits_a_long_flow_into_records_with_the_same_id() {
+        let cfg = FlowConfig {
+            active_timeout: 30,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(cfg);
+        let mut out = Vec::new();
+        let p = pkt("10.0.0.9", 40000, "10.0.0.1", 123, L4::Udp);
+        for i in 0..10u64 {
+            t.tick(i * 10 * NS, i * 2, &mut out);
+            t.packet(&p, &ctx(i * 2 + 1, i * 10), &mut out);
+        }
+        t.flush(&mut out);
+        let r = records(&out);
+        assert_eq!(r.len(), 4, "{r:#?}");
+        assert_eq!(r.iter().map(|f| f.pkts_toserver).sum::<u64>(), 10);
+        assert_eq!(
+            r.iter().map(|f| f.pkts_toserver).collect::<Vec<_>>(),
+            [3, 3, 3, 1]
+        );
+        assert!(r.iter().all(|f| f.meta.flow_id == r[0].meta.flow_id));
+        assert_eq!(r[0].reason, EndReason::ActiveTimeout);
+        assert_eq!(r[3].reason, EndReason::Shutdown);
+        assert_eq!((r[1].start_ns, r[1].end_ns), (30 * NS, 50 * NS));
+    }
+
+    #[test]
+    fn syn_on_a_closed_connection_starts_a_new_flow() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let mut out = Vec::new();
+        let (c, s) = (("10.0.0.9", 50000), ("10.0.0.1", 80));
+        t.packet(&pkt(c.0, c.1, s.0, s.1, tcp(SYN)), &ctx(0, 1), &mut out);
+        t.packet(
+            &pkt(s.0, s.1, c.0, c.1, tcp(RST | ACK)),
+            &ctx(1, 1),
+            &mut out,
+        );
+        t.packet(&pkt(c.0, c.1, s.0, s.1, tcp(SYN)), &ctx(2, 2), &mut out);
+        let r = records(&out);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].reason, EndReason::TcpReuse);
+        assert_eq!(
+            out[0].key,
+            EventKey {
+                pkt: 2,
+                class: 0,
+                sub: 0
+            }
+        );
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn full_table_evicts_the_flow_due_first_and_counts_it() {
+        let cfg = FlowConfig {
+            max_flows: 2,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(cfg);
+        let mut out = Vec::new();
+        t.packet(
+            &pkt("10.0.0.1", 1000, "10.0.0.2", 53, L4::Udp),
+            &ctx(0, 1),
+            &mut out,
+        );
+        t.packet(
+            &pkt("10.0.0.1", 1001, "10.0.0.2", 53, L4::Udp),
+            &ctx(1, 5),
+            &mut out,
+        );
+        t.packet(
+            &pkt("10.0.0.1", 1002, "10.0.0.2", 53, L4::Udp),
+            &ctx(2, 6),
+            &mut out,
+        );
+        let r = records(&out);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].reason, EndReason::Forced);
+        assert_eq!(r[0].meta.sport, 1000);
+        assert_eq!(t.stats().ended_forced, 1);
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn echo_request_and_reply_share_a_flow_unlike_an_unreachable() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let mut out = Vec::new();
+        let echo = |ty| L4::Icmp {
+            icmp_type: ty,
+            code: 0,
+        };
+        t.packet(
+            &pkt("10.0.0.9", 0, "10.0.0.1", 0, echo(8)),
+            &ctx(0, 1),
+            &mut out,
+        );
+        t.packet(
+            &pkt("10.0.0.1", 0, "10.0.0.9", 0, echo(0)),
+            &ctx(1, 1),
+            &mut out,
+        );
+        t.packet(
+            &pkt(
+                "10.0.0.1",
+                0,
+                "10.0.0.9",
+                0,
+                L4::Icmp {
+                    icmp_type: 3,
+                    code: 3,
+                },
+            ),
+            &ctx(2, 1),
+            &mut out,
+        );
+        t.flush(&mut out);
+        let r = records(&out);
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].pkts_toserver, r[0].pkts_toclient), (1, 1));
+        assert_eq!(r[0].meta.icmp, Some((8, 0)));
+        assert_eq!(
+            r[0].meta.src,
+            "10.0.0.9".parse::<std::net::IpAddr>().unwrap()
+        );
+        assert_eq!(r[1].meta.icmp, Some((3, 3)));
     }
 }

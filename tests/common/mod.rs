@@ -1,0 +1,213 @@
+//! Helpers shared by the integration tests.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The shared data folder (`../shared` beside the repository, or `$PHONEHOME_SHARED`).
+/// Missing data is a failure, never a skip: CI always has it.
+pub fn shared() -> PathBuf {
+    let p = std::env::var_os("PHONEHOME_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    assert!(
+        p.join("captures/MANIFEST.tsv").is_file(),
+        "shared test data not found at {} (set PHONEHOME_SHARED or place ../shared beside the repository)",
+        p.display()
+    );
+    p
+}
+
+/// Every capture file under `shared/captures`, as paths relative to that folder, sorted.
+pub fn corpus() -> Vec<String> {
+    let root = shared().join("captures");
+    let mut out = Vec::new();
+    walk(&root, &root, &mut out);
+    out.sort();
+    assert!(
+        out.len() >= 300,
+        "only {} captures found under {}",
+        out.len(),
+        root.display()
+    );
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "expected") {
+                continue;
+            }
+            walk(root, &p, out);
+        } else {
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if rel != "MANIFEST.tsv" && rel != "README.md" {
+                out.push(rel);
+            }
+        }
+    }
+}
+
+/// A oracle file's key/value header (`packets`, `tcp_conversations`, ...).
+pub fn oracle_flows(rel: &str) -> std::collections::HashMap<String, String> {
+    let p = shared().join("oracle").join(format!("{rel}.flows.txt"));
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    text.lines()
+        .take_while(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn events(&self) -> Vec<Value> {
+        self.stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap_or_else(|e| panic!("bad JSON line: {e}")))
+            .collect()
+    }
+
+    pub fn stats(&self) -> Value {
+        let ev = self.events();
+        let last = ev.last().expect("no events").clone();
+        assert_eq!(last["event_type"], "stats", "last event is not stats");
+        last
+    }
+}
+
+/// Runs the phonehome binary with `args`.
+pub fn phonehome(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_phonehome"))
+        .args(args)
+        .output()
+        .expect("cannot run phonehome");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !stderr.contains("panicked"),
+        "phonehome panicked on {args:?}:\n{stderr}"
+    );
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr,
+    }
+}
+
+/// `phonehome replay PATH --eve - --workers N -q` plus extra args.
+pub fn replay(path: &Path, workers: u16, extra: &[&str]) -> Run {
+    let w = workers.to_string();
+    let p = path.to_string_lossy().into_owned();
+    let mut args = vec![
+        "replay",
+        p.as_str(),
+        "--eve",
+        "-",
+        "--workers",
+        w.as_str(),
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    phonehome(&args)
+}
+
+/// Suricata's EVE schema with phonehome's documented additions
+/// (`schema/eve-extensions.json`) inserted at their JSON pointers.
+pub fn extended_eve_schema() -> Value {
+    let mut schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(shared().join("reference/suricata-eve-schema.json")).unwrap(),
+    )
+    .unwrap();
+    let ext: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/eve-extensions.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for (ptr, sub) in ext["additions"].as_object().unwrap() {
+        let (parent, key) = ptr.rsplit_once('/').unwrap();
+        let slot = schema
+            .pointer_mut(parent)
+            .unwrap_or_else(|| panic!("extension pointer {parent} not in Suricata's schema"));
+        let obj = slot.as_object_mut().unwrap();
+        assert!(
+            !obj.contains_key(key),
+            "extension {ptr} would replace a Suricata definition"
+        );
+        obj.insert(key.to_string(), sub.clone());
+    }
+    schema
+}
+
+/// Suricata's schema exactly as shipped.
+pub fn suricata_eve_schema() -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(shared().join("reference/suricata-eve-schema.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+/// Removes phonehome's extension objects so the rest can be checked against
+/// Suricata's own schema.
+pub fn strip_extensions(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.remove("phonehome");
+            for (_, x) in m.iter_mut() {
+                strip_extensions(x);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_extensions),
+        _ => {}
+    }
+}
+
+/// Asserts every event validates: whole events against the extended schema,
+/// and with extensions removed against Suricata's schema unchanged.
+pub struct EveValidator {
+    extended: jsonschema::Validator,
+    suricata: jsonschema::Validator,
+}
+
+impl EveValidator {
+    pub fn new() -> Self {
+        EveValidator {
+            extended: jsonschema::validator_for(&extended_eve_schema()).unwrap(),
+            suricata: jsonschema::validator_for(&suricata_eve_schema()).unwrap(),
+        }
+    }
+
+    /// Problems found in `ev` (empty when valid).
+    pub fn problems(&self, ev: &Value) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .extended
+            .iter_errors(ev)
+            .map(|e| format!("extended schema: {e} at {}", e.instance_path()))
+            .collect();
+        let mut bare = ev.clone();
+        strip_extensions(&mut bare);
+        out.extend(
+            self.suricata
+                .iter_errors(&bare)
+                .map(|e| format!("Suricata schema: {e} at {}", e.instance_path())),
+        );
+        out
+    }
+}
