@@ -160,13 +160,7 @@ pub(crate) fn parse_file(
             }
         }
     }
-    if raw.product.is_empty() {
-        issue(
-            vendor_line,
-            IssueKind::MissingField,
-            "vendor has no `[[product]]`".into(),
-        );
-    }
+    let no_products = raw.product.is_empty();
 
     let mut products = Vec::with_capacity(raw.product.len());
     for rp in raw.product {
@@ -199,6 +193,21 @@ pub(crate) fn parse_file(
             notes: rp.notes,
             line: pline,
             endpoints,
+        });
+    }
+
+    if no_products {
+        // Legal: the vendor is known (jurisdiction, inventory) but no endpoint
+        // has been found yet. A warning keeps the gap visible.
+        issues.push(CheckIssue {
+            file: file.to_string(),
+            line: vendor_line,
+            severity: Severity::Warning,
+            kind: IssueKind::MissingField,
+            message: format!(
+                "{:?} lists no products: no endpoint known yet",
+                raw.vendor.get_ref()
+            ),
         });
     }
 
