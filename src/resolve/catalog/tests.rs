@@ -400,3 +400,29 @@ fn accessors() {
     assert_eq!(c.vendor("amazon").unwrap().slug, "amazon");
     assert!(c.vendor("nobody").is_none());
 }
+
+#[test]
+fn shipped_catalog_is_embedded_and_has_no_errors() {
+    let c = Catalog::embedded().unwrap();
+    assert_eq!(c.vendors().len(), 55);
+    assert!(c.endpoint_count() > 1300, "{}", c.endpoint_count());
+    let errors: Vec<String> = c
+        .check()
+        .iter()
+        .filter(|i| i.severity == Severity::Error)
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    // Spot checks that need no shared data.
+    assert_eq!(
+        c.match_name("WDCP.microsoft.com.").unwrap().vendor_slug,
+        "microsoft"
+    );
+    assert_eq!(
+        c.match_name("x.guanjia.qq.com").unwrap().vendor_slug,
+        "tencent"
+    );
+    assert!(c.match_name("qq.com").is_none());
+    assert!(c.match_name("www.huawei.com").is_none());
+    assert!(c.match_name("events.data.microsoft.com").is_none());
+}
