@@ -231,6 +231,17 @@ fn corpus_names_match_exactly_the_security_telemetry() {
             );
         }
     }
+    // The benchmark hook: a 10x catalog answers the real traffic identically.
+    let big = c.synthetic_scaled(10);
+    assert_eq!(big.endpoint_count(), 10 * c.endpoint_count());
+    for n in &names {
+        assert_eq!(
+            big.match_name(n).map(|m| m.pattern),
+            c.match_name(n).map(|m| m.pattern),
+            "{n}"
+        );
+    }
+
     let want: BTreeMap<String, String> = expected
         .iter()
         .map(|(n, (v, _))| (n.clone(), (*v).to_string()))
