@@ -1,1 +1,276 @@
-//! Vendor catalog: loading, matching, checking.
+//! Vendor catalog: which security products phone home to which endpoints.
+//!
+//! The data lives in `catalog/<vendor>.toml` (format: `catalog/README.md`) and
+//! is embedded in the binary by `build.rs`; a directory can be loaded instead.
+//!
+//! Matching rules:
+//! * names (SNI, DNS query, HTTP Host): case-insensitive, one trailing dot
+//!   ignored; an exact `host` beats any `suffix`; among suffixes the longest
+//!   wins; suffixes match on label boundaries only (`higan.org` never matches
+//!   `michigan.org`). Cost: one hash probe per label.
+//! * addresses: longest CIDR prefix; `shared_cloud` entries are names only and
+//!   never produce an address match. Cost: one probe per distinct prefix length.
+//! * certificate names and JA4: exact (case-insensitive) comparison.
+//!
+//! Entries with problems are left out of matching and reported by
+//! [`Catalog::check`] with file and line.
+mod check;
+mod index;
+mod load;
+mod model;
+mod names;
+
+pub use check::{CheckIssue, IssueKind, Severity};
+pub use load::LoadError;
+pub use model::{
+    Confidence, Endpoint, EndpointId, EndpointKind, Match, Product, Purpose, Vendor, VendorSummary,
+};
+
+use index::Index;
+use std::net::IpAddr;
+use std::path::Path;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
+}
+
+/// The loaded catalog with its lookup tables.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    vendors: Vec<Vendor>,
+    /// Entry-level problems found while loading (those entries are left out).
+    load_issues: Vec<CheckIssue>,
+    index: Index,
+}
+
+impl Catalog {
+    /// The catalog shipped inside the binary.
+    pub fn embedded() -> Result<Catalog, LoadError> {
+        Catalog::from_files(embedded::EMBEDDED.iter().map(|(name, text)| {
+            let slug = name.strip_suffix(".toml").unwrap_or(name);
+            (
+                format!("catalog/{name}"),
+                slug.to_string(),
+                text.to_string(),
+            )
+        }))
+    }
+
+    /// Every `*.toml` in `dir`, instead of the shipped catalog.
+    pub fn load_dir(dir: &Path) -> Result<Catalog, LoadError> {
+        Catalog::from_files(load::read_dir(dir)?)
+    }
+
+    /// From in-memory files: (file name for messages, slug, TOML text).
+    pub fn from_files<I>(files: I) -> Result<Catalog, LoadError>
+    where
+        I: IntoIterator<Item = (String, String, String)>,
+    {
+        let mut vendors: Vec<Vendor> = Vec::new();
+        let mut load_issues = Vec::new();
+        for (file, slug, text) in files {
+            if let Some(other) = vendors.iter().find(|v| v.slug == slug) {
+                return Err(LoadError::DuplicateSlug {
+                    file,
+                    slug,
+                    other: other.file.clone(),
+                });
+            }
+            vendors.push(load::parse_file(&file, &slug, &text, &mut load_issues)?);
+        }
+        if vendors.len() > usize::from(u16::MAX) {
+            return Err(LoadError::Parse {
+                file: String::new(),
+                line: 0,
+                message: format!("too many vendors ({})", vendors.len()),
+            });
+        }
+        Ok(Catalog::assemble(vendors, load_issues))
+    }
+
+    fn assemble(vendors: Vec<Vendor>, load_issues: Vec<CheckIssue>) -> Catalog {
+        let index = Index::build(&vendors);
+        Catalog {
+            vendors,
+            load_issues,
+            index,
+        }
+    }
+
+    /// All vendors, in file-name order.
+    pub fn vendors(&self) -> &[Vendor] {
+        &self.vendors
+    }
+
+    /// One row per vendor, for `catalog list`.
+    pub fn list(&self) -> Vec<VendorSummary<'_>> {
+        self.vendors
+            .iter()
+            .map(|v| VendorSummary {
+                slug: &v.slug,
+                name: &v.name,
+                jurisdiction: &v.jurisdiction,
+                products: v.products.len(),
+                endpoints: v.endpoint_count(),
+                file: &v.file,
+            })
+            .collect()
+    }
+
+    /// A vendor by slug or display name, case-insensitive.
+    pub fn vendor(&self, name: &str) -> Option<&Vendor> {
+        self.vendors
+            .iter()
+            .find(|v| v.slug.eq_ignore_ascii_case(name) || v.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Total number of endpoints in matching.
+    pub fn endpoint_count(&self) -> usize {
+        self.vendors.iter().map(Vendor::endpoint_count).sum()
+    }
+
+    /// The endpoint behind an id from an earlier match.
+    pub fn get(&self, id: EndpointId) -> Option<Match<'_>> {
+        let v = self.vendors.get(usize::from(id.vendor))?;
+        let p = v.products.get(usize::from(id.product))?;
+        let e = p.endpoints.get(usize::try_from(id.endpoint).ok()?)?;
+        Some(Match {
+            id,
+            vendor: &v.name,
+            vendor_slug: &v.slug,
+            jurisdiction: &v.jurisdiction,
+            product: &p.name,
+            kind: e.kind,
+            pattern: &e.pattern,
+            purpose: e.purpose,
+            source: &e.source,
+            confidence: e.confidence,
+            shared_cloud: e.shared_cloud,
+            region: e.region.as_deref(),
+        })
+    }
+
+    /// A host name from SNI, DNS or HTTP Host. Does not allocate.
+    pub fn match_name(&self, name: &str) -> Option<Match<'_>> {
+        let mut buf = [0u8; 256];
+        let n = names::normalize_into(name, &mut buf)?;
+        self.get(self.index.name(n)?)
+    }
+
+    /// A destination address: longest prefix among the vendors' published ranges.
+    pub fn match_ip(&self, ip: IpAddr) -> Option<Match<'_>> {
+        self.get(self.index.ip(ip)?)
+    }
+
+    /// A certificate subject CN or SAN entry (possibly itself `*.x.y`).
+    pub fn match_cert_name(&self, name: &str) -> Option<Match<'_>> {
+        let mut buf = [0u8; 256];
+        let n = names::normalize_into(name, &mut buf)?;
+        self.get(*self.index.cert.get(n)?)
+    }
+
+    /// A JA4 client fingerprint.
+    pub fn match_ja4(&self, ja4: &str) -> Option<Match<'_>> {
+        let mut buf = [0u8; 256];
+        let n = names::normalize_into(ja4, &mut buf)?;
+        self.get(*self.index.ja4.get(n)?)
+    }
+
+    /// Everything wrong (errors) or doubtful (warnings) in the catalog, sorted
+    /// by file and line.
+    pub fn check(&self) -> Vec<CheckIssue> {
+        let mut all = self.load_issues.clone();
+        all.extend(check::run(&self.vendors));
+        all.sort_by(|a, b| {
+            (a.file.as_str(), a.line, a.severity, &a.message).cmp(&(
+                b.file.as_str(),
+                b.line,
+                b.severity,
+                &b.message,
+            ))
+        });
+        all
+    }
+
+    /// Distinct prefix lengths (IPv4, IPv6): what one address lookup costs.
+    pub fn prefix_levels(&self) -> (usize, usize) {
+        self.index.prefix_levels()
+    }
+
+    /// Benchmark hook: this catalog plus `factor - 1` synthetic copies of every
+    /// vendor, so the result is about `factor` times larger. Synthetic names get
+    /// a `synN-` prefix on their first label (same label counts, never seen on a
+    /// real network); synthetic CIDRs keep their prefix length but move into
+    /// reserved space (240.0.0.0/4, 2001:db8::/32). Real traffic therefore
+    /// matches exactly as against `self`, only against bigger tables.
+    pub fn synthetic_scaled(&self, factor: usize) -> Catalog {
+        let mut vendors = self.vendors.clone();
+        let mut counter: u128 = 0;
+        for copy in 1..factor.max(1) {
+            for v in &self.vendors {
+                if vendors.len() >= usize::from(u16::MAX) {
+                    break;
+                }
+                let mut s = v.clone();
+                s.slug = format!("syn{copy}-{}", v.slug);
+                s.name = format!("{} (synthetic {copy})", v.name);
+                for p in &mut s.products {
+                    for e in &mut p.endpoints {
+                        counter = counter.wrapping_add(1);
+                        e.pattern = synthetic_pattern(e.kind, &e.pattern, copy, counter);
+                    }
+                }
+                vendors.push(s);
+            }
+        }
+        Catalog::assemble(vendors, Vec::new())
+    }
+}
+
+fn synthetic_pattern(kind: EndpointKind, p: &str, copy: usize, counter: u128) -> String {
+    match kind {
+        EndpointKind::Host | EndpointKind::Suffix => format!("syn{copy}-{p}"),
+        EndpointKind::CertName => match p.strip_prefix("*.") {
+            Some(rest) => format!("*.syn{copy}-{rest}"),
+            None => format!("syn{copy}-{p}"),
+        },
+        // Keep the shape, change the hashes' first characters.
+        EndpointKind::Ja4 => {
+            let tail = p.get(23..).unwrap_or("");
+            format!(
+                "{}_{:012x}{tail}",
+                p.get(..10).unwrap_or(""),
+                counter & 0xffff_ffff_ffff
+            )
+        }
+        EndpointKind::Cidr => match p.parse::<ipnet::IpNet>() {
+            Ok(ipnet::IpNet::V4(n)) => {
+                let len = n.prefix_len().max(4);
+                let host_bits = 32 - u32::from(len);
+                // Slot number inside 240.0.0.0/4, wrapping when the space is full.
+                let slots = 1u64 << (u32::from(len) - 4);
+                let slot = u64::try_from(counter % u128::from(slots)).unwrap_or(0);
+                let addr = (240u64 << 24) | (slot << host_bits);
+                let addr = u32::try_from(addr & 0xffff_ffff).unwrap_or(0xf000_0000);
+                format!("{}/{len}", std::net::Ipv4Addr::from(addr))
+            }
+            Ok(ipnet::IpNet::V6(n)) => {
+                let len = n.prefix_len().max(32);
+                let host_bits = 128 - u32::from(len);
+                let slot_bits = u32::from(len) - 32;
+                let slot = if slot_bits >= 96 {
+                    counter
+                } else {
+                    counter % (1u128 << slot_bits)
+                };
+                let base: u128 = 0x2001_0db8 << 96;
+                let addr = base | slot.checked_shl(host_bits).unwrap_or(0);
+                format!("{}/{len}", std::net::Ipv6Addr::from(addr))
+            }
+            Err(_) => p.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

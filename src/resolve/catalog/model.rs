@@ -1,0 +1,231 @@
+//! Plain catalog types, as the CLI and the judge see them (all `Serialize`).
+use serde::Serialize;
+use std::fmt;
+
+/// One vendor: one catalog file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Vendor {
+    /// File stem, e.g. `sophos` for `catalog/sophos.toml`.
+    pub slug: String,
+    /// Display name, e.g. "Sophos".
+    pub name: String,
+    /// ISO 3166-1 alpha-2 codes; the headquarters country first, then others
+    /// the vendor answers to (e.g. Israeli founders/R&D of a US company).
+    pub jurisdiction: Vec<String>,
+    /// Owner, if the vendor belongs to a group (e.g. "Gen Digital").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Catalog file the vendor came from (`sophos.toml`, or a path when loaded
+    /// from a directory).
+    pub file: String,
+    pub products: Vec<Product>,
+}
+
+impl Vendor {
+    /// Number of endpoints over all products.
+    pub fn endpoint_count(&self) -> usize {
+        self.products.iter().map(|p| p.endpoints.len()).sum()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Product {
+    /// As the vendor names it, e.g. "Falcon", "Defender for Endpoint".
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub line: u32,
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// One network endpoint a product talks to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoint {
+    pub kind: EndpointKind,
+    /// Normalised pattern: lower case, no trailing dot; CIDRs in canonical form.
+    pub pattern: String,
+    pub purpose: Purpose,
+    pub source: String,
+    pub confidence: Confidence,
+    /// On a shared cloud or CDN: match by name only, never by IP.
+    pub shared_cloud: bool,
+    /// The vendor's data region, e.g. "EU" (not a GeoIP result).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Ports as the source states them, free text (e.g. "443/tcp").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ports: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// 1-based line of the entry in its file.
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointKind {
+    /// Exact host name.
+    Host,
+    /// The name itself and any subdomain, on label boundaries.
+    Suffix,
+    /// IPv4 or IPv6 prefix, longest prefix wins.
+    Cidr,
+    /// Certificate subject CN or SAN entry, compared whole (may be `*.x.y`).
+    CertName,
+    /// JA4 TLS client fingerprint.
+    Ja4,
+}
+
+impl EndpointKind {
+    pub const ALL: [EndpointKind; 5] = [
+        EndpointKind::Host,
+        EndpointKind::Suffix,
+        EndpointKind::Cidr,
+        EndpointKind::CertName,
+        EndpointKind::Ja4,
+    ];
+    /// The TOML key that introduces this kind.
+    pub fn key(self) -> &'static str {
+        match self {
+            EndpointKind::Host => "host",
+            EndpointKind::Suffix => "suffix",
+            EndpointKind::Cidr => "cidr",
+            EndpointKind::CertName => "cert_name",
+            EndpointKind::Ja4 => "ja4",
+        }
+    }
+}
+
+impl fmt::Display for EndpointKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// What the product uses the endpoint for, in the vendor's own words as far
+/// as they go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Events, detections, diagnostics, samples sent to the vendor.
+    Telemetry,
+    /// Reputation / verdict queries (file, URL, IP), cloud scanning, DNS filtering.
+    CloudLookup,
+    /// Signatures, engines, product binaries.
+    Update,
+    /// Agent check-in, policy, configuration, tunnels to the vendor's service.
+    Management,
+    /// Activation, entitlement, licence checks.
+    Licensing,
+    /// Administrator web console or API (people, not agents).
+    Console,
+    /// The vendor names the endpoint without saying what it carries.
+    Unspecified,
+}
+
+impl Purpose {
+    pub const ALL: [Purpose; 7] = [
+        Purpose::Telemetry,
+        Purpose::CloudLookup,
+        Purpose::Update,
+        Purpose::Management,
+        Purpose::Licensing,
+        Purpose::Console,
+        Purpose::Unspecified,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Telemetry => "telemetry",
+            Purpose::CloudLookup => "cloud_lookup",
+            Purpose::Update => "update",
+            Purpose::Management => "management",
+            Purpose::Licensing => "licensing",
+            Purpose::Console => "console",
+            Purpose::Unspecified => "unspecified",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Purpose> {
+        Purpose::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl fmt::Display for Purpose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How sure the catalog is that the endpoint belongs to the product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// From the vendor's own documentation (or a faithful copy of it).
+    Documented,
+    /// Seen in a third-party public source (block lists, nDPI, integration code, captures).
+    Community,
+    /// Built by us from several observations; a hint only.
+    Inferred,
+}
+
+impl Confidence {
+    pub const ALL: [Confidence; 3] = [
+        Confidence::Documented,
+        Confidence::Community,
+        Confidence::Inferred,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Documented => "documented",
+            Confidence::Community => "community",
+            Confidence::Inferred => "inferred",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Confidence> {
+        Confidence::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compact handle of an endpoint, cheap to keep in a flow record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct EndpointId {
+    pub vendor: u16,
+    pub product: u16,
+    pub endpoint: u32,
+}
+
+/// A catalog hit: borrowed from the catalog, so matching never allocates.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Match<'a> {
+    pub id: EndpointId,
+    pub vendor: &'a str,
+    pub vendor_slug: &'a str,
+    pub jurisdiction: &'a [String],
+    pub product: &'a str,
+    pub kind: EndpointKind,
+    pub pattern: &'a str,
+    pub purpose: Purpose,
+    pub source: &'a str,
+    pub confidence: Confidence,
+    pub shared_cloud: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<&'a str>,
+}
+
+/// Summary row for `catalog list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct VendorSummary<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub jurisdiction: &'a [String],
+    pub products: usize,
+    pub endpoints: usize,
+    pub file: &'a str,
+}
