@@ -592,3 +592,36 @@ pub fn hex(bytes: &[u8]) -> String {
 pub(crate) fn hex_digit(n: u8) -> char {
     char::from_digit(u32::from(n & 0x0F), 16).unwrap_or('0')
 }
+
+/// Strict content check for DNS on ports that are not DNS ports (e.g. Avast
+/// SecureDNS on UDP 443): a standard query or response with exactly one
+/// clean question (hostname characters only, class IN), sane section counts
+/// and no anomaly at all. Meant to have almost no false positives on random or
+/// encrypted payloads, at the price of missing odd-but-real DNS.
+pub fn looks_like_dns(buf: &[u8]) -> bool {
+    let Ok(m) = parse_message(buf) else {
+        return false;
+    };
+    let [qd, an, ns, ar] = m.counts;
+    let counts_ok = if m.flags.qr {
+        an <= 64 && ns <= 64 && ar <= 64
+    } else {
+        an == 0 && ns == 0 && ar <= 1
+    };
+    let Some(q) = m.queries.first() else {
+        return false;
+    };
+    qd == 1
+        && counts_ok
+        && m.flags.opcode == 0
+        && m.rcode <= 5
+        && m.anomalies.is_empty()
+        && q.rrtype != 0
+        && q.rrclass & 0x7FFF == 1
+        && !q.rrname.is_empty()
+        && q.rrname.split('.').all(|l| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}

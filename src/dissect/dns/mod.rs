@@ -4,7 +4,8 @@
 //! * [`parse_message`] decodes one message; only a buffer shorter than the
 //!   header is an error, everything else odd is a flag in [`DnsAnomalies`].
 //! * [`TcpDnsFramer`] splits one direction of a TCP stream into messages.
-//! * [`DnsFlavor::from_ports`] tells DNS, mDNS and LLMNR apart (same wire format).
+//! * [`DnsFlavor::from_ports`] tells DNS, mDNS and LLMNR apart (same wire format);
+//!   [`looks_like_dns`] is a strict content check for DNS on other ports.
 //! * [`to_eve`] builds the `dns` / `mdns` / `llmnr` object of an EVE event.
 //!
 //! Names are in presentation form with the case kept as on the wire (0x20
@@ -18,8 +19,9 @@ mod tcp;
 
 pub use eve::{suricata_ipv6, to_eve};
 pub use message::{
-    hex, parse_message, DnsAnomalies, DnsFlags, DnsMessage, DnsQuery, DnsRecord, EdnsOption,
-    NotDns, RData, Soa, Srv, Sshfp, Svcb, HEADER_LEN, MAX_OPTIONS, MAX_RECORDS_PER_SECTION,
+    hex, looks_like_dns, parse_message, DnsAnomalies, DnsFlags, DnsMessage, DnsQuery, DnsRecord,
+    EdnsOption, NotDns, RData, Soa, Srv, Sshfp, Svcb, HEADER_LEN, MAX_OPTIONS,
+    MAX_RECORDS_PER_SECTION,
 };
 pub use name::{
     bytes_to_text, lowercase_name, slice_to_text, MAX_LABELS, MAX_NAME_TEXT, MAX_POINTER_HOPS,

@@ -424,6 +424,40 @@ fn records_over_cap_are_counted() {
 }
 
 #[test]
+fn looks_like_dns_is_strict() {
+    assert!(looks_like_dns(&query_a()));
+    assert!(looks_like_dns(&response()));
+    // Avast-style 0x20 TXT query.
+    let mut body = b"\x012\x09SeCURednS\x05aVasT\x03CoM\x00".to_vec();
+    body.extend_from_slice(&[0, 16, 0, 1]);
+    assert!(looks_like_dns(&msg(0x48c4, 0x0100, [1, 0, 0, 0], &body)));
+    // Anything odd is rejected: trailing bytes, two questions, answers in a
+    // query, odd characters, class CHAOS, opcode 2, too short.
+    let mut v = query_a();
+    v.push(0);
+    assert!(!looks_like_dns(&v));
+    let mut body = QNAME.to_vec();
+    body.extend_from_slice(&[0, 1, 0, 1]);
+    body.extend_from_slice(QNAME);
+    body.extend_from_slice(&[0, 1, 0, 1]);
+    assert!(!looks_like_dns(&msg(1, 0x0100, [2, 0, 0, 0], &body)));
+    let mut body = QNAME.to_vec();
+    body.extend_from_slice(&[0, 1, 0, 1]);
+    assert!(!looks_like_dns(&msg(1, 0x0100, [1, 1, 0, 0], &body)));
+    assert!(!looks_like_dns(&msg(1, 0x1100, [1, 0, 0, 0], &body)));
+    let mut body = QNAME.to_vec();
+    body.extend_from_slice(&[0, 1, 0, 3]);
+    assert!(!looks_like_dns(&msg(1, 0x0100, [1, 0, 0, 0], &body)));
+    let mut body = b"\x02\x02\x05\x00".to_vec();
+    body.extend_from_slice(&[0, 1, 0, 1]);
+    assert!(!looks_like_dns(&msg(1, 0x0100, [1, 0, 0, 0], &body)));
+    assert!(!looks_like_dns(&[0u8; 12]));
+    assert!(!looks_like_dns(
+        b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\x00\x00\x00"
+    ));
+}
+
+#[test]
 fn flavor_from_ports() {
     use DnsFlavor::*;
     assert_eq!(DnsFlavor::from_ports(Transport::Udp, 40000, 53), Some(Dns));

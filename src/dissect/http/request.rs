@@ -34,6 +34,8 @@ pub struct HttpAnomalies {
     pub request_line_whitespace: bool,
     /// A version that is not `HTTP/<digit>.<digit>`.
     pub bad_version: bool,
+    /// No request target between method and version (`GET HTTP/1.1`).
+    pub missing_uri: bool,
     /// Obsolete line folding (a header line starting with whitespace).
     pub folded_header: bool,
     /// A header line without a colon (ignored).
@@ -65,6 +67,7 @@ impl HttpAnomalies {
             (self.leading_empty_lines, "leading_empty_lines"),
             (self.request_line_whitespace, "request_line_whitespace"),
             (self.bad_version, "bad_version"),
+            (self.missing_uri, "missing_uri"),
             (self.folded_header, "folded_header"),
             (self.header_without_colon, "header_without_colon"),
             (self.space_before_colon, "space_before_colon"),
@@ -277,11 +280,17 @@ pub fn parse_request(buf: &[u8]) -> Parse<HttpRequest> {
     let rest = trim_ows(rest);
     // The version is the last word, if it looks like one.
     let split = rest.iter().rposition(|&c| c == b' ' || c == b'\t');
-    let version = split
-        .and_then(|i| rest.get(i + 1..))
-        .filter(|v| v.get(..5).is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/")));
-    match (version, split) {
-        (Some(v), Some(i)) => {
+    let is_version = |v: &&[u8]| v.get(..5).is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/"));
+    let version = match split {
+        Some(i) => rest.get(i + 1..).filter(is_version).map(|v| (v, i)),
+        // "GET HTTP/1.1": a version and no target (tshark and libhtp accept it).
+        None => Some(rest).filter(is_version).map(|v| {
+            req.anomalies.missing_uri = true;
+            (v, 0)
+        }),
+    };
+    match version {
+        Some((v, i)) => {
             let uri = rest.get(..i).unwrap_or_default();
             if uri.last().is_some_and(|&c| c == b' ' || c == b'\t') {
                 req.anomalies.request_line_whitespace = true;
@@ -293,7 +302,7 @@ pub fn parse_request(buf: &[u8]) -> Parse<HttpRequest> {
             }
             req.version = Some(slice_to_text(v));
         }
-        _ => {
+        None => {
             // HTTP/0.9: "GET /path" and nothing else, no headers.
             if req.method != "GET" || !rest.starts_with(b"/") || split.is_some() {
                 return Parse::NotHttp;

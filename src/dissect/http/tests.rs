@@ -212,6 +212,17 @@ fn huge_header() {
 }
 
 #[test]
+fn missing_uri() {
+    let (r, _) = done(b"GET HTTP/1.1\r\n123User-Agent: Wget\r\nHost: bro.org\r\n\r\n");
+    assert_eq!(r.uri, "");
+    assert_eq!(r.version.as_deref(), Some("HTTP/1.1"));
+    assert_eq!(r.host.as_deref(), Some("bro.org"));
+    assert_eq!(r.user_agent, None);
+    assert_eq!(r.anomalies.names().collect::<Vec<_>>(), vec!["missing_uri"]);
+    validate("http", &to_eve(&r));
+}
+
+#[test]
 fn http09_and_versions() {
     let (r, n) = done(b"GET /old\r\nrest");
     assert!(r.is_http09());
