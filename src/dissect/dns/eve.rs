@@ -329,13 +329,8 @@ fn typed_detail(r: &DnsRecord, allowed: &[&str]) -> Value {
         RData::Sshfp(s) => ("sshfp", Some(sshfp_json(s))),
         RData::Opt(_) => ("opt", opt_json(&r.rdata)),
         // The schemas name undecoded data `unknown`; hex keeps it printable.
-        RData::Svcb(_) | RData::Other(_) | RData::Malformed(_) => {
-            let raw = match &r.rdata {
-                RData::Other(b) | RData::Malformed(b) => hex(b),
-                _ => String::new(),
-            };
-            ("unknown", (!raw.is_empty()).then(|| json!(raw)))
-        }
+        RData::Other(b) | RData::Malformed(b) if !b.is_empty() => ("unknown", Some(json!(hex(b)))),
+        RData::Svcb(_) | RData::Other(_) | RData::Malformed(_) => ("unknown", None),
     };
     if let Some(v) = v {
         e.insert(key.into(), v);
