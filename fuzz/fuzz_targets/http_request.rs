@@ -10,7 +10,12 @@ fuzz_target!(|data: &[u8]| {
     // Each Done consumes at least one byte, so this ends.
     while let Parse::Done { value, consumed } = http::parse_request(rest) {
         assert!(consumed > 0 && consumed <= rest.len());
-        let _ = (value.host_name(), value.host_port(), value.uri_host(), value.uri_port());
+        let _ = (
+            value.host_name(),
+            value.host_port(),
+            value.uri_host(),
+            value.uri_port(),
+        );
         let _ = http::to_eve(&value);
         rest = &rest[consumed..];
     }
