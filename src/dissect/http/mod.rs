@@ -1,1 +1,18 @@
-//! http dissector (pure parsers over byte slices).
+//! HTTP dissector (pure parsers over byte slices): HTTP/1.x request heads.
+//!
+//! * [`is_http_request_start`] is the cheap probe for protocol detection.
+//! * [`parse_request`] parses one request head; `consumed` lets the caller
+//!   step to the body (see [`HttpRequest::content_length`] / `chunked`) and
+//!   then to the next pipelined request.
+//! * [`to_eve`] builds the `http` object of an EVE event.
+
+mod eve;
+mod request;
+
+pub use eve::to_eve;
+pub use request::{
+    is_http_request_start, parse_request, HttpAnomalies, HttpRequest, Parse, MAX_HEAD, MAX_METHOD,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,383 @@
+//! Domain names on the wire: labels, compression pointers, limits.
+
+use super::message::hex_digit;
+use super::DnsAnomalies;
+
+/// Longest name in wire form allowed by RFC 1035 (labels + length bytes + root).
+pub const MAX_WIRE_NAME: usize = 255;
+/// Presentation-form cap, as Suricata (dnsmasq's limit): longer names are cut
+/// and flagged, never rejected, since a name is still worth reporting.
+pub const MAX_NAME_TEXT: usize = 1025;
+/// Labels walked per name; a 255-byte wire name holds at most 127, Suricata
+/// allows 255 before giving up.
+pub const MAX_LABELS: usize = 255;
+/// Compression pointers followed per name. Real messages need one or two;
+/// the visited-target check catches loops long before this.
+pub const MAX_POINTER_HOPS: usize = 32;
+
+/// A decoded name plus where the record continues after it.
+#[derive(Debug)]
+pub(crate) struct DecodedName {
+    pub text: String,
+    /// Cut at [`MAX_NAME_TEXT`] or [`MAX_LABELS`] (Suricata's `rrname_truncated`).
+    pub truncated: bool,
+    /// Offset just past the name in its original position (after the first pointer
+    /// if it was compressed).
+    pub next: usize,
+}
+
+/// The name cannot be delimited: it runs past the end of the message (or uses a
+/// label type whose length is unknown) before any pointer told us where it ends.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Undelimited;
+
+/// Reads the name starting at `start` in `msg`, following compression pointers
+/// anywhere in the message (forward or backward). Anomalies go to `anom`;
+/// an error only when the reader cannot know where the name ends.
+pub(crate) fn read_name(
+    msg: &[u8],
+    start: usize,
+    anom: &mut DnsAnomalies,
+) -> Result<DecodedName, Undelimited> {
+    let mut raw: Vec<u8> = Vec::new();
+    let mut pos = start;
+    // Set once the first pointer is followed: the name ends there in the record.
+    let mut next: Option<usize> = None;
+    let mut visited = [0u16; MAX_POINTER_HOPS];
+    let mut hops = 0usize;
+    let mut labels = 0usize;
+    let mut wire_len = 1usize; // the root byte
+    let mut truncated = false;
+
+    loop {
+        let Some(&len) = msg.get(pos) else {
+            // Ran off the end of the message.
+            anom.truncated = true;
+            match next {
+                Some(_) => break,
+                None => return Err(Undelimited),
+            }
+        };
+        match len & 0xC0 {
+            0x00 if len == 0 => {
+                if next.is_none() {
+                    next = Some(pos + 1);
+                }
+                break;
+            }
+            0x00 => {
+                let l = usize::from(len);
+                let Some(label) = msg.get(pos + 1..pos + 1 + l) else {
+                    anom.truncated = true;
+                    match next {
+                        Some(_) => break,
+                        None => return Err(Undelimited),
+                    }
+                };
+                labels += 1;
+                wire_len += l + 1;
+                if labels > MAX_LABELS {
+                    anom.too_many_labels = true;
+                    truncated = true;
+                    // Past a pointer we know where the record continues; before it,
+                    // keep walking (bounded by the message) to find the name's end.
+                    if next.is_some() {
+                        break;
+                    }
+                } else if !truncated {
+                    if !raw.is_empty() {
+                        raw.push(b'.');
+                    }
+                    raw.extend_from_slice(label);
+                    if raw.len() > MAX_NAME_TEXT {
+                        raw.truncate(MAX_NAME_TEXT);
+                        truncated = true;
+                        if next.is_some() {
+                            break;
+                        }
+                    }
+                }
+                pos += 1 + l;
+            }
+            0xC0 => {
+                let Some(&lo) = msg.get(pos + 1) else {
+                    anom.truncated = true;
+                    match next {
+                        Some(_) => break,
+                        None => return Err(Undelimited),
+                    }
+                };
+                if next.is_none() {
+                    next = Some(pos + 2);
+                }
+                let target = (usize::from(len & 0x3F) << 8) | usize::from(lo);
+                if target >= msg.len() {
+                    anom.bad_pointer = true;
+                    break;
+                }
+                // Targets fit in 14 bits, so the cast is lossless.
+                let t16 = target as u16;
+                if visited.get(..hops).is_some_and(|v| v.contains(&t16)) {
+                    anom.pointer_loop = true;
+                    break;
+                }
+                match visited.get_mut(hops) {
+                    Some(slot) => *slot = t16,
+                    None => {
+                        anom.pointer_loop = true;
+                        break;
+                    }
+                }
+                hops += 1;
+                pos = target;
+            }
+            _ => {
+                // 0x40 (extended) and 0x80 (reserved) label types: length unknown.
+                anom.bad_label_type = true;
+                match next {
+                    Some(_) => break,
+                    None => return Err(Undelimited),
+                }
+            }
+        }
+    }
+    if wire_len > MAX_WIRE_NAME {
+        anom.name_too_long = true;
+    }
+    if truncated {
+        anom.name_truncated = true;
+    }
+    Ok(DecodedName {
+        text: bytes_to_text(raw),
+        truncated,
+        next: next.unwrap_or(pos),
+    })
+}
+
+/// Presentation form as Suricata logs it: valid UTF-8 is kept as is; otherwise
+/// ASCII bytes stay and bytes >= 0x80 become `\xNN`. Case is kept.
+pub fn bytes_to_text(raw: Vec<u8>) -> String {
+    match String::from_utf8(raw) {
+        Ok(s) => s,
+        Err(e) => escape_non_utf8(e.as_bytes()),
+    }
+}
+
+/// Like [`bytes_to_text`] for a borrowed slice.
+pub fn slice_to_text(raw: &[u8]) -> String {
+    match std::str::from_utf8(raw) {
+        Ok(s) => s.to_owned(),
+        Err(_) => escape_non_utf8(raw),
+    }
+}
+
+fn escape_non_utf8(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len() * 2);
+    for &b in raw {
+        if b < 0x80 {
+            out.push(char::from(b));
+        } else {
+            out.push_str("\\x");
+            out.push(hex_digit(b >> 4));
+            out.push(hex_digit(b & 0x0F));
+        }
+    }
+    out
+}
+
+/// Lowercase form for matching (ASCII only: DNS case-insensitivity is ASCII,
+/// and 0x20-randomised resolvers flip only ASCII letters).
+pub fn lowercase_name(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(msg: &[u8], start: usize) -> (Result<DecodedName, Undelimited>, DnsAnomalies) {
+        let mut a = DnsAnomalies::default();
+        let r = read_name(msg, start, &mut a);
+        (r, a)
+    }
+
+    #[test]
+    fn plain_name() {
+        let msg = b"\x03www\x07example\x03com\x00rest";
+        let (r, a) = read(msg, 0);
+        let n = r.unwrap();
+        assert_eq!(n.text, "www.example.com");
+        assert_eq!(n.next, 17);
+        assert!(!n.truncated);
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn root_name_is_empty_string() {
+        let (r, a) = read(b"\x00", 0);
+        let n = r.unwrap();
+        assert_eq!(n.text, "");
+        assert_eq!(n.next, 1);
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn backward_pointer() {
+        // "example.com" at 0, then "www" + pointer to 0 at 13.
+        let msg = b"\x07example\x03com\x00\x03www\xC0\x00";
+        let (r, a) = read(msg, 13);
+        let n = r.unwrap();
+        assert_eq!(n.text, "www.example.com");
+        assert_eq!(n.next, 19);
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn forward_pointer() {
+        // Name at 0 points forward to offset 4 where "fwd.test" lives.
+        let msg = b"\x01a\xC0\x04\x03fwd\x04test\x00";
+        let (r, a) = read(msg, 0);
+        let n = r.unwrap();
+        assert_eq!(n.text, "a.fwd.test");
+        assert_eq!(n.next, 4);
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn self_pointer_is_a_loop() {
+        let msg = b"\x01x\xC0\x02";
+        let (r, a) = read(msg, 0);
+        let n = r.unwrap();
+        assert_eq!(n.text, "x");
+        assert_eq!(n.next, 4);
+        assert!(a.pointer_loop);
+    }
+
+    #[test]
+    fn two_pointer_loop() {
+        // 0: "a" -> ptr 4 ; 4: "b" -> ptr 0
+        let msg = b"\x01a\xC0\x04\x01b\xC0\x00";
+        let (r, a) = read(msg, 0);
+        let n = r.unwrap();
+        assert!(a.pointer_loop);
+        assert_eq!(n.next, 4);
+        // a, b, a again, then the pointer to b is seen a second time.
+        assert_eq!(n.text, "a.b.a");
+    }
+
+    #[test]
+    fn pointer_out_of_message() {
+        let msg = b"\x01a\xC0\xFF";
+        let (r, a) = read(msg, 0);
+        let n = r.unwrap();
+        assert_eq!(n.text, "a");
+        assert!(a.bad_pointer);
+        assert_eq!(n.next, 4);
+    }
+
+    #[test]
+    fn truncated_label_without_pointer_is_undelimited() {
+        let (r, a) = read(b"\x05ab", 0);
+        assert_eq!(r.unwrap_err(), Undelimited);
+        assert!(a.truncated);
+        let (r, _) = read(b"\x03abc", 0);
+        assert!(r.is_err());
+        let (r, _) = read(b"\x01a\xC0", 0);
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn extended_label_type() {
+        let (r, a) = read(b"\x41abc\x00", 0);
+        assert!(r.is_err());
+        assert!(a.bad_label_type);
+    }
+
+    #[test]
+    fn name_at_255_limit_and_over() {
+        // Four 62-byte labels: 4*63 + 1 = 253 wire bytes; plus a 1-byte label: 255.
+        let mut msg = Vec::new();
+        for _ in 0..4 {
+            msg.push(62);
+            msg.extend_from_slice(&[b'a'; 62]);
+        }
+        msg.extend_from_slice(b"\x01b\x00");
+        let (r, a) = read(&msg, 0);
+        let n = r.unwrap();
+        assert_eq!(n.text.len(), 4 * 63 + 1);
+        assert!(!a.name_too_long);
+        assert_eq!(n.next, 255);
+
+        // One more byte in the last label: 256 wire bytes -> flagged, still decoded.
+        let mut msg = Vec::new();
+        for _ in 0..4 {
+            msg.push(62);
+            msg.extend_from_slice(&[b'a'; 62]);
+        }
+        msg.extend_from_slice(b"\x02bb\x00");
+        let (r, a) = read(&msg, 0);
+        let n = r.unwrap();
+        assert!(a.name_too_long);
+        assert!(!n.truncated);
+        assert!(n.text.ends_with(".bb"));
+        assert_eq!(n.next, 256);
+    }
+
+    #[test]
+    fn name_over_text_cap_is_truncated_but_delimited() {
+        // 20 labels of 63 bytes = 1280 characters of text.
+        let mut msg = Vec::new();
+        for _ in 0..20 {
+            msg.push(63);
+            msg.extend_from_slice(&[b'z'; 63]);
+        }
+        msg.push(0);
+        msg.extend_from_slice(b"tail");
+        let (r, a) = read(&msg, 0);
+        let n = r.unwrap();
+        assert_eq!(n.text.len(), MAX_NAME_TEXT);
+        assert!(n.truncated);
+        assert!(a.name_truncated && a.name_too_long);
+        assert_eq!(n.next, 20 * 64 + 1);
+    }
+
+    #[test]
+    fn too_many_labels() {
+        let mut msg = Vec::new();
+        for _ in 0..300 {
+            msg.extend_from_slice(b"\x01q");
+        }
+        msg.push(0);
+        let (r, a) = read(&msg, 0);
+        let n = r.unwrap();
+        assert!(a.too_many_labels);
+        assert!(n.truncated);
+        assert_eq!(n.next, 601);
+        assert_eq!(n.text.len(), 255 * 2 - 1);
+    }
+
+    #[test]
+    fn zero_length_label_ends_name() {
+        // A zero-length label is the root: the name ends there.
+        let msg = b"\x03abc\x00\x03def\x00";
+        let (r, _) = read(msg, 0);
+        let n = r.unwrap();
+        assert_eq!(n.text, "abc");
+        assert_eq!(n.next, 5);
+    }
+
+    #[test]
+    fn non_ascii_bytes_are_escaped_case_kept() {
+        let msg = b"\x04Ab\xFFc\x03CoM\x00";
+        let (r, _) = read(msg, 0);
+        assert_eq!(r.unwrap().text, "Ab\\xffc.CoM");
+        // Valid UTF-8 is kept as is (mDNS device names).
+        let msg = "\x05caf\u{e9}\x05local\x00".as_bytes();
+        let (r, _) = read(msg, 0);
+        assert_eq!(r.unwrap().text, "caf\u{e9}.local");
+        assert_eq!(
+            lowercase_name("2.SeCURednS.aVasT.CoM"),
+            "2.securedns.avast.com"
+        );
+    }
+}
