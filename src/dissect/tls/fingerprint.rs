@@ -131,6 +131,10 @@ fn version_code(ch: &ClientHello) -> &'static str {
 /// First and last characters of the first ALPN value; its hex form's first
 /// and last digits if either end byte is not ASCII alphanumeric; "00" if
 /// there is none or it is empty.
+///
+/// This is the current JA4 specification (technical_details/JA4.md). FoxIO's
+/// python and Rust tools still print '9' for a non-ASCII character (their
+/// issue #326), so for such hellos their output differs from ours.
 fn alpn_code(ch: &ClientHello) -> [char; 2] {
     let Some(first_alpn) = ch.alpn.first() else {
         return ['0', '0'];
@@ -169,13 +173,15 @@ fn hex4_list(out: &mut String, items: impl Iterator<Item = u16>) {
 }
 
 fn ja4_parts(ch: &ClientHello, transport: Transport, original_order: bool) -> Ja4Parts {
-    let mut ciphers: Vec<u16> = ch
-        .cipher_suites
-        .iter()
-        .copied()
-        .filter(|&c| !is_grease(c))
-        .collect();
-    let all_exts = ch.extensions.iter().copied().filter(|&e| !is_grease(e));
+    // An SSLv2-format hello has no TLS cipher or extension lists in the
+    // sense of JA4: only its version counts, as FoxIO's reference renders it.
+    let (suites, extensions, sig_algs): (&[u16], &[u16], &[u16]) = if ch.sslv2 {
+        (&[], &[], &[])
+    } else {
+        (&ch.cipher_suites, &ch.extensions, &ch.signature_algorithms)
+    };
+    let mut ciphers: Vec<u16> = suites.iter().copied().filter(|&c| !is_grease(c)).collect();
+    let all_exts = extensions.iter().copied().filter(|&e| !is_grease(e));
     let n_exts = all_exts.clone().count();
     let mut exts: Vec<u16> = if original_order {
         all_exts.collect()
@@ -192,7 +198,7 @@ fn ja4_parts(ch: &ClientHello, transport: Transport, original_order: bool) -> Ja
     let mut a = String::with_capacity(10);
     a.push(transport.marker());
     a.push_str(version_code(ch));
-    a.push(if ch.has_extension(ext::SERVER_NAME) {
+    a.push(if extensions.contains(&ext::SERVER_NAME) {
         'd'
     } else {
         'i'
@@ -203,10 +209,9 @@ fn ja4_parts(ch: &ClientHello, transport: Transport, original_order: bool) -> Ja
 
     let mut cs = String::with_capacity(ciphers.len() * 5);
     hex4_list(&mut cs, ciphers.iter().copied());
-    let mut es = String::with_capacity(exts.len() * 5 + ch.signature_algorithms.len() * 5);
+    let mut es = String::with_capacity(exts.len() * 5 + sig_algs.len() * 5);
     hex4_list(&mut es, exts.iter().copied());
-    let mut sigs = ch
-        .signature_algorithms
+    let mut sigs = sig_algs
         .iter()
         .copied()
         .filter(|&s| !is_grease(s))
@@ -448,6 +453,18 @@ mod tests {
             ..ClientHello::default()
         };
         assert_eq!(&ja4(&ch, Transport::Tcp)[..10], "t12i999900");
+        // SSLv2-format hello: the version only (FoxIO's reference output for
+        // ndpi/google_ssl.pcap, an SSLv2 hello offering TLS 1.0).
+        let ch = ClientHello {
+            legacy_version: 0x0301,
+            cipher_suites: vec![0x0039, 0x0038],
+            sslv2: true,
+            ..ClientHello::default()
+        };
+        assert_eq!(
+            ja4(&ch, Transport::Tcp),
+            "t10i000000_000000000000_000000000000"
+        );
         // DTLS versions: 1.3 is the newest even though its number is lowest.
         let ch = ClientHello {
             legacy_version: 0xfefd,

@@ -116,7 +116,10 @@ impl ClientHello {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerHello {
     pub legacy_version: u16,
-    /// Negotiated version: supported_versions if present, else `legacy_version`.
+    /// Negotiated version: supported_versions if present, else `legacy_version`;
+    /// a ServerHello with `legacy_version` 0x0304 is a TLS 1.3 draft older
+    /// than 16 (final TLS 1.3 puts 0x0303 there) and gets 0x7f01, the value
+    /// Suricata uses for "TLS 1.3 draft-<16".
     pub version: u16,
     pub cipher: u16,
     pub compression: u8,
@@ -439,7 +442,7 @@ pub fn parse_server_hello(msg: &[u8]) -> Result<ServerHello, TlsError> {
         });
     };
     sh.legacy_version = version;
-    sh.version = version;
+    sh.version = if version == 0x0304 { 0x7f01 } else { version };
     sh.is_hello_retry_request = random == HRR_RANDOM;
     if read_server_fields(&mut r, &mut sh).is_none() {
         sh.anomalies |= HelloAnomalies::TRUNCATED;
@@ -451,9 +454,9 @@ pub fn parse_server_hello(msg: &[u8]) -> Result<ServerHello, TlsError> {
 }
 
 fn read_server_fields(r: &mut Reader<'_>, sh: &mut ServerHello) -> Option<()> {
-    // TLS 1.3 drafts before 22 put their version here and had neither
-    // session id nor compression method.
-    let draft = matches!(sh.legacy_version >> 8, 0x7f | 0xfb);
+    // TLS 1.3 drafts before 22 put their version here (0x0304 before
+    // draft 16) and had neither session id nor compression method.
+    let draft = sh.legacy_version == 0x0304 || matches!(sh.legacy_version >> 8, 0x7f | 0xfb);
     if !draft {
         let sid_len = r.u8()?;
         r.take(usize::from(sid_len))?;
@@ -807,5 +810,16 @@ mod tests {
         assert_eq!(sh.cipher, 0x1301);
         assert_eq!(sh.extensions, vec![40]);
         assert_eq!(sh.anomalies, HelloAnomalies::empty());
+        // Before draft 16 the version field said 0x0304 outright.
+        b[..2].copy_from_slice(&[3, 4]);
+        let sh = parse_server_hello(&handshake(2, &b)).unwrap();
+        assert_eq!(
+            (sh.legacy_version, sh.version, sh.cipher),
+            (0x0304, 0x7f01, 0x1301)
+        );
+        assert_eq!(
+            crate::dissect::tls::version_name(sh.version),
+            "TLS 1.3 draft-<16"
+        );
     }
 }

@@ -130,6 +130,10 @@ enum Phase {
     /// recognise SSLv2 or find the first handshake record.
     Preamble,
     Records,
+    /// After a ChangeCipherSpec: what follows is encrypted, except a second
+    /// ClientHello / ServerHello after a TLS 1.3 HelloRetryRequest (the
+    /// middlebox-compatibility CCS may precede it, RFC 8446 D.4).
+    AfterCcs,
     Done(StopReason),
 }
 
@@ -145,6 +149,11 @@ pub struct HandshakeReassembler {
     rec_hdr_len: usize,
     rec_type: u8,
     rec_remaining: usize,
+    /// After a CCS: the first body bytes of a handshake record, to tell a
+    /// clear hello from an encrypted Finished.
+    probe: [u8; 6],
+    probe_len: usize,
+    probing: bool,
     // Handshake message being assembled.
     msg_buf: Vec<u8>,
     in_body: bool,
@@ -178,6 +187,9 @@ impl HandshakeReassembler {
             rec_hdr_len: 0,
             rec_type: 0,
             rec_remaining: 0,
+            probe: [0; 6],
+            probe_len: 0,
+            probing: false,
             msg_buf: Vec::new(),
             in_body: false,
             msg_len: 0,
@@ -247,7 +259,7 @@ impl HandshakeReassembler {
                         None => return,
                     };
                 }
-                Phase::Records => {
+                Phase::Records | Phase::AfterCcs => {
                     self.records(data, &mut on_msg);
                     return;
                 }
@@ -331,7 +343,7 @@ impl HandshakeReassembler {
 
     fn records<F: FnMut(Handshake<'_>)>(&mut self, data: &[u8], on_msg: &mut F) {
         let mut data = data;
-        while !data.is_empty() && self.phase == Phase::Records {
+        while !data.is_empty() && matches!(self.phase, Phase::Records | Phase::AfterCcs) {
             if self.rec_remaining == 0 {
                 // Record header, possibly split across pushes.
                 let hdr: [u8; 5] = if self.rec_hdr_len == 0 && data.len() >= 5 {
@@ -364,7 +376,9 @@ impl HandshakeReassembler {
                 let (body, rest) = data.split_at(n);
                 data = rest;
                 self.rec_remaining -= n;
-                if self.rec_type == CT_HANDSHAKE {
+                if self.probing {
+                    self.probe_bytes(body, on_msg);
+                } else if self.rec_type == CT_HANDSHAKE {
                     self.handshake_bytes(body, on_msg);
                 }
             }
@@ -385,16 +399,54 @@ impl HandshakeReassembler {
             return;
         }
         self.stats.records += 1;
+        let after_ccs = self.phase == Phase::AfterCcs;
         match ct {
-            CT_CHANGE_CIPHER_SPEC => self.stop(StopReason::ChangeCipherSpec),
+            CT_CHANGE_CIPHER_SPEC if after_ccs || self.in_message() => {
+                self.stop(StopReason::ChangeCipherSpec)
+            }
+            CT_CHANGE_CIPHER_SPEC => {
+                self.phase = Phase::AfterCcs;
+                self.rec_type = ct;
+                self.rec_remaining = len;
+            }
             CT_APPLICATION_DATA => self.stop(StopReason::ApplicationData),
+            CT_HANDSHAKE if after_ccs && len < self.probe.len() => {
+                self.stop(StopReason::ChangeCipherSpec)
+            }
             _ => {
                 if ct == CT_HANDSHAKE && len == 0 {
                     self.anomalies |= ReassemblyAnomalies::EMPTY_RECORD;
                 }
+                self.probing = after_ccs && ct == CT_HANDSHAKE;
+                self.probe_len = 0;
                 self.rec_type = ct;
                 self.rec_remaining = len;
             }
+        }
+    }
+
+    /// Collects the first bytes of a handshake record after a CCS; a clear
+    /// ClientHello / ServerHello header resumes reassembly, anything else
+    /// (an encrypted Finished) ends it.
+    fn probe_bytes<F: FnMut(Handshake<'_>)>(&mut self, body: &[u8], on_msg: &mut F) {
+        let take = (self.probe.len() - self.probe_len).min(body.len());
+        let (head, rest) = body.split_at(take);
+        if let Some(dst) = self.probe.get_mut(self.probe_len..self.probe_len + take) {
+            dst.copy_from_slice(head);
+        }
+        self.probe_len += take;
+        if self.probe_len < self.probe.len() {
+            return;
+        }
+        self.probing = false;
+        match self.probe {
+            [1 | 2, _, _, _, 3, 0..=4] => {
+                self.phase = Phase::Records;
+                let probe = self.probe;
+                self.handshake_bytes(&probe, on_msg);
+                self.handshake_bytes(rest, on_msg);
+            }
+            _ => self.stop(StopReason::ChangeCipherSpec),
         }
     }
 
@@ -601,8 +653,8 @@ mod tests {
             collect(&mut r, std::slice::from_ref(b), &mut out);
         }
         assert_eq!(out, vec![(2, m1, false), (11, m2, false)]);
-        assert_eq!(r.stop_reason(), Some(StopReason::ChangeCipherSpec));
-        assert_eq!(r.stats().records, 2);
+        assert_eq!(r.stop_reason(), Some(StopReason::ApplicationData));
+        assert_eq!(r.stats().records, 3);
         assert_eq!(r.anomalies(), ReassemblyAnomalies::empty());
     }
 
@@ -759,6 +811,57 @@ mod tests {
         r.push(&[0x80, 0x40, 4, 0, 1, 0, 2, 1, 0, 0, 0, 0], |_| n += 1);
         assert_eq!(n, 0);
         assert_eq!(r.stop_reason(), Some(StopReason::Sslv2));
+    }
+
+    #[test]
+    fn second_client_hello_after_compat_ccs() {
+        // TLS 1.3 HelloRetryRequest: ClientHello, CCS, second ClientHello.
+        let ch1 = msg(1, &[3, 3, 1, 1, 1]);
+        let ch2 = msg(1, &[3, 3, 2, 2, 2, 2]);
+        let data = [
+            record(22, &ch1),
+            record(20, &[1]),
+            record(22, &ch2),
+            record(23, &[0; 30]),
+        ]
+        .concat();
+        for step in [1, 3, data.len()] {
+            let mut r = HandshakeReassembler::new();
+            let mut out = Vec::new();
+            for chunk in data.chunks(step) {
+                collect(&mut r, chunk, &mut out);
+            }
+            assert_eq!(out, vec![(1, ch1.clone(), false), (1, ch2.clone(), false)]);
+            assert_eq!(r.stop_reason(), Some(StopReason::ApplicationData));
+        }
+    }
+
+    #[test]
+    fn encrypted_finished_after_ccs_stops() {
+        // TLS 1.2: CCS then an encrypted Finished in a handshake record.
+        let data = [
+            record(22, &msg(16, &[1; 10])),
+            record(20, &[1]),
+            record(22, &[0, 0, 0, 0, 0, 0, 0, 0, 0x8f, 0x11, 0x27, 0x5e]),
+            record(22, &msg(1, &[3, 3, 0])),
+        ]
+        .concat();
+        let mut r = HandshakeReassembler::new();
+        let mut out = Vec::new();
+        collect(&mut r, &data, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(r.stop_reason(), Some(StopReason::ChangeCipherSpec));
+        // A CCS in the middle of a message ends inspection at once.
+        let mut r = HandshakeReassembler::new();
+        collect(
+            &mut r,
+            &[record(22, &msg(1, &[3; 10])[..6]), record(20, &[1])].concat(),
+            &mut out,
+        );
+        assert_eq!(r.stop_reason(), Some(StopReason::ChangeCipherSpec));
+        assert!(r
+            .anomalies()
+            .contains(ReassemblyAnomalies::INCOMPLETE_MESSAGE));
     }
 
     #[test]
