@@ -148,12 +148,13 @@ fn captures(root: &Path) -> Vec<PathBuf> {
                 if p.file_name().is_some_and(|n| n != "expected") {
                     walk(&p, out);
                 }
-            } else if p.parent() != Some(Path::new("")) {
+            } else {
                 out.push(p);
             }
         }
     }
     let mut out = Vec::new();
+    // Captures live in the source folders; the root holds MANIFEST and README.
     for source in std::fs::read_dir(root).unwrap() {
         let p = source.unwrap().path();
         if p.is_dir() {

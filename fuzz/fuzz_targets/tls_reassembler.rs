@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
     };
     // Small limits too, so the truncation paths are reached.
     let limits = if split & 0x80 != 0 {
-        Limits { max_message: 300, max_preamble: 64 }
+        Limits {
+            max_message: 300,
+            max_preamble: 64,
+        }
     } else {
         Limits::default()
     };

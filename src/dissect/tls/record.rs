@@ -275,10 +275,16 @@ impl HandshakeReassembler {
         data: &'d [u8],
         on_msg: &mut F,
     ) -> Option<&'d [u8]> {
-        let cap = self
-            .limits
-            .max_preamble
-            .max(2 + 0x7fff.min(self.limits.max_message));
+        // Only a possible SSLv2 record (top bit set) may be buffered past
+        // `max_preamble`, up to its own length limit.
+        let first = self.pre_buf.first().or(data.first()).copied().unwrap_or(0);
+        let cap = if first & 0x80 != 0 {
+            self.limits
+                .max_preamble
+                .max(2 + 0x7fff.min(self.limits.max_message))
+        } else {
+            self.limits.max_preamble
+        };
         let room = cap.saturating_sub(self.pre_buf.len());
         let (now, later) = data.split_at(room.min(data.len()));
         self.pre_buf.extend_from_slice(now);
@@ -748,6 +754,12 @@ mod tests {
         collect(&mut r, &http, &mut out);
         assert!(out.is_empty());
         assert_eq!(r.stop_reason(), Some(StopReason::NotTls));
+        // The limit is exact: one byte short of it, still looking.
+        let mut r2 = HandshakeReassembler::new();
+        r2.push(&http[..Limits::default().max_preamble - 1], |_| {});
+        assert!(!r2.is_done());
+        r2.push(&http[..1], |_| {});
+        assert_eq!(r2.stop_reason(), Some(StopReason::NotTls));
         // Bytes after the stop are ignored.
         collect(&mut r, &record(22, &msg(1, &[0; 4])), &mut out);
         assert!(out.is_empty());
