@@ -367,6 +367,8 @@ struct Found {
     ech: usize,
     /// First certificate subjects of the server chains.
     cert_subjects: Vec<String>,
+    /// SAN DNS names of the servers' own certificates.
+    cert_sans: BTreeSet<String>,
     hellos: usize,
     sslv2_server_hellos: usize,
     /// EVE `tls` objects, one per connection with a ClientHello.
@@ -455,6 +457,7 @@ fn dissect(pk: &Packets) -> Found {
             }
             if let Some(c) = &d.first_cert {
                 f.cert_subjects.push(c.subject.clone());
+                f.cert_sans.extend(c.san_dns.iter().cloned());
             }
             // One EVE object per connection, as Suricata logs it: the first
             // ClientHello (a repeated one does not overwrite it, Suricata
@@ -742,6 +745,7 @@ fn corpus_matches_tshark_and_foxio() {
     let mut ech = 0;
     let mut subjects = BTreeSet::new();
     let mut eve_objects = 0;
+    let mut defender_sans = BTreeSet::new();
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(shared.join("reference/suricata-eve-schema.json")).unwrap(),
     )
@@ -760,6 +764,9 @@ fn corpus_matches_tshark_and_foxio() {
         ech += found.ech;
         subjects.extend(found.cert_subjects.iter().cloned());
         eve_objects += found.eve.len();
+        if rel == "ndpi/tls_certificate_too_long.pcap" {
+            defender_sans = found.cert_sans.clone();
+        }
         for e in &found.eve {
             let ev = serde_json::json!({
                 "timestamp": "2024-01-01T00:00:00.000000+0000",
@@ -817,6 +824,18 @@ fn corpus_matches_tshark_and_foxio() {
         failures.len(),
         failures.join("\n")
     );
+    // Microsoft Defender cloud protection (shared/captures/README.md): its
+    // certificate chain spans many records and segments.
+    println!("tls_certificate_too_long SANs: {defender_sans:?}");
+    for san in [
+        "wdcp.microsoft.com",
+        "spynet2.microsoft.com",
+        "wdcpalt.microsoft.com",
+        "spynetalt.microsoft.com",
+        "*.cp.wd.microsoft.com",
+    ] {
+        assert!(defender_sans.contains(san), "missing SAN {san}");
+    }
     // The SSLv2-upgrade capture's server certificate, as Suricata logs it.
     assert!(subjects.contains(
         "C=US, ST=California, L=Sunnyvale, O=NetScreen Technologies, Inc., OU=Security Team, CN=sigdb.secteam.netscreen.com, Email=aturner@netscreen.com"
