@@ -1,0 +1,477 @@
+//! Client and server fingerprints: JA3 / JA3S (Salesforce) and JA4 (FoxIO,
+//! the BSD-licensed TLS client fingerprint only).
+
+use std::fmt::Write as _;
+
+use md5::{Digest as _, Md5};
+use sha2::Sha256;
+
+use super::{ext, hex_digit, is_grease, ClientHello, ServerHello};
+
+/// What carried the hello: the first character of JA4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Tcp,
+    Quic,
+    Dtls,
+}
+
+impl Transport {
+    fn marker(self) -> char {
+        match self {
+            Transport::Tcp => 't',
+            Transport::Quic => 'q',
+            Transport::Dtls => 'd',
+        }
+    }
+}
+
+/// A JA3 or JA3S fingerprint: the comma-separated string and its MD5.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Ja3 {
+    pub string: String,
+    /// Lowercase hex MD5 of `string`.
+    pub hash: String,
+}
+
+impl Ja3 {
+    fn from_string(string: String) -> Self {
+        let digest = Md5::digest(string.as_bytes());
+        Ja3 {
+            hash: hex(&digest),
+            string,
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(hex_digit(b >> 4));
+        s.push(hex_digit(b & 0x0f));
+    }
+    s
+}
+
+/// Appends `items` in decimal joined by '-', GREASE removed if asked.
+fn dash_list<T: Copy + Into<u16>>(out: &mut String, items: &[T], drop_grease: bool) {
+    let mut first = true;
+    for v in items.iter().map(|&v| v.into()) {
+        if drop_grease && is_grease(v) {
+            continue;
+        }
+        if !first {
+            out.push('-');
+        }
+        first = false;
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// JA3: `version,ciphers,extensions,groups,point_formats` in decimal, GREASE
+/// removed from the three u16 lists. `None` for an SSLv2-format hello, which
+/// the JA3 convention (and tshark) does not fingerprint.
+pub fn ja3(ch: &ClientHello) -> Option<Ja3> {
+    if ch.sslv2 {
+        return None;
+    }
+    let mut s = String::with_capacity(256);
+    let _ = write!(s, "{},", ch.legacy_version);
+    dash_list(&mut s, &ch.cipher_suites, true);
+    s.push(',');
+    dash_list(&mut s, &ch.extensions, true);
+    s.push(',');
+    dash_list(&mut s, &ch.supported_groups, true);
+    s.push(',');
+    dash_list(&mut s, &ch.ec_point_formats, false);
+    Some(Ja3::from_string(s))
+}
+
+/// JA3S: `version,cipher,extensions` in decimal (GREASE removed).
+pub fn ja3s(sh: &ServerHello) -> Ja3 {
+    let mut s = String::with_capacity(64);
+    let _ = write!(s, "{},{},", sh.legacy_version, sh.cipher);
+    dash_list(&mut s, &sh.extensions, true);
+    Ja3::from_string(s)
+}
+
+/// JA4 version code: the highest non-GREASE supported_versions entry if that
+/// extension is there, else the legacy version.
+fn version_code(ch: &ClientHello) -> &'static str {
+    // DTLS numbers count down (1.0 = 0xfeff, 1.3 = 0xfefc): "highest" is the
+    // newest, so rank them by their complement.
+    let rank = |v: u16| {
+        if v >> 8 == 0xfe {
+            0xfeff - v + 0xfe00
+        } else {
+            v
+        }
+    };
+    let v = ch
+        .supported_versions
+        .iter()
+        .copied()
+        .filter(|&v| !is_grease(v))
+        .max_by_key(|&v| rank(v))
+        .unwrap_or(ch.legacy_version);
+    match v {
+        0x0304 => "13",
+        0x0303 => "12",
+        0x0302 => "11",
+        0x0301 => "10",
+        0x0300 => "s3",
+        0x0002 => "s2",
+        0xfeff => "d1",
+        0xfefd => "d2",
+        0xfefc => "d3",
+        _ => "00",
+    }
+}
+
+/// First and last characters of the first ALPN value; its hex form's first
+/// and last digits if either end byte is not ASCII alphanumeric; "00" if
+/// there is none or it is empty.
+///
+/// This is the current JA4 specification (technical_details/JA4.md). FoxIO's
+/// python and Rust tools still print '9' for a non-ASCII character (their
+/// issue #326), so for such hellos their output differs from ours.
+fn alpn_code(ch: &ClientHello) -> [char; 2] {
+    let Some(first_alpn) = ch.alpn.first() else {
+        return ['0', '0'];
+    };
+    match (first_alpn.first(), first_alpn.last()) {
+        (Some(&a), Some(&z)) if a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric() => {
+            [char::from(a), char::from(z)]
+        }
+        (Some(&a), Some(&z)) => [hex_digit(a >> 4), hex_digit(z & 0x0f)],
+        _ => ['0', '0'],
+    }
+}
+
+fn count2(n: usize) -> [char; 2] {
+    let n = n.min(99) as u8;
+    [char::from(b'0' + n / 10), char::from(b'0' + n % 10)]
+}
+
+/// The parts JA4 is made of, before hashing.
+struct Ja4Parts {
+    a: String,
+    ciphers: String,
+    /// Extensions, then `_` and the signature algorithms if there are any.
+    exts_sigs: String,
+    no_ciphers: bool,
+    no_exts: bool,
+}
+
+fn hex4_list(out: &mut String, items: impl Iterator<Item = u16>) {
+    for (i, v) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{v:04x}");
+    }
+}
+
+fn ja4_parts(ch: &ClientHello, transport: Transport, original_order: bool) -> Ja4Parts {
+    // An SSLv2-format hello has no TLS cipher or extension lists in the
+    // sense of JA4: only its version counts, as FoxIO's reference renders it.
+    let (suites, extensions, sig_algs): (&[u16], &[u16], &[u16]) = if ch.sslv2 {
+        (&[], &[], &[])
+    } else {
+        (&ch.cipher_suites, &ch.extensions, &ch.signature_algorithms)
+    };
+    let mut ciphers: Vec<u16> = suites.iter().copied().filter(|&c| !is_grease(c)).collect();
+    let all_exts = extensions.iter().copied().filter(|&e| !is_grease(e));
+    let n_exts = all_exts.clone().count();
+    let mut exts: Vec<u16> = if original_order {
+        all_exts.collect()
+    } else {
+        all_exts
+            .filter(|&e| e != ext::SERVER_NAME && e != ext::ALPN)
+            .collect()
+    };
+    if !original_order {
+        ciphers.sort_unstable();
+        exts.sort_unstable();
+    }
+
+    let mut a = String::with_capacity(10);
+    a.push(transport.marker());
+    a.push_str(version_code(ch));
+    a.push(if extensions.contains(&ext::SERVER_NAME) {
+        'd'
+    } else {
+        'i'
+    });
+    a.extend(count2(ciphers.len()));
+    a.extend(count2(n_exts));
+    a.extend(alpn_code(ch));
+
+    let mut cs = String::with_capacity(ciphers.len() * 5);
+    hex4_list(&mut cs, ciphers.iter().copied());
+    let mut es = String::with_capacity(exts.len() * 5 + sig_algs.len() * 5);
+    hex4_list(&mut es, exts.iter().copied());
+    let mut sigs = sig_algs
+        .iter()
+        .copied()
+        .filter(|&s| !is_grease(s))
+        .peekable();
+    if sigs.peek().is_some() {
+        es.push('_');
+        hex4_list(&mut es, sigs);
+    }
+    Ja4Parts {
+        a,
+        no_ciphers: ciphers.is_empty(),
+        no_exts: exts.is_empty(),
+        ciphers: cs,
+        exts_sigs: es,
+    }
+}
+
+fn hash12(s: &str, empty: bool) -> String {
+    if empty {
+        return "000000000000".to_owned();
+    }
+    let digest = Sha256::digest(s.as_bytes());
+    let mut h = hex(digest.get(..6).unwrap_or(&[]));
+    h.truncate(12);
+    h
+}
+
+fn hashed(p: &Ja4Parts) -> String {
+    format!(
+        "{}_{}_{}",
+        p.a,
+        hash12(&p.ciphers, p.no_ciphers),
+        hash12(&p.exts_sigs, p.no_exts)
+    )
+}
+
+fn raw(p: &Ja4Parts) -> String {
+    format!("{}_{}_{}", p.a, p.ciphers, p.exts_sigs)
+}
+
+/// JA4 (FoxIO): e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
+pub fn ja4(ch: &ClientHello, transport: Transport) -> String {
+    hashed(&ja4_parts(ch, transport, false))
+}
+
+/// JA4_r: JA4 with the sorted lists in clear instead of hashed.
+pub fn ja4_r(ch: &ClientHello, transport: Transport) -> String {
+    raw(&ja4_parts(ch, transport, false))
+}
+
+/// JA4_o: JA4 over the lists in wire order (SNI and ALPN kept).
+pub fn ja4_o(ch: &ClientHello, transport: Transport) -> String {
+    hashed(&ja4_parts(ch, transport, true))
+}
+
+/// JA4_ro: the wire-order lists in clear.
+pub fn ja4_ro(ch: &ClientHello, transport: Transport) -> String {
+    raw(&ja4_parts(ch, transport, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::hello::build::*;
+    use super::super::{parse_client_hello, parse_server_hello};
+    use super::*;
+
+    /// The example of FoxIO's JA4 specification (technical_details/JA4.md).
+    fn spec_example() -> ClientHello {
+        ClientHello {
+            legacy_version: 0x0303,
+            cipher_suites: vec![
+                0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
+                0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+            ],
+            extensions: vec![
+                0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023,
+                0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015,
+            ],
+            sni: Some("example.com".into()),
+            alpn: vec![b"h2".to_vec()],
+            supported_versions: vec![0x0304, 0x0303],
+            signature_algorithms: vec![
+                0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+            ],
+            ..ClientHello::default()
+        }
+    }
+
+    #[test]
+    fn ja4_spec_example() {
+        let ch = spec_example();
+        assert_eq!(
+            ja4(&ch, Transport::Tcp),
+            "t13d1516h2_8daaf6152771_e5627efa2ab1"
+        );
+        assert_eq!(
+            ja4_r(&ch, Transport::Tcp),
+            "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_0403,0804,0401,0503,0805,0501,0806,0601"
+        );
+        assert_eq!(
+            ja4_o(&ch, Transport::Tcp),
+            "t13d1516h2_acb858a92679_18f69afefd3d"
+        );
+        assert_eq!(
+            ja4_ro(&ch, Transport::Tcp),
+            "t13d1516h2_1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,0035_001b,0000,0033,0010,4469,0017,002d,000d,0005,0023,0012,002b,ff01,000b,000a,0015_0403,0804,0401,0503,0805,0501,0806,0601"
+        );
+        assert_eq!(
+            ja4(&ch, Transport::Quic),
+            "q13d1516h2_8daaf6152771_e5627efa2ab1"
+        );
+        // Without signature algorithms the string ends without '_' (spec: 6d807ffa2a79).
+        let mut no_sigs = ch.clone();
+        no_sigs.signature_algorithms.clear();
+        assert_eq!(
+            ja4(&no_sigs, Transport::Tcp),
+            "t13d1516h2_8daaf6152771_6d807ffa2a79"
+        );
+    }
+
+    #[test]
+    fn grease_everywhere_is_ignored() {
+        let mut ch = spec_example();
+        let plain = ja4(&ch, Transport::Tcp);
+        ch.cipher_suites.insert(0, 0x0a0a);
+        ch.cipher_suites.push(0xfafa);
+        ch.extensions.insert(0, 0x2a2a);
+        ch.extensions.push(0xdada);
+        ch.supported_versions.insert(0, 0x7a7a);
+        ch.signature_algorithms.insert(2, 0x5a5a);
+        assert_eq!(ja4(&ch, Transport::Tcp), plain);
+        assert_eq!(
+            ja4_o(&ch, Transport::Tcp),
+            "t13d1516h2_acb858a92679_18f69afefd3d"
+        );
+        // Through the parser, and JA3 without GREASE.
+        let exts = [
+            ext(0x0a0a, &[]),
+            ext(10, &vec16(&[0x1a1a, 29, 23], 2)),
+            ext(11, &with_len(&[0], 1)),
+            ext(43, &vec16(&[0x3a3a, 0x0304], 1)),
+            ext(0xfafa, &[0]),
+        ]
+        .concat();
+        let msg = client_hello(0x0303, &[0x4a4a, 0x1301, 0x00ff], Some(&exts));
+        let ch = parse_client_hello(&msg).unwrap();
+        let j = ja3(&ch).unwrap();
+        assert_eq!(j.string, "771,4865-255,10-11-43,29-23,0");
+        assert_eq!(j.hash, "f547d6cc4929f0972c19c923a98ac0d5");
+        assert_eq!(
+            ja4_r(&ch, Transport::Tcp),
+            "t13i020300_00ff,1301_000a,000b,002b"
+        );
+    }
+
+    #[test]
+    fn ja3_known_values() {
+        // From Suricata's tls13-draft22 test expectations: the string is the
+        // input; the hash must be its MD5 as Suricata printed it.
+        let s = "771,4865-4867,0-43-13-10-40,23,".to_owned();
+        assert_eq!(Ja3::from_string(s).hash, "786468211b4d23f9b725987b0de9d090");
+        // A hello with no extensions at all.
+        let ch = parse_client_hello(&client_hello(0x0301, &[0x0035, 0x000a], None)).unwrap();
+        assert_eq!(ja3(&ch).unwrap().string, "769,53-10,,,");
+        // SSLv2 hellos are not JA3-fingerprinted.
+        let v2 = ClientHello { sslv2: true, ..ch };
+        assert_eq!(ja3(&v2), None);
+    }
+
+    #[test]
+    fn ja3s_string() {
+        let exts = [ext(0xff01, &[0]), ext(11, &with_len(&[0], 1)), ext(35, &[])].concat();
+        let sh = parse_server_hello(&server_hello(0x0303, [1; 32], 0xc02f, &exts)).unwrap();
+        let j = ja3s(&sh);
+        assert_eq!(j.string, "771,49199,65281-11-35");
+        assert_eq!(j.hash, "ccc514751b175866924439bdbb5bba34");
+    }
+
+    fn with_alpn(alpn: &[&[u8]]) -> ClientHello {
+        let mut ch = spec_example();
+        ch.alpn = alpn.iter().map(|a| a.to_vec()).collect();
+        ch
+    }
+
+    fn a_part(ch: &ClientHello) -> String {
+        ja4(ch, Transport::Tcp)[..10].to_owned()
+    }
+
+    #[test]
+    fn alpn_codes() {
+        assert_eq!(a_part(&with_alpn(&[b"http/1.1", b"h2"])), "t13d1516h1");
+        // One character: used as first and last.
+        assert_eq!(a_part(&with_alpn(&[b"h"])), "t13d1516hh");
+        // Empty first value, or no value: "00".
+        assert_eq!(a_part(&with_alpn(&[b"", b"h2"])), "t13d151600");
+        assert_eq!(a_part(&with_alpn(&[])), "t13d151600");
+        // Non-alphanumeric ends: first and last hex digits (spec examples).
+        assert_eq!(a_part(&with_alpn(&[&[0xab]])), "t13d1516ab");
+        assert_eq!(a_part(&with_alpn(&[&[0xab, 0xcd]])), "t13d1516ad");
+        assert_eq!(a_part(&with_alpn(&[&[0x30, 0xab]])), "t13d15163b");
+        assert_eq!(
+            a_part(&with_alpn(&[&[0x30, 0x31, 0xab, 0xcd]])),
+            "t13d15163d"
+        );
+        assert_eq!(
+            a_part(&with_alpn(&[&[0x30, 0xab, 0xcd, 0x31]])),
+            "t13d151601"
+        );
+    }
+
+    #[test]
+    fn sni_absent_empty_lists_and_caps() {
+        let ch = ClientHello {
+            legacy_version: 0x0301,
+            ..ClientHello::default()
+        };
+        assert_eq!(
+            ja4(&ch, Transport::Tcp),
+            "t10i000000_000000000000_000000000000"
+        );
+        assert_eq!(ja4_r(&ch, Transport::Tcp), "t10i000000__");
+        // Only SNI and ALPN: the sorted extension list is empty.
+        let ch = ClientHello {
+            legacy_version: 0x0303,
+            cipher_suites: vec![0x1301],
+            extensions: vec![0, 16],
+            alpn: vec![b"h2".to_vec()],
+            ..ClientHello::default()
+        };
+        assert_eq!(
+            &ja4(&ch, Transport::Tcp)[..],
+            "t12d0102h2_0f2cb44170f4_000000000000"
+        );
+        // Counts cap at 99.
+        let ch = ClientHello {
+            legacy_version: 0x0303,
+            cipher_suites: (1..=150).collect(),
+            extensions: (100..250).collect(),
+            ..ClientHello::default()
+        };
+        assert_eq!(&ja4(&ch, Transport::Tcp)[..10], "t12i999900");
+        // SSLv2-format hello: the version only (FoxIO's reference output for
+        // ndpi/google_ssl.pcap, an SSLv2 hello offering TLS 1.0).
+        let ch = ClientHello {
+            legacy_version: 0x0301,
+            cipher_suites: vec![0x0039, 0x0038],
+            sslv2: true,
+            ..ClientHello::default()
+        };
+        assert_eq!(
+            ja4(&ch, Transport::Tcp),
+            "t10i000000_000000000000_000000000000"
+        );
+        // DTLS versions: 1.3 is the newest even though its number is lowest.
+        let ch = ClientHello {
+            legacy_version: 0xfefd,
+            supported_versions: vec![0xfefc, 0xfefd],
+            extensions: vec![43],
+            ..ClientHello::default()
+        };
+        assert_eq!(&ja4(&ch, Transport::Dtls)[..4], "dd3i");
+    }
+}
