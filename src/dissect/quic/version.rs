@@ -8,8 +8,9 @@ pub const V2: u32 = 0x6b33_43cf;
 /// IETF draft-29, the last widely deployed draft.
 pub const DRAFT_29: u32 = 0xff00_001d;
 
-/// Initial salts (RFC 9001 §5.2, RFC 9369 §3.3.1 and the drafts; the Google
-/// ones are from Chromium's QUIC versions list).
+/// Initial salts: RFC 9001 §5.2, RFC 9369 §3.3.1, the quic-tls drafts, and
+/// for Google's Q050/T050/T051 the values Chromium defines (as Wireshark and
+/// nDPI use them).
 const SALT_V1: [u8; 20] = [
     0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad,
     0xcc, 0xbb, 0x7f, 0x0a,
@@ -249,7 +250,7 @@ mod tests {
     }
 
     #[test]
-    fn salts_decode() {
+    fn salts_are_the_published_values() {
         assert_eq!(SALT_V1[0], 0x38);
         assert_eq!(SALT_V1[19], 0x0a);
         assert_eq!(SALT_T050[..4], [0x7f, 0xf5, 0x79, 0xe5]);
