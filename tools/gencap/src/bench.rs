@@ -446,7 +446,7 @@ impl Flow {
         let v6 = kind != Kind::Frag && kind != Kind::Ntp && rng.chance(0.2);
         let host = rng.below(u64::from(HOSTS)) as u32;
         let vlan_id = 10 + (host % 48) as u16;
-        let qinq = host % 7 == 0;
+        let qinq = host.is_multiple_of(7);
         let host_mac = [
             0x00,
             0x50,
@@ -576,7 +576,7 @@ impl Flow {
             seq: [rng.next_u32(), rng.next_u32()],
             ip_id: [rng.next_u16(), rng.next_u16()],
             ttl: [
-                if host % 3 == 0 { 64 } else { 128 },
+                if host.is_multiple_of(3) { 64 } else { 128 },
                 40 + rng.below(20) as u8,
             ],
             phase,
@@ -758,7 +758,9 @@ impl Flow {
                                 prefix[1..9].copy_from_slice(&rng.bytes::<8>());
                             }
                             prefix[9] = rng.next_u64() as u8;
-                            let Pay::Pool { off, .. } = pool(rng, len) else { return None };
+                            let Pay::Pool { off, .. } = pool(rng, len) else {
+                                return None;
+                            };
                             (dir, 0, Pay::Prefixed { prefix, off, len })
                         }
                     },
@@ -770,8 +772,18 @@ impl Flow {
                         } else {
                             [0x24, 3, 6, 0xe7, 0, 0, 0, 0x1d, 0, 0]
                         };
-                        let Pay::Pool { off, .. } = pool(rng, 38) else { return None };
-                        (dir, 0, Pay::Prefixed { prefix, off, len: 38 })
+                        let Pay::Pool { off, .. } = pool(rng, 38) else {
+                            return None;
+                        };
+                        (
+                            dir,
+                            0,
+                            Pay::Prefixed {
+                                prefix,
+                                off,
+                                len: 38,
+                            },
+                        )
                     }
                     // one datagram per step, too big for one frame: the emitter fragments it
                     _ => {
@@ -833,11 +845,24 @@ impl<W: Write> Emitter<W> {
         let (plen, body, pay_sum): (usize, &[u8], u64) = match pay {
             Pay::None => (0, &[], 0),
             Pay::Pool { off, len } => (0, ctx.pool_slice(off, len), ctx.pool_sum(off, len)),
-            Pay::Prefixed { prefix: p, off, len } => {
+            Pay::Prefixed {
+                prefix: p,
+                off,
+                len,
+            } => {
                 prefix = p;
-                (10, ctx.pool_slice(off, len), sum_words(&p) + ctx.pool_sum(off, len))
+                (
+                    10,
+                    ctx.pool_slice(off, len),
+                    sum_words(&p) + ctx.pool_sum(off, len),
+                )
             }
-            Pay::Tmpl { idx, start, len, id } => {
+            Pay::Tmpl {
+                idx,
+                start,
+                len,
+                id,
+            } => {
                 let b = ctx.tmpl(idx).get(start..start + len).unwrap_or_default();
                 match id {
                     // DNS: the template's id is 0; the flow's id replaces it.
@@ -955,7 +980,8 @@ impl<W: Write> Emitter<W> {
             let pad = [0u8; 60];
             let total = head.len() + l4_len - l4_hdr_len;
             let pad_len = 60usize.saturating_sub(total);
-            self.w.write_parts(ts, &[head, pre, body, &pad[..pad_len]])?;
+            self.w
+                .write_parts(ts, &[head, pre, body, &pad[..pad_len]])?;
             return Ok(1);
         }
         // IPv4 fragments: the first carries the transport header.
@@ -987,7 +1013,8 @@ impl<W: Write> Emitter<W> {
                 &f.addr[other][..4],
             );
             if first {
-                self.w.write_parts(ts, &[&h[..t0 + l4_hdr_len], pre, chunk])?;
+                self.w
+                    .write_parts(ts, &[&h[..t0 + l4_hdr_len], pre, chunk])?;
             } else {
                 self.w.write_parts(ts + frames, &[&h[..t0], chunk])?;
             }

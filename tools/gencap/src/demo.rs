@@ -1683,7 +1683,7 @@ fn build(sc: &mut Scene) -> Result<(), GenError> {
         None,
     )?;
     let cs_names: [&str; 2] = ["ts01-b.cloudsink.net", "*.cloudsink.net"];
-    let heartbeats: Vec<(usize, usize)> = (0..18)
+    let heartbeats: Vec<(usize, usize)> = (0..20)
         .map(|i| if i % 6 == 0 { (4200, 380) } else { (310, 90) })
         .collect();
     let mut p = plan(

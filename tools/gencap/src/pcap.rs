@@ -107,7 +107,8 @@ impl<W: Write> CaptureWriter<W> {
                 for p in parts {
                     self.out.write_all(p)?;
                 }
-                self.out.write_all(&[0u8; 3][..pad.min(3)])?;
+                self.out
+                    .write_all([0u8; 3].get(..pad).unwrap_or_default())?;
                 self.out.write_all(&bl.to_le_bytes())?;
                 self.file_bytes += block_len as u64;
             }

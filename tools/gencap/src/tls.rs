@@ -327,13 +327,13 @@ pub fn client_hello(profile: Profile, p: &HelloParams<'_>, rng: &mut Rng) -> Cli
             let ech_len = if p.ech_payload_len > 0 {
                 p.ech_payload_len
             } else {
-                [144usize, 176, 208, 240][rng.below(4) as usize % 4]
+                144 + 32 * rng.below(4) as usize // Chrome's GREASE ECH sizes: 144..240
             };
             let mut pool: Vec<Ext> = Vec::new();
             // Everything Chrome may permute.
             let groups = vec![g_group, GROUP_X25519MLKEM768, GROUP_X25519, 0x0017, 0x0018];
             pool.push(Ext::SupportedGroups(if quic {
-                groups[1..].to_vec()
+                groups.iter().skip(1).copied().collect()
             } else {
                 groups
             }));
@@ -358,7 +358,7 @@ pub fn client_hello(profile: Profile, p: &HelloParams<'_>, rng: &mut Rng) -> Cli
             pool.push(Ext::KeyShare(shares));
             pool.push(Ext::ApplicationSettings {
                 typ: 0x44cd,
-                protocols: strings(&p.alpn[..1.min(p.alpn.len())]),
+                protocols: strings(p.alpn.get(..1).unwrap_or_default()),
             });
             pool.push(Ext::EncryptedClientHello(ech_outer(rng, ech_len)));
             if quic {
