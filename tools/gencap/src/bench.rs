@@ -285,27 +285,14 @@ fn build_ctx(rng: &mut Rng) -> Result<Ctx, GenError> {
                 tmpls.push(Tmpl { bytes: r });
             }
         }
-        // One real protected QUIC Initial per name (flows reuse it: only the 5-tuple differs).
-        let dcid = rng.bytes::<8>();
+        // The QUIC ClientHello per name; each QUIC flow protects it under its own DCID.
         let mut hp = HelloParams::new(Some(name), &["h3"]);
         hp.quic_tp = quic::chrome_transport_parameters(&[]);
         let ch = tls::client_hello(Profile::ChromeQuic, &hp, rng);
-        let hs = ch.handshake_bytes();
-        let keys = quic::initial_keys(&dcid, false)?;
-        let first = hs.get(..hs.len().min(1100)).unwrap_or_default();
-        let pkt = quic::initial_packet(&keys, &dcid, &[], 0, &quic::crypto_frame(0, first), 1250)?;
         let quic_idx = tmpls.len();
-        tmpls.push(Tmpl { bytes: pkt });
-        let rest = hs.get(first.len()..).unwrap_or_default();
-        let pkt2 = quic::initial_packet(
-            &keys,
-            &dcid,
-            &[],
-            1,
-            &quic::crypto_frame(first.len() as u64, rest),
-            1250,
-        )?;
-        tmpls.push(Tmpl { bytes: pkt2 });
+        tmpls.push(Tmpl {
+            bytes: ch.handshake_bytes(),
+        });
         names.push(Name {
             v4,
             v6,
@@ -373,6 +360,11 @@ enum Pay {
         off: usize,
         len: usize,
     },
+    /// Bytes owned by the flow (its protected QUIC Initials).
+    Own {
+        start: usize,
+        len: usize,
+    },
     Tmpl {
         idx: usize,
         start: usize,
@@ -412,6 +404,9 @@ struct Flow {
     udp_total: u32,
     dns_id: u16,
     cid: [u8; 8],
+    /// QUIC only: the two protected client Initials, back to back, and where the second starts.
+    own: Vec<u8>,
+    own_split: usize,
 }
 
 const C: usize = 0;
@@ -419,7 +414,7 @@ const SV: usize = 1;
 
 impl Flow {
     #[allow(clippy::too_many_lines)]
-    fn new(rng: &mut Rng, ctx: &Ctx, stats: &mut BenchStats) -> Self {
+    fn new(rng: &mut Rng, ctx: &Ctx, stats: &mut BenchStats) -> Result<Self, GenError> {
         let r = rng.unit();
         let kind = if r < 0.60 {
             Kind::Https
@@ -521,13 +516,13 @@ impl Flow {
         let port = [if kind == Kind::Ntp { 123 } else { cport }, sport];
         let long = kind == Kind::Https && rng.chance(0.0012);
         let medium = kind == Kind::Https && !long && rng.chance(0.06);
-        let chatty = rng.chance(0.75);
+        let chatty = rng.chance(0.8);
         let rounds = if long {
             // tens of thousands of packets
             if chatty {
                 5000 + rng.below(12000) as u32
             } else {
-                1200 + rng.below(3000) as u32
+                800 + rng.below(2000) as u32
             }
         } else if medium {
             8 + rng.below(60) as u32
@@ -565,7 +560,31 @@ impl Flow {
         stats.flows_v6 += u64::from(v6);
         stats.vendor_flows += u64::from(vendor);
         stats.long_flows += u64::from(long);
-        Flow {
+        // A QUIC flow's Initials are protected under its own random DCID (per-flow work, not
+        // per-packet: two AES-GCM seals of ~1.2 KB).
+        let (own, own_split) = if kind == Kind::Quic {
+            let hs = n.map(|n| ctx.tmpl(n.quic)).unwrap_or_default();
+            let dcid = rng.bytes::<8>();
+            let keys = quic::initial_keys(&dcid, false)?;
+            let first = hs.get(..hs.len().min(1100)).unwrap_or_default();
+            let rest = hs.get(first.len()..).unwrap_or_default();
+            let mut own =
+                quic::initial_packet(&keys, &dcid, &[], 0, &quic::crypto_frame(0, first), 1250)?;
+            let split = own.len();
+            let p2 = quic::initial_packet(
+                &keys,
+                &dcid,
+                &[],
+                1,
+                &quic::crypto_frame(first.len() as u64, rest),
+                1250,
+            )?;
+            own.extend_from_slice(&p2);
+            (own, split)
+        } else {
+            (Vec::new(), 0)
+        };
+        Ok(Flow {
             kind,
             v6,
             l2,
@@ -598,7 +617,9 @@ impl Flow {
             udp_total,
             dns_id: rng.next_u16(),
             cid: rng.bytes::<8>(),
-        }
+            own,
+            own_split,
+        })
     }
 
     /// Decides the next packet: (direction, TCP flags, payload). None when the flow is over.
@@ -728,19 +749,22 @@ impl Flow {
                         )
                     }
                     Kind::Quic => match step {
-                        0 | 1 => {
-                            let idx = n.quic + step as usize;
-                            (
-                                C,
-                                0,
-                                Pay::Tmpl {
-                                    idx,
-                                    start: 0,
-                                    len: ctx.tmpl(idx).len(),
-                                    id: None,
-                                },
-                            )
-                        }
+                        0 => (
+                            C,
+                            0,
+                            Pay::Own {
+                                start: 0,
+                                len: self.own_split,
+                            },
+                        ),
+                        1 => (
+                            C,
+                            0,
+                            Pay::Own {
+                                start: self.own_split,
+                                len: self.own.len() - self.own_split,
+                            },
+                        ),
                         _ => {
                             let dir = if rng.chance(0.5) { SV } else { C };
                             let len = if dir == SV {
@@ -856,6 +880,10 @@ impl<W: Write> Emitter<W> {
                     ctx.pool_slice(off, len),
                     sum_words(&p) + ctx.pool_sum(off, len),
                 )
+            }
+            Pay::Own { start, len } => {
+                let b = f.own.get(start..start + len).unwrap_or_default();
+                (0, b, sum_words(b))
             }
             Pay::Tmpl {
                 idx,
@@ -1080,7 +1108,7 @@ pub fn generate<W: Write>(
     while emitted < packets {
         let top = heap.peek().map(|Reverse((t, _, _))| *t);
         if top.is_none_or(|t| next_arrival <= t) && flows.len() - free.len() < MAX_ACTIVE {
-            let f = Flow::new(&mut flow_rng, &ctx, &mut stats);
+            let f = Flow::new(&mut flow_rng, &ctx, &mut stats)?;
             let slot = match free.pop() {
                 Some(s) => {
                     if let Some(x) = flows.get_mut(s) {
