@@ -3,6 +3,9 @@
 
 A development aid, not a test: the test suite must not depend on tshark. Usage:
     python3 tools/gencap/scripts/tshark_check.py [captures/demo.pcap]
+With JA4PY=/path/to/FoxIO-LLC/ja4/python/ja4.py in the environment, JA4 is also compared with
+FoxIO's reference script (which drives tshark itself; it labels tunnelled flows by their outer
+addresses and skips hellos inside CONNECT tunnels and ClientHellos split over QUIC Initials).
 Prints one line per check and exits non-zero if any disagrees.
 """
 import json
@@ -147,6 +150,24 @@ bad = tshark("-Y", "tcp.checksum.status==0 || udp.checksum.status==0 || ip.check
              "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
              "-T", "fields", "-e", "frame.number").split()
 check("frames with bad checksums or malformed", len(bad), 0)
+
+ja4py = __import__("os").environ.get("JA4PY")
+if ja4py:
+    import re
+    out = subprocess.run(["python3", ja4py, pcap, "-J"], capture_output=True, text=True, check=True).stdout
+    got = {}
+    for m in re.findall(r"\{[^{}]*\}", out, re.S):
+        o = json.loads(m)
+        for k, v in o.items():
+            if k.startswith("JA4."):
+                got[(o["src"], int(o["srcport"]))] = v
+    for f in flows:
+        if f.get("tls") and not f.get("quic") and f["app"] != "http-connect":
+            key = (f["client"], f["client_port"])
+            if f.get("tunnel_flow"):  # FoxIO names the outer (VTEP) address
+                outer = next(x for x in flows if x["id"] == f["tunnel_flow"])
+                key = (outer["client"], f["client_port"])
+            check(f"JA4 (FoxIO ja4.py) {key[0]}:{key[1]}", got.get(key), f["tls"]["ja4"])
 
 print(f"\n{failures} disagreement(s)")
 sys.exit(1 if failures else 0)
