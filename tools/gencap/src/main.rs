@@ -14,7 +14,11 @@ use std::time::Instant;
 /// Same version, same arguments: same bytes, on every machine and every run (fixed seeds, no
 /// clock, no hash-map order). Independent of the phonehome crate.
 #[derive(Parser)]
-#[command(name = "gencap", version, about, long_about = None)]
+#[command(
+    name = "gencap",
+    version,
+    after_help = "Examples:\n  gencap demo -o captures/demo.pcap      (also writes captures/demo.expected.json)\n  gencap bench -o /tmp/bench.pcap        (8,000,000 packets, ~3 GB)\n  gencap bench -o /tmp/b.pcap.gz --packets 100000 --format pcapng"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
