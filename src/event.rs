@@ -17,9 +17,28 @@ pub struct EventKey {
     pub pkt: u64,
     /// 0: flows ended before this packet was handled; 1: events of the packet itself.
     pub class: u8,
-    /// Tie-breaker inside a class: the ended flow's first packet index, or
-    /// the sequence number of the event among those of one packet.
+    /// Class 0: the ended flow's first packet index. Class 1: 0.
     pub sub: u64,
+    /// Order among the events of one packet, or of one ended flow (its
+    /// pending application events first, the flow record last).
+    pub seq: u32,
+}
+
+impl EventKey {
+    /// The key of the `seq`-th event caused by packet `pkt`.
+    pub fn packet(pkt: u64, seq: u32) -> Self {
+        EventKey {
+            pkt,
+            class: 1,
+            sub: 0,
+            seq,
+        }
+    }
+
+    /// The same position with another `seq`.
+    pub fn with_seq(self, seq: u32) -> Self {
+        EventKey { seq, ..self }
+    }
 }
 
 /// VLAN ids, outermost first.
@@ -121,18 +140,65 @@ pub struct FlowRecord {
     pub reason: EndReason,
     pub tcp: Option<TcpSummary>,
     pub app_proto: Option<&'static str>,
+    /// Names the flow's own packets carried.
+    pub names: Option<Box<FlowNames>>,
     /// Input file (index into the replay's file list) of the flow's last packet.
     pub file: u32,
+    /// Nothing happened since the previous (active-timeout) record: not written.
+    pub empty: bool,
+}
+
+/// Names and fingerprints a flow's own packets carried: the evidence for
+/// attributing it to a destination name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlowNames {
+    /// TLS server name (over TCP).
+    pub sni: Option<String>,
+    /// The ClientHello offered Encrypted Client Hello: `sni` is only the outer, public name.
+    pub ech: bool,
+    /// Server name in a QUIC Initial's ClientHello (or a Google QUIC CHLO).
+    pub quic_sni: Option<String>,
+    /// HTTP Host of the first request (without port), or an absolute URI's host.
+    pub http_host: Option<String>,
+    /// HTTP CONNECT target: the real destination behind a proxy.
+    pub connect_target: Option<(String, u16)>,
+    /// DNS names of the server's certificate (subject CN and SAN DNS names).
+    pub cert_names: Vec<String>,
+    pub ja3: Option<String>,
+    pub ja4: Option<String>,
 }
 
 /// One output event.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub key: EventKey,
     pub kind: EventKind,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum EventKind {
     Flow(Box<FlowRecord>),
+    App(Box<AppRecord>),
+}
+
+/// An application-layer event (DNS message, TLS or QUIC hello, HTTP request).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppRecord {
+    pub meta: FlowMeta,
+    pub ts_ns: u64,
+    /// 1-based packet number in the replay (Suricata's `pcap_cnt`); none
+    /// for what is reported when the flow ends.
+    pub pcap_cnt: Option<u64>,
+    pub file: u32,
+    /// Whether the packet that completed it went client → server.
+    pub to_server: bool,
+    pub body: AppBody,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppBody {
+    Dns(Box<crate::dissect::DnsEvent>),
+    Tls(Box<crate::dissect::TlsEvent>),
+    Quic(Box<crate::dissect::QuicEvent>),
+    Http(Box<crate::dissect::HttpEvent>),
 }

@@ -6,4 +6,40 @@
 pub mod dns;
 pub mod http;
 pub mod quic;
+mod session;
+pub mod stream;
 pub mod tls;
+
+pub use session::{AppState, Emitted, FlowFacts};
+
+/// A DNS message seen on a flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsEvent {
+    pub flavor: dns::DnsFlavor,
+    pub transport: dns::Transport,
+    pub msg: dns::DnsMessage,
+}
+
+/// What one TLS session showed in clear: the hellos and the server's certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsEvent {
+    pub client_hello: Option<tls::ClientHello>,
+    pub server_hello: Option<tls::ServerHello>,
+    pub cert: Option<tls::CertInfo>,
+    pub transport: tls::Transport,
+}
+
+/// A QUIC client hello: TLS inside an IETF QUIC Initial, or a Google QUIC CHLO.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuicEvent {
+    pub version: u32,
+    pub client_hello: Option<tls::ClientHello>,
+    pub gquic: Option<quic::GoogleChlo>,
+    pub anomalies: quic::Anomalies,
+}
+
+/// One HTTP/1.x request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpEvent {
+    pub request: http::HttpRequest,
+}

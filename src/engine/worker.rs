@@ -2,8 +2,9 @@
 
 use super::reader::Job;
 use crate::decode::{self, DecodeStats, Decoded};
-use crate::event::Event;
-use crate::flow::{FlowConfig, FlowStats, FlowTable, PacketCtx};
+use crate::dissect::{AppState, Emitted, FlowFacts};
+use crate::event::{AppRecord, Event, EventKey, EventKind};
+use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
 
@@ -17,9 +18,49 @@ pub enum Output {
     },
 }
 
+/// Writes out an ended flow: first what its dissector still held, then its record.
+fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>) {
+    let Ended {
+        key,
+        mut record,
+        app,
+    } = e;
+    let mut seq = 0;
+    if let Some(app) = app {
+        let mut bodies = Emitted::new();
+        let mut facts = FlowFacts {
+            names: &mut record.names,
+            app_proto: &mut record.app_proto,
+        };
+        app.finish(&mut facts, &mut bodies);
+        for body in bodies {
+            events.push(Event {
+                key: key.with_seq(seq),
+                kind: EventKind::App(Box::new(AppRecord {
+                    meta: record.meta.clone(),
+                    ts_ns: record.end_ns,
+                    pcap_cnt: None,
+                    file: record.file,
+                    to_server: true,
+                    body,
+                })),
+            });
+            seq += 1;
+        }
+    }
+    if !record.empty {
+        events.push(Event {
+            key: key.with_seq(u32::MAX),
+            kind: EventKind::Flow(Box::new(record)),
+        });
+    }
+}
+
 pub fn run(me: usize, cfg: FlowConfig, jobs: Receiver<Arc<Job>>, out: Sender<Output>) {
-    let mut table = FlowTable::new(cfg);
+    let mut table: FlowTable<AppState> = FlowTable::new(cfg);
     let mut dstats = DecodeStats::default();
+    let mut ended: Vec<Ended<AppState>> = Vec::new();
+    let mut bodies = Emitted::new();
     for job in jobs {
         let mut events = Vec::new();
         let mine = job.assign.get(me).map(Vec::as_slice).unwrap_or_default();
@@ -29,7 +70,7 @@ pub fn run(me: usize, cfg: FlowConfig, jobs: Receiver<Arc<Job>>, out: Sender<Out
                 if tpos > pos {
                     break;
                 }
-                table.tick(clock, job.base + u64::from(tpos), &mut events);
+                table.tick(clock, job.base + u64::from(tpos), &mut ended);
                 ticks.next();
             }
             let Some((meta, bytes)) = job.bytes(pos, src) else {
@@ -41,12 +82,41 @@ pub fn run(me: usize, cfg: FlowConfig, jobs: Receiver<Arc<Job>>, out: Sender<Out
                 wire_len: meta.origlen.max(meta.caplen),
                 file: job.file,
             };
-            if let Decoded::Packet(p) = decode::decode(meta.linktype, bytes, &mut dstats) {
-                let (_flow, _to_server) = table.packet(&p, &ctx, &mut events);
+            let Decoded::Packet(p) = decode::decode(meta.linktype, bytes, &mut dstats) else {
+                continue;
+            };
+            let (flow, to_server) = table.packet(&p, &ctx, &mut ended);
+            if matches!(flow.app, AppState::Done) {
+                // The hot path: names known (or nothing to learn), counters only.
+                continue;
+            }
+            let mut facts = FlowFacts {
+                names: &mut flow.names,
+                app_proto: &mut flow.app_proto,
+            };
+            flow.app.on_packet(&p, to_server, &mut facts, &mut bodies);
+            if !bodies.is_empty() {
+                let fmeta = flow.meta();
+                for (seq, body) in bodies.drain(..).enumerate() {
+                    events.push(Event {
+                        key: EventKey::packet(ctx.idx, seq as u32),
+                        kind: EventKind::App(Box::new(AppRecord {
+                            meta: fmeta.clone(),
+                            ts_ns: ctx.ts_ns,
+                            pcap_cnt: Some(ctx.idx + 1),
+                            file: ctx.file,
+                            to_server,
+                            body,
+                        })),
+                    });
+                }
             }
         }
         for &(tpos, clock) in ticks {
-            table.tick(clock, job.base + u64::from(tpos), &mut events);
+            table.tick(clock, job.base + u64::from(tpos), &mut ended);
+        }
+        for e in ended.drain(..) {
+            close_flow(e, &mut events);
         }
         // Release the block before answering so its buffer can be reused.
         drop(job);
@@ -55,7 +125,10 @@ pub fn run(me: usize, cfg: FlowConfig, jobs: Receiver<Arc<Job>>, out: Sender<Out
         }
     }
     let mut events = Vec::new();
-    table.flush(&mut events);
+    table.flush(&mut ended);
+    for e in ended.drain(..) {
+        close_flow(e, &mut events);
+    }
     let _ = out.send(Output::Done {
         events,
         decode: dstats,

@@ -5,7 +5,7 @@ use super::key::{FlowKey, Side};
 use super::tcp::TcpTrack;
 use crate::decode::{Packet, Tunnel, L4};
 use crate::event::{
-    EndReason, Event, EventKey, EventKind, FlowMeta, FlowRecord, FlowState, TcpSummary, Vlan,
+    EndReason, EventKey, FlowMeta, FlowNames, FlowRecord, FlowState, TcpSummary, Vlan,
 };
 use hashbrown::HashMap;
 use rustc_hash::FxBuildHasher;
@@ -100,9 +100,19 @@ pub struct PacketCtx {
     pub file: u32,
 }
 
-/// One bidirectional flow.
+/// A flow (or a record of it) that a table operation ended, for the worker
+/// to write out. `app` is the per-flow dissector state when the flow itself
+/// is gone (not after an active timeout, where the flow goes on).
 #[derive(Debug)]
-pub struct Flow {
+pub struct Ended<A> {
+    pub key: EventKey,
+    pub record: FlowRecord,
+    pub app: Option<A>,
+}
+
+/// One bidirectional flow; `A` is the dissect stage's per-flow state.
+#[derive(Debug)]
+pub struct Flow<A> {
     pub key: FlowKey,
     /// Index of the flow's first packet: unique, and the same for any worker count.
     pub first_idx: u64,
@@ -125,12 +135,16 @@ pub struct Flow {
     pub icmp: Option<(u8, u8)>,
     pub community_id: [u8; 20],
     pub app_proto: Option<&'static str>,
+    /// Names learnt from the flow's own packets (SNI, Host, ...).
+    pub names: Option<Box<FlowNames>>,
     pub file: u32,
+    /// Per-flow dissector state (dropped by its owner once inspection is over).
+    pub app: A,
     /// The timer bucket (second) this flow is filed under; older entries are stale.
     timer_sec: u64,
 }
 
-impl Flow {
+impl<A> Flow<A> {
     pub fn replied(&self) -> bool {
         self.both_ways
     }
@@ -202,7 +216,9 @@ impl Flow {
                 state: self.tcp.state_name(),
             }),
             app_proto: self.app_proto,
+            names: self.names.clone(),
             file: self.file,
+            empty: false,
         }
     }
 }
@@ -269,11 +285,11 @@ fn orient(p: &Packet<'_>, sender: Side) -> Side {
 }
 
 /// When `f` times out: idle timeout by state, capped by the active timeout.
-fn deadline(cfg: &FlowConfig, f: &Flow) -> u64 {
+fn deadline<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
     idle_end(cfg, f).min(active_end(cfg, f))
 }
 
-fn idle_end(cfg: &FlowConfig, f: &Flow) -> u64 {
+fn idle_end<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
     let idle = if f.key.proto == PROTO_TCP {
         if f.tcp.is_closed() {
             cfg.tcp_closed_timeout
@@ -290,7 +306,7 @@ fn idle_end(cfg: &FlowConfig, f: &Flow) -> u64 {
 
 /// When the current record reaches the active timeout (never while the
 /// record holds no packet yet).
-fn active_end(cfg: &FlowConfig, f: &Flow) -> u64 {
+fn active_end<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
     if f.record_open {
         f.record_start
             .saturating_add(cfg.active_timeout.saturating_mul(NS))
@@ -300,22 +316,22 @@ fn active_end(cfg: &FlowConfig, f: &Flow) -> u64 {
 }
 
 /// Files `f` under the second of its deadline; any older entry becomes stale.
-fn file_timer(cfg: &FlowConfig, timers: &mut BTreeMap<u64, Vec<FlowKey>>, f: &mut Flow) {
+fn file_timer<A>(cfg: &FlowConfig, timers: &mut BTreeMap<u64, Vec<FlowKey>>, f: &mut Flow<A>) {
     let sec = deadline(cfg, f).div_ceil(NS);
     f.timer_sec = sec;
     timers.entry(sec).or_default().push(f.key);
 }
 
 /// A worker's flows.
-pub struct FlowTable {
+pub struct FlowTable<A> {
     cfg: FlowConfig,
-    flows: HashMap<FlowKey, Flow, FxBuildHasher>,
+    flows: HashMap<FlowKey, Flow<A>, FxBuildHasher>,
     /// Deadline second → flows filed there (checked lazily, stale entries skipped).
     timers: BTreeMap<u64, Vec<FlowKey>>,
     stats: FlowStats,
 }
 
-impl FlowTable {
+impl<A: Default> FlowTable<A> {
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
             flows: HashMap::with_capacity_and_hasher(cfg.max_flows.min(1 << 16), FxBuildHasher),
@@ -343,22 +359,22 @@ impl FlowTable {
         }
     }
 
-    fn end(&mut self, key: &FlowKey, reason: EndReason, ev_key: EventKey, out: &mut Vec<Event>) {
+    fn end(&mut self, key: &FlowKey, reason: EndReason, ev_key: EventKey, out: &mut Vec<Ended<A>>) {
         let Some(f) = self.flows.remove(key) else {
             return;
         };
         self.count_end(&f, reason);
-        if !f.record_open {
-            // Nothing since the last active-timeout record: that record was the last word.
-            return;
-        }
-        out.push(Event {
+        let mut record = f.record(reason);
+        // After an active-timeout record with nothing since, that record was the last word.
+        record.empty = !f.record_open;
+        out.push(Ended {
             key: ev_key,
-            kind: EventKind::Flow(Box::new(f.record(reason))),
+            record,
+            app: Some(f.app),
         });
     }
 
-    fn count_end(&mut self, f: &Flow, reason: EndReason) {
+    fn count_end(&mut self, f: &Flow<A>, reason: EndReason) {
         match reason {
             EndReason::Timeout => self.stats.ended_timeout += 1,
             EndReason::ActiveTimeout => self.stats.ended_active_timeout += 1,
@@ -374,7 +390,7 @@ impl FlowTable {
     }
 
     /// Makes room for one flow by ending the one whose timer is due first.
-    fn evict_one(&mut self, idx: u64, out: &mut Vec<Event>) {
+    fn evict_one(&mut self, idx: u64, out: &mut Vec<Ended<A>>) {
         while let Some(mut entry) = self.timers.first_entry() {
             let sec = *entry.key();
             let Some(key) = entry.get_mut().pop() else {
@@ -388,6 +404,7 @@ impl FlowTable {
                     pkt: idx,
                     class: 0,
                     sub: first,
+                    seq: 0,
                 };
                 self.end(&key, EndReason::Forced, ev, out);
                 return;
@@ -402,8 +419,8 @@ impl FlowTable {
         &mut self,
         p: &Packet<'_>,
         ctx: &PacketCtx,
-        out: &mut Vec<Event>,
-    ) -> (&mut Flow, bool) {
+        out: &mut Vec<Ended<A>>,
+    ) -> (&mut Flow<A>, bool) {
         let (key, sender, one_way) = FlowKey::of(p);
         let tcp_flags = match p.l4 {
             L4::Tcp(t) => Some(t.flags),
@@ -417,6 +434,7 @@ impl FlowTable {
                     pkt: ctx.idx,
                     class: 0,
                     sub: existing.first_idx,
+                    seq: 0,
                 };
                 self.end(&key, EndReason::TcpReuse, ev, out);
             }
@@ -477,7 +495,7 @@ impl FlowTable {
 
     /// Ends flows whose deadline is at or before `now_ns` (the capture clock
     /// at global packet `idx`), in first-packet order.
-    pub fn tick(&mut self, now_ns: u64, idx: u64, out: &mut Vec<Event>) {
+    pub fn tick(&mut self, now_ns: u64, idx: u64, out: &mut Vec<Ended<A>>) {
         let now_sec = now_ns / NS;
         let due: Vec<u64> = self.timers.range(..=now_sec).map(|(s, _)| *s).collect();
         let mut ended: Vec<(u64, FlowKey, EndReason)> = Vec::new();
@@ -510,6 +528,7 @@ impl FlowTable {
                 pkt: idx,
                 class: 0,
                 sub: first,
+                seq: 0,
             };
             if reason == EndReason::ActiveTimeout {
                 let Some(f) = self.flows.get_mut(&key) else {
@@ -523,9 +542,10 @@ impl FlowTable {
                 f.bytes_toserver = 0;
                 f.bytes_toclient = 0;
                 self.stats.ended_active_timeout += 1;
-                out.push(Event {
+                out.push(Ended {
                     key: ev,
-                    kind: EventKind::Flow(Box::new(rec)),
+                    record: rec,
+                    app: None,
                 });
                 refile.push(key);
             } else {
@@ -538,7 +558,7 @@ impl FlowTable {
     }
 
     /// Ends every flow still open (end of capture), in first-packet order.
-    pub fn flush(&mut self, out: &mut Vec<Event>) {
+    pub fn flush(&mut self, out: &mut Vec<Ended<A>>) {
         let mut keys: Vec<(u64, FlowKey)> =
             self.flows.values().map(|f| (f.first_idx, f.key)).collect();
         keys.sort_unstable_by_key(|(first, _)| *first);
@@ -547,6 +567,7 @@ impl FlowTable {
                 pkt: u64::MAX,
                 class: 0,
                 sub: first,
+                seq: 0,
             };
             self.end(&key, EndReason::Shutdown, ev, out);
         }
@@ -554,14 +575,14 @@ impl FlowTable {
     }
 }
 
-fn new_flow(
+fn new_flow<A: Default>(
     cfg: &FlowConfig,
     p: &Packet<'_>,
     key: FlowKey,
     sender: Side,
     one_way: bool,
     ctx: &PacketCtx,
-) -> Flow {
+) -> Flow<A> {
     let (icmp, sport, dport) = match p.l4 {
         L4::Icmp { icmp_type, code } => {
             let (s, d, _) = community_id::icmp_ports(p.proto, icmp_type, code);
@@ -595,7 +616,9 @@ fn new_flow(
             one_way,
         ),
         app_proto: None,
+        names: None,
         file: ctx.file,
+        app: A::default(),
         timer_sec: 0,
     }
 }
@@ -644,17 +667,13 @@ mod tests {
         }
     }
 
-    fn records(out: &[Event]) -> Vec<&FlowRecord> {
-        out.iter()
-            .map(|e| match &e.kind {
-                EventKind::Flow(f) => f.as_ref(),
-            })
-            .collect()
+    fn records(out: &[Ended<()>]) -> Vec<&FlowRecord> {
+        out.iter().map(|e| &e.record).collect()
     }
 
     #[test]
     fn handshake_orients_and_fin_closes() {
-        let mut t = FlowTable::new(FlowConfig::default());
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
         let mut out = Vec::new();
         let c = ("10.0.0.9", 50000);
         let s = ("10.0.0.1", 443);
@@ -695,7 +714,7 @@ mod tests {
 
     #[test]
     fn midstream_flow_is_oriented_by_the_service_port() {
-        let mut t = FlowTable::new(FlowConfig::default());
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
         let mut out = Vec::new();
         t.packet(
             &pkt("10.0.0.1", 443, "10.0.0.9", 50000, tcp(ACK)),
@@ -711,7 +730,7 @@ mod tests {
 
     #[test]
     fn udp_idle_timeout_ends_flow_at_the_tick_and_a_later_packet_starts_a_new_one() {
-        let mut t = FlowTable::new(FlowConfig::default());
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
         let mut out = Vec::new();
         let q = pkt("10.0.0.9", 5353, "10.0.0.1", 53, L4::Udp);
         t.packet(&q, &ctx(0, 100), &mut out);
@@ -726,7 +745,8 @@ mod tests {
             EventKey {
                 pkt: 6,
                 class: 0,
-                sub: 0
+                sub: 0,
+                seq: 0
             }
         );
         t.packet(&q, &ctx(7, 230), &mut out);
@@ -742,7 +762,7 @@ mod tests {
             active_timeout: 30,
             ..FlowConfig::default()
         };
-        let mut t = FlowTable::new(cfg);
+        let mut t: FlowTable<()> = FlowTable::new(cfg);
         let mut out = Vec::new();
         let p = pkt("10.0.0.9", 40000, "10.0.0.1", 123, L4::Udp);
         for i in 0..10u64 {
@@ -765,7 +785,7 @@ mod tests {
 
     #[test]
     fn syn_on_a_closed_connection_starts_a_new_flow() {
-        let mut t = FlowTable::new(FlowConfig::default());
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
         let mut out = Vec::new();
         let (c, s) = (("10.0.0.9", 50000), ("10.0.0.1", 80));
         t.packet(&pkt(c.0, c.1, s.0, s.1, tcp(SYN)), &ctx(0, 1), &mut out);
@@ -783,7 +803,8 @@ mod tests {
             EventKey {
                 pkt: 2,
                 class: 0,
-                sub: 0
+                sub: 0,
+                seq: 0
             }
         );
         assert_eq!(t.len(), 1);
@@ -795,7 +816,7 @@ mod tests {
             max_flows: 2,
             ..FlowConfig::default()
         };
-        let mut t = FlowTable::new(cfg);
+        let mut t: FlowTable<()> = FlowTable::new(cfg);
         let mut out = Vec::new();
         t.packet(
             &pkt("10.0.0.1", 1000, "10.0.0.2", 53, L4::Udp),
@@ -822,7 +843,7 @@ mod tests {
 
     #[test]
     fn echo_request_and_reply_share_a_flow_unlike_an_unreachable() {
-        let mut t = FlowTable::new(FlowConfig::default());
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
         let mut out = Vec::new();
         let echo = |ty| L4::Icmp {
             icmp_type: ty,

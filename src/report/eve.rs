@@ -8,8 +8,9 @@
 
 use super::json::Obj;
 use super::proto_name;
+use crate::dissect::{dns, http, quic, tls};
 use crate::engine::RunStats;
-use crate::event::{Event, EventKind, FlowMeta, FlowRecord};
+use crate::event::{AppBody, AppRecord, Event, EventKind, FlowMeta, FlowRecord};
 use crate::flow::community_id;
 use crate::flow::tcp;
 use std::io::Write;
@@ -36,16 +37,15 @@ impl<W: Write> EveWriter<W> {
 
     pub fn event(&mut self, ev: &Event) -> std::io::Result<()> {
         self.buf.clear();
+        let name = |i: u32| self.files.get(i as usize).map_or("", String::as_str);
         match &ev.kind {
             EventKind::Flow(f) => {
-                let files = std::mem::take(&mut self.files);
-                flow_event(
-                    &mut self.buf,
-                    f,
-                    files.get(f.file as usize).map_or("", String::as_str),
-                );
-                self.files = files;
+                if f.empty {
+                    return Ok(());
+                }
+                flow_event(&mut self.buf, f, name(f.file));
             }
+            EventKind::App(a) => app_event(&mut self.buf, a, name(a.file)),
         }
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)
@@ -173,6 +173,96 @@ pub fn flow_event(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str) {
                 .str("tcp_flags_tc", &hex2(t.flags_tc));
             flags_obj(tc, t.flags_ts | t.flags_tc);
             tc.str("state", t.state);
+        });
+    }
+    o.end();
+}
+
+/// Lowercase names of the set flags of a bitflags value.
+fn flag_names<F: bitflags::Flags>(f: &F) -> impl Iterator<Item = String> + '_ {
+    f.iter_names().map(|(n, _)| n.to_ascii_lowercase())
+}
+
+/// An application event (`dns`/`mdns`/`llmnr`, `tls`, `quic`, `http`): the
+/// common header, Suricata's object for the protocol, and phonehome's
+/// additions (anomaly flags, ECH) in a `phonehome` object.
+pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str) {
+    let mut anomalies: Vec<String> = Vec::new();
+    let mut ech = false;
+    let (event_type, obj) = match &a.body {
+        AppBody::Dns(d) => {
+            anomalies.extend(d.msg.anomalies.names().map(|n| format!("dns.{n}")));
+            (d.flavor.event_type(), dns::to_eve(&d.msg, d.flavor))
+        }
+        AppBody::Tls(t) => {
+            if let Some(ch) = &t.client_hello {
+                ech = ch.ech;
+                anomalies
+                    .extend(flag_names(&ch.anomalies).map(|n| format!("tls.client_hello.{n}")));
+            }
+            if let Some(sh) = &t.server_hello {
+                anomalies
+                    .extend(flag_names(&sh.anomalies).map(|n| format!("tls.server_hello.{n}")));
+            }
+            let v = tls::to_eve(&tls::EveTls {
+                client_hello: t.client_hello.as_ref(),
+                server_hello: t.server_hello.as_ref(),
+                server_cert: t.cert.as_ref(),
+                transport: t.transport,
+            });
+            ("tls", v)
+        }
+        AppBody::Quic(q) => {
+            anomalies.extend(q.anomalies.names().map(|n| format!("quic.{n}")));
+            let mut m = serde_json::Map::new();
+            m.insert("version".into(), quic::version_name(q.version).into());
+            if let Some(ch) = &q.client_hello {
+                ech = ch.ech;
+                if let Some(sni) = &ch.sni {
+                    m.insert("sni".into(), sni.clone().into());
+                }
+                if let Some(j) = tls::ja3(ch) {
+                    m.insert(
+                        "ja3".into(),
+                        serde_json::json!({"hash": j.hash, "string": j.string}),
+                    );
+                }
+                m.insert("ja4".into(), tls::ja4(ch, tls::Transport::Quic).into());
+            }
+            if let Some(g) = &q.gquic {
+                if let Some(sni) = &g.sni {
+                    m.insert("sni".into(), sni.clone().into());
+                }
+                if let Some(ua) = &g.uaid {
+                    m.insert("ua".into(), ua.clone().into());
+                }
+            }
+            ("quic", serde_json::Value::Object(m))
+        }
+        AppBody::Http(h) => {
+            anomalies.extend(h.request.anomalies.names().map(|n| format!("http.{n}")));
+            ("http", http::to_eve(&h.request))
+        }
+    };
+    let mut o = Obj::new(buf);
+    header(
+        &mut o,
+        a.ts_ns,
+        &a.meta,
+        a.pcap_cnt,
+        pcap_filename,
+        event_type,
+        None,
+    );
+    o.value(event_type, &obj);
+    if ech || !anomalies.is_empty() {
+        o.obj("phonehome", |p| {
+            if ech {
+                p.bool("ech", true);
+            }
+            if !anomalies.is_empty() {
+                p.value("anomalies", &anomalies);
+            }
         });
     }
     o.end();

@@ -1,0 +1,571 @@
+//! Per-flow dissection: which parser a flow gets, what it has seen, and
+//! when inspection ends.
+//!
+//! A flow starts [`AppState::Fresh`]. Its first packet picks a protocol
+//! (Retina-style: probe first, then parse): TCP streams are reassembled in
+//! order and handed to the TLS, HTTP or DNS-over-TCP parser; UDP datagrams go
+//! to DNS or to the QUIC Initial tracker. Once the flow's names are known the
+//! state becomes [`AppState::Done`] and later packets cost nothing here.
+
+use super::stream::{Delivery, Stream};
+use super::{dns, http, quic, tls, DnsEvent, HttpEvent, QuicEvent, TlsEvent};
+use crate::decode::{Packet, L4};
+use crate::event::{AppBody, FlowNames};
+use crate::flow::tcp::SYN;
+
+/// Client-side bytes inspected per TCP flow before giving up on finding a protocol.
+const MAX_STREAM_BYTES: u64 = 256 * 1024;
+/// HTTP requests parsed per flow (a keep-alive proxy connection carries many hosts).
+const MAX_HTTP_REQUESTS: u32 = 32;
+/// A request line and headers larger than this are not waited for.
+const MAX_HTTP_HEAD: usize = 16 * 1024;
+/// DNS messages parsed per TCP flow.
+const MAX_TCP_DNS_MESSAGES: u32 = 1024;
+
+/// The dissect stage's state of one flow.
+#[derive(Debug, Default)]
+pub enum AppState {
+    /// No packet inspected yet.
+    #[default]
+    Fresh,
+    Active(Box<Session>),
+    /// Nothing more to learn from this flow.
+    Done,
+}
+
+/// What a flow's packets go to.
+#[derive(Debug)]
+pub struct Session {
+    /// TCP: client → server, server → client.
+    streams: [Stream; 2],
+    proto: Proto,
+    ports: (u16, u16),
+}
+
+#[derive(Debug)]
+enum Proto {
+    /// TCP, no payload seen yet.
+    TcpUnknown,
+    Tls(Box<TlsSession>),
+    Http(Box<HttpSession>),
+    DnsTcp(Box<DnsTcpSession>),
+    /// UDP, first datagram not seen yet.
+    UdpUnknown,
+    DnsUdp(dns::DnsFlavor),
+    Quic(Box<quic::QuicClientTracker>),
+    Finished,
+}
+
+/// Fields of the flow the dissectors fill in.
+pub struct FlowFacts<'a> {
+    pub names: &'a mut Option<Box<FlowNames>>,
+    pub app_proto: &'a mut Option<&'static str>,
+}
+
+impl FlowFacts<'_> {
+    fn names(&mut self) -> &mut FlowNames {
+        self.names.get_or_insert_with(Default::default)
+    }
+}
+
+/// Application events produced by a packet, with the direction of the packet.
+pub type Emitted = Vec<AppBody>;
+
+impl AppState {
+    /// Inspects one packet of the flow. `to_server` is its direction.
+    pub fn on_packet(
+        &mut self,
+        p: &Packet<'_>,
+        to_server: bool,
+        facts: &mut FlowFacts<'_>,
+        out: &mut Emitted,
+    ) {
+        if let AppState::Fresh = self {
+            let proto = match p.l4 {
+                L4::Tcp(_) => Proto::TcpUnknown,
+                L4::Udp => Proto::UdpUnknown,
+                _ => {
+                    *self = AppState::Done;
+                    return;
+                }
+            };
+            let (client_port, server_port) = if to_server {
+                (p.sport, p.dport)
+            } else {
+                (p.dport, p.sport)
+            };
+            *self = AppState::Active(Box::new(Session {
+                streams: Default::default(),
+                proto,
+                ports: (client_port, server_port),
+            }));
+        }
+        let AppState::Active(s) = self else {
+            return;
+        };
+        let finished = s.on_packet(p, to_server, facts, out);
+        if finished {
+            *self = AppState::Done;
+        }
+    }
+
+    /// The flow ended: whatever was seen but not yet reported is reported now.
+    pub fn finish(self, facts: &mut FlowFacts<'_>, out: &mut Emitted) {
+        if let AppState::Active(s) = self {
+            if let Proto::Tls(t) = s.proto {
+                t.finish(out);
+            }
+        }
+        let _ = facts;
+    }
+}
+
+impl Session {
+    /// Returns true when inspection of this flow is over.
+    fn on_packet(
+        &mut self,
+        p: &Packet<'_>,
+        to_server: bool,
+        facts: &mut FlowFacts<'_>,
+        out: &mut Emitted,
+    ) -> bool {
+        match p.l4 {
+            L4::Tcp(t) => {
+                let dir = usize::from(!to_server);
+                let Session {
+                    streams,
+                    proto,
+                    ports,
+                    ..
+                } = self;
+                let Some(stream) = streams.get_mut(dir) else {
+                    return true;
+                };
+                if t.flags & SYN != 0 {
+                    stream.syn(t.seq);
+                }
+                let delivery = stream.segment(t.seq, p.payload, &mut |bytes: &[u8]| {
+                    proto.tcp_bytes(to_server, *ports, bytes, facts, out);
+                });
+                if delivery == Delivery::Gap {
+                    proto.tcp_gap(to_server);
+                }
+                let client_bytes = streams.first().map_or(0, Stream::delivered);
+                matches!(proto, Proto::Finished) || client_bytes > MAX_STREAM_BYTES
+            }
+            L4::Udp => {
+                let ports = self.ports;
+                self.proto
+                    .udp_datagram(to_server, ports, p.payload, facts, out);
+                matches!(self.proto, Proto::Finished)
+            }
+            _ => true,
+        }
+    }
+}
+
+impl Proto {
+    fn tcp_bytes(
+        &mut self,
+        to_server: bool,
+        ports: (u16, u16),
+        bytes: &[u8],
+        facts: &mut FlowFacts<'_>,
+        out: &mut Emitted,
+    ) {
+        if let Proto::TcpUnknown = self {
+            *self = if let Some(flavor) =
+                dns::DnsFlavor::from_ports(dns::Transport::Tcp, ports.0, ports.1)
+            {
+                *facts.app_proto = Some(flavor.event_type());
+                Proto::DnsTcp(Box::new(DnsTcpSession::new(flavor)))
+            } else if to_server && http::is_http_request_start(bytes) {
+                *facts.app_proto = Some("http");
+                Proto::Http(Box::default())
+            } else {
+                // TLS on any port (the reassembler skips a short clear-text
+                // preamble such as a SOCKS or proxy exchange, and gives up otherwise).
+                Proto::Tls(Box::new(TlsSession::new(tls::Transport::Tcp)))
+            };
+        }
+        let mut tunnel: Option<Vec<u8>> = None;
+        let finished = match self {
+            Proto::Tls(t) => t.push(to_server, bytes, facts, out),
+            Proto::Http(h) => match h.push(to_server, bytes, facts, out) {
+                HttpNext::More => false,
+                HttpNext::Stop => true,
+                HttpNext::Tunnel(rest) => {
+                    tunnel = Some(rest);
+                    false
+                }
+            },
+            Proto::DnsTcp(d) => d.push(to_server, bytes, out),
+            _ => false,
+        };
+        if let Some(rest) = tunnel {
+            // CONNECT: what follows is the tunnelled protocol, normally TLS.
+            let mut t = Box::new(TlsSession::new(tls::Transport::Tcp));
+            *self = if t.push(true, &rest, facts, out) {
+                Proto::Finished
+            } else {
+                Proto::Tls(t)
+            };
+        } else if finished {
+            *self = Proto::Finished;
+        }
+    }
+
+    fn tcp_gap(&mut self, to_server: bool) {
+        match self {
+            Proto::Tls(t) => {
+                t.gap(to_server);
+                if t.client.is_done() && t.server.is_done() {
+                    // Keep it: what was seen is reported when the flow ends.
+                }
+            }
+            Proto::TcpUnknown | Proto::Http(_) | Proto::DnsTcp(_) => *self = Proto::Finished,
+            _ => {}
+        }
+    }
+
+    fn udp_datagram(
+        &mut self,
+        to_server: bool,
+        ports: (u16, u16),
+        payload: &[u8],
+        facts: &mut FlowFacts<'_>,
+        out: &mut Emitted,
+    ) {
+        if let Proto::UdpUnknown = self {
+            if payload.is_empty() {
+                return;
+            }
+            *self = if let Some(flavor) =
+                dns::DnsFlavor::from_ports(dns::Transport::Udp, ports.0, ports.1)
+            {
+                *facts.app_proto = Some(flavor.event_type());
+                Proto::DnsUdp(flavor)
+            } else if payload.first().is_some_and(|b| b & 0x80 != 0) || ports.1 == 443 {
+                Proto::Quic(Box::default())
+            } else if dns::looks_like_dns(payload) {
+                // DNS on an unusual port (e.g. a vendor's resolver on UDP 443).
+                *facts.app_proto = Some("dns");
+                Proto::DnsUdp(dns::DnsFlavor::Dns)
+            } else {
+                Proto::Finished
+            };
+        }
+        match self {
+            Proto::DnsUdp(flavor) => {
+                if let Ok(msg) = dns::parse_message(payload) {
+                    out.push(AppBody::Dns(Box::new(DnsEvent {
+                        flavor: *flavor,
+                        transport: dns::Transport::Udp,
+                        msg,
+                    })));
+                }
+            }
+            Proto::Quic(q) => {
+                let progress = if to_server {
+                    q.push_client_datagram(payload)
+                } else {
+                    q.push_server_datagram(payload)
+                };
+                match progress {
+                    quic::Progress::NeedMore
+                    | quic::Progress::VersionNegotiation { .. }
+                    | quic::Progress::Retry { .. } => {}
+                    quic::Progress::ClientHello { version, msg } => {
+                        *facts.app_proto = Some("quic");
+                        let client_hello = tls::parse_client_hello(&msg).ok();
+                        if let Some(ch) = &client_hello {
+                            let n = facts.names();
+                            n.quic_sni.clone_from(&ch.sni);
+                            n.ech |= ch.ech;
+                            n.ja4 = Some(tls::ja4(ch, tls::Transport::Quic));
+                        }
+                        out.push(AppBody::Quic(Box::new(QuicEvent {
+                            version,
+                            client_hello,
+                            gquic: None,
+                            anomalies: q.anomalies(),
+                        })));
+                        *self = Proto::Finished;
+                    }
+                    quic::Progress::GoogleChlo { version, chlo } => {
+                        *facts.app_proto = Some("quic");
+                        facts.names().quic_sni.clone_from(&chlo.sni);
+                        out.push(AppBody::Quic(Box::new(QuicEvent {
+                            version,
+                            client_hello: None,
+                            gquic: Some(chlo),
+                            anomalies: q.anomalies(),
+                        })));
+                        *self = Proto::Finished;
+                    }
+                    quic::Progress::NotQuic => {
+                        *self = if dns::looks_like_dns(payload) {
+                            *facts.app_proto = Some("dns");
+                            let mut dns_state = Proto::DnsUdp(dns::DnsFlavor::Dns);
+                            dns_state.udp_datagram(to_server, ports, payload, facts, out);
+                            dns_state
+                        } else {
+                            Proto::Finished
+                        };
+                    }
+                    quic::Progress::Failed(_) | quic::Progress::Finished => *self = Proto::Finished,
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One TLS session: both directions' handshakes.
+#[derive(Debug)]
+struct TlsSession {
+    client: tls::HandshakeReassembler,
+    server: tls::HandshakeReassembler,
+    transport: tls::Transport,
+    client_hello: Option<tls::ClientHello>,
+    server_hello: Option<tls::ServerHello>,
+    cert: Option<tls::CertInfo>,
+    emitted: bool,
+}
+
+impl TlsSession {
+    fn new(transport: tls::Transport) -> Self {
+        TlsSession {
+            client: tls::HandshakeReassembler::new(),
+            server: tls::HandshakeReassembler::new(),
+            transport,
+            client_hello: None,
+            server_hello: None,
+            cert: None,
+            emitted: false,
+        }
+    }
+
+    /// Feeds stream bytes; returns true once the session is reported and done.
+    fn push(
+        &mut self,
+        to_server: bool,
+        bytes: &[u8],
+        facts: &mut FlowFacts<'_>,
+        out: &mut Emitted,
+    ) -> bool {
+        let TlsSession {
+            client,
+            server,
+            transport,
+            client_hello,
+            server_hello,
+            cert,
+            ..
+        } = self;
+        let r = if to_server { client } else { server };
+        r.push(bytes, |h| match h.msg_type {
+            tls::handshake_type::CLIENT_HELLO if client_hello.is_none() => {
+                if let Some(Ok(ch)) = h.client_hello() {
+                    *facts.app_proto = Some("tls");
+                    let n = facts.names();
+                    n.sni.clone_from(&ch.sni);
+                    n.ech = ch.ech;
+                    n.ja3 = tls::ja3(&ch).map(|j| j.hash);
+                    n.ja4 = Some(tls::ja4(&ch, *transport));
+                    *client_hello = Some(ch);
+                }
+            }
+            tls::handshake_type::SERVER_HELLO => {
+                if let Ok(sh) = tls::parse_server_hello(h.message) {
+                    *facts.app_proto = Some("tls");
+                    // After a HelloRetryRequest the real ServerHello follows.
+                    if server_hello
+                        .as_ref()
+                        .is_none_or(|s| s.is_hello_retry_request)
+                    {
+                        *server_hello = Some(sh);
+                    }
+                }
+            }
+            tls::handshake_type::CERTIFICATE if !to_server && cert.is_none() => {
+                if let Ok(certs) = tls::parse_certificate(h.message) {
+                    if let Some(c) = certs.certs.into_iter().next() {
+                        let n = facts.names();
+                        n.cert_names = c.subject_cn.iter().chain(&c.san_dns).cloned().collect();
+                        n.cert_names.dedup();
+                        *cert = Some(c);
+                    }
+                }
+            }
+            _ => {}
+        });
+        self.maybe_emit(out)
+    }
+
+    fn gap(&mut self, to_server: bool) {
+        if to_server {
+            self.client.gap();
+        } else {
+            self.server.gap();
+        }
+    }
+
+    /// Reports the session once what can be seen in clear has been seen.
+    fn maybe_emit(&mut self, out: &mut Emitted) -> bool {
+        if self.emitted {
+            return true;
+        }
+        let both_done = self.client.is_done() && self.server.is_done();
+        let tls13 = self
+            .server_hello
+            .as_ref()
+            .is_some_and(|s| s.version >= 0x0304 && !s.is_hello_retry_request);
+        let complete =
+            self.client_hello.is_some() && (self.cert.is_some() || tls13 || self.server.is_done());
+        if complete || both_done {
+            self.emit(out);
+            return true;
+        }
+        false
+    }
+
+    fn emit(&mut self, out: &mut Emitted) {
+        if self.emitted || (self.client_hello.is_none() && self.server_hello.is_none()) {
+            self.emitted = true;
+            return;
+        }
+        self.emitted = true;
+        out.push(AppBody::Tls(Box::new(TlsEvent {
+            client_hello: self.client_hello.take(),
+            server_hello: self.server_hello.take(),
+            cert: self.cert.take(),
+            transport: self.transport,
+        })));
+    }
+
+    fn finish(mut self, out: &mut Emitted) {
+        self.emit(out);
+    }
+}
+
+enum HttpNext {
+    More,
+    Stop,
+    /// A CONNECT succeeded (as far as the request goes): the rest of the client bytes.
+    Tunnel(Vec<u8>),
+}
+
+#[derive(Debug, Default)]
+struct HttpSession {
+    buf: Vec<u8>,
+    requests: u32,
+    /// Body bytes of the current request still to skip.
+    skip: u64,
+}
+
+impl HttpSession {
+    fn push(
+        &mut self,
+        to_server: bool,
+        bytes: &[u8],
+        facts: &mut FlowFacts<'_>,
+        out: &mut Emitted,
+    ) -> HttpNext {
+        if !to_server {
+            return HttpNext::More;
+        }
+        let mut bytes = bytes;
+        if self.skip > 0 {
+            let n = (self.skip as usize).min(bytes.len());
+            self.skip -= n as u64;
+            bytes = bytes.get(n..).unwrap_or_default();
+        }
+        self.buf.extend_from_slice(bytes);
+        loop {
+            if self.skip > 0 {
+                let n = (self.skip as usize).min(self.buf.len());
+                self.skip -= n as u64;
+                self.buf.drain(..n);
+            }
+            if self.buf.is_empty() {
+                return HttpNext::More;
+            }
+            match http::parse_request(&self.buf) {
+                http::Parse::Done { value, consumed } => {
+                    self.requests += 1;
+                    let n = facts.names();
+                    if n.http_host.is_none() {
+                        n.http_host = value.uri_host().or_else(|| value.host_name());
+                    }
+                    let connect = value.connect_target.clone();
+                    let body = if value.chunked {
+                        None
+                    } else {
+                        Some(value.content_length.unwrap_or(0))
+                    };
+                    out.push(AppBody::Http(Box::new(HttpEvent { request: value })));
+                    let rest = self.buf.get(consumed..).unwrap_or_default().to_vec();
+                    if let Some(target) = connect {
+                        facts.names().connect_target = Some(target);
+                        return HttpNext::Tunnel(rest);
+                    }
+                    self.buf = rest;
+                    match body {
+                        // Chunked bodies are not followed: later requests go unseen.
+                        None => return HttpNext::Stop,
+                        Some(len) => self.skip = len,
+                    }
+                    if self.requests >= MAX_HTTP_REQUESTS {
+                        return HttpNext::Stop;
+                    }
+                }
+                http::Parse::Incomplete => {
+                    return if self.buf.len() > MAX_HTTP_HEAD {
+                        HttpNext::Stop
+                    } else {
+                        HttpNext::More
+                    };
+                }
+                http::Parse::NotHttp => return HttpNext::Stop,
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct DnsTcpSession {
+    flavor: dns::DnsFlavor,
+    framers: [dns::TcpDnsFramer; 2],
+    messages: u32,
+}
+
+impl DnsTcpSession {
+    fn new(flavor: dns::DnsFlavor) -> Self {
+        DnsTcpSession {
+            flavor,
+            framers: [dns::TcpDnsFramer::new(), dns::TcpDnsFramer::new()],
+            messages: 0,
+        }
+    }
+
+    fn push(&mut self, to_server: bool, bytes: &[u8], out: &mut Emitted) -> bool {
+        let flavor = self.flavor;
+        let Some(f) = self.framers.get_mut(usize::from(!to_server)) else {
+            return true;
+        };
+        let mut n = 0u32;
+        f.feed(bytes, |m| {
+            if let Ok(msg) = dns::parse_message(m) {
+                n += 1;
+                out.push(AppBody::Dns(Box::new(DnsEvent {
+                    flavor,
+                    transport: dns::Transport::Tcp,
+                    msg,
+                })));
+            }
+        });
+        self.messages += n;
+        self.messages >= MAX_TCP_DNS_MESSAGES
+    }
+}
