@@ -1,12 +1,17 @@
-//! Bounded IPv4/IPv6 reassembly.
+//! Bounded IPv4/IPv6 reassembly, written here rather than taken from
+//! etherparse: its `IpDefragPool` has no bound on datagrams in progress or on
+//! memory, slices with `SlicedPacket` (so it cannot see inside our tunnels or
+//! MPLS) and expires by rebuilding its map; its `IpDefragBuf` rejects what
+//! real stacks and tshark accept (a non-final fragment whose length is not a
+//! multiple of 8, a fragment running past the datagram's end) and grows its
+//! buffer over uninitialised memory. This pool bounds datagrams, fragments,
+//! bytes per datagram and bytes in total, times datagrams out on packet time,
+//! and counts everything it drops, under Suricata's defrag names where they
+//! exist.
 //!
-//! Each datagram's data is gathered in an `etherparse::defrag::IpDefragBuf`
-//! (range bookkeeping, 64 KiB bound, later data overwrites earlier on
-//! overlap). etherparse's own pool (`IpDefragPool`) is not used: it has no
-//! bound on datagrams in progress or memory, works on `SlicedPacket`s (so not
-//! inside our tunnels or MPLS), and expires by rebuilding its map. The pool
-//! here bounds datagrams, fragments, bytes per datagram and bytes in total,
-//! times datagrams out on packet time, and counts everything it drops.
+//! Overlaps: the first data received wins (later bytes only fill holes);
+//! an overlap whose bytes differ is counted as `frag_overlap`. Data beyond
+//! the end set by the last fragment is cut off.
 //!
 //! A completed datagram comes back as a whole new frame: the first fragment's
 //! bytes up to its fragmentable part (link, VLAN and tunnel headers, the IP
@@ -15,8 +20,6 @@
 
 use super::stats::{Counter as C, DecodeStats};
 use super::walk::{walk, FragInfo, Stop, Walked};
-use etherparse::defrag::{IpDefragBuf, IpDefragError};
-use etherparse::{IpFragOffset, IpNumber};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -61,8 +64,122 @@ struct Key {
     outer: Option<(IpAddr, IpAddr)>,
 }
 
+/// One datagram's data: bytes, the ranges filled (sorted, disjoint, merged
+/// when they touch) and the end once the last fragment has been seen.
+#[derive(Debug, Default)]
+struct Datagram {
+    data: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+    end: Option<usize>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Added {
+    /// Some bytes were already there, and differ.
+    conflict: bool,
+    /// Bytes past the datagram's end were cut off.
+    clipped: bool,
+}
+
+/// A last fragment disagreeing with an earlier last fragment on the end.
+#[derive(Debug, PartialEq, Eq)]
+struct ConflictingEnd;
+
+impl Datagram {
+    fn with_buffer(mut data: Vec<u8>) -> Self {
+        data.clear();
+        Datagram {
+            data,
+            ranges: Vec::new(),
+            end: None,
+        }
+    }
+
+    fn add(&mut self, start: usize, more: bool, payload: &[u8]) -> Result<Added, ConflictingEnd> {
+        let mut added = Added::default();
+        let mut stop = start + payload.len();
+        match self.end {
+            Some(e) => {
+                if !more && stop != e {
+                    return Err(ConflictingEnd);
+                }
+                if stop > e {
+                    stop = e;
+                    added.clipped = true;
+                }
+                if start >= stop {
+                    return Ok(added);
+                }
+            }
+            None if !more => {
+                // The end is known now: drop what earlier fragments put past it.
+                if self.ranges.iter().any(|r| r.1 > stop) {
+                    added.clipped = true;
+                    self.ranges.retain_mut(|r| {
+                        r.1 = r.1.min(stop);
+                        r.0 < r.1
+                    });
+                    self.data.truncate(stop);
+                }
+                self.end = Some(stop);
+            }
+            None => {}
+        }
+        let payload = payload.get(..stop - start).unwrap_or_default();
+        if self.data.len() < stop {
+            self.data.resize(stop, 0);
+        }
+        // Fill the holes in [start, stop); compare what overlaps.
+        let mut pos = start;
+        for &(a, b) in &self.ranges {
+            if b <= pos {
+                continue;
+            }
+            if a >= stop {
+                break;
+            }
+            if a > pos {
+                fill(&mut self.data, pos, payload.get(pos - start..a - start));
+            }
+            let (oa, ob) = (a.max(pos), b.min(stop));
+            if self.data.get(oa..ob) != payload.get(oa - start..ob - start) {
+                added.conflict = true;
+            }
+            pos = ob;
+        }
+        if pos < stop {
+            fill(&mut self.data, pos, payload.get(pos - start..));
+        }
+        // Insert the range and merge neighbours that touch.
+        self.ranges.push((start, stop));
+        self.ranges.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(self.ranges.len());
+        for &(a, b) in &self.ranges {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        self.ranges = merged;
+        Ok(added)
+    }
+
+    fn is_complete(&self) -> bool {
+        self.end
+            .is_some_and(|e| e > 0 && self.ranges.as_slice() == [(0, e)])
+    }
+}
+
+fn fill(data: &mut [u8], at: usize, src: Option<&[u8]>) {
+    if let Some(src) = src {
+        if let Some(dst) = data.get_mut(at..at + src.len()) {
+            dst.copy_from_slice(src);
+        }
+    }
+}
+
 struct Tracker {
-    buf: IpDefragBuf,
+    buf: Datagram,
     /// The first fragment's frame up to its fragmentable part (empty until seen).
     prefix: Vec<u8>,
     ip_off: usize,
@@ -158,8 +275,8 @@ impl Defragmenter {
             return None;
         }
         let key = Key {
-            src: w.ip.src,
-            dst: w.ip.dst,
+            src: w.ip.src_addr(frame),
+            dst: w.ip.dst_addr(frame),
             id: fi.id,
             proto: if v6 { 0 } else { w.ip.proto },
             vlan: w.vlan,
@@ -183,11 +300,7 @@ impl Defragmenter {
                 self.drop_fragment(stats, data.len());
                 return None;
             }
-            let buf = IpDefragBuf::new(
-                IpNumber(w.ip.proto),
-                self.spare.pop().unwrap_or_default(),
-                Vec::new(),
-            );
+            let buf = Datagram::with_buffer(self.spare.pop().unwrap_or_default());
             self.map.insert(
                 key,
                 Tracker {
@@ -261,21 +374,10 @@ impl Defragmenter {
         if t.frags >= limits.max_fragments {
             return Verdict::DropDatagram(C::DefragMaxFragsReached);
         }
-        let start = fi.offset;
-        let end = usize::from(start) + data.len();
-        if t.buf
-            .sections()
-            .iter()
-            .any(|s| usize::from(s.start) < end && start < s.end)
-        {
-            stats.inc(if v6 {
-                C::Ipv6FragOverlap
-            } else {
-                C::Ipv4FragOverlap
-            });
-        }
+        let start = usize::from(fi.offset);
+        let end = start + data.len();
         let prefix_len = if v6 { fi.frag_hdr } else { w.ip.l4_off };
-        let new_mem = end.max(t.buf.data().len())
+        let new_mem = end.max(t.buf.data.len())
             + if start == 0 {
                 prefix_len
             } else {
@@ -284,31 +386,31 @@ impl Defragmenter {
         if mem_total - t.mem + new_mem > limits.max_total_bytes {
             return Verdict::DropDatagram(C::DefragMaxTrackersReached);
         }
-        let Ok(off) = IpFragOffset::try_new(start / 8) else {
-            return Verdict::DropFragment;
-        };
-        match t.buf.add(off, fi.more, data) {
-            Ok(()) => {}
-            Err(IpDefragError::UnalignedFragmentPayloadLen { .. }) => {
-                stats.inc(if v6 {
-                    C::Ipv6FragInvalidLength
-                } else {
-                    C::DefragUnalignedLength
-                });
-                return Verdict::DropFragment;
+        if fi.more && data.len() % 8 != 0 {
+            // Real stacks never send this; tshark and Zeek still reassemble.
+            stats.inc(if v6 {
+                C::Ipv6FragInvalidLength
+            } else {
+                C::DefragUnalignedLength
+            });
+        }
+        match t.buf.add(start, fi.more, data) {
+            Ok(added) => {
+                if added.conflict {
+                    stats.inc(if v6 {
+                        C::Ipv6FragOverlap
+                    } else {
+                        C::Ipv4FragOverlap
+                    });
+                }
+                if added.clipped {
+                    stats.inc(C::DefragBeyondEnd);
+                }
             }
-            Err(IpDefragError::ConflictingEnd { .. }) => {
+            Err(ConflictingEnd) => {
                 stats.inc(C::DefragConflictingEnd);
                 return Verdict::DropFragment;
             }
-            Err(IpDefragError::SegmentTooBig { .. }) => {
-                return Verdict::DropDatagram(if v6 {
-                    C::Ipv6FragPktTooLarge
-                } else {
-                    C::Ipv4FragPktTooLarge
-                });
-            }
-            Err(IpDefragError::AllocationFailure { .. }) => return Verdict::DropFragment,
         }
         t.frags += 1;
         if start == 0 {
@@ -319,7 +421,7 @@ impl Defragmenter {
             t.nh_field = fi.nh_field;
             t.next_proto = w.ip.proto;
         }
-        let mem = t.buf.data().len() + t.prefix.len();
+        let mem = t.buf.data.len() + t.prefix.len();
         self.mem = self.mem - t.mem + mem;
         t.mem = mem;
         if t.buf.is_complete() && !t.prefix.is_empty() {
@@ -338,7 +440,7 @@ impl Defragmenter {
     fn remove(&mut self, key: &Key, stats: &mut DecodeStats) {
         if let Some(t) = self.map.remove(key) {
             stats.add(C::DefragDroppedFragments, u64::from(t.frags));
-            stats.add(C::DefragDroppedBytes, t.buf.data().len() as u64);
+            stats.add(C::DefragDroppedBytes, t.buf.data.len() as u64);
             self.mem = self.mem.saturating_sub(t.mem);
             self.recycle(t);
         }
@@ -346,7 +448,7 @@ impl Defragmenter {
 
     fn recycle(&mut self, t: Tracker) {
         if self.spare.len() < POOL {
-            let (mut data, _) = t.buf.take_bufs();
+            let mut data = t.buf.data;
             data.clear();
             self.spare.push(data);
         }
@@ -368,14 +470,10 @@ impl Defragmenter {
                 C::DefragIpv4Timeouts
             });
             stats.add(C::DefragDroppedFragments, u64::from(t.frags));
-            stats.add(C::DefragDroppedBytes, t.buf.data().len() as u64);
+            stats.add(C::DefragDroppedBytes, t.buf.data.len() as u64);
             freed += t.mem;
             if spare.len() < POOL {
-                let buf = std::mem::replace(
-                    &mut t.buf,
-                    IpDefragBuf::new(IpNumber(0), Vec::new(), Vec::new()),
-                );
-                let (mut data, _) = buf.take_bufs();
+                let mut data = std::mem::take(&mut t.buf.data);
                 data.clear();
                 spare.push(data);
             }
@@ -394,7 +492,7 @@ enum Verdict {
 
 /// The whole frame of a complete datagram, or None if it exceeds 64 KiB.
 fn rebuild(t: &Tracker) -> Option<Vec<u8>> {
-    let data = t.buf.data();
+    let data = &t.buf.data;
     let mut out = Vec::with_capacity(t.prefix.len() + data.len());
     out.extend_from_slice(&t.prefix);
     out.extend_from_slice(data);
@@ -500,7 +598,7 @@ mod tests {
     }
 
     #[test]
-    fn overlap_is_counted_and_later_data_wins() {
+    fn overlap_is_counted_and_first_data_wins() {
         let payload = [0xaau8; 40];
         let whole = eth_ipv4_udp(1, 2, &payload);
         let mut frags = ipv4_fragments(&whole, 14, 24);
@@ -515,7 +613,46 @@ mod tests {
         assert!(d.push(1, &dup, 0, &mut st).is_none());
         let out = d.push(1, &frags.remove(1), 0, &mut st).unwrap();
         assert_eq!(st.get(C::Ipv4FragOverlap), 1);
-        assert_eq!(out[14 + 20 + 23], 0x55);
+        assert_eq!(out, whole);
+        // An identical duplicate is not a conflicting overlap.
+        let mut st = DecodeStats::new();
+        let frags = ipv4_fragments(&whole, 14, 24);
+        assert!(d.push(1, &frags[0], 0, &mut st).is_none());
+        assert!(d.push(1, &frags[0], 0, &mut st).is_none());
+        assert_eq!(d.push(1, &frags[1], 0, &mut st).unwrap(), whole);
+        assert_eq!(st.get(C::Ipv4FragOverlap), 0);
+    }
+
+    #[test]
+    fn datagram_ranges() {
+        // Unaligned first piece, last piece, then an over-long piece from 0
+        // that fills the hole (zeek/ipv4/fragmented-1.pcap has this shape).
+        let mut g = Datagram::default();
+        assert_eq!(g.add(0, true, &[1; 18]), Ok(Added::default()));
+        assert_eq!(g.add(48, false, &[2; 116]), Ok(Added::default()));
+        assert!(!g.is_complete());
+        let added = g.add(0, true, &[3; 304]).unwrap();
+        assert!(added.clipped && added.conflict);
+        assert!(g.is_complete());
+        assert_eq!(g.data.len(), 164);
+        assert_eq!(
+            (g.data[17], g.data[18], g.data[47], g.data[48]),
+            (1, 3, 3, 2)
+        );
+        // Data beyond a later-learned end is cut off.
+        let mut g = Datagram::default();
+        g.add(16, true, &[1; 32]).unwrap();
+        let added = g.add(0, false, &[0; 8]).unwrap();
+        assert!(added.clipped);
+        assert_eq!((g.ranges.as_slice(), g.end), ([(0, 8)].as_slice(), Some(8)));
+        assert!(g.is_complete());
+        let mut g = Datagram::default();
+        g.add(8, true, &[1; 32]).unwrap();
+        let added = g.add(0, false, &[0; 24]).unwrap();
+        assert!(added.clipped);
+        assert!(g.is_complete());
+        assert_eq!(g.data, [[0u8; 8].as_slice(), &[1; 16]].concat());
+        assert_eq!(g.add(0, false, &[0; 16]), Err(ConflictingEnd));
     }
 
     #[test]

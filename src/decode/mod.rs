@@ -103,6 +103,11 @@ pub struct Packet<'a> {
     /// A length field claimed more bytes than were captured (snap length):
     /// `payload` is what there is.
     pub truncated: bool,
+    /// This is a tunnel packet whose payload could not be decoded, and why
+    /// (counted as `invalid` like any malformed packet). A tunnel payload that
+    /// is merely not IP (ARP in VXLAN, PPP control in GRE) leaves this `None`
+    /// and the tunnel packet is likewise returned as the innermost packet.
+    pub inner_invalid: Option<Invalid>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,8 +150,8 @@ fn transport<'a>(frame: &'a [u8], w: &Walked, stats: &mut DecodeStats) -> Decode
     let ip = &w.ip;
     let l4 = frame.get(ip.l4_off..ip.end).unwrap_or_default();
     let mut pkt = Packet {
-        src: ip.src,
-        dst: ip.dst,
+        src: ip.src_addr(frame),
+        dst: ip.dst_addr(frame),
         sport: 0,
         dport: 0,
         proto: ip.proto,
@@ -157,6 +162,7 @@ fn transport<'a>(frame: &'a [u8], w: &Walked, stats: &mut DecodeStats) -> Decode
         payload: l4,
         tunnel: w.tunnel,
         truncated: ip.truncated,
+        inner_invalid: w.inner_invalid,
     };
     match ip.proto {
         walk::P_TCP => {
@@ -263,21 +269,13 @@ pub enum Shard {
 pub fn shard(linktype: u16, frame: &[u8]) -> Shard {
     match walk(linktype, frame, &mut NoSink) {
         Ok(w) if w.ip.frag.is_some() => Shard::Fragment,
-        Ok(w) => Shard::Hash(flow_hash(&w)),
+        Ok(w) => Shard::Hash(flow_hash(frame, &w)),
         Err(_) => Shard::Other,
     }
 }
 
 const SEED: u64 = 0x243f_6a88_85a3_08d3;
 const MUL: u64 = 0x9e37_79b9_7f4a_7c15;
-
-#[inline]
-fn addr_bits(a: IpAddr) -> u128 {
-    match a {
-        IpAddr::V4(v) => u128::from(u32::from(v)),
-        IpAddr::V6(v) => u128::from(v),
-    }
-}
 
 #[inline]
 fn mix(h: u64, w: u64) -> u64 {
@@ -287,19 +285,20 @@ fn mix(h: u64, w: u64) -> u64 {
 
 /// Order-independent in the two addresses, fixed seed (same on every run).
 #[inline]
-fn flow_hash(w: &Walked) -> u32 {
-    let a = addr_bits(w.ip.src);
-    let b = addr_bits(w.ip.dst);
+fn flow_hash(frame: &[u8], w: &Walked) -> u32 {
+    let a = w.ip.addr_bits(frame, w.ip.src);
+    let b = w.ip.addr_bits(frame, w.ip.dst);
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     let v = &w.vlan;
     let vl = u64::from(v[0]) | u64::from(v[1]) << 16 | u64::from(v[2]) << 32;
     let vl = vl | u64::from(w.vlan_len) << 48 | u64::from(w.ip.version) << 56;
-    let mut h = SEED;
+    let mut h = mix(SEED, vl);
     h = mix(h, lo as u64);
-    h = mix(h, (lo >> 64) as u64);
     h = mix(h, hi as u64);
-    h = mix(h, (hi >> 64) as u64);
-    h = mix(h, vl);
+    if w.ip.version == 6 {
+        h = mix(h, (lo >> 64) as u64);
+        h = mix(h, (hi >> 64) as u64);
+    }
     (h ^ (h >> 29)) as u32
 }
 

@@ -168,6 +168,7 @@ counters! {
     Ipv4TsoZeroLength => Phonehome "event.ipv4.tso_zero_length",
     Ipv6ZeroPayloadLength => Phonehome "event.ipv6.zero_payload_length",
     TunnelNotIp => Phonehome "tunnel_not_ip",
+    IprawLinktypeMismatch => Phonehome "event.ipraw.linktype_version_mismatch",
     TunnelIpWrongVersion => Phonehome "event.tunnel.ip_wrong_version",
 
     // Reassembly (Suricata `stats.defrag`).
@@ -182,6 +183,7 @@ counters! {
     // Reassembly drops Suricata has no counter for.
     DefragConflictingEnd => Phonehome "defrag.conflicting_end",
     DefragUnalignedLength => Phonehome "defrag.unaligned_length",
+    DefragBeyondEnd => Phonehome "defrag.beyond_end",
     DefragNotAFragment => Phonehome "defrag.not_a_fragment",
     DefragDroppedFragments => Phonehome "defrag.dropped_fragments",
     DefragDroppedBytes => Phonehome "defrag.dropped_bytes",

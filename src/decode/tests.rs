@@ -246,6 +246,17 @@ fn ipv4_options_and_ipv6_extension_headers() {
     assert_eq!((p.proto, p.sport, p.dport, p.payload), (6, 1, 2, &b"x"[..]));
     assert_eq!(st.get(Counter::Tcp), 1);
 
+    // A source route with hops left: the last address is the destination.
+    let mut rh = vec![17, 4, 0, 1, 0, 0, 0, 0];
+    rh.extend_from_slice(&A6);
+    rh.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+    rh.extend_from_slice(&ipv6_udp(1, 2, b"", A6, B6)[40..]);
+    let (p, _) = pkt(229, &ipv6_proto(B6, A6, 43, &rh));
+    assert_eq!(p.dst.to_string(), "2001:db8::9");
+    assert_eq!((p.proto, p.sport, p.dport), (17, 1, 2));
+    // No hops left: the header's destination stands.
+    rh[3] = 0;
+    assert_eq!(pkt(229, &ipv6_proto(B6, A6, 43, &rh)).0.dst, v6(A6));
     // An extension header cut short.
     let mut f = ipv6_proto(A6, B6, 253, &[6, 1, 0, 0, 0, 0, 0, 0]);
     f[6] = 0;
@@ -342,11 +353,10 @@ fn link_types() {
     let (d, st) = outcome(101, &bad);
     assert_eq!(d, Decoded::Invalid(Invalid::IprawInvalidIpVersion));
     assert_eq!(st.get(Counter::IprawInvalidIpVersion), 1);
-    // LINKTYPE_IPV4 carrying IPv6.
-    assert_eq!(
-        outcome(228, &ip6).0,
-        Decoded::Invalid(Invalid::Ipv4WrongIpVersion)
-    );
+    // LINKTYPE_IPV4 carrying IPv6: the version nibble wins, and is counted.
+    let (p, st) = pkt(228, &ip6);
+    assert_eq!(p.ip_version, 6);
+    assert_eq!(st.get(Counter::IprawLinktypeMismatch), 1);
     // Cisco HDLC.
     let mut f = vec![0x0f, 0, 0x08, 0];
     f.extend_from_slice(&ip);
@@ -530,6 +540,11 @@ fn mpls_stacks() {
         outcome(1, &eth_wrap(0x8847, &m)).0,
         Decoded::Invalid(Invalid::MplsUnknownPayloadType)
     );
+    let mut m = mpls(&[16; 20]);
+    m.extend_from_slice(&udp4());
+    let (d, st) = outcome(1, &eth_wrap(0x8847, &m));
+    assert_eq!(d, Decoded::Invalid(Invalid::TooManyLayers));
+    assert_eq!(st.get(Counter::TooManyLayers), 1);
     let m = &mpls(&[16, 17])[..6];
     assert_eq!(
         outcome(1, &eth_wrap(0x8847, m)).0,
@@ -629,10 +644,12 @@ fn vxlan_and_geneve() {
     assert_inner_udp4(&pkt(1, &udp_tunnel(999, 6081, &g)).0);
     // Options longer than the packet.
     let g = [0x3f, 0, 0x65, 0x58, 0, 0, 1, 0];
+    let (p, st) = pkt(1, &udp_tunnel(999, 6081, &g));
     assert_eq!(
-        outcome(1, &udp_tunnel(999, 6081, &g)).0,
-        Decoded::Invalid(Invalid::GeneveHeaderTooSmall)
+        (p.dport, p.inner_invalid),
+        (6081, Some(Invalid::GeneveHeaderTooSmall))
     );
+    assert_eq!(st.get(Counter::GeneveHeaderTooSmall), 1);
 }
 
 fn gre(flags: u16, proto: u16, extra: &[u8], payload: &[u8]) -> Vec<u8> {
@@ -696,10 +713,23 @@ fn gre_variants() {
     let mut sre = vec![0, 0, 0, 0, 0x08, 0x00, 0, 4, 1, 2, 3, 4, 0, 0, 0, 0];
     sre.extend_from_slice(&ip);
     assert_inner_udp4(&pkt(1, &gre(0x4000, 0x0800, &[], &sre)).0);
+    // A broken tunnel payload: the GRE packet is the innermost packet, flagged.
+    let (p, st) = pkt(1, &gre(0, 0x0800, &[], &[]));
     assert_eq!(
-        outcome(1, &gre(0, 0x0800, &[], &[])).0,
-        Decoded::Invalid(Invalid::Ipv4PktTooSmall)
+        (p.proto, p.tunnel, p.inner_invalid),
+        (47, None, Some(Invalid::Ipv4PktTooSmall))
     );
+    assert_eq!(st.get(Counter::Invalid), 1);
+    assert_eq!(st.get(Counter::Ipv4PktTooSmall), 1);
+    // Not IP inside (LCP over PPTP): also the GRE packet, not flagged.
+    let mut key = 8u16.to_be_bytes().to_vec();
+    key.extend_from_slice(&[0, 7]);
+    let (p, st) = pkt(
+        1,
+        &gre(0x2001, 0x880b, &key, &[0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4]),
+    );
+    assert_eq!((p.proto, p.inner_invalid), (47, None));
+    assert_eq!(st.get(Counter::TunnelNotIp), 1);
     let g = eth_wrap(0x0800, &ipv4_proto(A4, B4, 47, &[0, 0]));
     assert_eq!(outcome(1, &g).0, Decoded::Invalid(Invalid::GrePktTooSmall));
 }
@@ -855,8 +885,10 @@ fn nested_tunnels_report_the_outermost() {
     for _ in 0..20 {
         ip = ipv4_proto([1, 1, 1, 1], [2, 2, 2, 2], 4, &ip);
     }
-    let (d, st) = outcome(228, &ip);
-    assert_eq!(d, Decoded::Invalid(Invalid::TooManyLayers));
+    // The deepest tunnel packet reached is returned, flagged.
+    let (p, st) = pkt(228, &ip);
+    assert_eq!(p.inner_invalid, Some(Invalid::TooManyLayers));
+    assert_eq!((p.proto, p.tunnel.unwrap().depth), (4, 14));
     assert_eq!(st.get(Counter::TooManyLayers), 1);
     assert_eq!(st.get(Counter::Invalid), 1);
     // 15 levels are fine.
@@ -894,8 +926,9 @@ fn truncation_at_every_byte() {
             (d, w) => panic!("cut at {n}: {d:?}, wanted {w:?}"),
         }
     }
-    // The same through VXLAN: every cut decodes to something without panicking,
-    // and cuts inside the inner headers name the inner layer.
+    // The same through VXLAN: cuts inside the VXLAN header or the inner
+    // headers leave the outer UDP packet as the innermost one, flagged with
+    // the inner layer's reason; a cut inside the inner TCP header is invalid.
     let f = vxlan_frame(&eth_wrap(0x0800, &ipv4_tcp(1, 2, b"abcd")));
     let inner_eth = 14 + 20 + 8 + 8;
     for n in 0..=f.len() {
@@ -912,9 +945,17 @@ fn truncation_at_every_byte() {
             x if x < inner_eth + 54 => Some(Invalid::TcpPktTooSmall),
             _ => None,
         };
+        let outer_ok = (43..inner_eth + 34).contains(&n);
         match (d, want) {
-            (Decoded::Invalid(r), Some(w)) => assert_eq!(r, w, "cut at {n}"),
-            (Decoded::Packet(p), None) => assert_eq!(p.tunnel.is_some(), n != 42),
+            (Decoded::Packet(p), Some(w)) if outer_ok => {
+                assert_eq!((p.dport, p.tunnel), (4789, None), "cut at {n}");
+                assert_eq!(p.inner_invalid, Some(w), "cut at {n}");
+            }
+            (Decoded::Invalid(r), Some(w)) if !outer_ok => assert_eq!(r, w, "cut at {n}"),
+            (Decoded::Packet(p), None) => {
+                assert_eq!(p.tunnel.is_some(), n != 42);
+                assert_eq!(p.inner_invalid, None);
+            }
             (d, w) => panic!("cut at {n}: {d:?}, wanted {w:?}"),
         }
     }
@@ -1008,7 +1049,7 @@ fn bad_lengths() {
     assert_eq!(st.get(Counter::Ipv6ZeroPayloadLength), 1);
     // IPv6 with a wrong version nibble.
     let mut f = ipv6_udp(1, 2, b"", A6, B6);
-    f[0] = 0x45;
+    f[0] = 0x55;
     assert_eq!(
         outcome(229, &f).0,
         Decoded::Invalid(Invalid::Ipv6WrongIpVersion)
@@ -1046,7 +1087,7 @@ fn shard_is_symmetric_portless_and_deterministic() {
     let h = shard(1, &ab);
     assert_eq!(h, shard(1, &ba));
     // Fixed seed: the same value on every run and machine.
-    assert_eq!(h, Shard::Hash(0x3fac_4302));
+    assert_eq!(h, Shard::Hash(0x36e9_f295));
     let tagged_ab = tagged(&[(0x8100, 5)], 0x0800, &ipv4_udp(1, 2, b"", A4, B4));
     assert_ne!(shard(1, &tagged_ab), h);
     let six_ab = eth_wrap(0x86dd, &ipv6_udp(1, 2, b"", A6, B6));

@@ -67,12 +67,59 @@ pub(crate) struct FragInfo {
     pub nh_field: usize,
 }
 
+impl Ip {
+    /// The address at frame offset `at` (checked by the walk to be present).
+    #[inline]
+    fn addr(&self, frame: &[u8], at: usize) -> IpAddr {
+        if self.version == 4 {
+            let b: [u8; 4] = frame
+                .get(at..at + 4)
+                .and_then(|s| s.try_into().ok())
+                .unwrap_or_default();
+            IpAddr::V4(Ipv4Addr::from(b))
+        } else {
+            let b: [u8; 16] = frame
+                .get(at..at + 16)
+                .and_then(|s| s.try_into().ok())
+                .unwrap_or_default();
+            IpAddr::V6(Ipv6Addr::from(b))
+        }
+    }
+
+    pub fn src_addr(&self, frame: &[u8]) -> IpAddr {
+        self.addr(frame, self.src)
+    }
+
+    pub fn dst_addr(&self, frame: &[u8]) -> IpAddr {
+        self.addr(frame, self.dst)
+    }
+
+    /// An address as a number, for hashing without building an `IpAddr`.
+    #[inline]
+    pub fn addr_bits(&self, frame: &[u8], at: usize) -> u128 {
+        if self.version == 4 {
+            frame
+                .get(at..at + 4)
+                .and_then(|s| s.try_into().ok())
+                .map_or(0, |b| u128::from(u32::from_be_bytes(b)))
+        } else {
+            frame
+                .get(at..at + 16)
+                .and_then(|s| s.try_into().ok())
+                .map_or(0, u128::from_be_bytes)
+        }
+    }
+}
+
 /// The innermost IP packet of a frame.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ip {
     pub version: u8,
-    pub src: IpAddr,
-    pub dst: IpAddr,
+    /// Frame offsets of the source and destination addresses (4 or 16 bytes):
+    /// kept as offsets so the walk copies no addresses (`shard` hashes the
+    /// bytes in place).
+    pub src: usize,
+    pub dst: usize,
     /// Protocol after the header chain (for a fragment: of the fragmented data).
     pub proto: u8,
     /// Frame offset of the IP header.
@@ -92,6 +139,19 @@ pub(crate) struct Walked {
     pub vlan: [u16; 3],
     pub vlan_len: u8,
     pub tunnel: Option<Tunnel>,
+    /// Why the payload of the tunnel packet `ip` could not be decoded (it is
+    /// then the innermost IP packet); `None` also when that payload was not IP.
+    pub inner_invalid: Option<Invalid>,
+}
+
+/// The tunnel packet to fall back to when its payload cannot be decoded,
+/// with the state of the walk at that point.
+#[derive(Clone, Copy)]
+struct Fallback {
+    ip: Ip,
+    vlan: [u16; 3],
+    vlan_len: u8,
+    tunnel: Option<Tunnel>,
 }
 
 /// Why the walk found no IP packet.
@@ -155,6 +215,7 @@ struct Walker<'f, 's, S: Sink> {
     vlan: [u16; 3],
     vlan_len: u8,
     tunnel: Option<Tunnel>,
+    fallback: Option<Fallback>,
 }
 
 /// Walks `frame` (of link type `lt`) down to its innermost IP packet.
@@ -168,14 +229,38 @@ pub(crate) fn walk<S: Sink>(lt: u16, frame: &[u8], s: &mut S) -> Result<Walked, 
         vlan: [0; 3],
         vlan_len: 0,
         tunnel: None,
+        fallback: None,
     };
-    let ip = w.run(Step::Link(lt))?;
-    Ok(Walked {
-        ip,
-        vlan: w.vlan,
-        vlan_len: w.vlan_len,
-        tunnel: w.tunnel,
-    })
+    match w.run(Step::Link(lt)) {
+        Ok(ip) => Ok(Walked {
+            ip,
+            vlan: w.vlan,
+            vlan_len: w.vlan_len,
+            tunnel: w.tunnel,
+            inner_invalid: None,
+        }),
+        // A tunnel whose payload is not IP or is broken: the tunnel packet is
+        // the innermost IP packet (its flow is real; Suricata keeps it too).
+        Err(stop @ (Stop::NotIp | Stop::Invalid(_))) => match w.fallback {
+            Some(fb) => {
+                if stop == Stop::NotIp {
+                    w.s.inc(C::TunnelNotIp);
+                }
+                Ok(Walked {
+                    ip: fb.ip,
+                    vlan: fb.vlan,
+                    vlan_len: fb.vlan_len,
+                    tunnel: fb.tunnel,
+                    inner_invalid: match stop {
+                        Stop::Invalid(r) => Some(r),
+                        _ => None,
+                    },
+                })
+            }
+            None => Err(stop),
+        },
+        Err(e) => Err(e),
+    }
 }
 
 impl<'f, S: Sink> Walker<'f, '_, S> {
@@ -184,6 +269,18 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
         self.s.inc(r.counter());
         self.s.inc(C::Invalid);
         Stop::Invalid(r)
+    }
+
+    /// A malformed tunnel header inside the UDP packet `ip`: that packet is
+    /// then the innermost one (see `walk`).
+    fn invalid_in(&mut self, ip: &Ip, r: Invalid) -> Stop {
+        self.fallback = Some(Fallback {
+            ip: *ip,
+            vlan: self.vlan,
+            vlan_len: self.vlan_len,
+            tunnel: self.tunnel,
+        });
+        self.invalid(r)
     }
 
     #[inline]
@@ -299,8 +396,22 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
                     Some(_) => return Err(self.invalid(Invalid::IprawInvalidIpVersion)),
                 }
             }
-            L::IPV4 => Step::Ipv4,
-            L::IPV6 => Step::Ipv6,
+            // Trust the version nibble over the link type (as tshark does).
+            L::IPV4 | L::IPV6 => {
+                let want = if lt == L::IPV4 { 4 } else { 6 };
+                match byte(f, o).map(|b| b >> 4) {
+                    Some(v) if v != want && (v == 4 || v == 6) => {
+                        self.s.inc(C::IprawLinktypeMismatch);
+                        if v == 4 {
+                            Step::Ipv4
+                        } else {
+                            Step::Ipv6
+                        }
+                    }
+                    _ if lt == L::IPV4 => Step::Ipv4,
+                    _ => Step::Ipv6,
+                }
+            }
             L::PPP | LT_PPP_HDLC => Step::Ppp,
             LT_PPP_ETHER => Step::Type(0x8864),
             LT_CHDLC => {
@@ -423,11 +534,14 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
             0x8864 => {
                 self.s.inc(C::Pppoe);
                 // ver/type, code, session, length, then the PPP protocol.
-                let Some(proto) = be16(f, o + 6) else {
+                if self.left() < 7 {
                     return Err(self.invalid(Invalid::PppoePktTooSmall));
-                };
-                self.off += 8;
-                Step::PppProto(proto)
+                }
+                self.off += 6;
+                match self.ppp_header() {
+                    Some(p) => Step::PppProto(p),
+                    None => return Err(self.invalid(Invalid::PppoePktTooSmall)),
+                }
             }
             0x8863 => {
                 self.s.inc(C::Pppoe);
@@ -484,26 +598,30 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
 
     fn ppp(&mut self) -> Result<Step, Stop> {
         self.s.inc(C::Ppp);
+        match self.ppp_header() {
+            Some(p) => Ok(Step::PppProto(p)),
+            None => Err(self.invalid(Invalid::PppPktTooSmall)),
+        }
+    }
+
+    /// Reads a PPP header at `off` and moves past it. Address/control (0xff
+    /// 0x03) is optional; a protocol whose first byte is odd is one byte long
+    /// (protocol-field compression).
+    fn ppp_header(&mut self) -> Option<u16> {
         let r = self.rest();
-        // Address/control (0xff 0x03) is optional; a protocol with an odd first
-        // byte is one byte long (protocol-field compression).
         let skip = if r.get(0..2) == Some(&[0xff, 0x03]) {
             2
         } else {
             0
         };
-        let Some(b0) = byte(r, skip) else {
-            return Err(self.invalid(Invalid::PppPktTooSmall));
-        };
+        let b0 = byte(r, skip)?;
         if b0 & 1 == 1 {
             self.off += skip + 1;
-            return Ok(Step::PppProto(u16::from(b0)));
+            return Some(u16::from(b0));
         }
-        let Some(proto) = be16(r, skip) else {
-            return Err(self.invalid(Invalid::PppPktTooSmall));
-        };
+        let proto = be16(r, skip)?;
         self.off += skip + 2;
-        Ok(Step::PppProto(proto))
+        Some(proto)
     }
 
     fn ppp_proto(&mut self, proto: u16) -> Result<Step, Stop> {
@@ -535,6 +653,11 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
         self.s.inc(C::Mpls);
         let mut label;
         loop {
+            // Each label is a layer: a forged stack cannot loop for long.
+            self.layers += 1;
+            if self.layers > MAX_LAYERS {
+                return Err(self.invalid(Invalid::TooManyLayers));
+            }
             let Some(entry) = be32(self.frame, self.off) else {
                 return Err(self.invalid(Invalid::MplsHeaderTooSmall));
             };
@@ -634,13 +757,19 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
 
     /// Opens (or deepens) the tunnel record around the packet `outer`.
     fn enter(&mut self, kind: TunnelKind, outer: &Ip, sport: u16, dport: u16) {
+        self.fallback = Some(Fallback {
+            ip: *outer,
+            vlan: self.vlan,
+            vlan_len: self.vlan_len,
+            tunnel: self.tunnel,
+        });
         match &mut self.tunnel {
             Some(t) => t.depth = t.depth.saturating_add(1),
             None => {
                 self.tunnel = Some(Tunnel {
                     kind,
-                    src: outer.src,
-                    dst: outer.dst,
+                    src: outer.src_addr(self.frame),
+                    dst: outer.dst_addr(self.frame),
                     sport,
                     dport,
                     proto: outer.proto,
@@ -683,8 +812,8 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
         let more = h.more_fragments();
         let mut ip = Ip {
             version: 4,
-            src: IpAddr::V4(Ipv4Addr::from(h.source())),
-            dst: IpAddr::V4(Ipv4Addr::from(h.destination())),
+            src: o + 12,
+            dst: o + 16,
             proto: h.protocol().0,
             ip_off: o,
             l4_off: o + hl,
@@ -732,8 +861,8 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
         let end = o + 40 + len;
         let mut ip = Ip {
             version: 6,
-            src: IpAddr::V6(Ipv6Addr::from(h.source())),
-            dst: IpAddr::V6(Ipv6Addr::from(h.destination())),
+            src: o + 8,
+            dst: o + 24,
             proto: nh,
             ip_off: o,
             l4_off: o + 40,
@@ -751,6 +880,11 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
                 P_HOPOPT | P_ROUTING | P_DSTOPTS | P_MOBILITY | P_HIP | P_SHIM6 => {
                     match Ipv6RawExtHeaderSlice::from_slice(data) {
                         Ok(x) => {
+                            if nh == P_ROUTING {
+                                if let Some(d) = final_destination(x.slice()) {
+                                    ip.dst = p + d;
+                                }
+                            }
                             nh_field = p;
                             nh = x.next_header().0;
                             x.slice().len()
@@ -882,7 +1016,7 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
                 }
                 self.s.inc(C::Vxlan);
                 if f.len() < q + 8 {
-                    return Err(self.invalid(Invalid::VxlanHeaderTooSmall));
+                    return Err(self.invalid_in(&ip, Invalid::VxlanHeaderTooSmall));
                 }
                 self.enter(TunnelKind::Vxlan, &ip, sport, dport);
                 self.off = q + 8;
@@ -898,7 +1032,7 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
                 self.s.inc(C::Geneve);
                 let hl = 8 + usize::from(b0 & 0x3f) * 4;
                 if f.len() < q + hl {
-                    return Err(self.invalid(Invalid::GeneveHeaderTooSmall));
+                    return Err(self.invalid_in(&ip, Invalid::GeneveHeaderTooSmall));
                 }
                 let next = match proto {
                     0x6558 => Step::Ether,
@@ -963,11 +1097,11 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
             let mut n = 0;
             while flags & 0x04 != 0 && next.is_some_and(|t| t != 0) {
                 let Some(len) = byte(f, q + hl).map(|l| usize::from(l) * 4) else {
-                    return Err(self.invalid(Invalid::GtpuHeaderTooSmall));
+                    return Err(self.invalid_in(&ip, Invalid::GtpuHeaderTooSmall));
                 };
                 n += 1;
                 if len == 0 || n > 8 {
-                    return Err(self.invalid(Invalid::GtpuHeaderTooSmall));
+                    return Err(self.invalid_in(&ip, Invalid::GtpuHeaderTooSmall));
                 }
                 hl += len;
                 next = byte(f, q + hl - 1);
@@ -1003,7 +1137,7 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
         let sig_len = usize::from(b1 >> 4) * 4;
         let hl = 8 + id_len + sig_len;
         if f.len() < q + hl {
-            return Err(self.invalid(Invalid::AyiyaHeaderTooSmall));
+            return Err(self.invalid_in(&ip, Invalid::AyiyaHeaderTooSmall));
         }
         self.enter(TunnelKind::Ayiya, &ip, sport, dport);
         self.off = q + hl;
@@ -1168,6 +1302,25 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
         self.off = at;
         Ok(Next::Step(next))
     }
+}
+
+/// The address a routing header is taking the packet to, when hops remain:
+/// the flow's real endpoint (tshark's conversations use it too). Type 0
+/// lists the hops in order, type 2 (Mobile IPv6) holds one address, type 4
+/// (segment routing) lists them in reverse.
+/// Returns the address's offset in the header.
+fn final_destination(rh: &[u8]) -> Option<usize> {
+    let (rtype, left) = (byte(rh, 2)?, byte(rh, 3)?);
+    if left == 0 {
+        return None;
+    }
+    let at = match rtype {
+        0 => 8 + (rh.len().checked_sub(8)? / 16).checked_sub(1)? * 16,
+        2 | 4 => 8,
+        _ => return None,
+    };
+    rh.get(at..at + 16)?;
+    Some(at)
 }
 
 /// EtherTypes that are not "unknown" even though they carry no IP packet.
