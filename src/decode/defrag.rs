@@ -384,7 +384,7 @@ impl Defragmenter {
                 t.prefix.len()
             };
         if mem_total - t.mem + new_mem > limits.max_total_bytes {
-            return Verdict::DropDatagram(C::DefragMaxTrackersReached);
+            return Verdict::DropDatagram(C::DefragMemcap);
         }
         if fi.more && data.len() % 8 != 0 {
             // Real stacks never send this; tshark and Zeek still reassemble.
@@ -680,6 +680,26 @@ mod tests {
         assert_eq!(st.get(C::DefragIpv4Timeouts), 2);
         assert_eq!(st.get(C::DefragDroppedFragments), 3);
         assert_eq!(d.mem, 0);
+    }
+
+    #[test]
+    fn memory_bound() {
+        let limits = DefragLimits {
+            max_total_bytes: 200,
+            ..lim()
+        };
+        let mut d = Defragmenter::new(limits);
+        let mut st = DecodeStats::new();
+        // Two datagrams of 14+20 prefix + 64 bytes each fit; the third does not.
+        for id in 0..3u16 {
+            let whole = eth_ipv4_udp(1, 2, &[0; 100]);
+            let mut f = ipv4_fragments(&whole, 14, 64).remove(0);
+            f[18..20].copy_from_slice(&id.to_be_bytes());
+            assert!(d.push(1, &f, 0, &mut st).is_none());
+        }
+        assert_eq!(st.get(C::DefragMemcap), 1);
+        assert_eq!(d.len(), 2);
+        assert!(d.mem <= 200);
     }
 
     #[test]

@@ -139,9 +139,13 @@ pub fn decode<'a>(linktype: u16, frame: &'a [u8], stats: &mut DecodeStats) -> De
     }
 }
 
-fn invalid<'a>(stats: &mut DecodeStats, r: Invalid) -> Decoded<'a> {
+/// A malformed transport header. `invalid` counts frames, so it is not
+/// counted again when the walk already counted a broken tunnel payload.
+fn invalid<'a>(stats: &mut DecodeStats, w: &Walked, r: Invalid) -> Decoded<'a> {
     stats.inc(r.counter());
-    stats.inc(Counter::Invalid);
+    if w.inner_invalid.is_none() {
+        stats.inc(Counter::Invalid);
+    }
     Decoded::Invalid(r)
 }
 
@@ -170,9 +174,9 @@ fn transport<'a>(frame: &'a [u8], w: &Walked, stats: &mut DecodeStats) -> Decode
             let h = match TcpHeaderSlice::from_slice(l4) {
                 Ok(h) => h,
                 Err(TcpErr::Len(_)) if l4.len() < 20 => {
-                    return invalid(stats, Invalid::TcpPktTooSmall)
+                    return invalid(stats, w, Invalid::TcpPktTooSmall)
                 }
-                Err(_) => return invalid(stats, Invalid::TcpHlenTooSmall),
+                Err(_) => return invalid(stats, w, Invalid::TcpHlenTooSmall),
             };
             let hl = h.slice().len();
             pkt.sport = h.source_port();
@@ -188,7 +192,7 @@ fn transport<'a>(frame: &'a [u8], w: &Walked, stats: &mut DecodeStats) -> Decode
         walk::P_UDP => {
             stats.inc(Counter::Udp);
             let Ok(h) = UdpHeaderSlice::from_slice(l4) else {
-                return invalid(stats, Invalid::UdpHlenTooSmall);
+                return invalid(stats, w, Invalid::UdpHlenTooSmall);
             };
             let ulen = usize::from(h.length());
             pkt.sport = h.source_port();
@@ -198,7 +202,7 @@ fn transport<'a>(frame: &'a [u8], w: &Walked, stats: &mut DecodeStats) -> Decode
             let end = if ulen == 0 {
                 l4.len()
             } else if ulen < 8 {
-                return invalid(stats, Invalid::UdpLenInvalid);
+                return invalid(stats, w, Invalid::UdpLenInvalid);
             } else if ulen > l4.len() {
                 if !ip.truncated {
                     stats.inc(Counter::UdpPktTooSmall);
@@ -216,6 +220,7 @@ fn transport<'a>(frame: &'a [u8], w: &Walked, stats: &mut DecodeStats) -> Decode
             if l4.len() < 8 {
                 return invalid(
                     stats,
+                    w,
                     if v6 {
                         Invalid::Icmpv6PktTooSmall
                     } else {

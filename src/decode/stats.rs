@@ -184,6 +184,7 @@ counters! {
     DefragConflictingEnd => Phonehome "defrag.conflicting_end",
     DefragUnalignedLength => Phonehome "defrag.unaligned_length",
     DefragBeyondEnd => Phonehome "defrag.beyond_end",
+    DefragMemcap => Phonehome "defrag.memcap_reached",
     DefragNotAFragment => Phonehome "defrag.not_a_fragment",
     DefragDroppedFragments => Phonehome "defrag.dropped_fragments",
     DefragDroppedBytes => Phonehome "defrag.dropped_bytes",

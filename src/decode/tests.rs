@@ -1108,3 +1108,229 @@ fn shard_is_symmetric_portless_and_deterministic() {
     }
     assert_eq!(seen.len(), 8);
 }
+
+/// One frame of every kind the tests above build.
+fn sample_frames() -> Vec<(u16, Vec<u8>)> {
+    let ip = udp4();
+    let in6 = ipv6_udp(1111, 53, PAYLOAD, A6, B6);
+    let eth = eth_wrap(0x0800, &ip);
+    let mut v = vec![
+        (1, eth_wrap(0x0800, &ipv4_tcp(1, 2, b"abcd"))),
+        (1, eth_wrap(0x86dd, &ipv6_tcp(1, 2, b"abcd"))),
+        (1, tagged(&[(0x88a8, 1), (0x8100, 2)], 0x0800, &ip)),
+        (1, vxlan_frame(&tagged(&[(0x8100, 3)], 0x0800, &ip))),
+        (1, gre(0xb000, 0x0800, &[0; 12], &ip)),
+        (
+            1,
+            gre(
+                0x1000,
+                0x88be,
+                &[0, 0, 0, 1],
+                &[&[0x10, 5, 0, 1, 0, 0, 0, 0][..], &eth].concat(),
+            ),
+        ),
+        (
+            1,
+            gre(
+                0x1000,
+                0x22eb,
+                &[0, 0, 0, 1],
+                &[&[0x20, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1][..], &[0; 8], &eth].concat(),
+            ),
+        ),
+        (
+            1,
+            gre(
+                0x4000,
+                0x0800,
+                &[],
+                &[&[0, 0, 0, 0, 8, 0, 0, 4, 1, 2, 3, 4, 0, 0, 0, 0][..], &ip].concat(),
+            ),
+        ),
+        (1, udp_tunnel(3544, 9, &in6)),
+        (
+            1,
+            udp_tunnel(
+                2152,
+                2152,
+                &[
+                    &[0x34, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x85, 1, 0, 0, 0][..],
+                    &ip,
+                ]
+                .concat(),
+            ),
+        ),
+        (
+            1,
+            udp_tunnel(
+                5072,
+                5072,
+                &[&[0x41, 0x52, 0x11, 41, 0, 0, 0, 0][..], &[0; 36], &in6].concat(),
+            ),
+        ),
+        (
+            1,
+            udp_tunnel(
+                9,
+                6081,
+                &[&[0x01, 0, 0x65, 0x58, 0, 0, 1, 0, 0, 0, 0, 0][..], &eth].concat(),
+            ),
+        ),
+        (1, udp_tunnel(9, 6635, &[mpls(&[5]), ip.clone()].concat())),
+        (
+            1,
+            eth_wrap(
+                0x8847,
+                &[mpls(&[100, 200]), vec![0, 0, 0, 0], eth.clone()].concat(),
+            ),
+        ),
+        (
+            1,
+            eth_wrap(0x8864, &[&[0x11, 0, 0, 1, 0, 0, 0x21][..], &ip].concat()),
+        ),
+        (
+            1,
+            tagged(&[(0x88a8, 9)], 0x88e7, &[&[0, 0, 0, 1][..], &eth].concat()),
+        ),
+        (
+            1,
+            eth_wrap(0x8926, &[&[0x80, 1, 0, 2, 8, 0][..], &ip].concat()),
+        ),
+        (
+            1,
+            eth_wrap(0x893f, &[&[0, 0, 0, 1, 0, 0, 8, 0][..], &ip].concat()),
+        ),
+        (1, eth_wrap(0x8903, &[&[0, 0x3f][..], &eth].concat())),
+        (1, eth_wrap(0x86dd, &ipv6_proto(B6, A6, 4, &ip))),
+        (
+            113,
+            [&[0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 8, 0][..], &ip].concat(),
+        ),
+        (
+            276,
+            [
+                &[
+                    0x86, 0xdd, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+                ][..],
+                &in6,
+            ]
+            .concat(),
+        ),
+        (0, [&24u32.to_le_bytes()[..], &in6].concat()),
+        (9, [&[0xff, 0x03, 0, 0x21][..], &ip].concat()),
+        (104, [&[0x0f, 0, 8, 0][..], &ip].concat()),
+        (
+            239,
+            [
+                &[2, 0, 0, 0][..],
+                &((4 + ip.len()) as u16).to_le_bytes(),
+                &[9, 0],
+                &ip,
+            ]
+            .concat(),
+        ),
+        (
+            258,
+            [
+                &108u32.to_le_bytes()[..],
+                &1u32.to_le_bytes(),
+                &[0; 100],
+                &eth,
+            ]
+            .concat(),
+        ),
+        (
+            127,
+            [
+                &[0, 0, 8, 0, 0, 0, 0, 0, 0x88, 1, 0, 0][..],
+                &[0; 22],
+                &[0xaa, 0xaa, 3, 0, 0, 0, 8, 0],
+                &ip,
+            ]
+            .concat(),
+        ),
+    ];
+    for f in ipv4_fragments(&eth_ipv4_udp(1, 2, &[9; 40]), 14, 16) {
+        v.push((1, f));
+    }
+    for f in ipv6_fragments(&eth_ipv6_udp(1, 2, &[9; 40]), 14, 16) {
+        v.push((1, f));
+    }
+    v
+}
+
+/// Decodes `frame` and checks the invariants that hold for any input.
+fn check_invariants(lt: u16, frame: &[u8], defrag: &mut Defragmenter) {
+    let mut st = DecodeStats::new();
+    let d = decode(lt, frame, &mut st);
+    let sh = shard(lt, frame);
+    let flagged = match d {
+        Decoded::Packet(p) => {
+            let r = frame.as_ptr_range();
+            let q = p.payload.as_ptr_range();
+            assert!(
+                p.payload.is_empty() || (r.start <= q.start && q.end <= r.end),
+                "payload outside the frame"
+            );
+            assert!(matches!(sh, Shard::Hash(_)), "{d:?} vs {sh:?}");
+            u64::from(p.inner_invalid.is_some())
+        }
+        Decoded::Fragment => {
+            assert_eq!(sh, Shard::Fragment);
+            if let Some(whole) = defrag.push(lt, frame, 0, &mut st) {
+                let _ = decode(lt, &whole, &mut DecodeStats::new());
+            }
+            0
+        }
+        Decoded::NotIp | Decoded::UnsupportedLink(_) => {
+            assert_eq!(sh, Shard::Other, "{d:?}");
+            0
+        }
+        Decoded::Invalid(_) => 1,
+    };
+    // Every malformed result is counted once as `invalid`.
+    let mut only_decode = DecodeStats::new();
+    let _ = decode(lt, frame, &mut only_decode);
+    assert_eq!(only_decode.get(Counter::Invalid), flagged, "{d:?}");
+}
+
+#[test]
+fn every_prefix_and_random_corruption_is_handled() {
+    let mut defrag = Defragmenter::new(DefragLimits {
+        max_datagrams: 64,
+        ..DefragLimits::default()
+    });
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for (lt, frame) in sample_frames() {
+        // Each sample decodes to a packet (or is a fragment).
+        let d = decode(lt, &frame, &mut DecodeStats::new());
+        assert!(
+            matches!(
+                d,
+                Decoded::Packet(Packet {
+                    inner_invalid: None,
+                    ..
+                }) | Decoded::Fragment
+            ),
+            "lt {lt}: {d:?}"
+        );
+        for n in 0..frame.len() {
+            check_invariants(lt, &frame[..n], &mut defrag);
+        }
+        for _ in 0..300 {
+            let mut f = frame.clone();
+            for _ in 0..1 + next() % 4 {
+                let i = (next() as usize) % f.len();
+                f[i] = next() as u8;
+            }
+            let cut = f.len() - (next() as usize % 8).min(f.len());
+            check_invariants(lt, &f[..cut], &mut defrag);
+        }
+    }
+}
