@@ -280,7 +280,9 @@ impl Defragmenter {
             id: fi.id,
             proto: if v6 { 0 } else { w.ip.proto },
             vlan: w.vlan,
-            outer: w.tunnel.map(|t| (t.src, t.dst)),
+            outer: w
+                .tunnel
+                .map(|t| (t.outer.src_addr(frame), t.outer.dst_addr(frame))),
         };
         let too_large = if v6 {
             C::Ipv6FragPktTooLarge

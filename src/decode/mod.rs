@@ -164,7 +164,7 @@ fn transport<'a>(frame: &'a [u8], w: &Walked, stats: &mut DecodeStats) -> Decode
         vlan_len: w.vlan_len,
         l4: L4::Other,
         payload: l4,
-        tunnel: w.tunnel,
+        tunnel: w.tunnel.map(|t| t.to_tunnel(frame)),
         truncated: ip.truncated,
         inner_invalid: w.inner_invalid,
     };

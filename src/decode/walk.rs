@@ -138,7 +138,7 @@ pub(crate) struct Walked {
     pub ip: Ip,
     pub vlan: [u16; 3],
     pub vlan_len: u8,
-    pub tunnel: Option<Tunnel>,
+    pub tunnel: Option<TunnelAt>,
     /// Why the payload of the tunnel packet `ip` could not be decoded (it is
     /// then the innermost IP packet); `None` also when that payload was not IP.
     pub inner_invalid: Option<Invalid>,
@@ -151,7 +151,32 @@ struct Fallback {
     ip: Ip,
     vlan: [u16; 3],
     vlan_len: u8,
-    tunnel: Option<Tunnel>,
+    tunnel: Option<TunnelAt>,
+}
+
+/// The outermost tunnel, with its outer addresses as frame offsets (the walk
+/// copies this around; `IpAddr`s are built only for the caller).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TunnelAt {
+    pub kind: TunnelKind,
+    pub outer: Ip,
+    pub sport: u16,
+    pub dport: u16,
+    pub depth: u8,
+}
+
+impl TunnelAt {
+    pub fn to_tunnel(&self, frame: &[u8]) -> Tunnel {
+        Tunnel {
+            kind: self.kind,
+            src: self.outer.src_addr(frame),
+            dst: self.outer.dst_addr(frame),
+            sport: self.sport,
+            dport: self.dport,
+            proto: self.outer.proto,
+            depth: self.depth,
+        }
+    }
 }
 
 /// Why the walk found no IP packet.
@@ -214,7 +239,7 @@ struct Walker<'f, 's, S: Sink> {
     layers: u8,
     vlan: [u16; 3],
     vlan_len: u8,
-    tunnel: Option<Tunnel>,
+    tunnel: Option<TunnelAt>,
     fallback: Option<Fallback>,
 }
 
@@ -327,6 +352,7 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
         }
     }
 
+    #[inline]
     fn link(&mut self, lt: u16) -> Result<Step, Stop> {
         use crate::capture::linktype as L;
         let f = self.frame;
@@ -484,6 +510,7 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
         Err(Stop::NotIp)
     }
 
+    #[inline]
     fn ether(&mut self) -> Result<Step, Stop> {
         self.s.inc(C::Ethernet);
         let Ok(eth) = Ethernet2HeaderSlice::from_slice(self.rest()) else {
@@ -501,6 +528,7 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
         Ok(Step::Type(t))
     }
 
+    #[inline]
     fn ethertype(&mut self, t: u16) -> Result<Step, Stop> {
         let f = self.frame;
         let o = self.off;
@@ -766,19 +794,18 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
         match &mut self.tunnel {
             Some(t) => t.depth = t.depth.saturating_add(1),
             None => {
-                self.tunnel = Some(Tunnel {
+                self.tunnel = Some(TunnelAt {
                     kind,
-                    src: outer.src_addr(self.frame),
-                    dst: outer.dst_addr(self.frame),
+                    outer: *outer,
                     sport,
                     dport,
-                    proto: outer.proto,
                     depth: 1,
                 })
             }
         }
     }
 
+    #[inline]
     fn ipv4(&mut self) -> Result<Next, Stop> {
         self.s.inc(C::Ipv4);
         let o = self.off;
@@ -834,6 +861,7 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
         self.upper(ip)
     }
 
+    #[inline]
     fn ipv6(&mut self) -> Result<Next, Stop> {
         self.s.inc(C::Ipv6);
         let o = self.off;
@@ -935,6 +963,7 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
 
     /// What follows the IP header chain of `ip`: a tunnel to descend into, or
     /// the end of the walk.
+    #[inline]
     fn upper(&mut self, ip: Ip) -> Result<Next, Stop> {
         let p = ip.l4_off;
         let f = self.frame;
@@ -993,6 +1022,7 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
 
     /// UDP-encapsulated tunnels, recognised by port and header sanity. A UDP
     /// packet that is not one is the innermost packet.
+    #[inline]
     fn udp_tunnel(&mut self, ip: Ip) -> Result<Next, Stop> {
         let f = self.frame;
         let p = ip.l4_off;
