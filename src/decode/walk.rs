@@ -166,7 +166,7 @@ pub(crate) struct TunnelAt {
 }
 
 impl TunnelAt {
-    pub fn to_tunnel(&self, frame: &[u8]) -> Tunnel {
+    pub fn to_tunnel(self, frame: &[u8]) -> Tunnel {
         Tunnel {
             kind: self.kind,
             src: self.outer.src_addr(frame),
