@@ -280,9 +280,7 @@ impl Defragmenter {
             id: fi.id,
             proto: if v6 { 0 } else { w.ip.proto },
             vlan: w.vlan,
-            outer: w
-                .tunnel
-                .map(|t| (t.outer.src_addr(frame), t.outer.dst_addr(frame))),
+            outer: w.tunnel.map(|t| t.outer_addrs(frame)),
         };
         let too_large = if v6 {
             C::Ipv6FragPktTooLarge

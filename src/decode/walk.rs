@@ -68,30 +68,12 @@ pub(crate) struct FragInfo {
 }
 
 impl Ip {
-    /// The address at frame offset `at` (checked by the walk to be present).
-    #[inline]
-    fn addr(&self, frame: &[u8], at: usize) -> IpAddr {
-        if self.version == 4 {
-            let b: [u8; 4] = frame
-                .get(at..at + 4)
-                .and_then(|s| s.try_into().ok())
-                .unwrap_or_default();
-            IpAddr::V4(Ipv4Addr::from(b))
-        } else {
-            let b: [u8; 16] = frame
-                .get(at..at + 16)
-                .and_then(|s| s.try_into().ok())
-                .unwrap_or_default();
-            IpAddr::V6(Ipv6Addr::from(b))
-        }
-    }
-
     pub fn src_addr(&self, frame: &[u8]) -> IpAddr {
-        self.addr(frame, self.src)
+        addr_at(frame, self.src, self.version == 6)
     }
 
     pub fn dst_addr(&self, frame: &[u8]) -> IpAddr {
-        self.addr(frame, self.dst)
+        addr_at(frame, self.dst, self.version == 6)
     }
 
     /// An address as a number, for hashing without building an `IpAddr`.
@@ -159,23 +141,54 @@ struct Fallback {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TunnelAt {
     pub kind: TunnelKind,
-    pub outer: Ip,
-    pub sport: u16,
-    pub dport: u16,
-    pub depth: u8,
+    /// Frame offsets of the outer addresses.
+    src: u32,
+    dst: u32,
+    outer_version: u8,
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    depth: u8,
 }
 
 impl TunnelAt {
     pub fn to_tunnel(self, frame: &[u8]) -> Tunnel {
+        let (src, dst) = self.outer_addrs(frame);
         Tunnel {
             kind: self.kind,
-            src: self.outer.src_addr(frame),
-            dst: self.outer.dst_addr(frame),
+            src,
+            dst,
             sport: self.sport,
             dport: self.dport,
-            proto: self.outer.proto,
+            proto: self.proto,
             depth: self.depth,
         }
+    }
+
+    pub fn outer_addrs(self, frame: &[u8]) -> (IpAddr, IpAddr) {
+        let v6 = self.outer_version == 6;
+        (
+            addr_at(frame, self.src as usize, v6),
+            addr_at(frame, self.dst as usize, v6),
+        )
+    }
+}
+
+/// The IPv4 or IPv6 address at frame offset `at` (unspecified if absent,
+/// which the walk rules out).
+fn addr_at(frame: &[u8], at: usize, v6: bool) -> IpAddr {
+    if v6 {
+        let b: [u8; 16] = frame
+            .get(at..at + 16)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or_default();
+        IpAddr::V6(Ipv6Addr::from(b))
+    } else {
+        let b: [u8; 4] = frame
+            .get(at..at + 4)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or_default();
+        IpAddr::V4(Ipv4Addr::from(b))
     }
 }
 
@@ -244,8 +257,10 @@ struct Walker<'f, 's, S: Sink> {
 }
 
 /// Walks `frame` (of link type `lt`) down to its innermost IP packet.
-#[inline]
+#[inline(always)]
 pub(crate) fn walk<S: Sink>(lt: u16, frame: &[u8], s: &mut S) -> Result<Walked, Stop> {
+    // Tunnel offsets are kept in 32 bits; no real frame comes near 4 GiB.
+    let frame = frame.get(..u32::MAX as usize).unwrap_or(frame);
     let mut w = Walker {
         frame,
         s,
@@ -319,6 +334,7 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
         self.frame.len().saturating_sub(self.off)
     }
 
+    #[inline(always)]
     fn run(&mut self, mut step: Step) -> Result<Ip, Stop> {
         loop {
             if !matches!(step, Step::Type(_) | Step::PppProto(_)) {
@@ -794,9 +810,13 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
         match &mut self.tunnel {
             Some(t) => t.depth = t.depth.saturating_add(1),
             None => {
+                // Offsets fit: the walk only looks at the first 4 GiB of a frame.
                 self.tunnel = Some(TunnelAt {
                     kind,
-                    outer: *outer,
+                    src: u32::try_from(outer.src).unwrap_or(u32::MAX),
+                    dst: u32::try_from(outer.dst).unwrap_or(u32::MAX),
+                    outer_version: outer.version,
+                    proto: outer.proto,
                     sport,
                     dport,
                     depth: 1,
