@@ -11,7 +11,16 @@
 //! it does not cover (link types beyond Ethernet, MPLS, PPPoE, tunnels) is
 //! parsed here. Malformed input is never fatal: it is returned as
 //! [`Decoded::Invalid`] and counted in [`DecodeStats`] under Suricata's decoder
-//! event names where Suricata has one.
+//! event names where Suricata has one. A tunnel whose payload is not IP or is
+//! malformed yields the tunnel packet itself (flagged in
+//! [`Packet::inner_invalid`]), so the tunnel's own flow is still seen.
+//!
+//! Engine use: the reader calls [`shard`] on each frame; `Fragment` frames go
+//! to [`Defragmenter::push`] (which counts their layers, so do not also
+//! `decode` them) and what it returns is sharded again; workers call
+//! [`decode`]. Every few seconds of packet time, [`Defragmenter::expire`].
+//! [`DecodeStats::to_eve`] gives `stats.decoder` and `stats.phonehome.decoder`;
+//! [`DecodeStats::to_eve_defrag`] gives `stats.defrag`.
 
 mod defrag;
 mod stats;
