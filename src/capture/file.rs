@@ -42,11 +42,7 @@ impl std::fmt::Display for Format {
             } => write!(
                 f,
                 "pcap ({}, {}{})",
-                if *big_endian {
-                    "big-endian"
-                } else {
-                    "little-endian"
-                },
+                if *big_endian { "big-endian" } else { "little-endian" },
                 if *nanos { "ns" } else { "µs" },
                 if *modified { ", modified" } else { "" }
             ),
@@ -222,8 +218,7 @@ impl CaptureFile {
                 detail: "it is a directory".into(),
             });
         }
-        let mut raw: Box<dyn Read + Send> =
-            Box::new(std::io::BufReader::with_capacity(1 << 16, file));
+        let mut raw: Box<dyn Read + Send> = Box::new(std::io::BufReader::with_capacity(1 << 16, file));
         let mut head = [0u8; 4];
         let n = read_full(raw.as_mut(), &mut head).map_err(|source| CaptureError::Read {
             path: path.to_owned(),
@@ -277,8 +272,9 @@ impl CaptureFile {
             let have = self.carry.len();
             let grow = (want - have).max(1 << 16);
             self.carry.resize(have + grow, 0);
-            let got = read_full(self.reader.as_mut(), &mut self.carry[have..])
-                .map_err(|e| self.read_error(e));
+            let got = read_full(self.reader.as_mut(), &mut self.carry[have..]).map_err(|e| {
+                self.read_error(e)
+            });
             let got = match got {
                 Ok(g) => g,
                 Err(e) => {
@@ -315,11 +311,7 @@ impl CaptureFile {
 
     fn read_header(&mut self) -> Result<(), CaptureError> {
         self.fill_carry(24)?;
-        let Some(magic) = self
-            .carry
-            .get(..4)
-            .and_then(|m| <[u8; 4]>::try_from(m).ok())
-        else {
+        let Some(magic) = self.carry.get(..4).and_then(|m| <[u8; 4]>::try_from(m).ok()) else {
             return Err(if self.carry.is_empty() {
                 self.not_capture("the file is empty")
             } else {
@@ -484,11 +476,7 @@ impl CaptureFile {
                 if rest.len() < total {
                     return Ok(Parsed::NeedMore(total));
                 }
-                let frac_ns = if nanos {
-                    u64::from(frac)
-                } else {
-                    u64::from(frac) * 1000
-                };
+                let frac_ns = if nanos { u64::from(frac) } else { u64::from(frac) * 1000 };
                 let ts_ns = u64::from(sec) * 1_000_000_000 + frac_ns;
                 Ok(Parsed::Record(
                     total,
@@ -540,8 +528,7 @@ impl CaptureFile {
             PCAPNG_IDB => {
                 let linktype = u16_at(body, 0, be).ok_or("interface block cut short")?;
                 let snaplen = u32_at(body, 4, be).unwrap_or(0);
-                let (units_per_sec, offset_secs) =
-                    idb_options(body.get(8..).unwrap_or_default(), be);
+                let (units_per_sec, offset_secs) = idb_options(body.get(8..).unwrap_or_default(), be);
                 self.interfaces.push(Interface {
                     linktype,
                     snaplen,
@@ -568,9 +555,7 @@ impl CaptureFile {
                 };
                 let data_at = ts_at + 16;
                 if caplen as usize > body.len().saturating_sub(data_at) {
-                    return Err(format!(
-                        "packet block holds fewer than its {caplen} captured bytes"
-                    ));
+                    return Err(format!("packet block holds fewer than its {caplen} captured bytes"));
                 }
                 match self.interfaces.get(if_id as usize) {
                     None => {
