@@ -1,13 +1,49 @@
-//! Decode stage (TEMPORARY minimal version until the decode branch lands).
-use std::net::IpAddr;
+//! Decode stage: link, network, tunnel and transport headers.
+//!
+//! [`decode`] turns a captured frame into a [`Packet`]: the innermost IP
+//! packet's addresses, ports and transport payload, with the outermost tunnel's
+//! endpoints when the packet was encapsulated. [`shard`] hashes the same
+//! innermost address pair so the reader can spread flows over workers, and
+//! [`Defragmenter`] rebuilds fragmented datagrams into whole frames for
+//! [`decode`]. All three walk headers with the same code (`walk`).
+//!
+//! Ethernet, VLAN, IP, TCP and UDP headers are sliced with `etherparse`; what
+//! it does not cover (link types beyond Ethernet, MPLS, PPPoE, tunnels) is
+//! parsed here. Malformed input is never fatal: it is returned as
+//! [`Decoded::Invalid`] and counted in [`DecodeStats`] under Suricata's decoder
+//! event names where Suricata has one. A tunnel whose payload is not IP or is
+//! malformed yields the tunnel packet itself (flagged in
+//! [`Packet::inner_invalid`]), so the tunnel's own flow is still seen.
+//!
+//! Engine use: the reader calls [`shard`] on each frame; `Fragment` frames go
+//! to [`Defragmenter::push`] (which counts their layers, so do not also
+//! `decode` them) and what it returns is sharded again; workers call
+//! [`decode`]. Every few seconds of packet time, [`Defragmenter::expire`].
+//! [`DecodeStats::to_eve`] gives `stats.decoder` and `stats.phonehome.decoder`;
+//! [`DecodeStats::to_eve_defrag`] gives `stats.defrag`.
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+mod defrag;
+mod stats;
+mod walk;
+
+pub use defrag::{DefragLimits, Defragmenter};
+pub use stats::{Counter, DecodeStats, Invalid};
+
+use etherparse::err::tcp::HeaderSliceError as TcpErr;
+use etherparse::{TcpHeaderSlice, UdpHeaderSlice};
+use stats::NoSink;
+use std::net::IpAddr;
+use walk::{walk, Stop, Walked};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TcpInfo {
+    /// CWR..FIN (byte 13 of the header).
     pub flags: u8,
     pub seq: u32,
     pub ack: u32,
     pub window: u16,
 }
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum L4 {
     Tcp(TcpInfo),
@@ -15,210 +51,270 @@ pub enum L4 {
     Icmp { icmp_type: u8, code: u8 },
     Other,
 }
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TunnelKind {
+    /// UDP 4789 / 8472.
     Vxlan,
+    /// UDP 6081.
     Geneve,
+    /// IP protocol 47, or GRE-in-UDP (4754, then `proto` is 17).
     Gre,
+    /// ERSPAN type I, II or III (over GRE).
     Erspan,
+    /// IPv4/IPv6 directly in IPv4/IPv6 (protocols 4 and 41).
     IpInIp,
+    /// IPv6 over UDP 3544.
+    Teredo,
+    /// GTP-U G-PDU, UDP 2152.
+    GtpU,
+    /// AYIYA, UDP 5072.
+    Ayiya,
+    /// MPLS over UDP (6635) or in IP (protocol 137).
+    Mpls,
 }
+
+/// The outermost tunnel around a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tunnel {
     pub kind: TunnelKind,
+    /// Outer IP endpoints.
     pub src: IpAddr,
     pub dst: IpAddr,
+    /// Outer UDP ports (0 when the tunnel is not over UDP).
     pub sport: u16,
     pub dport: u16,
+    /// Outer IP protocol (17, 47, 4, 41, 137).
     pub proto: u8,
+    /// Number of encapsulations (1 = one tunnel).
     pub depth: u8,
 }
-#[derive(Clone, Debug)]
+
+/// A decoded frame: its innermost IP packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Packet<'a> {
     pub src: IpAddr,
     pub dst: IpAddr,
+    /// Ports; 0 when the protocol has none.
     pub sport: u16,
     pub dport: u16,
+    /// IP protocol number of the innermost IP packet.
     pub proto: u8,
     pub ip_version: u8,
+    /// VLAN ids, outermost first, of the innermost Ethernet layer that carries the packet.
     pub vlan: [u16; 3],
     pub vlan_len: u8,
     pub l4: L4,
+    /// Transport payload (TCP/UDP data; for ICMP and others the bytes after the
+    /// IP header chain), clipped to the IP/UDP length fields and to the capture.
     pub payload: &'a [u8],
     pub tunnel: Option<Tunnel>,
+    /// A length field claimed more bytes than were captured (snap length):
+    /// `payload` is what there is.
+    pub truncated: bool,
+    /// This is a tunnel packet whose payload could not be decoded, and why
+    /// (counted as `invalid` like any malformed packet). A tunnel payload that
+    /// is merely not IP (ARP in VXLAN, PPP control in GRE) leaves this `None`
+    /// and the tunnel packet is likewise returned as the innermost packet.
+    pub inner_invalid: Option<Invalid>,
 }
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Invalid {
-    Malformed,
-}
 pub enum Decoded<'a> {
     Packet(Packet<'a>),
+    /// No IP packet in the frame (ARP, LLDP, PPP control, ...).
     NotIp,
+    /// An IP fragment: give the frame to [`Defragmenter::push`].
     Fragment,
     Invalid(Invalid),
+    /// A link type this decoder does not handle (counted per type).
     UnsupportedLink(u16),
 }
-#[derive(Clone, Debug, Default)]
-pub struct DecodeStats {
-    pub invalid: u64,
+
+/// Decodes one frame of link type `linktype` (`LINKTYPE_*`).
+///
+/// Counts every layer and every anomaly in `stats` (not packets or bytes:
+/// the engine counts those). Does not allocate.
+pub fn decode<'a>(linktype: u16, frame: &'a [u8], stats: &mut DecodeStats) -> Decoded<'a> {
+    match walk(linktype, frame, stats) {
+        Ok(w) if w.ip.frag.is_some() => Decoded::Fragment,
+        Ok(w) => transport(frame, &w, stats),
+        Err(Stop::NotIp) => Decoded::NotIp,
+        Err(Stop::Invalid(r)) => Decoded::Invalid(r),
+        Err(Stop::Unsupported(lt)) => {
+            stats.count_unsupported_link(lt, 1);
+            Decoded::UnsupportedLink(lt)
+        }
+    }
 }
-impl DecodeStats {
-    pub fn merge(&mut self, o: &DecodeStats) {
-        self.invalid += o.invalid;
+
+/// A malformed transport header. `invalid` counts frames, so it is not
+/// counted again when the walk already counted a broken tunnel payload.
+fn invalid<'a>(stats: &mut DecodeStats, w: &Walked, r: Invalid) -> Decoded<'a> {
+    stats.inc(r.counter());
+    if w.inner_invalid.is_none() {
+        stats.inc(Counter::Invalid);
     }
-    pub fn invalid_total(&self) -> u64 {
-        self.invalid
-    }
-    pub fn to_eve(&self) -> (serde_json::Value, serde_json::Value) {
-        (
-            serde_json::json!({"invalid": self.invalid}),
-            serde_json::json!({}),
-        )
-    }
+    Decoded::Invalid(r)
 }
+
+#[inline]
+fn transport<'a>(frame: &'a [u8], w: &Walked, stats: &mut DecodeStats) -> Decoded<'a> {
+    let ip = &w.ip;
+    let l4 = frame.get(ip.l4_off..ip.end).unwrap_or_default();
+    let mut pkt = Packet {
+        src: ip.src_addr(frame),
+        dst: ip.dst_addr(frame),
+        sport: 0,
+        dport: 0,
+        proto: ip.proto,
+        ip_version: ip.version,
+        vlan: w.vlan,
+        vlan_len: w.vlan_len,
+        l4: L4::Other,
+        payload: l4,
+        tunnel: w.tunnel.map(|t| t.to_tunnel(frame)),
+        truncated: ip.truncated,
+        inner_invalid: w.inner_invalid,
+    };
+    match ip.proto {
+        walk::P_TCP => {
+            stats.inc(Counter::Tcp);
+            let h = match TcpHeaderSlice::from_slice(l4) {
+                Ok(h) => h,
+                Err(TcpErr::Len(_)) if l4.len() < 20 => {
+                    return invalid(stats, w, Invalid::TcpPktTooSmall)
+                }
+                Err(_) => return invalid(stats, w, Invalid::TcpHlenTooSmall),
+            };
+            let hl = h.slice().len();
+            pkt.sport = h.source_port();
+            pkt.dport = h.destination_port();
+            pkt.l4 = L4::Tcp(TcpInfo {
+                flags: h.slice().get(13).copied().unwrap_or(0),
+                seq: h.sequence_number(),
+                ack: h.acknowledgment_number(),
+                window: h.window_size(),
+            });
+            pkt.payload = l4.get(hl..).unwrap_or_default();
+        }
+        walk::P_UDP => {
+            stats.inc(Counter::Udp);
+            let Ok(h) = UdpHeaderSlice::from_slice(l4) else {
+                return invalid(stats, w, Invalid::UdpHlenTooSmall);
+            };
+            let ulen = usize::from(h.length());
+            pkt.sport = h.source_port();
+            pkt.dport = h.destination_port();
+            pkt.l4 = L4::Udp;
+            // Length 0: jumbogram or segmentation offload; take the IP payload.
+            let end = if ulen == 0 {
+                l4.len()
+            } else if ulen < 8 {
+                return invalid(stats, w, Invalid::UdpLenInvalid);
+            } else if ulen > l4.len() {
+                if !ip.truncated {
+                    stats.inc(Counter::UdpPktTooSmall);
+                }
+                pkt.truncated = true;
+                l4.len()
+            } else {
+                ulen
+            };
+            pkt.payload = l4.get(8..end).unwrap_or_default();
+        }
+        walk::P_ICMP | walk::P_ICMPV6 => {
+            let v6 = ip.proto == walk::P_ICMPV6;
+            stats.inc(if v6 { Counter::Icmpv6 } else { Counter::Icmpv4 });
+            if l4.len() < 8 {
+                return invalid(
+                    stats,
+                    w,
+                    if v6 {
+                        Invalid::Icmpv6PktTooSmall
+                    } else {
+                        Invalid::Icmpv4PktTooSmall
+                    },
+                );
+            }
+            // ICMP of the other IP version: odd, but the flow is still real.
+            match (v6, ip.version) {
+                (true, 4) => stats.inc(Counter::Ipv4Icmpv6),
+                (false, 6) => stats.inc(Counter::Ipv6Icmpv4),
+                _ => {}
+            }
+            pkt.l4 = L4::Icmp {
+                icmp_type: l4.first().copied().unwrap_or(0),
+                code: l4.get(1).copied().unwrap_or(0),
+            };
+        }
+        walk::P_SCTP => {
+            stats.inc(Counter::Sctp);
+            // Common header: ports, verification tag, checksum.
+            if let Some(&[a, b, c, d]) = l4.get(0..4) {
+                if l4.len() >= 12 {
+                    pkt.sport = u16::from_be_bytes([a, b]);
+                    pkt.dport = u16::from_be_bytes([c, d]);
+                }
+            }
+        }
+        walk::P_ESP => stats.inc(Counter::Esp),
+        walk::P_IGMP => stats.inc(Counter::Igmp),
+        _ => {}
+    }
+    Decoded::Packet(pkt)
+}
+
+/// Where the reader sends a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shard {
+    /// Symmetric hash of the innermost address pair and VLAN ids.
     Hash(u32),
+    /// The innermost IP packet is a fragment: reassemble it first.
     Fragment,
+    /// No IP packet: send it anywhere deterministic.
     Other,
 }
+
+/// Picks a worker for a frame: a symmetric hash of the innermost IP address
+/// pair and VLAN ids (no ports, so a datagram's fragments and both directions
+/// of a flow agree). Walks the same headers as [`decode`], skips transport
+/// parsing, counts nothing, allocates nothing.
 pub fn shard(linktype: u16, frame: &[u8]) -> Shard {
-    let mut st = DecodeStats::default();
-    match decode(linktype, frame, &mut st) {
-        Decoded::Packet(p) => {
-            let (a, b) = if p.src <= p.dst {
-                (p.src, p.dst)
-            } else {
-                (p.dst, p.src)
-            };
-            use std::hash::{Hash, Hasher};
-            let mut h = rustc_hash::FxHasher::default();
-            a.hash(&mut h);
-            b.hash(&mut h);
-            Shard::Hash(h.finish() as u32)
-        }
-        Decoded::Fragment => Shard::Fragment,
-        _ => Shard::Other,
+    match walk(linktype, frame, &mut NoSink) {
+        Ok(w) if w.ip.frag.is_some() => Shard::Fragment,
+        Ok(w) => Shard::Hash(flow_hash(frame, &w)),
+        Err(_) => Shard::Other,
     }
 }
-#[derive(Default)]
-pub struct DefragLimits;
-pub struct Defragmenter;
-impl Defragmenter {
-    pub fn new(_l: DefragLimits) -> Self {
-        Defragmenter
-    }
-    pub fn push(&mut self, _lt: u16, _f: &[u8], _ts: u64, _s: &mut DecodeStats) -> Option<Vec<u8>> {
-        None
-    }
-    pub fn expire(&mut self, _now: u64, _s: &mut DecodeStats) {}
+
+const SEED: u64 = 0x243f_6a88_85a3_08d3;
+const MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+
+#[inline]
+fn mix(h: u64, w: u64) -> u64 {
+    let x = (h ^ w).wrapping_mul(MUL);
+    x ^ (x >> 32)
 }
-pub fn decode<'a>(linktype: u16, frame: &'a [u8], stats: &mut DecodeStats) -> Decoded<'a> {
-    use etherparse::{NetSlice, SlicedPacket, TransportSlice};
-    let sl = match linktype {
-        1 => SlicedPacket::from_ethernet(frame),
-        101 | 228 | 229 | 12 | 14 => SlicedPacket::from_ip(frame),
-        113 => SlicedPacket::from_linux_sll(frame),
-        0 | 108 => match frame.get(4..) {
-            Some(f) => SlicedPacket::from_ip(f),
-            None => {
-                stats.invalid += 1;
-                return Decoded::Invalid(Invalid::Malformed);
-            }
-        },
-        lt => return Decoded::UnsupportedLink(lt),
-    };
-    let Ok(sl) = sl else {
-        stats.invalid += 1;
-        return Decoded::Invalid(Invalid::Malformed);
-    };
-    let mut vlan = [0u16; 3];
-    let mut vlan_len = 0u8;
-    for e in sl.link_exts.iter() {
-        if let etherparse::LinkExtSlice::Vlan(v) = e {
-            if let Some(slot) = vlan.get_mut(vlan_len as usize) {
-                *slot = v.vlan_identifier().value();
-                vlan_len += 1;
-            }
-        }
+
+/// Order-independent in the two addresses, fixed seed (same on every run).
+#[inline]
+fn flow_hash(frame: &[u8], w: &Walked) -> u32 {
+    let a = w.ip.addr_bits(frame, w.ip.src);
+    let b = w.ip.addr_bits(frame, w.ip.dst);
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let v = &w.vlan;
+    let vl = u64::from(v[0]) | u64::from(v[1]) << 16 | u64::from(v[2]) << 32;
+    let vl = vl | u64::from(w.vlan_len) << 48 | u64::from(w.ip.version) << 56;
+    let mut h = mix(SEED, vl);
+    h = mix(h, lo as u64);
+    h = mix(h, hi as u64);
+    if w.ip.version == 6 {
+        h = mix(h, (lo >> 64) as u64);
+        h = mix(h, (hi >> 64) as u64);
     }
-    let (src, dst, ver, frag) = match &sl.net {
-        Some(NetSlice::Ipv4(v)) => (
-            IpAddr::V4(v.header().source_addr()),
-            IpAddr::V4(v.header().destination_addr()),
-            4,
-            v.is_payload_fragmented(),
-        ),
-        Some(NetSlice::Ipv6(v)) => (
-            IpAddr::V6(v.header().source_addr()),
-            IpAddr::V6(v.header().destination_addr()),
-            6,
-            v.is_payload_fragmented(),
-        ),
-        _ => return Decoded::NotIp,
-    };
-    if frag {
-        return Decoded::Fragment;
-    }
-    let proto = match &sl.net {
-        Some(n) => n.ip_payload_ref().map(|p| p.ip_number.0).unwrap_or(0),
-        None => 0,
-    };
-    let (sport, dport, l4, payload) = match &sl.transport {
-        Some(TransportSlice::Tcp(t)) => {
-            let flags = (t.fin() as u8)
-                | (t.syn() as u8) << 1
-                | (t.rst() as u8) << 2
-                | (t.psh() as u8) << 3
-                | (t.ack() as u8) << 4
-                | (t.urg() as u8) << 5
-                | (t.ece() as u8) << 6
-                | (t.cwr() as u8) << 7;
-            (
-                t.source_port(),
-                t.destination_port(),
-                L4::Tcp(TcpInfo {
-                    flags,
-                    seq: t.sequence_number(),
-                    ack: t.acknowledgment_number(),
-                    window: t.window_size(),
-                }),
-                t.payload(),
-            )
-        }
-        Some(TransportSlice::Udp(u)) => {
-            (u.source_port(), u.destination_port(), L4::Udp, u.payload())
-        }
-        Some(TransportSlice::Icmpv4(i)) => (
-            0,
-            0,
-            L4::Icmp {
-                icmp_type: i.type_u8(),
-                code: i.code_u8(),
-            },
-            i.payload(),
-        ),
-        Some(TransportSlice::Icmpv6(i)) => (
-            0,
-            0,
-            L4::Icmp {
-                icmp_type: i.type_u8(),
-                code: i.code_u8(),
-            },
-            i.payload(),
-        ),
-        _ => (0, 0, L4::Other, &[][..]),
-    };
-    Decoded::Packet(Packet {
-        src,
-        dst,
-        sport,
-        dport,
-        proto,
-        ip_version: ver,
-        vlan,
-        vlan_len,
-        l4,
-        payload,
-        tunnel: None,
-    })
+    (h ^ (h >> 29)) as u32
 }
+
+#[cfg(test)]
+mod tests;

@@ -289,6 +289,11 @@ pub fn stats_event(buf: &mut Vec<u8>, st: &RunStats) {
                 }
             }
         });
+        if let serde_json::Value::Object(m) = st.decode.to_eve_defrag() {
+            if !m.is_empty() {
+                s.value("defrag", &m);
+            }
+        }
         s.obj("flow", |f| {
             f.u64("total", fl.created)
                 .u64("tcp", fl.tcp)

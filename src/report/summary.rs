@@ -29,7 +29,7 @@ pub fn summary(st: &RunStats, elapsed: Duration, events: u64) -> String {
         fl.other,
         events
     );
-    let invalid = st.decode.invalid_total();
+    let invalid = st.decode.get(crate::decode::Counter::Invalid);
     let mut odd = Vec::new();
     if invalid > 0 {
         odd.push(format!("{invalid} malformed packets"));
