@@ -21,7 +21,10 @@ pub struct FlowKey {
     pub lo_port: u16,
     pub hi_port: u16,
     pub proto: u8,
+    /// VLAN ids, outermost first; `vlan_len` of them are present (an id of 0
+    /// is a priority tag, still a tag: the shard hash tells it from none).
     pub vlan: [u16; 3],
+    pub vlan_len: u8,
 }
 
 impl FlowKey {
@@ -32,7 +35,7 @@ impl FlowKey {
             L4::Icmp { icmp_type, code } => icmp_ports(p.proto, icmp_type, code),
             _ => (p.sport, p.dport, false),
         };
-        let vlan = p.vlan;
+        let (vlan, vlan_len) = (p.vlan, p.vlan_len);
         if (p.src, sport) <= (p.dst, dport) {
             (
                 FlowKey {
@@ -42,6 +45,7 @@ impl FlowKey {
                     hi_port: dport,
                     proto: p.proto,
                     vlan,
+                    vlan_len,
                 },
                 Side::Lo,
                 one_way,
@@ -55,6 +59,7 @@ impl FlowKey {
                     hi_port: sport,
                     proto: p.proto,
                     vlan,
+                    vlan_len,
                 },
                 Side::Hi,
                 one_way,

@@ -181,7 +181,6 @@ impl<A> Flow<A> {
         } else {
             (sport, dport)
         };
-        let vlan_len = self.key.vlan.iter().take_while(|&&v| v != 0).count() as u8;
         FlowMeta {
             flow_id: flow_id(self.first_idx),
             src,
@@ -191,7 +190,7 @@ impl<A> Flow<A> {
             proto: self.key.proto,
             vlan: Vlan {
                 ids: self.key.vlan,
-                len: vlan_len,
+                len: self.key.vlan_len,
             },
             community_id: self.community_id,
             tunnel: self.tunnel,
@@ -648,13 +647,17 @@ mod tests {
             l4,
             payload: &[],
             tunnel: None,
+            truncated: false,
+            inner_invalid: None,
         }
     }
 
     fn tcp(flags: u8) -> L4 {
         L4::Tcp(TcpInfo {
             flags,
-            ..TcpInfo::default()
+            seq: 0,
+            ack: 0,
+            window: 0,
         })
     }
 
