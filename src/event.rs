@@ -17,7 +17,7 @@ pub struct EventKey {
     pub pkt: u64,
     /// 0: flows ended before this packet was handled; 1: events of the packet itself.
     pub class: u8,
-    /// Class 0: the ended flow's first packet index. Class 1: 0.
+    /// Class 0: the ended flow's uid (from its first packet index). Class 1: 0.
     pub sub: u64,
     /// Order among the events of one packet, or of one ended flow (its
     /// pending application events first, the flow record last).

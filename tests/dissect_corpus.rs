@@ -1,7 +1,12 @@
 //! Names and fingerprints found by the whole pipeline over every capture of
 //! the shared corpus, compared with tshark's (the oracle) and with the JA4
 //! authors' published values. Every difference is listed with its reason.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod common;
 
 use common::*;
@@ -20,7 +25,10 @@ fn oracle_lines(rel: &str, suffix: &str) -> Vec<String> {
 }
 
 fn oracle_set(rel: &str, suffix: &str) -> Set {
-    oracle_lines(rel, suffix).into_iter().filter(|l| !l.is_empty()).collect()
+    oracle_lines(rel, suffix)
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// Column `col` (0-based) of a TSV oracle file with a header line.
@@ -71,12 +79,14 @@ fn found(events: &[Value]) -> Found {
             t @ ("dns" | "mdns" | "llmnr") => {
                 if let Some(qs) = e[t]["queries"].as_array() {
                     for q in qs {
-                        f.dns_qnames.extend(s(&q["rrname"]).map(|n| n.to_lowercase()));
+                        f.dns_qnames
+                            .extend(s(&q["rrname"]).map(|n| n.to_lowercase()));
                     }
                 }
             }
             "http" => {
-                f.http_hosts.extend(s(&e["http"]["hostname"]).map(|h| h.to_lowercase()));
+                f.http_hosts
+                    .extend(s(&e["http"]["hostname"]).map(|h| h.to_lowercase()));
             }
             _ => {}
         }
@@ -87,10 +97,17 @@ fn found(events: &[Value]) -> Found {
 fn strip_port(h: &str) -> String {
     let h = h.trim();
     if h.starts_with('[') {
-        return h.trim_start_matches('[').split(']').next().unwrap_or("").to_lowercase();
+        return h
+            .trim_start_matches('[')
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .to_lowercase();
     }
     match h.rsplit_once(':') {
-        Some((name, port)) if !name.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => name.to_lowercase(),
+        Some((name, port)) if !name.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => {
+            name.to_lowercase()
+        }
         _ => h.to_lowercase(),
     }
 }
@@ -109,7 +126,8 @@ fn diff(what: &str, ours: &Set, theirs: &Set) -> Option<String> {
 #[test]
 fn names_and_fingerprints_match_the_oracle() {
     let root = shared().join("captures");
-    let exceptions: BTreeMap<(&str, &str), &str> = EXCEPTIONS.iter().map(|(c, w, r)| ((*c, *w), *r)).collect();
+    let exceptions: BTreeMap<(&str, &str), &str> =
+        EXCEPTIONS.iter().map(|(c, w, r)| ((*c, *w), *r)).collect();
     let mut used = BTreeSet::new();
     let mut failures = Vec::new();
     let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
@@ -120,17 +138,36 @@ fn names_and_fingerprints_match_the_oracle() {
         }
         let f = found(&run.events());
         let all_sni: Set = f.tls_sni.union(&f.quic_sni).cloned().collect();
-        let dns_oracle: Set = oracle_column(&rel, "dns.tsv", 9).into_iter().map(|n| n.to_lowercase()).collect();
-        let http_oracle: Set = oracle_set(&rel, "http.txt").iter().map(|h| strip_port(h)).collect();
+        let dns_oracle: Set = oracle_column(&rel, "dns.tsv", 9)
+            .into_iter()
+            .map(|n| n.to_lowercase())
+            .collect();
+        let http_oracle: Set = oracle_set(&rel, "http.txt")
+            .iter()
+            .map(|h| strip_port(h))
+            .collect();
         let ja3_oracle = oracle_column(&rel, "ja3.txt", 2);
         let checks = [
             ("sni", diff("sni", &all_sni, &oracle_set(&rel, "sni.txt"))),
-            ("quic_sni", diff("quic_sni", &f.quic_sni, &oracle_set(&rel, "quic-sni.txt"))),
-            ("gquic_sni", diff("gquic_sni", &f.gquic_sni, &oracle_set(&rel, "gquic-sni.txt"))),
+            (
+                "quic_sni",
+                diff("quic_sni", &f.quic_sni, &oracle_set(&rel, "quic-sni.txt")),
+            ),
+            (
+                "gquic_sni",
+                diff(
+                    "gquic_sni",
+                    &f.gquic_sni,
+                    &oracle_set(&rel, "gquic-sni.txt"),
+                ),
+            ),
             ("dns", diff("dns", &f.dns_qnames, &dns_oracle)),
             ("http", diff("http", &f.http_hosts, &http_oracle)),
             ("ja3", diff("ja3", &f.ja3, &ja3_oracle)),
-            ("ja4", diff("ja4", &f.ja4_tcp, &oracle_column(&rel, "ja4.txt", 6))),
+            (
+                "ja4",
+                diff("ja4", &f.ja4_tcp, &oracle_column(&rel, "ja4.txt", 6)),
+            ),
         ];
         *totals.entry("sni").or_default() += all_sni.len();
         *totals.entry("dns").or_default() += f.dns_qnames.len();
@@ -140,7 +177,9 @@ fn names_and_fingerprints_match_the_oracle() {
         for (what, d) in checks {
             match (d, exceptions.get(&(rel.as_str(), what))) {
                 (None, None) => {}
-                (None, Some(_)) => failures.push(format!("{rel}: {what} listed as an exception but agrees now")),
+                (None, Some(_)) => failures.push(format!(
+                    "{rel}: {what} listed as an exception but agrees now"
+                )),
                 (Some(_), Some(_)) => {
                     used.insert((rel.clone(), what));
                 }
@@ -148,8 +187,16 @@ fn names_and_fingerprints_match_the_oracle() {
             }
         }
     }
-    eprintln!("names found across the corpus: {totals:?}; exceptions used: {}", used.len());
-    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+    eprintln!(
+        "names found across the corpus: {totals:?}; exceptions used: {}",
+        used.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The JA4 authors' own expected outputs beside their captures are the reference.
@@ -185,7 +232,10 @@ fn ja4_equals_the_authors_published_values() {
             .collect();
         compared += want.len();
         if !want.is_subset(&got) {
-            failures.push(format!("{capture}: missing {:?}", want.difference(&got).collect::<Vec<_>>()));
+            failures.push(format!(
+                "{capture}: missing {:?}",
+                want.difference(&got).collect::<Vec<_>>()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -280,6 +280,25 @@ pub enum Shard {
 /// pair and VLAN ids (no ports, so a datagram's fragments and both directions
 /// of a flow agree). Walks the same headers as [`decode`], skips transport
 /// parsing, counts nothing, allocates nothing.
+/// The packet of a tunnel's own flow (outer addresses and ports, no payload).
+pub fn outer_packet(t: &Tunnel) -> Packet<'static> {
+    Packet {
+        src: t.src,
+        dst: t.dst,
+        sport: t.sport,
+        dport: t.dport,
+        proto: t.proto,
+        ip_version: if t.src.is_ipv6() { 6 } else { 4 },
+        vlan: [0; 3],
+        vlan_len: 0,
+        l4: if t.proto == 17 { L4::Udp } else { L4::Other },
+        payload: &[],
+        tunnel: None,
+        truncated: false,
+        inner_invalid: None,
+    }
+}
+
 pub fn shard(linktype: u16, frame: &[u8]) -> Shard {
     match walk(linktype, frame, &mut NoSink) {
         Ok(w) if w.ip.frag.is_some() => Shard::Fragment,
@@ -298,18 +317,35 @@ fn mix(h: u64, w: u64) -> u64 {
 }
 
 /// Order-independent in the two addresses, fixed seed (same on every run).
+///
+/// A tunnelled packet is placed by its OUTERMOST address pair, so the
+/// tunnel's own flow (e.g. the VXLAN UDP flow between two VTEPs) and every
+/// flow inside it are tracked by one worker; other packets by their (only)
+/// address pair plus VLAN tags.
 #[inline]
 fn flow_hash(frame: &[u8], w: &Walked) -> u32 {
-    let a = w.ip.addr_bits(frame, w.ip.src);
-    let b = w.ip.addr_bits(frame, w.ip.dst);
+    let (a, b, version, vl) = match w.tunnel {
+        Some(t) => {
+            let (a, b) = t.outer_bits(frame);
+            (a, b, t.outer_version(), 0)
+        }
+        None => {
+            let v = &w.vlan;
+            let vl = u64::from(v[0]) | u64::from(v[1]) << 16 | u64::from(v[2]) << 32;
+            let vl = vl | u64::from(w.vlan_len) << 48;
+            (
+                w.ip.addr_bits(frame, w.ip.src),
+                w.ip.addr_bits(frame, w.ip.dst),
+                w.ip.version,
+                vl,
+            )
+        }
+    };
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let v = &w.vlan;
-    let vl = u64::from(v[0]) | u64::from(v[1]) << 16 | u64::from(v[2]) << 32;
-    let vl = vl | u64::from(w.vlan_len) << 48 | u64::from(w.ip.version) << 56;
-    let mut h = mix(SEED, vl);
+    let mut h = mix(SEED, vl | u64::from(version) << 56);
     h = mix(h, lo as u64);
     h = mix(h, hi as u64);
-    if w.ip.version == 6 {
+    if version == 6 {
         h = mix(h, (lo >> 64) as u64);
         h = mix(h, (hi >> 64) as u64);
     }

@@ -1094,8 +1094,14 @@ fn shard_is_symmetric_portless_and_deterministic() {
     let six_ba = eth_wrap(0x86dd, &ipv6_udp(1, 2, b"", B6, A6));
     assert_eq!(shard(1, &six_ab), shard(1, &six_ba));
     assert_ne!(shard(1, &six_ab), h);
-    // Tunnelled: the inner pair decides.
-    assert_eq!(shard(1, &vxlan_frame(&ab)), h);
+    // Tunnelled: the outer pair decides, so every flow of one tunnel (and the
+    // tunnel's own flow) lands on the same worker.
+    let other_inner = eth_wrap(0x0800, &ipv4_udp(7, 8, b"", [10, 9, 9, 9], [10, 8, 8, 8]));
+    assert_eq!(
+        shard(1, &vxlan_frame(&ab)),
+        shard(1, &vxlan_frame(&other_inner))
+    );
+    assert!(matches!(shard(1, &vxlan_frame(&ab)), Shard::Hash(_)));
     assert_eq!(shard(1, &eth_wrap(0x0806, &[0; 28])), Shard::Other);
     assert_eq!(shard(147, &ab), Shard::Other);
     // Different pairs spread.

@@ -165,6 +165,21 @@ impl TunnelAt {
         }
     }
 
+    /// The outer addresses as integers (for the shard hash), without building `IpAddr`s.
+    pub fn outer_bits(self, frame: &[u8]) -> (u128, u128) {
+        let n = if self.outer_version == 6 { 16 } else { 4 };
+        let bits = |at: u32| {
+            frame.get(at as usize..at as usize + n).map_or(0, |s| {
+                s.iter().fold(0u128, |acc, &b| acc << 8 | u128::from(b))
+            })
+        };
+        (bits(self.src), bits(self.dst))
+    }
+
+    pub fn outer_version(self) -> u8 {
+        self.outer_version
+    }
+
     pub fn outer_addrs(self, frame: &[u8]) -> (IpAddr, IpAddr) {
         let v6 = self.outer_version == 6;
         (

@@ -81,10 +81,19 @@ pub fn run(me: usize, cfg: FlowConfig, jobs: Receiver<Arc<Job>>, out: Sender<Out
                 ts_ns: meta.ts_ns,
                 wire_len: meta.origlen.max(meta.caplen),
                 file: job.file,
+                layer: 0,
             };
             let Decoded::Packet(p) = decode::decode(meta.linktype, bytes, &mut dstats) else {
                 continue;
             };
+            if let Some(t) = &p.tunnel {
+                // The tunnel's own flow (VXLAN, GRE, ...) is a flow too, as
+                // Suricata and tshark count it; nothing in it is dissected.
+                let outer = decode::outer_packet(t);
+                let octx = PacketCtx { layer: 1, ..ctx };
+                let (of, _) = table.packet(&outer, &octx, &mut ended);
+                of.app = AppState::Done;
+            }
             let (flow, to_server) = table.packet(&p, &ctx, &mut ended);
             if matches!(flow.app, AppState::Done) {
                 // The hot path: names known (or nothing to learn), counters only.

@@ -25,6 +25,10 @@ pub struct FlowKey {
     /// is a priority tag, still a tag: the shard hash tells it from none).
     pub vlan: [u16; 3],
     pub vlan_len: u8,
+    /// For a flow inside a tunnel, a hash of the tunnel's outer address pair
+    /// (0 otherwise): the same inner 5-tuple in two tunnels (two ERSPAN
+    /// mirrors, two VXLAN tenants) is two flows.
+    pub tunnel: u64,
 }
 
 impl FlowKey {
@@ -36,6 +40,7 @@ impl FlowKey {
             _ => (p.sport, p.dport, false),
         };
         let (vlan, vlan_len) = (p.vlan, p.vlan_len);
+        let tunnel = p.tunnel.as_ref().map_or(0, tunnel_id);
         if (p.src, sport) <= (p.dst, dport) {
             (
                 FlowKey {
@@ -46,6 +51,7 @@ impl FlowKey {
                     proto: p.proto,
                     vlan,
                     vlan_len,
+                    tunnel,
                 },
                 Side::Lo,
                 one_way,
@@ -60,10 +66,24 @@ impl FlowKey {
                     proto: p.proto,
                     vlan,
                     vlan_len,
+                    tunnel,
                 },
                 Side::Hi,
                 one_way,
             )
         }
     }
+}
+
+/// A symmetric, never-zero hash of a tunnel's outer addresses and kind.
+fn tunnel_id(t: &crate::decode::Tunnel) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let (a, b) = if t.src <= t.dst {
+        (t.src, t.dst)
+    } else {
+        (t.dst, t.src)
+    };
+    let mut h = rustc_hash::FxHasher::default();
+    (a, b, t.proto, t.kind as u8).hash(&mut h);
+    h.finish() | 1
 }

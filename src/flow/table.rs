@@ -98,6 +98,8 @@ pub struct PacketCtx {
     pub wire_len: u32,
     /// Input file index.
     pub file: u32,
+    /// 0 for the packet's innermost flow, 1 for the flow of the tunnel around it.
+    pub layer: u8,
 }
 
 /// A flow (or a record of it) that a table operation ended, for the worker
@@ -114,8 +116,10 @@ pub struct Ended<A> {
 #[derive(Debug)]
 pub struct Flow<A> {
     pub key: FlowKey,
-    /// Index of the flow's first packet: unique, and the same for any worker count.
-    pub first_idx: u64,
+    /// 2 × the index of the flow's first packet, + 1 for a tunnel's outer
+    /// flow (created by the same packet as the flow inside it): unique, and
+    /// the same for any worker count.
+    pub uid: u64,
     /// Which side of the key is the client.
     pub client: Side,
     pub first_ts: u64,
@@ -182,7 +186,7 @@ impl<A> Flow<A> {
             (sport, dport)
         };
         FlowMeta {
-            flow_id: flow_id(self.first_idx),
+            flow_id: flow_id(self.uid),
             src,
             dst,
             sport,
@@ -222,10 +226,10 @@ impl<A> Flow<A> {
     }
 }
 
-/// A stable flow id from the first packet index (splitmix64), kept within
-/// 2^53 so JSON readers that use doubles do not round it.
-pub fn flow_id(first_idx: u64) -> u64 {
-    let mut z = first_idx.wrapping_add(0x9e37_79b9_7f4a_7c15);
+/// A stable flow id from the flow's uid (splitmix64), kept within 2^53 so
+/// JSON readers that use doubles do not round it.
+pub fn flow_id(uid: u64) -> u64 {
+    let mut z = uid.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     (z ^ (z >> 31)) & ((1 << 53) - 1)
@@ -398,7 +402,7 @@ impl<A: Default> FlowTable<A> {
             };
             let live = self.flows.get(&key).is_some_and(|f| f.timer_sec == sec);
             if live {
-                let first = self.flows.get(&key).map_or(0, |f| f.first_idx);
+                let first = self.flows.get(&key).map_or(0, |f| f.uid);
                 let ev = EventKey {
                     pkt: idx,
                     class: 0,
@@ -432,7 +436,7 @@ impl<A: Default> FlowTable<A> {
                 let ev = EventKey {
                     pkt: ctx.idx,
                     class: 0,
-                    sub: existing.first_idx,
+                    sub: existing.uid,
                     seq: 0,
                 };
                 self.end(&key, EndReason::TcpReuse, ev, out);
@@ -515,9 +519,9 @@ impl<A: Default> FlowTable<A> {
                 if deadline(&self.cfg, f) > now_ns {
                     refile.push(key);
                 } else if idle_end(&self.cfg, f) <= now_ns {
-                    ended.push((f.first_idx, key, EndReason::Timeout));
+                    ended.push((f.uid, key, EndReason::Timeout));
                 } else {
-                    ended.push((f.first_idx, key, EndReason::ActiveTimeout));
+                    ended.push((f.uid, key, EndReason::ActiveTimeout));
                 }
             }
         }
@@ -558,8 +562,7 @@ impl<A: Default> FlowTable<A> {
 
     /// Ends every flow still open (end of capture), in first-packet order.
     pub fn flush(&mut self, out: &mut Vec<Ended<A>>) {
-        let mut keys: Vec<(u64, FlowKey)> =
-            self.flows.values().map(|f| (f.first_idx, f.key)).collect();
+        let mut keys: Vec<(u64, FlowKey)> = self.flows.values().map(|f| (f.uid, f.key)).collect();
         keys.sort_unstable_by_key(|(first, _)| *first);
         for (first, key) in keys {
             let ev = EventKey {
@@ -591,7 +594,7 @@ fn new_flow<A: Default>(
     };
     Flow {
         key,
-        first_idx: ctx.idx,
+        uid: ctx.idx * 2 + u64::from(ctx.layer),
         client: orient(p, sender),
         first_ts: ctx.ts_ns,
         last_ts: ctx.ts_ns,
@@ -667,6 +670,7 @@ mod tests {
             ts_ns: secs * NS,
             wire_len: 100,
             file: 0,
+            layer: 0,
         }
     }
 
