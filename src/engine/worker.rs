@@ -13,7 +13,7 @@ pub enum Output {
     Events(Vec<Event>),
     Done {
         events: Vec<Event>,
-        decode: DecodeStats,
+        decode: Box<DecodeStats>,
         flows: FlowStats,
     },
 }
@@ -140,7 +140,7 @@ pub fn run(me: usize, cfg: FlowConfig, jobs: Receiver<Arc<Job>>, out: Sender<Out
     }
     let _ = out.send(Output::Done {
         events,
-        decode: dstats,
+        decode: Box::new(dstats),
         flows: table.stats().clone(),
     });
 }

@@ -128,22 +128,19 @@ fn version_code(ch: &ClientHello) -> &'static str {
     }
 }
 
-/// First and last characters of the first ALPN value; its hex form's first
-/// and last digits if either end byte is not ASCII alphanumeric; "00" if
-/// there is none or it is empty.
+/// First and last characters of the first ALPN value, "00" if there is none
+/// or it is empty, a single character doubled.
 ///
-/// This is the current JA4 specification (technical_details/JA4.md). FoxIO's
-/// python and Rust tools still print '9' for a non-ASCII character (their
-/// issue #326), so for such hellos their output differs from ours.
+/// A byte outside ASCII prints as '9', as FoxIO's own python and Rust JA4
+/// tools do (their published outputs for `tls-non-ascii-alpn.pcapng` read
+/// `...99_`); other ASCII characters are kept. The written specification
+/// (technical_details/JA4.md) would print hex digits instead; the authors'
+/// tools are what other JA4 producers are compared with, so we follow them.
 fn alpn_code(ch: &ClientHello) -> [char; 2] {
-    let Some(first_alpn) = ch.alpn.first() else {
-        return ['0', '0'];
-    };
-    match (first_alpn.first(), first_alpn.last()) {
-        (Some(&a), Some(&z)) if a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric() => {
-            [char::from(a), char::from(z)]
-        }
-        (Some(&a), Some(&z)) => [hex_digit(a >> 4), hex_digit(z & 0x0f)],
+    let show = |b: u8| if b.is_ascii() { char::from(b) } else { '9' };
+    match ch.alpn.first().map(Vec::as_slice) {
+        Some([a, .., z]) => [show(*a), show(*z)],
+        Some([a]) => [show(*a), show(*a)],
         _ => ['0', '0'],
     }
 }
@@ -198,11 +195,10 @@ fn ja4_parts(ch: &ClientHello, transport: Transport, original_order: bool) -> Ja
     let mut a = String::with_capacity(10);
     a.push(transport.marker());
     a.push_str(version_code(ch));
-    a.push(if extensions.contains(&ext::SERVER_NAME) {
-        'd'
-    } else {
-        'i'
-    });
+    // 'd' when the hello names a server. An SNI extension without a host
+    // name counts as none, as FoxIO's tools print it (the written spec keys
+    // on the extension alone).
+    a.push(if ch.sni.is_some() { 'd' } else { 'i' });
     a.extend(count2(ciphers.len()));
     a.extend(count2(n_exts));
     a.extend(alpn_code(ch));
@@ -408,18 +404,15 @@ mod tests {
         // Empty first value, or no value: "00".
         assert_eq!(a_part(&with_alpn(&[b"", b"h2"])), "t13d151600");
         assert_eq!(a_part(&with_alpn(&[])), "t13d151600");
-        // Non-alphanumeric ends: first and last hex digits (spec examples).
-        assert_eq!(a_part(&with_alpn(&[&[0xab]])), "t13d1516ab");
-        assert_eq!(a_part(&with_alpn(&[&[0xab, 0xcd]])), "t13d1516ad");
-        assert_eq!(a_part(&with_alpn(&[&[0x30, 0xab]])), "t13d15163b");
-        assert_eq!(
-            a_part(&with_alpn(&[&[0x30, 0x31, 0xab, 0xcd]])),
-            "t13d15163d"
-        );
+        // Bytes outside ASCII print as '9' (FoxIO's tools); ASCII is kept.
+        assert_eq!(a_part(&with_alpn(&[&[0xab]])), "t13d151699");
+        assert_eq!(a_part(&with_alpn(&[&[0xab, 0xcd]])), "t13d151699");
+        assert_eq!(a_part(&with_alpn(&[&[0x30, 0xab]])), "t13d151609");
         assert_eq!(
             a_part(&with_alpn(&[&[0x30, 0xab, 0xcd, 0x31]])),
             "t13d151601"
         );
+        assert_eq!(a_part(&with_alpn(&[b"x/"])), "t13d1516x/");
     }
 
     #[test]
@@ -438,6 +431,7 @@ mod tests {
             legacy_version: 0x0303,
             cipher_suites: vec![0x1301],
             extensions: vec![0, 16],
+            sni: Some("example.com".into()),
             alpn: vec![b"h2".to_vec()],
             ..ClientHello::default()
         };
