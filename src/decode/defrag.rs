@@ -190,6 +190,8 @@ struct Tracker {
     version: u8,
     first_ts: u64,
     frags: u32,
+    /// Sum of the accepted fragments' frame lengths.
+    wire: u64,
     /// Bytes charged to `Defragmenter::mem`.
     mem: usize,
 }
@@ -205,6 +207,8 @@ pub struct Defragmenter {
     spare: Vec<Vec<u8>>,
     /// Packet time of the next opportunistic expiry sweep.
     next_sweep: u64,
+    /// Fragments and their frame bytes in the datagram `push` last returned.
+    last: (u32, u64),
 }
 
 impl Defragmenter {
@@ -219,6 +223,7 @@ impl Defragmenter {
             mem: 0,
             spare: Vec::new(),
             next_sweep: 0,
+            last: (0, 0),
         }
     }
 
@@ -229,6 +234,12 @@ impl Defragmenter {
 
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+
+    /// How many fragments, and how many frame bytes, made up the datagram the
+    /// last `push` returned (flows count the packets as they were on the wire).
+    pub fn last_fragments(&self) -> (u32, u64) {
+        self.last
     }
 
     /// Takes one fragment (a frame for which `decode` says `Fragment`). Counts
@@ -312,6 +323,7 @@ impl Defragmenter {
                     version: w.ip.version,
                     first_ts: ts_ns,
                     frags: 0,
+                    wire: 0,
                     mem: 0,
                 },
             );
@@ -336,6 +348,7 @@ impl Defragmenter {
             Verdict::Complete => {
                 let t = self.map.remove(&key)?;
                 self.mem = self.mem.saturating_sub(t.mem);
+                self.last = (t.frags, t.wire);
                 let out = rebuild(&t);
                 self.recycle(t);
                 match out {
@@ -413,6 +426,7 @@ impl Defragmenter {
             }
         }
         t.frags += 1;
+        t.wire += frame.len() as u64;
         if start == 0 {
             t.prefix.clear();
             t.prefix

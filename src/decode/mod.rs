@@ -88,6 +88,9 @@ pub struct Tunnel {
     pub proto: u8,
     /// Number of encapsulations (1 = one tunnel).
     pub depth: u8,
+    /// VLAN tags of the outer frame, outermost first.
+    pub vlan: [u16; 3],
+    pub vlan_len: u8,
 }
 
 /// A decoded frame: its innermost IP packet.
@@ -289,8 +292,8 @@ pub fn outer_packet(t: &Tunnel) -> Packet<'static> {
         dport: t.dport,
         proto: t.proto,
         ip_version: if t.src.is_ipv6() { 6 } else { 4 },
-        vlan: [0; 3],
-        vlan_len: 0,
+        vlan: t.vlan,
+        vlan_len: t.vlan_len,
         l4: if t.proto == 17 { L4::Udp } else { L4::Other },
         payload: &[],
         tunnel: None,
@@ -327,7 +330,7 @@ fn flow_hash(frame: &[u8], w: &Walked) -> u32 {
     let (a, b, version, vl) = match w.tunnel {
         Some(t) => {
             let (a, b) = t.outer_bits(frame);
-            (a, b, t.outer_version(), 0)
+            (a, b, t.outer_version(), t.vlan_bits())
         }
         None => {
             let v = &w.vlan;

@@ -149,6 +149,9 @@ pub(crate) struct TunnelAt {
     sport: u16,
     dport: u16,
     depth: u8,
+    /// VLAN tags of the outer frame (the tunnel's own flow is in that VLAN).
+    vlan: [u16; 3],
+    vlan_len: u8,
 }
 
 impl TunnelAt {
@@ -162,7 +165,18 @@ impl TunnelAt {
             dport: self.dport,
             proto: self.proto,
             depth: self.depth,
+            vlan: self.vlan,
+            vlan_len: self.vlan_len,
         }
+    }
+
+    /// The outer frame's VLAN tags packed for the shard hash.
+    pub fn vlan_bits(self) -> u64 {
+        let v = self.vlan;
+        u64::from(v[0])
+            | u64::from(v[1]) << 16
+            | u64::from(v[2]) << 32
+            | u64::from(self.vlan_len) << 48
     }
 
     /// The outer addresses as integers (for the shard hash), without building `IpAddr`s.
@@ -835,6 +849,8 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
                     sport,
                     dport,
                     depth: 1,
+                    vlan: self.vlan,
+                    vlan_len: self.vlan_len,
                 })
             }
         }

@@ -27,19 +27,23 @@ pub struct Job {
     /// Reassembled datagrams, rebuilt as whole frames (`offset` into `extra`).
     pub extra: Vec<u8>,
     pub extra_pkts: Vec<PacketMeta>,
+    /// How many fragments each reassembled datagram was made of.
+    pub extra_fragments: Vec<u32>,
 }
 
 impl Job {
     /// Bytes of an assigned packet.
-    pub fn bytes(&self, pos: u32, src: u32) -> Option<(&PacketMeta, &[u8])> {
+    /// The packet's descriptor, bytes, and how many packets on the wire it
+    /// stands for (a reassembled datagram: its fragments).
+    pub fn bytes(&self, pos: u32, src: u32) -> Option<(&PacketMeta, &[u8], u32)> {
         if src == RAW {
             let m = self.block.packets.get(pos as usize)?;
-            Some((m, self.block.bytes(m)))
+            Some((m, self.block.bytes(m), 1))
         } else {
             let m = self.extra_pkts.get(src as usize)?;
             let start = m.offset as usize;
             let b = self.extra.get(start..start + m.caplen as usize)?;
-            Some((m, b))
+            Some((m, b, *self.extra_fragments.get(src as usize)?))
         }
     }
 }
@@ -101,6 +105,7 @@ pub fn run(cfg: &ReplayConfig, txs: Vec<Sender<Arc<Job>>>, progress: &Progress) 
                 base: next_idx,
                 extra: Vec::new(),
                 extra_pkts: Vec::new(),
+                extra_fragments: Vec::new(),
                 block,
             };
             for (pos, meta) in job.block.packets.iter().enumerate() {
@@ -134,13 +139,16 @@ pub fn run(cfg: &ReplayConfig, txs: Vec<Sender<Arc<Job>>>, progress: &Progress) 
                             Shard::Hash(h) => worker_of(h, workers),
                             _ => 0,
                         };
+                        let (fragments, wire) = defrag.last_fragments();
                         let m = PacketMeta {
                             ts_ns: meta.ts_ns,
                             offset: job.extra.len() as u32,
                             caplen: frame.len() as u32,
-                            origlen: frame.len() as u32,
+                            // The fragments' frames, as they were on the wire.
+                            origlen: u32::try_from(wire).unwrap_or(u32::MAX),
                             linktype: meta.linktype,
                         };
+                        job.extra_fragments.push(fragments);
                         job.extra.extend_from_slice(&frame);
                         let n = job.extra_pkts.len() as u32;
                         assign(&mut job.assign, w, (pos, n));

@@ -73,13 +73,14 @@ pub fn run(me: usize, cfg: FlowConfig, jobs: Receiver<Arc<Job>>, out: Sender<Out
                 table.tick(clock, job.base + u64::from(tpos), &mut ended);
                 ticks.next();
             }
-            let Some((meta, bytes)) = job.bytes(pos, src) else {
+            let Some((meta, bytes, packets)) = job.bytes(pos, src) else {
                 continue;
             };
             let ctx = PacketCtx {
                 idx: job.base + u64::from(pos),
                 ts_ns: meta.ts_ns,
                 wire_len: meta.origlen.max(meta.caplen),
+                packets,
                 file: job.file,
                 layer: 0,
             };

@@ -84,6 +84,6 @@ fn tunnel_id(t: &crate::decode::Tunnel) -> u64 {
         (t.dst, t.src)
     };
     let mut h = rustc_hash::FxHasher::default();
-    (a, b, t.proto, t.kind as u8).hash(&mut h);
+    (a, b, t.proto, t.kind as u8, t.vlan, t.vlan_len).hash(&mut h);
     h.finish() | 1
 }

@@ -96,6 +96,8 @@ pub struct PacketCtx {
     pub ts_ns: u64,
     /// Length on the wire, counted in the flow's bytes.
     pub wire_len: u32,
+    /// Packets on the wire this stands for (the fragments of a reassembled datagram).
+    pub packets: u32,
     /// Input file index.
     pub file: u32,
     /// 0 for the packet's innermost flow, 1 for the flow of the tunnel around it.
@@ -471,10 +473,10 @@ impl<A: Default> FlowTable<A> {
             file_timer(&self.cfg, &mut self.timers, f);
         }
         if to_server {
-            f.pkts_toserver += 1;
+            f.pkts_toserver += u64::from(ctx.packets);
             f.bytes_toserver += u64::from(ctx.wire_len);
         } else {
-            f.pkts_toclient += 1;
+            f.pkts_toclient += u64::from(ctx.packets);
             f.bytes_toclient += u64::from(ctx.wire_len);
         }
         // Out-of-order timestamps never move a flow backwards in time.
@@ -669,6 +671,7 @@ mod tests {
             idx,
             ts_ns: secs * NS,
             wire_len: 100,
+            packets: 1,
             file: 0,
             layer: 0,
         }
