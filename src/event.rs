@@ -164,8 +164,6 @@ pub struct FlowNames {
     pub connect_target: Option<(String, u16)>,
     /// DNS names of the server's certificate (subject CN and SAN DNS names).
     pub cert_names: Vec<String>,
-    pub ja3: Option<String>,
-    pub ja4: Option<String>,
 }
 
 /// One output event.

@@ -291,7 +291,6 @@ impl Proto {
                             let n = facts.names();
                             n.quic_sni.clone_from(&ch.sni);
                             n.ech |= ch.ech;
-                            n.ja4 = Some(tls::ja4(ch, tls::Transport::Quic));
                         }
                         out.push(AppBody::Quic(Box::new(QuicEvent {
                             version,
@@ -356,7 +355,13 @@ struct TlsSession {
     server_hello: Option<tls::ServerHello>,
     cert: Option<tls::CertInfo>,
     emitted: bool,
+    /// Stream chunks handled since the (latest) ClientHello.
+    since_hello: u32,
 }
+
+/// Chunks after a ClientHello to wait for the server's clear-text flight
+/// (ServerHello, Certificate) before reporting what was seen.
+const TLS_SERVER_WAIT: u32 = 12;
 
 impl TlsSession {
     fn new(transport: tls::Transport) -> Self {
@@ -368,6 +373,7 @@ impl TlsSession {
             server_hello: None,
             cert: None,
             emitted: false,
+            since_hello: 0,
         }
     }
 
@@ -418,6 +424,9 @@ impl TlsSession {
             }
             _ => {}
         });
+        if self.client_hello.is_some() {
+            self.since_hello += 1;
+        }
         for ch in hellos {
             // A second hello on the connection (after a HelloRetryRequest, or
             // a client retrying): the first is reported with what it got, and
@@ -430,11 +439,10 @@ impl TlsSession {
             if n.sni.is_none() {
                 n.sni.clone_from(&ch.sni);
                 n.ech = ch.ech;
-                n.ja3 = tls::ja3(&ch).map(|j| j.hash);
-                n.ja4 = Some(tls::ja4(&ch, self.transport));
             }
             self.client_hello = Some(ch);
             self.emitted = false;
+            self.since_hello = 0;
         }
         self.maybe_emit(out)
     }
@@ -457,8 +465,11 @@ impl TlsSession {
             .server_hello
             .as_ref()
             .is_some_and(|s| s.version >= 0x0304 && !s.is_hello_retry_request);
-        let complete =
-            self.client_hello.is_some() && (self.cert.is_some() || tls13 || self.server.is_done());
+        let complete = self.client_hello.is_some()
+            && (self.cert.is_some()
+                || tls13
+                || self.server.is_done()
+                || self.since_hello > TLS_SERVER_WAIT);
         if complete || both_done {
             self.emit(out);
             return true;

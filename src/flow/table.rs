@@ -327,6 +327,30 @@ fn file_timer<A>(cfg: &FlowConfig, timers: &mut BTreeMap<u64, Vec<FlowKey>>, f: 
     timers.entry(sec).or_default().push(f.key);
 }
 
+/// Counts a flow's end and turns it into what the worker writes out.
+fn close<A>(stats: &mut FlowStats, f: Flow<A>, reason: EndReason, key: EventKey) -> Ended<A> {
+    match reason {
+        EndReason::Timeout => stats.ended_timeout += 1,
+        EndReason::ActiveTimeout => stats.ended_active_timeout += 1,
+        EndReason::Forced => stats.ended_forced += 1,
+        EndReason::Shutdown => stats.ended_shutdown += 1,
+        EndReason::TcpReuse => stats.ended_tcp_reuse += 1,
+    }
+    match f.state() {
+        FlowState::New => stats.end_state_new += 1,
+        FlowState::Established => stats.end_state_established += 1,
+        FlowState::Closed => stats.end_state_closed += 1,
+    }
+    let mut record = f.record(reason);
+    // After an active-timeout record with nothing since, that record was the last word.
+    record.empty = !f.record_open;
+    Ended {
+        key,
+        record,
+        app: Some(f.app),
+    }
+}
+
 /// A worker's flows.
 pub struct FlowTable<A> {
     cfg: FlowConfig,
@@ -365,32 +389,8 @@ impl<A: Default> FlowTable<A> {
     }
 
     fn end(&mut self, key: &FlowKey, reason: EndReason, ev_key: EventKey, out: &mut Vec<Ended<A>>) {
-        let Some(f) = self.flows.remove(key) else {
-            return;
-        };
-        self.count_end(&f, reason);
-        let mut record = f.record(reason);
-        // After an active-timeout record with nothing since, that record was the last word.
-        record.empty = !f.record_open;
-        out.push(Ended {
-            key: ev_key,
-            record,
-            app: Some(f.app),
-        });
-    }
-
-    fn count_end(&mut self, f: &Flow<A>, reason: EndReason) {
-        match reason {
-            EndReason::Timeout => self.stats.ended_timeout += 1,
-            EndReason::ActiveTimeout => self.stats.ended_active_timeout += 1,
-            EndReason::Forced => self.stats.ended_forced += 1,
-            EndReason::Shutdown => self.stats.ended_shutdown += 1,
-            EndReason::TcpReuse => self.stats.ended_tcp_reuse += 1,
-        }
-        match f.state() {
-            FlowState::New => self.stats.end_state_new += 1,
-            FlowState::Established => self.stats.end_state_established += 1,
-            FlowState::Closed => self.stats.end_state_closed += 1,
+        if let Some(f) = self.flows.remove(key) {
+            out.push(close(&mut self.stats, f, reason, ev_key));
         }
     }
 
@@ -431,40 +431,49 @@ impl<A: Default> FlowTable<A> {
             L4::Tcp(t) => Some(t.flags),
             _ => None,
         };
-        // A fresh SYN on a closed connection starts a new flow.
-        if let (Some(fl), Some(existing)) = (tcp_flags, self.flows.get(&key)) {
-            let syn_only = fl & super::tcp::SYN != 0 && fl & super::tcp::ACK == 0;
-            if syn_only && existing.tcp.is_closed() {
-                let ev = EventKey {
-                    pkt: ctx.idx,
-                    class: 0,
-                    sub: existing.uid,
-                    seq: 0,
-                };
-                self.end(&key, EndReason::TcpReuse, ev, out);
-            }
-        }
-        if !self.flows.contains_key(&key) && self.flows.len() >= self.cfg.max_flows {
+        let syn_only = tcp_flags
+            .is_some_and(|fl| fl & super::tcp::SYN != 0 && fl & super::tcp::ACK == 0);
+        // Rare: a full table makes room first (the only second lookup).
+        if self.flows.len() >= self.cfg.max_flows && !self.flows.contains_key(&key) {
             self.evict_one(ctx.idx, out);
         }
         let held = self.flows.len() as u64;
+        let mut created = false;
+        // One hash lookup per packet.
         let f = match self.flows.entry(key) {
-            hashbrown::hash_map::Entry::Occupied(o) => o.into_mut(),
-            hashbrown::hash_map::Entry::Vacant(v) => {
-                let f = v.insert(new_flow(&self.cfg, p, key, sender, one_way, ctx));
-                self.stats.created += 1;
-                self.stats.max_active = self.stats.max_active.max(held + 1);
-                match p.l4 {
-                    L4::Tcp(_) => self.stats.tcp += 1,
-                    L4::Udp => self.stats.udp += 1,
-                    L4::Icmp { .. } if p.proto == 58 => self.stats.icmpv6 += 1,
-                    L4::Icmp { .. } => self.stats.icmpv4 += 1,
-                    L4::Other => self.stats.other += 1,
+            hashbrown::hash_map::Entry::Occupied(o) => {
+                let f = o.into_mut();
+                if syn_only && f.tcp.is_closed() {
+                    // A fresh SYN on a closed connection starts a new flow.
+                    let old = std::mem::replace(f, new_flow(&self.cfg, p, key, sender, one_way, ctx));
+                    let ev = EventKey {
+                        pkt: ctx.idx,
+                        class: 0,
+                        sub: old.uid,
+                        seq: 0,
+                    };
+                    out.push(close(&mut self.stats, old, EndReason::TcpReuse, ev));
+                    created = true;
                 }
-                file_timer(&self.cfg, &mut self.timers, f);
                 f
             }
+            hashbrown::hash_map::Entry::Vacant(v) => {
+                created = true;
+                v.insert(new_flow(&self.cfg, p, key, sender, one_way, ctx))
+            }
         };
+        if created {
+            self.stats.created += 1;
+            self.stats.max_active = self.stats.max_active.max(held + 1);
+            match p.l4 {
+                L4::Tcp(_) => self.stats.tcp += 1,
+                L4::Udp => self.stats.udp += 1,
+                L4::Icmp { .. } if p.proto == 58 => self.stats.icmpv6 += 1,
+                L4::Icmp { .. } => self.stats.icmpv4 += 1,
+                L4::Other => self.stats.other += 1,
+            }
+            file_timer(&self.cfg, &mut self.timers, f);
+        }
         let to_server = sender == f.client;
         if !f.record_open {
             // A new record after an active timeout: its own active deadline applies.

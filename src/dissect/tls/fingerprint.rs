@@ -64,7 +64,7 @@ fn dash_list<T: Copy + Into<u16>>(out: &mut String, items: &[T], drop_grease: bo
             out.push('-');
         }
         first = false;
-        let _ = write!(out, "{v}");
+        out.push_str(itoa::Buffer::new().format(v));
     }
 }
 
@@ -76,7 +76,8 @@ pub fn ja3(ch: &ClientHello) -> Option<Ja3> {
         return None;
     }
     let mut s = String::with_capacity(256);
-    let _ = write!(s, "{},", ch.legacy_version);
+    s.push_str(itoa::Buffer::new().format(ch.legacy_version));
+    s.push(',');
     dash_list(&mut s, &ch.cipher_suites, true);
     s.push(',');
     dash_list(&mut s, &ch.extensions, true);
@@ -165,7 +166,9 @@ fn hex4_list(out: &mut String, items: impl Iterator<Item = u16>) {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{v:04x}");
+        for shift in [12, 8, 4, 0] {
+            out.push(hex_digit(((v >> shift) & 0x0f) as u8));
+        }
     }
 }
 
