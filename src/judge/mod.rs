@@ -1,1 +1,2 @@
 //! judge stage.
+pub mod policy;

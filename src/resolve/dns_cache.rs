@@ -1,0 +1,1336 @@
+//! DNS answer bindings: which names a resolver answer bound to an address,
+//! for flows that carry no usable name themselves (no SNI, ECH, plain TCP).
+//!
+//! Only answers to queries this cache saw are used: a response must match a
+//! pending query on the same flow (same client, DNS id, question type and
+//! name, case-insensitively) or it is counted as unsolicited and ignored, so a
+//! spoofed or stray answer cannot attribute a flow. Only the answer section
+//! is read; authority and additional records are not bindings.
+//!
+//! Time is packet time in nanoseconds, never the wall clock. Everything is
+//! bounded (bindings, history per address, pending queries) and what is
+//! dropped is counted in [`DnsCacheStats`]. Results never depend on hash
+//! iteration order: the hash maps are only probed, and every "oldest" or
+//! "most recent" choice goes through a `BTreeMap` or an explicit key with an
+//! insertion sequence number as the tie-break.
+//!
+//! Lookups answer "as of" a time: history is kept per address, so a flow
+//! looked up late still gets the binding that was valid when it started.
+
+use crate::dissect::dns::{DnsMessage, RData};
+use hashbrown::HashMap;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// CNAME hops followed from a question name. Resolvers give up well before
+/// this (Unbound restarts at most 11 times); a longer chain is an anomaly.
+pub const MAX_CHAIN: usize = 16;
+
+const NS_PER_SEC: u64 = 1_000_000_000;
+
+/// Limits and timings of a [`DnsCache`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsCacheConfig {
+    /// Bindings held in total; the oldest-bound is evicted first (counted).
+    pub max_bindings: usize,
+    /// Bindings kept per address (its most recent ones).
+    pub max_per_address: usize,
+    /// Outstanding query questions; the oldest is dropped first (counted).
+    pub max_pending: usize,
+    /// Lowest TTL used: clients and OS caches keep answers longer than a
+    /// TTL of a few seconds suggests.
+    pub min_ttl_secs: u32,
+    /// Highest TTL used, so a bogus huge TTL cannot pin a binding.
+    pub max_ttl_secs: u32,
+    /// A binding is still used this long after its TTL ran out: clients
+    /// connect to addresses they resolved a while ago.
+    pub grace_secs: u32,
+    /// A query unanswered for this long is forgotten.
+    pub pending_timeout_secs: u32,
+    /// A binding is kept in memory this long after it stopped being valid, so
+    /// a flow reported late can still be looked up as of its start. Memory
+    /// only: validity is always checked against the lookup time.
+    pub retain_secs: u32,
+}
+
+impl Default for DnsCacheConfig {
+    fn default() -> Self {
+        DnsCacheConfig {
+            max_bindings: 262_144,
+            max_per_address: 4,
+            max_pending: 65_536,
+            min_ttl_secs: 30,
+            max_ttl_secs: 86_400,
+            grace_secs: 300,
+            pending_timeout_secs: 30,
+            retain_secs: 3_600,
+        }
+    }
+}
+
+/// Names a DNS answer bound to one address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    /// Lower case, no trailing dot: the question name first, then each CNAME
+    /// target in chain order, ending with the owner of the address record.
+    pub names: Vec<String>,
+    pub addr: IpAddr,
+    /// The client the answer was sent to.
+    pub client: IpAddr,
+    /// The flow that carried the first answer.
+    pub flow_id: u64,
+    /// Packet time of the first answer.
+    pub bound_ns: u64,
+    /// Packet time of the latest identical answer (same client, names and
+    /// address, while the binding was still valid); `bound_ns` if none.
+    pub refreshed_ns: u64,
+    /// TTL of the latest answer, clamped to the configured range.
+    pub ttl_secs: u32,
+    /// Last packet time at which the binding is used: the latest answer's
+    /// expiry plus the grace period (never earlier than a previous answer's).
+    pub valid_until_ns: u64,
+}
+
+impl Binding {
+    /// The name the client asked for.
+    pub fn question(&self) -> &str {
+        self.names.first().map_or("", String::as_str)
+    }
+
+    /// Whether the binding may be used for a flow at `ts_ns`.
+    pub fn valid_at(&self, ts_ns: u64) -> bool {
+        self.bound_ns <= ts_ns && ts_ns <= self.valid_until_ns
+    }
+}
+
+/// Counters; `bindings` and `pending` are current sizes, the rest totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DnsCacheStats {
+    /// Bindings held now.
+    pub bindings: u64,
+    /// Pending query questions held now.
+    pub pending: u64,
+    /// Query questions recorded as pending.
+    pub queries: u64,
+    /// Responses that matched a pending query.
+    pub solicited: u64,
+    /// Responses with no matching pending query, ignored.
+    pub unsolicited: u64,
+    /// Bindings created.
+    pub added: u64,
+    /// Identical answers that extended an existing binding.
+    pub refreshed: u64,
+    /// Bindings evicted to stay within `max_bindings`.
+    pub evicted: u64,
+    /// Bindings pushed out of an address's history by newer ones.
+    pub history_dropped: u64,
+    /// Bindings removed `retain_secs` after they stopped being valid.
+    pub expired: u64,
+    /// Pending questions dropped to stay within `max_pending`.
+    pub pending_dropped: u64,
+    /// Pending questions that timed out unanswered.
+    pub pending_expired: u64,
+    /// CNAME chains cut at [`MAX_CHAIN`] hops.
+    pub chains_truncated: u64,
+    /// CNAME chains that looped back to a name already in the chain.
+    pub loops: u64,
+}
+
+/// What [`DnsCache::response`] did with a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseOutcome {
+    /// The message has the QR bit clear: it is a query, nothing done.
+    NotResponse,
+    /// No pending query matched: ignored (counted in `unsolicited`).
+    Unsolicited,
+    /// Matched `questions` pending questions.
+    Answered {
+        questions: u32,
+        /// New bindings.
+        bound: u32,
+        /// Existing bindings extended by an identical answer.
+        refreshed: u32,
+        /// A CNAME chain was longer than [`MAX_CHAIN`]; addresses past the
+        /// cut are not bound.
+        chain_truncated: bool,
+        /// A CNAME chain looped.
+        chain_loop: bool,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct PendingKey {
+    flow_id: u64,
+    client: IpAddr,
+    id: u16,
+    qtype: u16,
+    name: Box<str>,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    seq: u64,
+    b: Binding,
+}
+
+/// Bounded, deterministic table of DNS answer bindings.
+#[derive(Debug)]
+pub struct DnsCache {
+    cfg: DnsCacheConfig,
+    /// Per address: its history, unordered, at most `max_per_address`.
+    by_addr: HashMap<IpAddr, Vec<Entry>>,
+    /// (refreshed_ns, seq) → address: capacity eviction, oldest first.
+    by_age: BTreeMap<(u64, u64), IpAddr>,
+    /// (valid_until_ns, seq) → address: removal after `retain_secs`.
+    by_expiry: BTreeMap<(u64, u64), IpAddr>,
+    /// Pending question → (packet time, seq).
+    pending: HashMap<PendingKey, (u64, u64)>,
+    /// (packet time, seq) → pending question: oldest first.
+    pending_by_age: BTreeMap<(u64, u64), PendingKey>,
+    /// Latest packet time seen.
+    now_ns: u64,
+    next_seq: u64,
+    stats: DnsCacheStats,
+}
+
+fn secs(s: u32) -> u64 {
+    u64::from(s).saturating_mul(NS_PER_SEC)
+}
+
+/// Lower case, one trailing dot dropped; `None` for the root (empty) name.
+fn normalize(name: &str) -> Option<String> {
+    let n = name.strip_suffix('.').unwrap_or(name);
+    (!n.is_empty()).then(|| n.to_ascii_lowercase())
+}
+
+/// Compares a wire name with a normalized one without allocating.
+fn same_name(wire: &str, normalized: &str) -> bool {
+    wire.strip_suffix('.')
+        .unwrap_or(wire)
+        .eq_ignore_ascii_case(normalized)
+}
+
+/// IPv4-mapped IPv6 addresses are the IPv4 address they carry.
+fn canonical(addr: IpAddr) -> IpAddr {
+    addr.to_canonical()
+}
+
+impl DnsCache {
+    /// A cache with `cfg`; zero limits are raised to one.
+    pub fn new(cfg: DnsCacheConfig) -> Self {
+        let cfg = DnsCacheConfig {
+            max_bindings: cfg.max_bindings.max(1),
+            max_per_address: cfg.max_per_address.max(1),
+            max_pending: cfg.max_pending.max(1),
+            ..cfg
+        };
+        DnsCache {
+            cfg,
+            by_addr: HashMap::new(),
+            by_age: BTreeMap::new(),
+            by_expiry: BTreeMap::new(),
+            pending: HashMap::new(),
+            pending_by_age: BTreeMap::new(),
+            now_ns: 0,
+            next_seq: 0,
+            stats: DnsCacheStats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &DnsCacheConfig {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> &DnsCacheStats {
+        &self.stats
+    }
+
+    /// A query message seen on flow `flow_id` from `client`: each question is
+    /// recorded as pending. Messages with the QR bit set or an opcode other
+    /// than QUERY are ignored; a repeated question (retransmission) restarts
+    /// its timeout.
+    pub fn query(&mut self, flow_id: u64, client: IpAddr, msg: &DnsMessage, ts_ns: u64) {
+        self.advance(ts_ns);
+        if msg.is_response() || msg.flags.opcode != 0 {
+            return;
+        }
+        let client = canonical(client);
+        for q in &msg.queries {
+            let Some(name) = normalize(&q.rrname) else {
+                continue;
+            };
+            let key = PendingKey {
+                flow_id,
+                client,
+                id: msg.id,
+                qtype: q.rrtype,
+                name: name.into_boxed_str(),
+            };
+            let seq = self.seq();
+            if let Some(old) = self.pending.insert(key.clone(), (ts_ns, seq)) {
+                self.pending_by_age.remove(&old);
+            } else {
+                self.stats.queries += 1;
+            }
+            self.pending_by_age.insert((ts_ns, seq), key);
+            while self.pending.len() > self.cfg.max_pending {
+                let Some((_, oldest)) = self.pending_by_age.pop_first() else {
+                    break;
+                };
+                self.pending.remove(&oldest);
+                self.stats.pending_dropped += 1;
+            }
+        }
+        self.stats.pending = self.pending.len() as u64;
+    }
+
+    /// A response on flow `flow_id` to `client`. Used only if it answers a
+    /// pending query (same flow, client, DNS id, question type and name);
+    /// the matched questions stop being pending. Each A/AAAA answer reachable
+    /// from a question through the CNAME chain (followed by owner name, in any
+    /// answer order, at most [`MAX_CHAIN`] hops, loops stopped) is bound to
+    /// the chain up to its owner, with its TTL clamped to the configured range.
+    pub fn response(
+        &mut self,
+        flow_id: u64,
+        client: IpAddr,
+        msg: &DnsMessage,
+        ts_ns: u64,
+    ) -> ResponseOutcome {
+        self.advance(ts_ns);
+        if !msg.is_response() {
+            return ResponseOutcome::NotResponse;
+        }
+        let client = canonical(client);
+        let mut questions: Vec<String> = Vec::new();
+        for q in &msg.queries {
+            let Some(name) = normalize(&q.rrname) else {
+                continue;
+            };
+            let key = PendingKey {
+                flow_id,
+                client,
+                id: msg.id,
+                qtype: q.rrtype,
+                name: name.into_boxed_str(),
+            };
+            if let Some(at) = self.pending.remove(&key) {
+                self.pending_by_age.remove(&at);
+                let name = key.name.into_string();
+                if !questions.contains(&name) {
+                    questions.push(name);
+                }
+            }
+        }
+        self.stats.pending = self.pending.len() as u64;
+        if questions.is_empty() {
+            self.stats.unsolicited += 1;
+            return ResponseOutcome::Unsolicited;
+        }
+        self.stats.solicited += 1;
+
+        let (mut bound, mut refreshed) = (0u32, 0u32);
+        let (mut chain_truncated, mut chain_loop) = (false, false);
+        for question in questions.iter() {
+            let mut names = vec![question.clone()];
+            while let Some(owner) = names.last() {
+                let addrs: Vec<(IpAddr, u32)> = msg
+                    .answers
+                    .iter()
+                    .filter(|r| same_name(&r.rrname, owner))
+                    .filter_map(|r| match r.rdata {
+                        RData::A(a) => Some((IpAddr::V4(a), r.ttl)),
+                        RData::Aaaa(a) => Some((IpAddr::V6(a), r.ttl)),
+                        _ => None,
+                    })
+                    .collect();
+                for (addr, ttl) in addrs {
+                    if self.bind(addr, &names, client, flow_id, ts_ns, ttl) {
+                        refreshed += 1;
+                    } else {
+                        bound += 1;
+                    }
+                }
+                // First CNAME owned by the current name (a second one is
+                // illegal; answer order keeps the choice deterministic).
+                let next = msg.answers.iter().find_map(|r| match &r.rdata {
+                    RData::Cname(t) if same_name(&r.rrname, owner) => normalize(t),
+                    _ => None,
+                });
+                let Some(next) = next else {
+                    break;
+                };
+                if names.contains(&next) {
+                    self.stats.loops += 1;
+                    chain_loop = true;
+                    break;
+                }
+                if names.len() > MAX_CHAIN {
+                    self.stats.chains_truncated += 1;
+                    chain_truncated = true;
+                    break;
+                }
+                names.push(next);
+            }
+        }
+        ResponseOutcome::Answered {
+            questions: u32::try_from(questions.len()).unwrap_or(u32::MAX),
+            bound,
+            refreshed,
+            chain_truncated,
+            chain_loop,
+        }
+    }
+
+    /// The binding for `addr` valid at `ts_ns` (bound at or before it, and
+    /// `ts_ns` within TTL plus grace of its latest answer). Bindings made for
+    /// `client` are preferred; among equals the most recently answered as of
+    /// `ts_ns` wins, so a later binding never hides the one in force then.
+    pub fn lookup(&self, addr: IpAddr, client: IpAddr, ts_ns: u64) -> Option<&Binding> {
+        let list = self.by_addr.get(&canonical(addr))?;
+        let client = canonical(client);
+        // A refresh after ts_ns says nothing about ts_ns: rank by first answer then.
+        let recency = |e: &&Entry| {
+            let t = if e.b.refreshed_ns <= ts_ns {
+                e.b.refreshed_ns
+            } else {
+                e.b.bound_ns
+            };
+            (t, e.seq)
+        };
+        let valid = |e: &&Entry| e.b.valid_at(ts_ns);
+        list.iter()
+            .filter(valid)
+            .filter(|e| e.b.client == client)
+            .max_by_key(recency)
+            .or_else(|| list.iter().filter(valid).max_by_key(recency))
+            .map(|e| &e.b)
+    }
+
+    /// Every binding held for `addr`, valid or not, in no particular order
+    /// (for evidence: other names that shared the address).
+    pub fn history(&self, addr: IpAddr) -> impl Iterator<Item = &Binding> {
+        self.by_addr
+            .get(&canonical(addr))
+            .into_iter()
+            .flatten()
+            .map(|e| &e.b)
+    }
+
+    fn seq(&mut self) -> u64 {
+        let s = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        s
+    }
+
+    /// Moves packet time forward and drops what timed out.
+    fn advance(&mut self, ts_ns: u64) {
+        self.now_ns = self.now_ns.max(ts_ns);
+        let timeout = secs(self.cfg.pending_timeout_secs);
+        while let Some((&(t, seq), _)) = self.pending_by_age.first_key_value() {
+            if t.saturating_add(timeout) >= self.now_ns {
+                break;
+            }
+            if let Some(key) = self.pending_by_age.remove(&(t, seq)) {
+                self.pending.remove(&key);
+            }
+            self.stats.pending_expired += 1;
+        }
+        self.stats.pending = self.pending.len() as u64;
+        let retain = secs(self.cfg.retain_secs);
+        while let Some((&(until, seq), &addr)) = self.by_expiry.first_key_value() {
+            if until.saturating_add(retain) >= self.now_ns {
+                break;
+            }
+            self.remove(addr, seq);
+            self.stats.expired += 1;
+        }
+    }
+
+    /// Removes binding `seq` of `addr` from every index.
+    fn remove(&mut self, addr: IpAddr, seq: u64) {
+        if let Some(list) = self.by_addr.get_mut(&addr) {
+            if let Some(i) = list.iter().position(|e| e.seq == seq) {
+                let e = list.swap_remove(i);
+                self.by_age.remove(&(e.b.refreshed_ns, seq));
+                self.by_expiry.remove(&(e.b.valid_until_ns, seq));
+            }
+            if list.is_empty() {
+                self.by_addr.remove(&addr);
+            }
+        }
+        self.stats.bindings = self.by_age.len() as u64;
+    }
+
+    /// Binds `addr` to `names`; true if an identical valid binding was
+    /// extended instead of a new one made.
+    fn bind(
+        &mut self,
+        addr: IpAddr,
+        names: &[String],
+        client: IpAddr,
+        flow_id: u64,
+        ts_ns: u64,
+        ttl: u32,
+    ) -> bool {
+        let addr = canonical(addr);
+        // max then min: no panic if the configured range is inverted.
+        let ttl_secs = ttl.max(self.cfg.min_ttl_secs).min(self.cfg.max_ttl_secs);
+        let until = ts_ns.saturating_add(secs(ttl_secs).saturating_add(secs(self.cfg.grace_secs)));
+        let list = self.by_addr.entry(addr).or_default();
+
+        if let Some(e) = list
+            .iter_mut()
+            .find(|e| e.b.client == client && e.b.names == names && e.b.valid_at(ts_ns))
+        {
+            self.by_age.remove(&(e.b.refreshed_ns, e.seq));
+            self.by_expiry.remove(&(e.b.valid_until_ns, e.seq));
+            e.b.refreshed_ns = e.b.refreshed_ns.max(ts_ns);
+            e.b.ttl_secs = ttl_secs;
+            e.b.valid_until_ns = e.b.valid_until_ns.max(until);
+            self.by_age.insert((e.b.refreshed_ns, e.seq), addr);
+            self.by_expiry.insert((e.b.valid_until_ns, e.seq), addr);
+            self.stats.refreshed += 1;
+            return true;
+        }
+
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        list.push(Entry {
+            seq,
+            b: Binding {
+                names: names.to_vec(),
+                addr,
+                client,
+                flow_id,
+                bound_ns: ts_ns,
+                refreshed_ns: ts_ns,
+                ttl_secs,
+                valid_until_ns: until,
+            },
+        });
+        self.by_age.insert((ts_ns, seq), addr);
+        self.by_expiry.insert((until, seq), addr);
+        self.stats.added += 1;
+
+        if list.len() > self.cfg.max_per_address {
+            let oldest = list
+                .iter()
+                .min_by_key(|e| (e.b.refreshed_ns, e.seq))
+                .map(|e| e.seq);
+            if let Some(old) = oldest {
+                self.remove(addr, old);
+                self.stats.history_dropped += 1;
+            }
+        }
+        while self.by_age.len() > self.cfg.max_bindings {
+            let Some((&(_, old), &old_addr)) = self.by_age.first_key_value() else {
+                break;
+            };
+            self.remove(old_addr, old);
+            self.stats.evicted += 1;
+        }
+        self.stats.bindings = self.by_age.len() as u64;
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::dns::{parse_message, DnsFlags, DnsQuery, DnsRecord};
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    const S: u64 = NS_PER_SEC;
+    const A: u16 = 1;
+    const AAAA: u16 = 28;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn question(name: &str, qtype: u16) -> DnsQuery {
+        DnsQuery {
+            rrname: name.into(),
+            rrname_truncated: false,
+            rrtype: qtype,
+            rrclass: 1,
+        }
+    }
+
+    fn rec(owner: &str, ttl: u32, rdata: RData) -> DnsRecord {
+        let rrtype = match rdata {
+            RData::A(_) => 1,
+            RData::Aaaa(_) => 28,
+            RData::Cname(_) => 5,
+            _ => 16,
+        };
+        DnsRecord {
+            rrname: owner.into(),
+            rrname_truncated: false,
+            rrtype,
+            rrclass: 1,
+            ttl,
+            rdata,
+        }
+    }
+
+    fn a(owner: &str, addr: &str, ttl: u32) -> DnsRecord {
+        rec(owner, ttl, RData::A(addr.parse::<Ipv4Addr>().unwrap()))
+    }
+
+    fn aaaa(owner: &str, addr: &str, ttl: u32) -> DnsRecord {
+        rec(owner, ttl, RData::Aaaa(addr.parse::<Ipv6Addr>().unwrap()))
+    }
+
+    fn cname(owner: &str, target: &str) -> DnsRecord {
+        rec(owner, 300, RData::Cname(target.into()))
+    }
+
+    fn message(id: u16, qr: bool, queries: Vec<DnsQuery>, answers: Vec<DnsRecord>) -> DnsMessage {
+        let raw = if qr { 0x8180 } else { 0x0100 };
+        DnsMessage {
+            id,
+            flags: DnsFlags::from_raw(raw),
+            rcode: 0,
+            counts: [queries.len() as u16, answers.len() as u16, 0, 0],
+            queries,
+            answers,
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+            anomalies: Default::default(),
+        }
+    }
+
+    fn q(id: u16, name: &str) -> DnsMessage {
+        message(id, false, vec![question(name, A)], Vec::new())
+    }
+
+    fn r(id: u16, name: &str, answers: Vec<DnsRecord>) -> DnsMessage {
+        message(id, true, vec![question(name, A)], answers)
+    }
+
+    const CLIENT: &str = "10.0.0.5";
+    const FLOW: u64 = 7;
+
+    fn cache() -> DnsCache {
+        DnsCache::new(DnsCacheConfig::default())
+    }
+
+    /// Query then response on FLOW from CLIENT at `t` seconds.
+    fn resolve(
+        c: &mut DnsCache,
+        id: u16,
+        name: &str,
+        answers: Vec<DnsRecord>,
+        t: u64,
+    ) -> ResponseOutcome {
+        c.query(FLOW, ip(CLIENT), &q(id, name), t * S);
+        c.response(FLOW, ip(CLIENT), &r(id, name, answers), t * S)
+    }
+
+    fn names_at(c: &DnsCache, addr: &str, client: &str, ts: u64) -> Option<Vec<String>> {
+        c.lookup(ip(addr), ip(client), ts).map(|b| b.names.clone())
+    }
+
+    #[test]
+    fn solicited_answer_is_bound_case_insensitively() {
+        let mut c = cache();
+        c.query(FLOW, ip(CLIENT), &q(0x1234, "WWW.Example.COM."), 10 * S);
+        assert_eq!(c.stats().pending, 1);
+        let out = c.response(
+            FLOW,
+            ip(CLIENT),
+            &r(
+                0x1234,
+                "www.EXAMPLE.com",
+                vec![a("wWw.example.com", "93.184.216.34", 300)],
+            ),
+            10 * S + 20_000_000,
+        );
+        assert_eq!(
+            out,
+            ResponseOutcome::Answered {
+                questions: 1,
+                bound: 1,
+                refreshed: 0,
+                chain_truncated: false,
+                chain_loop: false
+            }
+        );
+        let b = c.lookup(ip("93.184.216.34"), ip(CLIENT), 11 * S).unwrap();
+        assert_eq!(b.names, ["www.example.com"]);
+        assert_eq!(b.question(), "www.example.com");
+        assert_eq!(b.client, ip(CLIENT));
+        assert_eq!(b.flow_id, FLOW);
+        assert_eq!(b.bound_ns, 10 * S + 20_000_000);
+        assert_eq!(b.ttl_secs, 300);
+        assert_eq!(b.valid_until_ns, 10 * S + 20_000_000 + 600 * S);
+        let st = c.stats();
+        assert_eq!((st.queries, st.solicited, st.unsolicited), (1, 1, 0));
+        assert_eq!((st.added, st.bindings, st.pending), (1, 1, 0));
+    }
+
+    #[test]
+    fn unsolicited_answers_are_ignored_and_counted() {
+        let mut c = cache();
+        let resp = r(1, "evil.example", vec![a("evil.example", "6.6.6.6", 300)]);
+        assert_eq!(
+            c.response(FLOW, ip(CLIENT), &resp, S),
+            ResponseOutcome::Unsolicited
+        );
+        assert_eq!(c.lookup(ip("6.6.6.6"), ip(CLIENT), S), None);
+        assert_eq!(c.stats().unsolicited, 1);
+        assert_eq!(c.stats().added, 0);
+    }
+
+    #[test]
+    fn id_name_type_flow_and_client_must_all_match() {
+        let mut c = cache();
+        c.query(FLOW, ip(CLIENT), &q(42, "a.example"), S);
+        let ans = || vec![a("a.example", "1.1.1.1", 300)];
+        // Wrong id, wrong name, wrong flow, wrong client, wrong type.
+        assert_eq!(
+            c.response(FLOW, ip(CLIENT), &r(43, "a.example", ans()), S),
+            ResponseOutcome::Unsolicited
+        );
+        assert_eq!(
+            c.response(FLOW, ip(CLIENT), &r(42, "b.example", ans()), S),
+            ResponseOutcome::Unsolicited
+        );
+        assert_eq!(
+            c.response(FLOW + 1, ip(CLIENT), &r(42, "a.example", ans()), S),
+            ResponseOutcome::Unsolicited
+        );
+        assert_eq!(
+            c.response(FLOW, ip("10.0.0.6"), &r(42, "a.example", ans()), S),
+            ResponseOutcome::Unsolicited
+        );
+        let aaaa_resp = message(42, true, vec![question("a.example", AAAA)], ans());
+        assert_eq!(
+            c.response(FLOW, ip(CLIENT), &aaaa_resp, S),
+            ResponseOutcome::Unsolicited
+        );
+        // A response with no question section cannot be matched either.
+        let bare = message(42, true, Vec::new(), ans());
+        assert_eq!(
+            c.response(FLOW, ip(CLIENT), &bare, S),
+            ResponseOutcome::Unsolicited
+        );
+        assert_eq!(c.stats().unsolicited, 6);
+        assert_eq!(c.lookup(ip("1.1.1.1"), ip(CLIENT), S), None);
+        // The query is still pending: the right answer is used...
+        assert!(matches!(
+            c.response(FLOW, ip(CLIENT), &r(42, "a.example", ans()), S),
+            ResponseOutcome::Answered { bound: 1, .. }
+        ));
+        // ...once: a duplicate response no longer matches anything.
+        assert_eq!(
+            c.response(FLOW, ip(CLIENT), &r(42, "a.example", ans()), S),
+            ResponseOutcome::Unsolicited
+        );
+        assert_eq!(c.stats().solicited, 1);
+        assert_eq!(c.stats().unsolicited, 7);
+    }
+
+    #[test]
+    fn query_and_response_of_the_wrong_direction_do_nothing() {
+        let mut c = cache();
+        c.query(FLOW, ip(CLIENT), &r(1, "a.example", Vec::new()), S);
+        assert_eq!(c.stats().queries, 0);
+        assert_eq!(
+            c.response(FLOW, ip(CLIENT), &q(1, "a.example"), S),
+            ResponseOutcome::NotResponse
+        );
+        // Non-QUERY opcodes (e.g. UPDATE, opcode 5) are not recorded.
+        let mut update = q(2, "zone.example");
+        update.flags = DnsFlags::from_raw(5 << 11);
+        c.query(FLOW, ip(CLIENT), &update, S);
+        assert_eq!(c.stats().queries, 0);
+        // The root name is never pending.
+        c.query(FLOW, ip(CLIENT), &q(3, ""), S);
+        assert_eq!(c.stats().queries, 0);
+    }
+
+    #[test]
+    fn cname_chain_in_order() {
+        let mut c = cache();
+        let out = resolve(
+            &mut c,
+            9,
+            "Telemetry.Vendor.example",
+            vec![
+                cname("telemetry.vendor.example", "tel.vendor.cdn.example."),
+                cname("tel.vendor.cdn.example", "e1234.a.cdn.example"),
+                a("e1234.a.cdn.example", "203.0.113.7", 60),
+                aaaa("e1234.a.cdn.example", "2001:db8::7", 120),
+            ],
+            1,
+        );
+        assert!(matches!(
+            out,
+            ResponseOutcome::Answered {
+                bound: 2,
+                chain_loop: false,
+                chain_truncated: false,
+                ..
+            }
+        ));
+        let want = [
+            "telemetry.vendor.example",
+            "tel.vendor.cdn.example",
+            "e1234.a.cdn.example",
+        ];
+        assert_eq!(names_at(&c, "203.0.113.7", CLIENT, 2 * S).unwrap(), want);
+        let v6 = c.lookup(ip("2001:db8::7"), ip(CLIENT), 2 * S).unwrap();
+        assert_eq!(v6.names, want);
+        assert_eq!(v6.ttl_secs, 120);
+    }
+
+    #[test]
+    fn cname_chain_out_of_order_and_unrelated_records_ignored() {
+        let mut c = cache();
+        resolve(
+            &mut c,
+            9,
+            "a.example",
+            vec![
+                a("unrelated.example", "198.51.100.9", 60),
+                a("c.example", "198.51.100.1", 60),
+                cname("b.example", "c.example"),
+                cname("A.EXAMPLE", "B.example"),
+            ],
+            1,
+        );
+        assert_eq!(
+            names_at(&c, "198.51.100.1", CLIENT, 2 * S).unwrap(),
+            ["a.example", "b.example", "c.example"]
+        );
+        assert_eq!(c.lookup(ip("198.51.100.9"), ip(CLIENT), 2 * S), None);
+        assert_eq!(c.stats().bindings, 1);
+    }
+
+    #[test]
+    fn cname_loop_is_stopped_and_counted() {
+        let mut c = cache();
+        let out = resolve(
+            &mut c,
+            9,
+            "a.example",
+            vec![
+                cname("a.example", "b.example"),
+                cname("b.example", "A.example"),
+                // Illegal next to a CNAME, but reachable: bound with the chain so far.
+                a("b.example", "192.0.2.1", 60),
+            ],
+            1,
+        );
+        assert!(matches!(
+            out,
+            ResponseOutcome::Answered {
+                bound: 1,
+                chain_loop: true,
+                ..
+            }
+        ));
+        assert_eq!(c.stats().loops, 1);
+        assert_eq!(
+            names_at(&c, "192.0.2.1", CLIENT, 2 * S).unwrap(),
+            ["a.example", "b.example"]
+        );
+        // A self-loop too.
+        let out = resolve(
+            &mut c,
+            10,
+            "s.example",
+            vec![cname("s.example", "s.example")],
+            2,
+        );
+        assert!(matches!(
+            out,
+            ResponseOutcome::Answered {
+                bound: 0,
+                chain_loop: true,
+                ..
+            }
+        ));
+        assert_eq!(c.stats().loops, 2);
+    }
+
+    fn chain(hops: usize) -> Vec<DnsRecord> {
+        // Out of order on purpose: the address first, then the CNAMEs backwards.
+        let mut v = vec![a(&format!("n{hops}.example"), "192.0.2.99", 60)];
+        for i in (0..hops).rev() {
+            v.push(cname(
+                &format!("n{i}.example"),
+                &format!("n{}.example", i + 1),
+            ));
+        }
+        v
+    }
+
+    #[test]
+    fn longest_allowed_chain_is_followed() {
+        let mut c = cache();
+        let out = resolve(&mut c, 1, "n0.example", chain(MAX_CHAIN), 1);
+        assert!(matches!(
+            out,
+            ResponseOutcome::Answered {
+                bound: 1,
+                chain_truncated: false,
+                ..
+            }
+        ));
+        let b = c.lookup(ip("192.0.2.99"), ip(CLIENT), 2 * S).unwrap();
+        assert_eq!(b.names.len(), MAX_CHAIN + 1);
+        assert_eq!(b.names.first().unwrap(), "n0.example");
+        assert_eq!(b.names.last().unwrap(), &format!("n{MAX_CHAIN}.example"));
+        assert_eq!(c.stats().chains_truncated, 0);
+    }
+
+    #[test]
+    fn over_long_chain_is_cut_and_counted() {
+        let mut c = cache();
+        let out = resolve(&mut c, 1, "n0.example", chain(MAX_CHAIN + 1), 1);
+        assert!(matches!(
+            out,
+            ResponseOutcome::Answered {
+                bound: 0,
+                chain_truncated: true,
+                ..
+            }
+        ));
+        assert_eq!(c.lookup(ip("192.0.2.99"), ip(CLIENT), 2 * S), None);
+        assert_eq!(c.stats().chains_truncated, 1);
+    }
+
+    #[test]
+    fn only_the_answer_section_binds() {
+        let mut c = cache();
+        c.query(FLOW, ip(CLIENT), &q(5, "ns.example"), S);
+        let mut resp = r(5, "ns.example", Vec::new());
+        resp.authorities.push(a("ns.example", "192.0.2.53", 60));
+        resp.additionals.push(a("ns.example", "192.0.2.54", 60));
+        assert!(matches!(
+            c.response(FLOW, ip(CLIENT), &resp, S),
+            ResponseOutcome::Answered {
+                questions: 1,
+                bound: 0,
+                ..
+            }
+        ));
+        assert_eq!(c.lookup(ip("192.0.2.53"), ip(CLIENT), S), None);
+        assert_eq!(c.lookup(ip("192.0.2.54"), ip(CLIENT), S), None);
+    }
+
+    #[test]
+    fn ttl_is_clamped_and_grace_ends_validity() {
+        let mut c = cache();
+        resolve(
+            &mut c,
+            1,
+            "short.example",
+            vec![a("short.example", "192.0.2.1", 5)],
+            100,
+        );
+        resolve(
+            &mut c,
+            2,
+            "long.example",
+            vec![a("long.example", "192.0.2.2", u32::MAX)],
+            100,
+        );
+        let short = c.lookup(ip("192.0.2.1"), ip(CLIENT), 100 * S).unwrap();
+        assert_eq!(short.ttl_secs, 30);
+        assert_eq!(
+            c.lookup(ip("192.0.2.2"), ip(CLIENT), 100 * S)
+                .unwrap()
+                .ttl_secs,
+            86_400
+        );
+        // Valid from the answer to TTL + grace after it, inclusive.
+        let end = (100 + 30 + 300) * S;
+        assert!(c.lookup(ip("192.0.2.1"), ip(CLIENT), end).is_some());
+        assert_eq!(c.lookup(ip("192.0.2.1"), ip(CLIENT), end + 1), None);
+        assert_eq!(c.lookup(ip("192.0.2.1"), ip(CLIENT), 100 * S - 1), None);
+        let long_end = (100 + 86_400 + 300) * S;
+        assert!(c.lookup(ip("192.0.2.2"), ip(CLIENT), long_end).is_some());
+        assert_eq!(c.lookup(ip("192.0.2.2"), ip(CLIENT), long_end + 1), None);
+    }
+
+    #[test]
+    fn inverted_ttl_range_does_not_panic() {
+        let mut c = DnsCache::new(DnsCacheConfig {
+            min_ttl_secs: 100,
+            max_ttl_secs: 10,
+            ..DnsCacheConfig::default()
+        });
+        resolve(
+            &mut c,
+            1,
+            "x.example",
+            vec![a("x.example", "192.0.2.1", 50)],
+            1,
+        );
+        assert_eq!(
+            c.lookup(ip("192.0.2.1"), ip(CLIENT), S).unwrap().ttl_secs,
+            10
+        );
+    }
+
+    #[test]
+    fn lookup_answers_as_of_the_given_time() {
+        let mut c = cache();
+        resolve(
+            &mut c,
+            1,
+            "first.example",
+            vec![a("first.example", "192.0.2.1", 3600)],
+            0,
+        );
+        resolve(
+            &mut c,
+            2,
+            "second.example",
+            vec![a("second.example", "192.0.2.1", 3600)],
+            100,
+        );
+        assert_eq!(
+            names_at(&c, "192.0.2.1", CLIENT, 0).unwrap(),
+            ["first.example"]
+        );
+        assert_eq!(
+            names_at(&c, "192.0.2.1", CLIENT, 50 * S).unwrap(),
+            ["first.example"]
+        );
+        assert_eq!(
+            names_at(&c, "192.0.2.1", CLIENT, 100 * S).unwrap(),
+            ["second.example"]
+        );
+        assert_eq!(
+            names_at(&c, "192.0.2.1", CLIENT, 200 * S).unwrap(),
+            ["second.example"]
+        );
+        // After the second expired, nothing (the first expired earlier).
+        assert_eq!(
+            names_at(&c, "192.0.2.1", CLIENT, (100 + 3900) * S + 1),
+            None
+        );
+        assert_eq!(c.history(ip("192.0.2.1")).count(), 2);
+    }
+
+    #[test]
+    fn bindings_for_the_client_are_preferred() {
+        let mut c = cache();
+        let (ca, cb) = ("10.0.0.1", "10.0.0.2");
+        c.query(1, ip(ca), &q(1, "mine.example"), 0);
+        c.response(
+            1,
+            ip(ca),
+            &r(1, "mine.example", vec![a("mine.example", "192.0.2.1", 600)]),
+            0,
+        );
+        c.query(2, ip(cb), &q(1, "theirs.example"), 10 * S);
+        c.response(
+            2,
+            ip(cb),
+            &r(
+                1,
+                "theirs.example",
+                vec![a("theirs.example", "192.0.2.1", 600)],
+            ),
+            10 * S,
+        );
+        assert_eq!(
+            names_at(&c, "192.0.2.1", ca, 20 * S).unwrap(),
+            ["mine.example"]
+        );
+        assert_eq!(
+            names_at(&c, "192.0.2.1", cb, 20 * S).unwrap(),
+            ["theirs.example"]
+        );
+        // A host behind a forwarding resolver: the most recent binding of anyone.
+        assert_eq!(
+            names_at(&c, "192.0.2.1", "10.0.0.3", 20 * S).unwrap(),
+            ["theirs.example"]
+        );
+        // The client's own binding only while it is valid: outside it, another's.
+        assert_eq!(c.lookup(ip("192.0.2.1"), ip(cb), 5 * S).unwrap().flow_id, 1);
+        assert_eq!(
+            c.lookup(ip("192.0.2.1"), ip(ca), 905 * S).unwrap().flow_id,
+            2
+        );
+        assert_eq!(c.lookup(ip("192.0.2.1"), ip(ca), 911 * S), None);
+    }
+
+    #[test]
+    fn identical_answer_refreshes_instead_of_adding() {
+        let mut c = cache();
+        resolve(
+            &mut c,
+            1,
+            "poll.example",
+            vec![a("poll.example", "192.0.2.1", 60)],
+            0,
+        );
+        let out = resolve(
+            &mut c,
+            2,
+            "poll.example",
+            vec![a("poll.example", "192.0.2.1", 60)],
+            300,
+        );
+        assert!(matches!(
+            out,
+            ResponseOutcome::Answered {
+                bound: 0,
+                refreshed: 1,
+                ..
+            }
+        ));
+        let b = c.lookup(ip("192.0.2.1"), ip(CLIENT), 300 * S).unwrap();
+        assert_eq!((b.bound_ns, b.refreshed_ns), (0, 300 * S));
+        assert_eq!(b.valid_until_ns, (300 + 60 + 300) * S);
+        // Still valid from the first answer on.
+        assert!(c.lookup(ip("192.0.2.1"), ip(CLIENT), 10 * S).is_some());
+        assert_eq!(
+            (c.stats().added, c.stats().refreshed, c.stats().bindings),
+            (1, 1, 1)
+        );
+        // Once it ran out, the same answer makes a new binding.
+        resolve(
+            &mut c,
+            3,
+            "poll.example",
+            vec![a("poll.example", "192.0.2.1", 60)],
+            1000,
+        );
+        assert_eq!(
+            (c.stats().added, c.stats().refreshed, c.stats().bindings),
+            (2, 1, 2)
+        );
+        assert_eq!(
+            c.lookup(ip("192.0.2.1"), ip(CLIENT), 1000 * S)
+                .unwrap()
+                .bound_ns,
+            1000 * S
+        );
+    }
+
+    #[test]
+    fn capacity_evicts_the_oldest_bound() {
+        let mut c = DnsCache::new(DnsCacheConfig {
+            max_bindings: 3,
+            ..DnsCacheConfig::default()
+        });
+        for i in 1..=4u8 {
+            let name = format!("h{i}.example");
+            resolve(
+                &mut c,
+                u16::from(i),
+                &name,
+                vec![a(&name, &format!("192.0.2.{i}"), 600)],
+                u64::from(i),
+            );
+        }
+        assert_eq!(c.lookup(ip("192.0.2.1"), ip(CLIENT), 5 * S), None);
+        for i in 2..=4 {
+            assert_eq!(
+                names_at(&c, &format!("192.0.2.{i}"), CLIENT, 5 * S).unwrap(),
+                [format!("h{i}.example")]
+            );
+        }
+        assert_eq!(
+            (c.stats().added, c.stats().evicted, c.stats().bindings),
+            (4, 1, 3)
+        );
+    }
+
+    #[test]
+    fn history_per_address_keeps_the_most_recent() {
+        let mut c = DnsCache::new(DnsCacheConfig {
+            max_per_address: 2,
+            ..DnsCacheConfig::default()
+        });
+        for i in 0..3u16 {
+            let name = format!("n{i}.example");
+            resolve(
+                &mut c,
+                i,
+                &name,
+                vec![a(&name, "192.0.2.1", 3600)],
+                u64::from(i) * 10,
+            );
+        }
+        let mut held: Vec<String> = c
+            .history(ip("192.0.2.1"))
+            .map(|b| b.names[0].clone())
+            .collect();
+        held.sort();
+        assert_eq!(held, ["n1.example", "n2.example"]);
+        assert_eq!(names_at(&c, "192.0.2.1", CLIENT, 5 * S), None);
+        assert_eq!((c.stats().history_dropped, c.stats().bindings), (1, 2));
+    }
+
+    #[test]
+    fn pending_queries_time_out_on_packet_time() {
+        let mut c = cache();
+        c.query(FLOW, ip(CLIENT), &q(1, "slow.example"), 0);
+        c.query(FLOW, ip(CLIENT), &q(2, "ok.example"), 0);
+        // 30 s later exactly is still in time.
+        let ok = c.response(
+            FLOW,
+            ip(CLIENT),
+            &r(2, "ok.example", vec![a("ok.example", "192.0.2.2", 60)]),
+            30 * S,
+        );
+        assert!(matches!(ok, ResponseOutcome::Answered { bound: 1, .. }));
+        let late = c.response(
+            FLOW,
+            ip(CLIENT),
+            &r(1, "slow.example", vec![a("slow.example", "192.0.2.1", 60)]),
+            30 * S + 1,
+        );
+        assert_eq!(late, ResponseOutcome::Unsolicited);
+        assert_eq!((c.stats().pending_expired, c.stats().pending), (1, 0));
+        // A retransmission restarts the timeout.
+        c.query(FLOW, ip(CLIENT), &q(3, "retry.example"), 100 * S);
+        c.query(FLOW, ip(CLIENT), &q(3, "retry.example"), 125 * S);
+        assert_eq!((c.stats().queries, c.stats().pending), (3, 1));
+        let out = c.response(
+            FLOW,
+            ip(CLIENT),
+            &r(
+                3,
+                "retry.example",
+                vec![a("retry.example", "192.0.2.3", 60)],
+            ),
+            150 * S,
+        );
+        assert!(matches!(out, ResponseOutcome::Answered { bound: 1, .. }));
+    }
+
+    #[test]
+    fn pending_capacity_drops_the_oldest() {
+        let mut c = DnsCache::new(DnsCacheConfig {
+            max_pending: 2,
+            ..DnsCacheConfig::default()
+        });
+        for (i, n) in ["a.example", "b.example", "c.example"]
+            .into_iter()
+            .enumerate()
+        {
+            c.query(FLOW, ip(CLIENT), &q(i as u16, n), i as u64);
+        }
+        assert_eq!((c.stats().pending, c.stats().pending_dropped), (2, 1));
+        let first = c.response(
+            FLOW,
+            ip(CLIENT),
+            &r(0, "a.example", vec![a("a.example", "192.0.2.1", 60)]),
+            5,
+        );
+        assert_eq!(first, ResponseOutcome::Unsolicited);
+        let second = c.response(
+            FLOW,
+            ip(CLIENT),
+            &r(1, "b.example", vec![a("b.example", "192.0.2.2", 60)]),
+            5,
+        );
+        assert!(matches!(second, ResponseOutcome::Answered { bound: 1, .. }));
+    }
+
+    #[test]
+    fn bindings_leave_memory_after_retention() {
+        let mut c = cache();
+        resolve(
+            &mut c,
+            1,
+            "x.example",
+            vec![a("x.example", "192.0.2.1", 60)],
+            0,
+        );
+        let until = (60 + 300) * S;
+        // Still held (but no longer valid) within the retention period.
+        c.query(FLOW, ip(CLIENT), &q(9, "tick.example"), until + 3600 * S);
+        assert_eq!(c.stats().bindings, 1);
+        assert_eq!(c.lookup(ip("192.0.2.1"), ip(CLIENT), until + 1), None);
+        assert!(c.lookup(ip("192.0.2.1"), ip(CLIENT), until).is_some());
+        c.query(
+            FLOW,
+            ip(CLIENT),
+            &q(10, "tick.example"),
+            until + 3600 * S + 1,
+        );
+        assert_eq!((c.stats().bindings, c.stats().expired), (0, 1));
+        assert_eq!(c.history(ip("192.0.2.1")).count(), 0);
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_are_the_ipv4_address() {
+        let mut c = cache();
+        resolve(
+            &mut c,
+            1,
+            "x.example",
+            vec![a("x.example", "192.0.2.1", 60)],
+            0,
+        );
+        assert!(c
+            .lookup(ip("::ffff:192.0.2.1"), ip("::ffff:10.0.0.5"), S)
+            .is_some());
+    }
+
+    #[test]
+    fn parsed_wire_messages_with_compression() {
+        // Query: id 0xBEEF, "Api.Vendor.EXAMPLE" A, RD.
+        let mut qb = vec![0xBE, 0xEF, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        qb.extend_from_slice(b"\x03Api\x06Vendor\x07EXAMPLE\x00\x00\x01\x00\x01");
+        let query = parse_message(&qb).unwrap();
+        // Response (0x20 case differs): question, then
+        // api.vendor.example CNAME edge.cdn.example, edge.cdn.example A 192.0.2.77.
+        let mut rb = vec![0xBE, 0xEF, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+        rb.extend_from_slice(b"\x03aPI\x06vENDOR\x07example\x00\x00\x01\x00\x01");
+        // CNAME: owner = pointer to 12; rdata "edge" + "cdn" + pointer to "example" (offset 12+4+7=23).
+        rb.extend_from_slice(&[0xC0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 11]);
+        let cname_rdata_at = rb.len();
+        rb.extend_from_slice(b"\x04edge\x03cdn\xC0\x17");
+        // A: owner = pointer to the CNAME target.
+        rb.extend_from_slice(&[
+            0xC0,
+            cname_rdata_at as u8,
+            0,
+            1,
+            0,
+            1,
+            0,
+            0,
+            0,
+            45,
+            0,
+            4,
+            192,
+            0,
+            2,
+            77,
+        ]);
+        let resp = parse_message(&rb).unwrap();
+        assert!(resp.anomalies.is_empty(), "{:?}", resp.anomalies);
+
+        let mut c = cache();
+        c.query(3, ip("192.168.1.10"), &query, S);
+        let out = c.response(3, ip("192.168.1.10"), &resp, S + 5_000_000);
+        assert!(matches!(
+            out,
+            ResponseOutcome::Answered {
+                questions: 1,
+                bound: 1,
+                ..
+            }
+        ));
+        let b = c
+            .lookup(ip("192.0.2.77"), ip("192.168.1.10"), 2 * S)
+            .unwrap();
+        assert_eq!(b.names, ["api.vendor.example", "edge.cdn.example"]);
+        assert_eq!(b.ttl_secs, 45);
+    }
+}
