@@ -100,9 +100,10 @@ pub fn run(me: usize, cfg: FlowConfig, jobs: Receiver<Arc<Job>>, out: Sender<Out
                 // The hot path: names known (or nothing to learn), counters only.
                 continue;
             }
+            let info = &mut *flow.info;
             let mut facts = FlowFacts {
-                names: &mut flow.names,
-                app_proto: &mut flow.app_proto,
+                names: &mut info.names,
+                app_proto: &mut info.app_proto,
             };
             flow.app.on_packet(&p, to_server, &mut facts, &mut bodies);
             if !bodies.is_empty() {

@@ -2,7 +2,8 @@
 
 use super::community_id::icmp_ports;
 use crate::decode::{Packet, L4};
-use std::net::IpAddr;
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, Ipv6Addr};
 
 /// Which endpoint of the key sent a packet: the lower (address, port) or the higher.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,27 +12,70 @@ pub enum Side {
     Hi,
 }
 
+/// An address as 16 bytes (IPv4 as IPv4-mapped IPv6): compared and hashed as
+/// two words, with no per-family branching on the per-packet path.
+fn bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v) => u128::from(v.to_ipv6_mapped()),
+        IpAddr::V6(v) => u128::from(v),
+    }
+}
+
+fn addr(bits: u128, v6: bool) -> IpAddr {
+    let a = Ipv6Addr::from(bits);
+    match (v6, a.to_ipv4_mapped()) {
+        (false, Some(v4)) => IpAddr::V4(v4),
+        _ => IpAddr::V6(a),
+    }
+}
+
 /// A normalised flow key: the lower (address, port) endpoint first.
 /// For ICMP the "ports" are Community ID's type/counterpart pair, so an echo
 /// request and its reply share a flow while unrelated messages do not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
-    pub lo: IpAddr,
-    pub hi: IpAddr,
+    lo: u128,
+    hi: u128,
     pub lo_port: u16,
     pub hi_port: u16,
     pub proto: u8,
+    pub v6: bool,
     /// VLAN ids, outermost first; `vlan_len` of them are present (an id of 0
     /// is a priority tag, still a tag: the shard hash tells it from none).
-    pub vlan: [u16; 3],
     pub vlan_len: u8,
+    pub vlan: [u16; 3],
     /// For a flow inside a tunnel, a hash of the tunnel's outer address pair
     /// (0 otherwise): the same inner 5-tuple in two tunnels (two ERSPAN
     /// mirrors, two VXLAN tenants) is two flows.
     pub tunnel: u64,
 }
 
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // A handful of words: the hasher's cost, not the key's layout, decides.
+        h.write_u128(self.lo ^ self.hi.rotate_left(64));
+        h.write_u64(
+            u64::from(self.lo_port)
+                | u64::from(self.hi_port) << 16
+                | u64::from(self.proto) << 32
+                | u64::from(self.vlan_len) << 40,
+        );
+        h.write_u64(
+            u64::from(self.vlan[0]) | u64::from(self.vlan[1]) << 16 | u64::from(self.vlan[2]) << 32,
+        );
+        h.write_u64(self.tunnel);
+    }
+}
+
 impl FlowKey {
+    pub fn lo(&self) -> IpAddr {
+        addr(self.lo, self.v6)
+    }
+
+    pub fn hi(&self) -> IpAddr {
+        addr(self.hi, self.v6)
+    }
+
     /// The key of a packet, which side sent it, and for ICMP whether the
     /// message type is one-way (no reply type), as Community ID defines it.
     pub fn of(p: &Packet<'_>) -> (FlowKey, Side, bool) {
@@ -39,51 +83,44 @@ impl FlowKey {
             L4::Icmp { icmp_type, code } => icmp_ports(p.proto, icmp_type, code),
             _ => (p.sport, p.dport, false),
         };
-        let (vlan, vlan_len) = (p.vlan, p.vlan_len);
-        let tunnel = p.tunnel.as_ref().map_or(0, tunnel_id);
-        if (p.src, sport) <= (p.dst, dport) {
-            (
-                FlowKey {
-                    lo: p.src,
-                    hi: p.dst,
-                    lo_port: sport,
-                    hi_port: dport,
-                    proto: p.proto,
-                    vlan,
-                    vlan_len,
-                    tunnel,
-                },
-                Side::Lo,
-                one_way,
-            )
-        } else {
-            (
-                FlowKey {
-                    lo: p.dst,
-                    hi: p.src,
-                    lo_port: dport,
-                    hi_port: sport,
-                    proto: p.proto,
-                    vlan,
-                    vlan_len,
-                    tunnel,
-                },
-                Side::Hi,
-                one_way,
-            )
-        }
+        let (s, d) = (bits(p.src), bits(p.dst));
+        let side = if (s, sport) <= (d, dport) { Side::Lo } else { Side::Hi };
+        let (lo, lo_port, hi, hi_port) = match side {
+            Side::Lo => (s, sport, d, dport),
+            Side::Hi => (d, dport, s, sport),
+        };
+        let key = FlowKey {
+            lo,
+            hi,
+            lo_port,
+            hi_port,
+            proto: p.proto,
+            v6: p.src.is_ipv6(),
+            vlan_len: p.vlan_len,
+            vlan: p.vlan,
+            tunnel: p.tunnel.as_ref().map_or(0, tunnel_id),
+        };
+        (key, side, one_way)
     }
 }
 
 /// A symmetric, never-zero hash of a tunnel's outer addresses and kind.
 fn tunnel_id(t: &crate::decode::Tunnel) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let (a, b) = if t.src <= t.dst {
-        (t.src, t.dst)
-    } else {
-        (t.dst, t.src)
-    };
+    let (a, b) = if t.src <= t.dst { (t.src, t.dst) } else { (t.dst, t.src) };
     let mut h = rustc_hash::FxHasher::default();
     (a, b, t.proto, t.kind as u8, t.vlan, t.vlan_len).hash(&mut h);
     h.finish() | 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_round_trip_through_the_key() {
+        for ip in ["10.1.2.3", "::ffff:10.1.2.3", "2001:db8::1", "::"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(addr(bits(ip), ip.is_ipv6()), ip);
+        }
+    }
 }

@@ -9,5 +9,5 @@ mod table;
 pub mod tcp;
 
 pub use key::{FlowKey, Side};
-pub use table::{Ended, Flow, FlowConfig, FlowStats, FlowTable, PacketCtx};
+pub use table::{Ended, Flow, FlowConfig, FlowInfo, FlowStats, FlowTable, PacketCtx};
 pub use tcp::TcpTrack;

@@ -116,38 +116,48 @@ pub struct Ended<A> {
 
 /// One bidirectional flow; `A` is the dissect stage's per-flow state.
 #[derive(Debug)]
+///
+/// The fields every packet touches stay inline; the rest live in [`FlowInfo`]
+/// behind one pointer, so the table's entries stay small and more of them
+/// fit in cache (the lookup is the per-packet cost that grows with flows).
 pub struct Flow<A> {
+    /// Which side of the key is the client.
+    pub client: Side,
+    /// False after an active-timeout record until the flow's next packet.
+    pub record_open: bool,
+    /// Packets went both ways at some point.
+    pub both_ways: bool,
+    pub tcp: TcpTrack,
+    pub file: u32,
+    pub last_ts: u64,
+    pub pkts_toserver: u64,
+    pub pkts_toclient: u64,
+    pub bytes_toserver: u64,
+    pub bytes_toclient: u64,
+    /// The timer bucket (second) this flow is filed under; older entries are stale.
+    timer_sec: u64,
+    /// Per-flow dissector state (dropped by its owner once inspection is over).
+    pub app: A,
+    pub info: Box<FlowInfo>,
+}
+
+/// What a flow's packets rarely touch.
+#[derive(Debug)]
+pub struct FlowInfo {
     pub key: FlowKey,
     /// 2 × the index of the flow's first packet, + 1 for a tunnel's outer
     /// flow (created by the same packet as the flow inside it): unique, and
     /// the same for any worker count.
     pub uid: u64,
-    /// Which side of the key is the client.
-    pub client: Side,
     pub first_ts: u64,
-    pub last_ts: u64,
     /// Start of the current record (differs from `first_ts` after an active timeout).
     pub record_start: u64,
-    /// False after an active-timeout record until the flow's next packet.
-    pub record_open: bool,
-    /// Packets went both ways at some point.
-    pub both_ways: bool,
-    pub pkts_toserver: u64,
-    pub pkts_toclient: u64,
-    pub bytes_toserver: u64,
-    pub bytes_toclient: u64,
-    pub tcp: TcpTrack,
     pub tunnel: Option<Tunnel>,
     pub icmp: Option<(u8, u8)>,
     pub community_id: [u8; 20],
     pub app_proto: Option<&'static str>,
     /// Names learnt from the flow's own packets (SNI, Host, ...).
     pub names: Option<Box<FlowNames>>,
-    pub file: u32,
-    /// Per-flow dissector state (dropped by its owner once inspection is over).
-    pub app: A,
-    /// The timer bucket (second) this flow is filed under; older entries are stale.
-    timer_sec: u64,
 }
 
 impl<A> Flow<A> {
@@ -156,7 +166,7 @@ impl<A> Flow<A> {
     }
 
     pub fn state(&self) -> FlowState {
-        if self.key.proto == PROTO_TCP {
+        if self.info.key.proto == PROTO_TCP {
             if self.tcp.is_closed() {
                 FlowState::Closed
             } else if self.tcp.is_established() {
@@ -172,42 +182,42 @@ impl<A> Flow<A> {
     }
 
     fn endpoints(&self) -> (std::net::IpAddr, u16, std::net::IpAddr, u16) {
-        let k = &self.key;
+        let k = &self.info.key;
         match self.client {
-            Side::Lo => (k.lo, k.lo_port, k.hi, k.hi_port),
-            Side::Hi => (k.hi, k.hi_port, k.lo, k.lo_port),
+            Side::Lo => (k.lo(), k.lo_port, k.hi(), k.hi_port),
+            Side::Hi => (k.hi(), k.hi_port, k.lo(), k.lo_port),
         }
     }
 
     /// The fields every event of this flow carries, client → server.
     pub fn meta(&self) -> FlowMeta {
         let (src, sport, dst, dport) = self.endpoints();
-        let (sport, dport) = if self.icmp.is_some() {
+        let (sport, dport) = if self.info.icmp.is_some() {
             (0, 0)
         } else {
             (sport, dport)
         };
         FlowMeta {
-            flow_id: flow_id(self.uid),
+            flow_id: flow_id(self.info.uid),
             src,
             dst,
             sport,
             dport,
-            proto: self.key.proto,
+            proto: self.info.key.proto,
             vlan: Vlan {
-                ids: self.key.vlan,
-                len: self.key.vlan_len,
+                ids: self.info.key.vlan,
+                len: self.info.key.vlan_len,
             },
-            community_id: self.community_id,
-            tunnel: self.tunnel,
-            icmp: self.icmp,
+            community_id: self.info.community_id,
+            tunnel: self.info.tunnel,
+            icmp: self.info.icmp,
         }
     }
 
     fn record(&self, reason: EndReason) -> FlowRecord {
         FlowRecord {
             meta: self.meta(),
-            start_ns: self.record_start,
+            start_ns: self.info.record_start,
             end_ns: self.last_ts,
             pkts_toserver: self.pkts_toserver,
             pkts_toclient: self.pkts_toclient,
@@ -215,13 +225,13 @@ impl<A> Flow<A> {
             bytes_toclient: self.bytes_toclient,
             state: self.state(),
             reason,
-            tcp: (self.key.proto == PROTO_TCP).then(|| TcpSummary {
+            tcp: (self.info.key.proto == PROTO_TCP).then(|| TcpSummary {
                 flags_ts: self.tcp.flags_ts,
                 flags_tc: self.tcp.flags_tc,
                 state: self.tcp.state_name(),
             }),
-            app_proto: self.app_proto,
-            names: self.names.clone(),
+            app_proto: self.info.app_proto,
+            names: self.info.names.clone(),
             file: self.file,
             empty: false,
         }
@@ -295,7 +305,7 @@ fn deadline<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
 }
 
 fn idle_end<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
-    let idle = if f.key.proto == PROTO_TCP {
+    let idle = if f.info.key.proto == PROTO_TCP {
         if f.tcp.is_closed() {
             cfg.tcp_closed_timeout
         } else if f.tcp.is_established() {
@@ -313,7 +323,7 @@ fn idle_end<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
 /// record holds no packet yet).
 fn active_end<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
     if f.record_open {
-        f.record_start
+        f.info.record_start
             .saturating_add(cfg.active_timeout.saturating_mul(NS))
     } else {
         u64::MAX
@@ -324,7 +334,7 @@ fn active_end<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
 fn file_timer<A>(cfg: &FlowConfig, timers: &mut BTreeMap<u64, Vec<FlowKey>>, f: &mut Flow<A>) {
     let sec = deadline(cfg, f).div_ceil(NS);
     f.timer_sec = sec;
-    timers.entry(sec).or_default().push(f.key);
+    timers.entry(sec).or_default().push(f.info.key);
 }
 
 /// Counts a flow's end and turns it into what the worker writes out.
@@ -404,7 +414,7 @@ impl<A: Default> FlowTable<A> {
             };
             let live = self.flows.get(&key).is_some_and(|f| f.timer_sec == sec);
             if live {
-                let first = self.flows.get(&key).map_or(0, |f| f.uid);
+                let first = self.flows.get(&key).map_or(0, |f| f.info.uid);
                 let ev = EventKey {
                     pkt: idx,
                     class: 0,
@@ -449,7 +459,7 @@ impl<A: Default> FlowTable<A> {
                     let ev = EventKey {
                         pkt: ctx.idx,
                         class: 0,
-                        sub: old.uid,
+                        sub: old.info.uid,
                         seq: 0,
                     };
                     out.push(close(&mut self.stats, old, EndReason::TcpReuse, ev));
@@ -478,7 +488,7 @@ impl<A: Default> FlowTable<A> {
         if !f.record_open {
             // A new record after an active timeout: its own active deadline applies.
             f.record_open = true;
-            f.record_start = ctx.ts_ns;
+            f.info.record_start = ctx.ts_ns;
             file_timer(&self.cfg, &mut self.timers, f);
         }
         if to_server {
@@ -530,9 +540,9 @@ impl<A: Default> FlowTable<A> {
                 if deadline(&self.cfg, f) > now_ns {
                     refile.push(key);
                 } else if idle_end(&self.cfg, f) <= now_ns {
-                    ended.push((f.uid, key, EndReason::Timeout));
+                    ended.push((f.info.uid, key, EndReason::Timeout));
                 } else {
-                    ended.push((f.uid, key, EndReason::ActiveTimeout));
+                    ended.push((f.info.uid, key, EndReason::ActiveTimeout));
                 }
             }
         }
@@ -573,7 +583,7 @@ impl<A: Default> FlowTable<A> {
 
     /// Ends every flow still open (end of capture), in first-packet order.
     pub fn flush(&mut self, out: &mut Vec<Ended<A>>) {
-        let mut keys: Vec<(u64, FlowKey)> = self.flows.values().map(|f| (f.uid, f.key)).collect();
+        let mut keys: Vec<(u64, FlowKey)> = self.flows.values().map(|f| (f.info.uid, f.info.key)).collect();
         keys.sort_unstable_by_key(|(first, _)| *first);
         for (first, key) in keys {
             let ev = EventKey {
@@ -604,35 +614,37 @@ fn new_flow<A: Default>(
         _ => (None, p.sport, p.dport),
     };
     Flow {
-        key,
-        uid: ctx.idx * 2 + u64::from(ctx.layer),
         client: orient(p, sender),
-        first_ts: ctx.ts_ns,
-        last_ts: ctx.ts_ns,
-        record_start: ctx.ts_ns,
         record_open: true,
         both_ways: false,
+        tcp: TcpTrack::default(),
+        file: ctx.file,
+        last_ts: ctx.ts_ns,
         pkts_toserver: 0,
         pkts_toclient: 0,
         bytes_toserver: 0,
         bytes_toclient: 0,
-        tcp: TcpTrack::default(),
-        tunnel: p.tunnel,
-        icmp,
-        community_id: community_id::digest(
-            cfg.community_id_seed,
-            p.src,
-            p.dst,
-            sport,
-            dport,
-            p.proto,
-            one_way,
-        ),
-        app_proto: None,
-        names: None,
-        file: ctx.file,
-        app: A::default(),
         timer_sec: 0,
+        app: A::default(),
+        info: Box::new(FlowInfo {
+            key,
+            uid: ctx.idx * 2 + u64::from(ctx.layer),
+            first_ts: ctx.ts_ns,
+            record_start: ctx.ts_ns,
+            tunnel: p.tunnel,
+            icmp,
+            community_id: community_id::digest(
+                cfg.community_id_seed,
+                p.src,
+                p.dst,
+                sport,
+                dport,
+                p.proto,
+                one_way,
+            ),
+            app_proto: None,
+            names: None,
+        }),
     }
 }
 

@@ -149,6 +149,9 @@ struct Name {
     v6: [u8; 16],
     vendor: bool,
     hellos: [usize; 2],
+    /// The server's first flight: a TLS 1.3 ServerHello, the compatibility
+    /// ChangeCipherSpec and the start of encrypted data, as real servers send.
+    flight: usize,
     dns_q: [usize; 2],
     dns_r: [usize; 2],
     quic: usize,
@@ -250,6 +253,15 @@ fn build_ctx(rng: &mut Rng) -> Result<Ctx, GenError> {
                 bytes: ch.record_bytes(),
             });
         }
+        let flight = tmpls.len();
+        let mut fb = tls::records(
+            22,
+            0x0303,
+            &tls::server_hello(tls::ServerVersion::Tls13, 0x1301, &rng.bytes::<32>(), None, rng),
+        );
+        fb.extend_from_slice(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01]);
+        fb.extend_from_slice(&tls::records(23, 0x0303, &rng.vec(900)));
+        tmpls.push(Tmpl { bytes: fb });
         let mut dns_q = [0usize; 2];
         let mut dns_r = [0usize; 2];
         for (k, (qt, data)) in [
@@ -298,6 +310,7 @@ fn build_ctx(rng: &mut Rng) -> Result<Ctx, GenError> {
             v6,
             vendor,
             hellos,
+            flight,
             dns_q,
             dns_r,
             quic: quic_idx,
@@ -388,6 +401,8 @@ struct Flow {
     name: usize,
     hello: usize,
     hello_sent: usize,
+    /// The server flight template (TLS flows), sent as the first server data.
+    flight: Option<usize>,
     mss: usize,
     /// Bytes left in the current server burst (flight or response).
     burst_left: usize,
@@ -602,6 +617,7 @@ impl Flow {
             name,
             hello,
             hello_sent: 0,
+            flight: ctx.names.get(name).map(|n| n.flight),
             mss,
             burst_left: 0,
             since_ack: 0,
@@ -665,6 +681,22 @@ impl Flow {
                     Pay::Tmpl {
                         idx: self.hello,
                         start,
+                        len,
+                        id: None,
+                    },
+                ))
+            }
+            Phase::Flight if self.flight.is_some() => {
+                let idx = self.flight.take().unwrap_or_default();
+                let len = ctx.tmpl(idx).len().min(self.mss);
+                self.burst_left = self.burst_left.saturating_sub(len).max(1);
+                self.since_ack += 1;
+                Some((
+                    SV,
+                    ACK,
+                    Pay::Tmpl {
+                        idx,
+                        start: 0,
                         len,
                         id: None,
                     },
