@@ -86,6 +86,10 @@ pub struct ReplayArgs {
     /// No progress bar and no summary on stderr (errors are still printed).
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Track flows only: no DNS/TLS/QUIC/HTTP dissection (for measuring its cost).
+    #[arg(long)]
+    pub no_dissect: bool,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -181,6 +185,7 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
     if let Some(w) = a.workers {
         cfg.workers = usize::from(w);
     }
+    cfg.dissect = !a.no_dissect;
     cfg.flow = FlowConfig {
         max_flows: (a.max_flows / cfg.workers).max(1),
         idle_timeout: a.idle_timeout,

@@ -40,6 +40,8 @@ pub struct ReplayConfig {
     pub block_size: usize,
     /// Blocks in flight to each worker before the reader waits.
     pub queue_depth: usize,
+    /// Run the dissectors (off: flows only, for measuring their cost).
+    pub dissect: bool,
 }
 
 impl ReplayConfig {
@@ -50,6 +52,7 @@ impl ReplayConfig {
             flow: FlowConfig::default(),
             block_size: 1 << 20,
             queue_depth: 4,
+            dissect: true,
         }
     }
 }
@@ -123,9 +126,10 @@ pub fn replay(
         let (job_tx, job_rx) = crossbeam_channel::bounded::<Arc<reader::Job>>(cfg.queue_depth);
         let (out_tx, out_rx) = crossbeam_channel::bounded::<worker::Output>(cfg.queue_depth + 2);
         let flow_cfg = cfg.flow.clone();
+        let dissect = cfg.dissect;
         let h = std::thread::Builder::new()
             .name(format!("phonehome-worker-{w}"))
-            .spawn(move || worker::run(w, flow_cfg, job_rx, out_tx))
+            .spawn(move || worker::run(w, flow_cfg, dissect, job_rx, out_tx))
             .map_err(EngineError::Thread)?;
         job_txs.push(job_tx);
         out_rxs.push(out_rx);

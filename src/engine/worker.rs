@@ -56,7 +56,13 @@ fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>) {
     }
 }
 
-pub fn run(me: usize, cfg: FlowConfig, jobs: Receiver<Arc<Job>>, out: Sender<Output>) {
+pub fn run(
+    me: usize,
+    cfg: FlowConfig,
+    dissect: bool,
+    jobs: Receiver<Arc<Job>>,
+    out: Sender<Output>,
+) {
     let mut table: FlowTable<AppState> = FlowTable::new(cfg);
     let mut dstats = DecodeStats::default();
     let mut ended: Vec<Ended<AppState>> = Vec::new();
@@ -96,6 +102,9 @@ pub fn run(me: usize, cfg: FlowConfig, jobs: Receiver<Arc<Job>>, out: Sender<Out
                 of.app = AppState::Done;
             }
             let (flow, to_server) = table.packet(&p, &ctx, &mut ended);
+            if !dissect {
+                flow.app = AppState::Done;
+            }
             if matches!(flow.app, AppState::Done) {
                 // The hot path: names known (or nothing to learn), counters only.
                 continue;

@@ -84,7 +84,11 @@ impl FlowKey {
             _ => (p.sport, p.dport, false),
         };
         let (s, d) = (bits(p.src), bits(p.dst));
-        let side = if (s, sport) <= (d, dport) { Side::Lo } else { Side::Hi };
+        let side = if (s, sport) <= (d, dport) {
+            Side::Lo
+        } else {
+            Side::Hi
+        };
         let (lo, lo_port, hi, hi_port) = match side {
             Side::Lo => (s, sport, d, dport),
             Side::Hi => (d, dport, s, sport),
@@ -106,7 +110,11 @@ impl FlowKey {
 
 /// A symmetric, never-zero hash of a tunnel's outer addresses and kind.
 fn tunnel_id(t: &crate::decode::Tunnel) -> u64 {
-    let (a, b) = if t.src <= t.dst { (t.src, t.dst) } else { (t.dst, t.src) };
+    let (a, b) = if t.src <= t.dst {
+        (t.src, t.dst)
+    } else {
+        (t.dst, t.src)
+    };
     let mut h = rustc_hash::FxHasher::default();
     (a, b, t.proto, t.kind as u8, t.vlan, t.vlan_len).hash(&mut h);
     h.finish() | 1

@@ -323,7 +323,8 @@ fn idle_end<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
 /// record holds no packet yet).
 fn active_end<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
     if f.record_open {
-        f.info.record_start
+        f.info
+            .record_start
             .saturating_add(cfg.active_timeout.saturating_mul(NS))
     } else {
         u64::MAX
@@ -441,8 +442,8 @@ impl<A: Default> FlowTable<A> {
             L4::Tcp(t) => Some(t.flags),
             _ => None,
         };
-        let syn_only = tcp_flags
-            .is_some_and(|fl| fl & super::tcp::SYN != 0 && fl & super::tcp::ACK == 0);
+        let syn_only =
+            tcp_flags.is_some_and(|fl| fl & super::tcp::SYN != 0 && fl & super::tcp::ACK == 0);
         // Rare: a full table makes room first (the only second lookup).
         if self.flows.len() >= self.cfg.max_flows && !self.flows.contains_key(&key) {
             self.evict_one(ctx.idx, out);
@@ -455,7 +456,8 @@ impl<A: Default> FlowTable<A> {
                 let f = o.into_mut();
                 if syn_only && f.tcp.is_closed() {
                     // A fresh SYN on a closed connection starts a new flow.
-                    let old = std::mem::replace(f, new_flow(&self.cfg, p, key, sender, one_way, ctx));
+                    let old =
+                        std::mem::replace(f, new_flow(&self.cfg, p, key, sender, one_way, ctx));
                     let ev = EventKey {
                         pkt: ctx.idx,
                         class: 0,
@@ -583,7 +585,11 @@ impl<A: Default> FlowTable<A> {
 
     /// Ends every flow still open (end of capture), in first-packet order.
     pub fn flush(&mut self, out: &mut Vec<Ended<A>>) {
-        let mut keys: Vec<(u64, FlowKey)> = self.flows.values().map(|f| (f.info.uid, f.info.key)).collect();
+        let mut keys: Vec<(u64, FlowKey)> = self
+            .flows
+            .values()
+            .map(|f| (f.info.uid, f.info.key))
+            .collect();
         keys.sort_unstable_by_key(|(first, _)| *first);
         for (first, key) in keys {
             let ev = EventKey {

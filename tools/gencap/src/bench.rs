@@ -257,7 +257,13 @@ fn build_ctx(rng: &mut Rng) -> Result<Ctx, GenError> {
         let mut fb = tls::records(
             22,
             0x0303,
-            &tls::server_hello(tls::ServerVersion::Tls13, 0x1301, &rng.bytes::<32>(), None, rng),
+            &tls::server_hello(
+                tls::ServerVersion::Tls13,
+                0x1301,
+                &rng.bytes::<32>(),
+                None,
+                rng,
+            ),
         );
         fb.extend_from_slice(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01]);
         fb.extend_from_slice(&tls::records(23, 0x0303, &rng.vec(900)));
