@@ -5,10 +5,17 @@
 //! 2 usage error.
 
 use crate::capture::{expand_inputs, CaptureError};
+use crate::engine::output::Output;
 use crate::engine::{self, Progress, ReplayConfig};
 use crate::flow::FlowConfig;
+use crate::judge::policy::Policy;
+use crate::judge::{Finding, Judge};
 use crate::report::eve::EveWriter;
 use crate::report::summary::summary;
+use crate::resolve::catalog::Catalog;
+use crate::resolve::dns_cache::DnsCacheConfig;
+use crate::resolve::geoip::{GeoIp, GeoIpOptions};
+use crate::resolve::Resolver;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::io::{IsTerminal, Write};
@@ -41,9 +48,84 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Replay capture files and write EVE JSON events.
+    /// Replay capture files: flows, names, and findings of security products
+    /// phoning home, written as EVE JSON events.
     Replay(ReplayArgs),
+    /// Inspect and check the vendor catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCmd),
+    /// Country and AS of addresses, as phonehome sees them.
+    Geoip(GeoipArgs),
+    /// The jurisdiction policy.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
 }
+
+#[derive(Args, Debug, Clone)]
+pub struct CatalogArgs {
+    /// A directory of vendor TOML files instead of the built-in catalog.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub catalog: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CatalogCmd {
+    /// One line per vendor: jurisdiction, products, endpoints.
+    List {
+        #[command(flatten)]
+        src: CatalogArgs,
+        /// JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything the catalog knows about a vendor (name or file name).
+    Show {
+        vendor: String,
+        #[command(flatten)]
+        src: CatalogArgs,
+    },
+    /// Which endpoint a host name or address matches, and why.
+    Match {
+        #[arg(required = true, value_name = "NAME-or-IP")]
+        items: Vec<String>,
+        #[command(flatten)]
+        src: CatalogArgs,
+    },
+    /// Lint the catalog: duplicates, overlaps, malformed entries, missing sources.
+    Check {
+        #[command(flatten)]
+        src: CatalogArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct GeoipArgs {
+    #[arg(required = true, value_name = "IP")]
+    pub ips: Vec<String>,
+    /// JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub geoip: GeoIpOptions,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCmd {
+    /// Write the documented default policy (to standard output, or -o FILE).
+    Init {
+        /// ISO 3166 alpha-2 code of the home country.
+        #[arg(long, value_name = "CC", default_value = DEFAULT_HOME)]
+        home_country: String,
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Load a policy file and report problems with file and line.
+    Check { file: PathBuf },
+}
+
+/// The home country when neither --policy nor --home-country says: the
+/// audits phonehome was first written for.
+pub const DEFAULT_HOME: &str = "CN";
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
@@ -90,6 +172,25 @@ pub struct ReplayArgs {
     /// Track flows only: no DNS/TLS/QUIC/HTTP dissection (for measuring its cost).
     #[arg(long)]
     pub no_dissect: bool,
+
+    /// No vendor attribution, GeoIP or findings (for measuring their cost).
+    #[arg(long)]
+    pub no_attribution: bool,
+
+    /// Jurisdiction policy file (see `phonehome policy init`).
+    #[arg(long, value_name = "FILE", conflicts_with = "home_country")]
+    pub policy: Option<PathBuf>,
+
+    /// Home country (ISO alpha-2) for the default policy, when no --policy is given.
+    #[arg(long, value_name = "CC", default_value = DEFAULT_HOME)]
+    pub home_country: String,
+
+    /// A directory of vendor TOML files instead of the built-in catalog.
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub geoip: GeoIpOptions,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -104,6 +205,9 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Replay(a) => replay(&a),
+        Command::Catalog(c) => catalog_cmd(c),
+        Command::Geoip(g) => geoip_cmd(&g),
+        Command::Policy(p) => policy_cmd(p),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -194,8 +298,19 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
         community_id_seed: a.community_id_seed,
         ..FlowConfig::default()
     };
+    let catalog = load_catalog(a.catalog.as_deref())?;
+    let geoip = GeoIp::open(&a.geoip.to_config()?)?;
+    let policy = match &a.policy {
+        Some(p) => Policy::load(p)?,
+        None => Policy::default_for(&a.home_country)?,
+    };
     let out = open_output(&a.eve)?;
-    let mut eve = EveWriter::new(out, names);
+    let mut output = Output::new(
+        Resolver::new(catalog, geoip, DnsCacheConfig::default()),
+        Judge::new(policy),
+        EveWriter::new(out, names),
+    );
+    output.attribute = !a.no_attribution;
     let progress = Arc::new(Progress::default());
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
         progress_bar(total_bytes, Arc::clone(&progress))
@@ -205,7 +320,8 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let eve_name = a.eve.clone();
     let result = engine::replay(&cfg, Arc::clone(&progress), &mut |ev| {
-        eve.event(&ev)
+        output
+            .event(&ev)
             .with_context(|| format!("cannot write EVE output to {eve_name}"))
     });
     if let Some((pb, h, stop)) = bar {
@@ -214,22 +330,227 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
         pb.finish_and_clear();
     }
     let outcome = result?;
-    eve.stats(&outcome.stats)
-        .and_then(|()| eve.flush())
+    let findings = output
+        .finish()
+        .and_then(|f| {
+            output.eve.stats(&outcome.stats)?;
+            output.eve.flush()?;
+            Ok(f)
+        })
         .with_context(|| format!("cannot write EVE output to {}", a.eve))?;
     let elapsed = started.elapsed();
     for e in &outcome.file_errors {
         eprintln!("phonehome: error: {e}");
     }
     if !a.quiet {
-        eprint!(
-            "{}",
-            summary(&outcome.stats, elapsed, outcome.stats.events + 1)
-        );
+        let written = output.counts.events + findings.len() as u64 + 1;
+        eprint!("{}", summary(&outcome.stats, elapsed, written));
+        if !a.no_attribution {
+            let home = output.judge.policy().home_country();
+            eprint!("{}", findings_table(&findings, home));
+        }
     }
     let damaged = outcome
         .file_errors
         .iter()
         .any(|e| !matches!(e, CaptureError::EmptyDirectory { .. }));
     Ok(if damaged { EXIT_RUNTIME } else { EXIT_OK })
+}
+
+fn load_catalog(dir: Option<&std::path::Path>) -> anyhow::Result<Catalog> {
+    Ok(match dir {
+        Some(d) => Catalog::load_dir(d)?,
+        None => Catalog::embedded()?,
+    })
+}
+
+/// The findings as a table an analyst reads at the end of a replay.
+pub fn findings_table(findings: &[Finding], home: &str) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    if findings.is_empty() {
+        let _ = writeln!(s, "  findings: none (home country {home})");
+        return s;
+    }
+    let _ = writeln!(s, "  findings ({}, home country {home}):", findings.len());
+    let _ = writeln!(
+        s,
+        "  {:<8} {:<18} {:<40} {:<10} {:>6}  {:<10} EVIDENCE",
+        "SEVERITY", "HOST", "VENDOR / PRODUCT", "VENDOR CC", "FLOWS", "DEST CC"
+    );
+    let mut rows: Vec<&Finding> = findings.iter().collect();
+    rows.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.host.cmp(&b.host)));
+    for f in rows {
+        let mut cc: Vec<&str> = f
+            .destinations
+            .iter()
+            .filter_map(|d| d.country.as_deref())
+            .collect();
+        cc.sort_unstable();
+        cc.dedup();
+        let vp = format!("{} / {}", f.vendor, f.product);
+        let ev = f.best_evidence().map_or(String::new(), |e| {
+            format!("{} ({})", e.value, e.kind.label())
+        });
+        let mark = match &f.exception {
+            Some(x) if !x.expired => " [excepted]",
+            _ => "",
+        };
+        let _ = writeln!(
+            s,
+            "  {:<8} {:<18} {:<40} {:<10} {:>6}  {:<10} {}{mark}",
+            f.severity.as_str(),
+            f.host.to_string(),
+            truncate(&vp, 40),
+            f.vendor_country.join("/"),
+            f.flows,
+            if f.dns_only {
+                "dns only".to_string()
+            } else {
+                cc.join(",")
+            },
+            ev
+        );
+    }
+    s
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
+    match c {
+        CatalogCmd::List { src, json } => {
+            let cat = load_catalog(src.catalog.as_deref())?;
+            for v in cat.list() {
+                if json {
+                    println!("{}", serde_json::to_string(&v)?);
+                } else {
+                    println!(
+                        "{:<32} {:<8} {:>3} products {:>5} endpoints  {}",
+                        v.name,
+                        v.jurisdiction.join("/"),
+                        v.products,
+                        v.endpoints,
+                        v.file
+                    );
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        CatalogCmd::Show { vendor, src } => {
+            let cat = load_catalog(src.catalog.as_deref())?;
+            let Some(v) = cat.vendor(&vendor) else {
+                anyhow::bail!(
+                    "no vendor named '{vendor}' in the catalog (see `phonehome catalog list`)"
+                );
+            };
+            println!("{}", serde_json::to_string_pretty(v)?);
+            Ok(EXIT_OK)
+        }
+        CatalogCmd::Match { items, src } => {
+            let cat = load_catalog(src.catalog.as_deref())?;
+            let mut missing = false;
+            for item in &items {
+                let m = match item.parse::<std::net::IpAddr>() {
+                    Ok(ip) => cat.match_ip(ip),
+                    Err(_) => {
+                        let n = item.trim_end_matches('.').to_ascii_lowercase();
+                        cat.match_name(&n).or_else(|| cat.match_cert_name(&n))
+                    }
+                };
+                match m {
+                    Some(m) => println!(
+                        "{item}\t{} / {}\t{}\t{} {}\t{}\t{}\t{}",
+                        m.vendor,
+                        m.product,
+                        m.jurisdiction.join("/"),
+                        m.kind.key(),
+                        m.pattern,
+                        m.purpose.as_str(),
+                        m.confidence.as_str(),
+                        m.source
+                    ),
+                    None => {
+                        missing = true;
+                        println!("{item}\tno match");
+                    }
+                }
+            }
+            // Like grep: 1 when something did not match.
+            Ok(if missing { EXIT_RUNTIME } else { EXIT_OK })
+        }
+        CatalogCmd::Check { src } => {
+            let cat = load_catalog(src.catalog.as_deref())?;
+            let issues = cat.check();
+            for i in &issues {
+                println!("{i}");
+            }
+            let errors = issues
+                .iter()
+                .filter(|i| i.severity == crate::resolve::catalog::Severity::Error)
+                .count();
+            eprintln!(
+                "phonehome: catalog: {} vendors, {} endpoints, {errors} errors, {} warnings",
+                cat.vendors().len(),
+                cat.endpoint_count(),
+                issues.len() - errors
+            );
+            Ok(if errors > 0 { EXIT_RUNTIME } else { EXIT_OK })
+        }
+    }
+}
+
+fn geoip_cmd(g: &GeoipArgs) -> anyhow::Result<u8> {
+    use crate::resolve::geoip::{geoip_command, geoip_command_json, geoip_lookup_all, ATTRIBUTION};
+    let geo = GeoIp::open(&g.geoip.to_config()?)?;
+    if g.json {
+        print!("{}", geoip_command_json(&g.ips, &geo));
+    } else {
+        print!("{}", geoip_command(&g.ips, &geo));
+        eprintln!("{ATTRIBUTION}");
+    }
+    let bad = geoip_lookup_all(&g.ips, &geo).iter().any(|l| l.is_error());
+    Ok(if bad { EXIT_RUNTIME } else { EXIT_OK })
+}
+
+fn policy_cmd(p: PolicyCmd) -> anyhow::Result<u8> {
+    match p {
+        PolicyCmd::Init {
+            home_country,
+            output,
+        } => {
+            // Validate the country before writing anything.
+            Policy::default_for(&home_country)?;
+            let text = Policy::default_toml(&home_country);
+            match output {
+                Some(path) => {
+                    if path.exists() {
+                        anyhow::bail!("{} exists; not overwriting it", path.display());
+                    }
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("phonehome: wrote {}", path.display());
+                }
+                None => print!("{text}"),
+            }
+            Ok(EXIT_OK)
+        }
+        PolicyCmd::Check { file } => {
+            let p = Policy::load(&file)?;
+            eprintln!(
+                "phonehome: {} is valid (home country {})",
+                file.display(),
+                p.home_country()
+            );
+            Ok(EXIT_OK)
+        }
+    }
 }

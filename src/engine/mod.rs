@@ -19,6 +19,7 @@
 //!   index of the packet that caused it; the merge puts each round in key
 //!   order, so the output is byte-identical for any `--workers`.
 
+pub mod output;
 mod reader;
 mod worker;
 

@@ -1,2 +1,415 @@
-//! judge stage.
+//! Judge stage: attributed evidence becomes findings, one per (host, vendor,
+//! product), judged by the jurisdiction policy.
+//!
+//! A finding is only made for a host inside the policy's internal networks
+//! (the client of the flow, or the asker of a DNS question). Everything a
+//! finding holds is bounded: destinations and evidence items are capped and
+//! what did not fit is counted.
+
 pub mod policy;
+
+use crate::event::FlowRecord;
+use crate::resolve::geoip::GeoAnswer;
+use crate::resolve::{Attribution, EvidenceKind};
+use policy::{Candidate, FindingKind, Policy, Severity};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// Evidence items kept per finding (the first ones; the rest are counted).
+pub const MAX_EVIDENCE: usize = 32;
+/// Distinct destinations kept per finding.
+pub const MAX_DESTINATIONS: usize = 64;
+/// Distinct flow ids remembered per finding to count flows once.
+const MAX_FLOW_IDS: usize = 4096;
+
+/// One piece of evidence behind a finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub kind: EvidenceKind,
+    /// The name (or address) that matched the catalog.
+    pub value: String,
+    /// The catalog pattern it matched.
+    pub pattern: String,
+    pub purpose: &'static str,
+    /// Where the catalog says the endpoint is documented.
+    pub source: String,
+    pub community_id: String,
+    pub flow_id: u64,
+    pub timestamp_ns: u64,
+}
+
+/// Where a product's traffic went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Destination {
+    /// None for a CONNECT through a proxy (only the name is known) or a DNS-only finding.
+    pub ip: Option<IpAddr>,
+    pub names: BTreeSet<String>,
+    pub country: Option<String>,
+    pub asn: Option<u32>,
+    pub as_org: Option<String>,
+    pub flows: u64,
+    pub bytes_toserver: u64,
+    pub bytes_toclient: u64,
+}
+
+/// How sure the finding is: direct names beat DNS bindings beat address
+/// ranges and lone DNS questions; catalog entries built by inference never
+/// reach high.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+/// The exception of the policy that covers a finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Excepted {
+    pub reason: String,
+    pub expired: bool,
+    pub line: u32,
+}
+
+/// Host X runs vendor Y's product Z, which phones home to these places.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub host: IpAddr,
+    pub vendor: String,
+    pub product: String,
+    pub vendor_country: Vec<String>,
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub confidence: Confidence,
+    pub foreign_vendor: bool,
+    pub data_abroad: bool,
+    pub first_seen_ns: u64,
+    pub last_seen_ns: u64,
+    /// Distinct flows (an active-timeout split counts once).
+    pub flows: u64,
+    pub bytes_toserver: u64,
+    pub bytes_toclient: u64,
+    pub destinations: Vec<Destination>,
+    pub destinations_dropped: u64,
+    pub evidence: Vec<Evidence>,
+    /// Evidence seen, by kind (including what `evidence` had no room for).
+    pub evidence_counts: BTreeMap<EvidenceKind, u64>,
+    pub dns_only: bool,
+    pub exception: Option<Excepted>,
+    /// One line an auditor can read.
+    pub reason: String,
+}
+
+#[derive(Debug)]
+struct Acc {
+    vendor_country: Vec<String>,
+    first_seen_ns: u64,
+    last_seen_ns: u64,
+    flow_ids: BTreeSet<u64>,
+    flows: u64,
+    bytes_toserver: u64,
+    bytes_toclient: u64,
+    /// Keyed by address (or, behind a proxy, by name).
+    destinations: BTreeMap<String, Destination>,
+    destinations_dropped: u64,
+    evidence: Vec<Evidence>,
+    evidence_counts: BTreeMap<EvidenceKind, u64>,
+    best: Confidence,
+}
+
+type Key = (IpAddr, String, String);
+
+/// Collects attributed flows and DNS questions into findings.
+pub struct Judge {
+    policy: Policy,
+    acc: BTreeMap<Key, Acc>,
+}
+
+fn confidence(a: &Attribution<'_>) -> Confidence {
+    use crate::resolve::catalog::Confidence as Cat;
+    let by_kind = match a.kind {
+        k if k.is_direct() => Confidence::High,
+        EvidenceKind::DnsAnswer => Confidence::Medium,
+        _ => Confidence::Low,
+    };
+    match a.endpoint.confidence {
+        Cat::Inferred => by_kind.min(Confidence::Medium),
+        _ => by_kind,
+    }
+}
+
+impl Judge {
+    pub fn new(policy: Policy) -> Self {
+        Judge {
+            policy,
+            acc: BTreeMap::new(),
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn entry(&mut self, host: IpAddr, a: &Attribution<'_>, ts: u64) -> &mut Acc {
+        let key = (
+            host,
+            a.endpoint.vendor.to_string(),
+            a.endpoint.product.to_string(),
+        );
+        let acc = self.acc.entry(key).or_insert_with(|| Acc {
+            vendor_country: a.endpoint.jurisdiction.to_vec(),
+            first_seen_ns: ts,
+            last_seen_ns: ts,
+            flow_ids: BTreeSet::new(),
+            flows: 0,
+            bytes_toserver: 0,
+            bytes_toclient: 0,
+            destinations: BTreeMap::new(),
+            destinations_dropped: 0,
+            evidence: Vec::new(),
+            evidence_counts: BTreeMap::new(),
+            best: Confidence::Low,
+        });
+        acc.first_seen_ns = acc.first_seen_ns.min(ts);
+        acc.last_seen_ns = acc.last_seen_ns.max(ts);
+        acc.best = acc.best.max(confidence(a));
+        acc
+    }
+
+    fn add_evidence(
+        acc: &mut Acc,
+        a: &Attribution<'_>,
+        community_id: String,
+        flow_id: u64,
+        ts: u64,
+    ) {
+        *acc.evidence_counts.entry(a.kind).or_default() += 1;
+        if acc.evidence.len() < MAX_EVIDENCE {
+            acc.evidence.push(Evidence {
+                kind: a.kind,
+                value: a.value.clone(),
+                pattern: a.endpoint.pattern.to_string(),
+                purpose: a.endpoint.purpose.as_str(),
+                source: a.endpoint.source.to_string(),
+                community_id,
+                flow_id,
+                timestamp_ns: ts,
+            });
+        }
+    }
+
+    /// A finished flow (or flow record) attributed to a catalogued endpoint.
+    pub fn on_flow(
+        &mut self,
+        rec: &FlowRecord,
+        a: &Attribution<'_>,
+        geo: &GeoAnswer,
+        community_id: String,
+    ) {
+        let m = &rec.meta;
+        if !self.policy.is_internal(m.src) {
+            return;
+        }
+        let acc = self.entry(m.src, a, rec.start_ns);
+        acc.last_seen_ns = acc.last_seen_ns.max(rec.end_ns);
+        let new_flow = if acc.flow_ids.len() < MAX_FLOW_IDS {
+            acc.flow_ids.insert(m.flow_id)
+        } else {
+            !acc.flow_ids.contains(&m.flow_id)
+        };
+        if new_flow {
+            acc.flows += 1;
+        }
+        acc.bytes_toserver += rec.bytes_toserver;
+        acc.bytes_toclient += rec.bytes_toclient;
+        // Behind a proxy the address is the proxy's: the destination is the CONNECT name.
+        let (dest_key, ip) = if a.kind == EvidenceKind::HttpConnect {
+            (format!("name:{}", a.value), None)
+        } else {
+            (m.dst.to_string(), Some(m.dst))
+        };
+        let full = acc.destinations.len() >= MAX_DESTINATIONS;
+        match acc.destinations.get_mut(&dest_key) {
+            Some(d) => {
+                d.names.insert(a.value.clone());
+                if new_flow {
+                    d.flows += 1;
+                }
+                d.bytes_toserver += rec.bytes_toserver;
+                d.bytes_toclient += rec.bytes_toclient;
+            }
+            None if full => acc.destinations_dropped += 1,
+            None => {
+                let (country, asn, as_org) = match ip {
+                    Some(_) => (geo.country.clone(), geo.asn, geo.as_org.clone()),
+                    None => (None, None, None),
+                };
+                acc.destinations.insert(
+                    dest_key,
+                    Destination {
+                        ip,
+                        names: BTreeSet::from([a.value.clone()]),
+                        country,
+                        asn,
+                        as_org,
+                        flows: u64::from(new_flow),
+                        bytes_toserver: rec.bytes_toserver,
+                        bytes_toclient: rec.bytes_toclient,
+                    },
+                );
+            }
+        }
+        Self::add_evidence(acc, a, community_id, m.flow_id, rec.start_ns);
+    }
+
+    /// A DNS question for a catalogued name from `host`.
+    pub fn on_dns_query(
+        &mut self,
+        host: IpAddr,
+        a: &Attribution<'_>,
+        community_id: String,
+        flow_id: u64,
+        ts: u64,
+    ) {
+        if !self.policy.is_internal(host) {
+            return;
+        }
+        let acc = self.entry(host, a, ts);
+        Self::add_evidence(acc, a, community_id, flow_id, ts);
+    }
+
+    /// The findings so far, judged by the policy, in (host, vendor, product) order.
+    pub fn findings(&self) -> Vec<Finding> {
+        self.acc
+            .iter()
+            .map(|((host, vendor, product), acc)| self.finding(*host, vendor, product, acc))
+            .collect()
+    }
+
+    fn finding(&self, host: IpAddr, vendor: &str, product: &str, acc: &Acc) -> Finding {
+        let dns_only = acc.flows == 0;
+        let countries: Vec<Option<String>> = acc
+            .destinations
+            .values()
+            .filter(|d| d.ip.is_some())
+            .map(|d| d.country.clone())
+            .collect();
+        let verdict = self.policy.judge(&Candidate {
+            host,
+            vendor,
+            product,
+            jurisdiction: &acc.vendor_country,
+            destination_countries: &countries,
+            dns_only,
+            last_seen_ns: acc.last_seen_ns,
+        });
+        let destinations: Vec<Destination> = acc.destinations.values().cloned().collect();
+        let mut f = Finding {
+            host,
+            vendor: vendor.to_string(),
+            product: product.to_string(),
+            vendor_country: acc.vendor_country.clone(),
+            kind: verdict.kind,
+            severity: verdict.severity,
+            confidence: acc.best,
+            foreign_vendor: verdict.foreign_vendor,
+            data_abroad: verdict.data_abroad,
+            first_seen_ns: acc.first_seen_ns,
+            last_seen_ns: acc.last_seen_ns,
+            flows: acc.flows,
+            bytes_toserver: acc.bytes_toserver,
+            bytes_toclient: acc.bytes_toclient,
+            destinations,
+            destinations_dropped: acc.destinations_dropped,
+            evidence: acc.evidence.clone(),
+            evidence_counts: acc.evidence_counts.clone(),
+            dns_only,
+            exception: verdict.exception.map(|e| Excepted {
+                reason: e.reason,
+                expired: e.expired,
+                line: e.line,
+            }),
+            reason: String::new(),
+        };
+        f.reason = reason(&f);
+        f
+    }
+}
+
+impl Finding {
+    /// The strongest piece of evidence (direct names first, then DNS answers,
+    /// certificates, ranges, lone DNS questions), the earliest of its kind.
+    pub fn best_evidence(&self) -> Option<&Evidence> {
+        let rank = |k: EvidenceKind| match k {
+            k if k.is_direct() && k != EvidenceKind::CertName => 0,
+            EvidenceKind::DnsAnswer => 1,
+            EvidenceKind::CertName => 2,
+            EvidenceKind::AddressRange => 3,
+            _ => 4,
+        };
+        self.evidence
+            .iter()
+            .min_by_key(|e| (rank(e.kind), e.timestamp_ns))
+    }
+}
+
+/// "10.1.2.3 runs CrowdStrike Falcon (US vendor): 14 flows to US, AS16509
+/// Amazon, via ts01-b.cloudsink.net (TLS SNI)".
+pub fn reason(f: &Finding) -> String {
+    let jur = if f.vendor_country.is_empty() {
+        "vendor of unknown jurisdiction".to_string()
+    } else {
+        format!("{} vendor", f.vendor_country.join("/"))
+    };
+    let via = f.best_evidence().map_or(String::new(), |e| {
+        format!(", via {} ({})", e.value, e.kind.label())
+    });
+    if f.dns_only {
+        return format!(
+            "{} looked up {} {} ({jur}) but no connection was seen{via}",
+            f.host, f.vendor, f.product
+        );
+    }
+    let mut places: Vec<String> = Vec::new();
+    for d in &f.destinations {
+        let country = d.country.clone().unwrap_or_else(|| match d.ip {
+            Some(_) => "an unknown country".into(),
+            None => "a host behind a proxy".into(),
+        });
+        let asn = match (d.asn, &d.as_org) {
+            (Some(n), Some(org)) => format!(", AS{n} {org}"),
+            (Some(n), None) => format!(", AS{n}"),
+            _ => String::new(),
+        };
+        let p = format!("{country}{asn}");
+        if !places.contains(&p) {
+            places.push(p);
+        }
+    }
+    let shown: Vec<String> = places.iter().take(3).cloned().collect();
+    let more = if places.len() > 3 {
+        format!(" and {} more", places.len() - 3)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} runs {} {} ({jur}): {} flow{} to {}{more}{via}",
+        f.host,
+        f.vendor,
+        f.product,
+        f.flows,
+        if f.flows == 1 { "" } else { "s" },
+        shown.join("; ")
+    )
+}

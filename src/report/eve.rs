@@ -10,9 +10,13 @@ use super::json::Obj;
 use super::proto_name;
 use crate::dissect::{dns, http, quic, tls};
 use crate::engine::RunStats;
-use crate::event::{AppBody, AppRecord, Event, EventKind, FlowMeta, FlowRecord};
+use crate::event::{AppBody, AppRecord, Event, EventKind, FlowMeta, FlowNames, FlowRecord};
 use crate::flow::community_id;
 use crate::flow::tcp;
+use crate::judge::policy::FindingKind;
+use crate::judge::Finding;
+use crate::resolve::geoip::GeoAnswer;
+use crate::resolve::Attribution;
 use std::io::Write;
 
 /// Writes EVE lines to any writer; names input files as given.
@@ -35,7 +39,7 @@ impl<W: Write> EveWriter<W> {
         self.files.get(i as usize).map_or("", String::as_str)
     }
 
-    pub fn event(&mut self, ev: &Event) -> std::io::Result<()> {
+    pub fn event(&mut self, ev: &Event, ext: &Ext<'_>) -> std::io::Result<()> {
         self.buf.clear();
         let name = |i: u32| self.files.get(i as usize).map_or("", String::as_str);
         match &ev.kind {
@@ -43,10 +47,18 @@ impl<W: Write> EveWriter<W> {
                 if f.empty {
                     return Ok(());
                 }
-                flow_event(&mut self.buf, f, name(f.file));
+                flow_event(&mut self.buf, f, name(f.file), ext);
             }
-            EventKind::App(a) => app_event(&mut self.buf, a, name(a.file)),
+            EventKind::App(a) => app_event(&mut self.buf, a, name(a.file), ext),
         }
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
+    }
+
+    /// An `alert` event for a finding.
+    pub fn alert(&mut self, f: &Finding) -> std::io::Result<()> {
+        self.buf.clear();
+        alert_event(&mut self.buf, f);
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)
     }
@@ -142,8 +154,92 @@ fn hex2(f: u8) -> String {
     format!("{f:02x}")
 }
 
+/// What the resolve stage adds to an event: the destination's country and AS,
+/// and the catalogued endpoint it matched (phonehome's extension).
+#[derive(Clone, Copy, Default)]
+pub struct Ext<'a> {
+    pub dest: Option<&'a GeoAnswer>,
+    pub matched: Option<&'a Attribution<'a>>,
+}
+
+/// The `phonehome` object of an event, when there is anything to say.
+fn write_ext(
+    o: &mut Obj<'_>,
+    ech: bool,
+    anomalies: &[String],
+    names: Option<&FlowNames>,
+    ext: &Ext<'_>,
+) {
+    let dest = ext
+        .dest
+        .filter(|g| g.country.is_some() || g.asn.is_some() || g.internal.is_some());
+    let names = names.filter(|n| **n != FlowNames::default());
+    if !ech && anomalies.is_empty() && dest.is_none() && ext.matched.is_none() && names.is_none() {
+        return;
+    }
+    o.obj("phonehome", |p| {
+        if ech {
+            p.bool("ech", true);
+        }
+        if !anomalies.is_empty() {
+            p.value("anomalies", anomalies);
+        }
+        if let Some(g) = dest {
+            p.obj("dest", |d| geo_fields(d, g));
+        }
+        if let Some(a) = ext.matched {
+            p.obj("match", |m| {
+                m.str("vendor", a.endpoint.vendor)
+                    .str("product", a.endpoint.product)
+                    .value("vendor_country", a.endpoint.jurisdiction)
+                    .str("evidence", a.kind.as_str())
+                    .str("name", &a.value)
+                    .str("pattern", a.endpoint.pattern)
+                    .str("purpose", a.endpoint.purpose.as_str());
+            });
+        }
+        if let Some(n) = names {
+            p.obj("names", |m| {
+                if let Some(v) = &n.sni {
+                    m.str("sni", v);
+                }
+                if let Some(v) = &n.quic_sni {
+                    m.str("quic_sni", v);
+                }
+                if let Some(v) = &n.http_host {
+                    m.str("http_host", v);
+                }
+                if let Some((h, port)) = &n.connect_target {
+                    m.str("connect_target", &format!("{h}:{port}"));
+                }
+                if !n.cert_names.is_empty() {
+                    m.value("cert_names", &n.cert_names);
+                }
+                if n.ech {
+                    m.bool("ech", true);
+                }
+            });
+        }
+    });
+}
+
+fn geo_fields(d: &mut Obj<'_>, g: &GeoAnswer) {
+    if let Some(c) = &g.country {
+        d.str("country", c);
+    }
+    if let Some(n) = g.asn {
+        d.u64("asn", u64::from(n));
+    }
+    if let Some(org) = &g.as_org {
+        d.str("as_org", org);
+    }
+    if let Some(k) = g.internal {
+        d.value("internal", &k);
+    }
+}
+
 /// A `flow` event; its timestamp is the flow's start, as Suricata's.
-pub fn flow_event(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str) {
+pub fn flow_event(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str, ext: &Ext<'_>) {
     let mut o = Obj::new(buf);
     header(
         &mut o,
@@ -175,6 +271,7 @@ pub fn flow_event(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str) {
             tc.str("state", t.state);
         });
     }
+    write_ext(&mut o, false, &[], f.names.as_deref(), ext);
     o.end();
 }
 
@@ -186,7 +283,7 @@ fn flag_names<F: bitflags::Flags>(f: &F) -> impl Iterator<Item = String> + '_ {
 /// An application event (`dns`/`mdns`/`llmnr`, `tls`, `quic`, `http`): the
 /// common header, Suricata's object for the protocol, and phonehome's
 /// additions (anomaly flags, ECH) in a `phonehome` object.
-pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str) {
+pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ext<'_>) {
     let mut anomalies: Vec<String> = Vec::new();
     let mut ech = false;
     let (event_type, obj) = match &a.body {
@@ -255,16 +352,126 @@ pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str) {
         None,
     );
     o.value(event_type, &obj);
-    if ech || !anomalies.is_empty() {
-        o.obj("phonehome", |p| {
-            if ech {
-                p.bool("ech", true);
-            }
-            if !anomalies.is_empty() {
-                p.value("anomalies", &anomalies);
-            }
-        });
+    write_ext(&mut o, ech, &anomalies, None, ext);
+    o.end();
+}
+
+/// phonehome's signature ids (gid 1), one per kind of finding, in a range no
+/// public rule set uses.
+pub fn signature_id(kind: FindingKind) -> u64 {
+    match kind {
+        FindingKind::ForeignVendorDataAbroad => 9_100_001,
+        FindingKind::ForeignVendorDataHome => 9_100_002,
+        FindingKind::DomesticVendorDataAbroad => 9_100_003,
+        FindingKind::DomesticVendorDataHome => 9_100_004,
+        FindingKind::DnsOnly => 9_100_005,
     }
+}
+
+fn signature(f: &Finding) -> String {
+    let what = match f.kind {
+        FindingKind::ForeignVendorDataAbroad => "foreign security product sends data abroad",
+        FindingKind::ForeignVendorDataHome => "foreign security product in use",
+        FindingKind::DomesticVendorDataAbroad => "domestic security product sends data abroad",
+        FindingKind::DomesticVendorDataHome => "domestic security product in use",
+        FindingKind::DnsOnly => "security product endpoint looked up",
+    };
+    format!("PHONEHOME {what}: {} {}", f.vendor, f.product)
+}
+
+/// An `alert` for a finding: Suricata's alert object (a private signature-id
+/// range; metadata for SIEM filters) and the finding itself under `phonehome`.
+pub fn alert_event(buf: &mut Vec<u8>, f: &Finding) {
+    let countries: Vec<String> = {
+        let mut c: Vec<String> = f
+            .destinations
+            .iter()
+            .filter_map(|d| d.country.clone())
+            .collect();
+        c.sort();
+        c.dedup();
+        c
+    };
+    let first_dest = f.destinations.iter().find_map(|d| d.ip);
+    let mut o = Obj::new(buf);
+    o.ts("timestamp", f.first_seen_ns)
+        .str("event_type", "alert")
+        .ip("src_ip", f.host);
+    if let Some(ip) = first_dest {
+        o.ip("dest_ip", ip);
+    }
+    o.obj("alert", |a| {
+        a.str("action", "allowed")
+            .u64("gid", 1)
+            .u64("signature_id", signature_id(f.kind))
+            .u64("rev", 1)
+            .str("signature", &signature(f))
+            .str("category", "Security product telemetry")
+            .u64("severity", u64::from(f.severity.suricata_severity()))
+            .obj("metadata", |m| {
+                m.value("vendor", &[&f.vendor])
+                    .value("product", &[&f.product])
+                    .value("jurisdiction", &f.vendor_country)
+                    .value("finding_kind", &[f.kind.as_str()])
+                    .value("confidence", &[f.confidence.as_str()]);
+                if !countries.is_empty() {
+                    m.value("country", &countries);
+                }
+            });
+    });
+    o.obj("phonehome", |p| {
+        p.ip("host", f.host)
+            .str("vendor", &f.vendor)
+            .str("product", &f.product)
+            .value("vendor_country", &f.vendor_country)
+            .str("finding_kind", f.kind.as_str())
+            .str("severity", f.severity.as_str())
+            .str("confidence", f.confidence.as_str())
+            .bool("foreign_vendor", f.foreign_vendor)
+            .bool("data_abroad", f.data_abroad)
+            .str("reason", &f.reason)
+            .ts("first_seen", f.first_seen_ns)
+            .ts("last_seen", f.last_seen_ns)
+            .u64("flows", f.flows)
+            .u64("bytes_toserver", f.bytes_toserver)
+            .u64("bytes_toclient", f.bytes_toclient);
+        p.key_array("destinations", f.destinations.iter(), |d, x| {
+            if let Some(ip) = x.ip {
+                d.ip("ip", ip);
+            }
+            d.value("names", &x.names);
+            if let Some(c) = &x.country {
+                d.str("country", c);
+            }
+            if let Some(n) = x.asn {
+                d.u64("asn", u64::from(n));
+            }
+            if let Some(org) = &x.as_org {
+                d.str("as_org", org);
+            }
+            d.u64("flows", x.flows)
+                .u64("bytes_toserver", x.bytes_toserver)
+                .u64("bytes_toclient", x.bytes_toclient);
+        });
+        p.key_array("evidence", f.evidence.iter(), |d, e| {
+            d.str("kind", e.kind.as_str())
+                .str("value", &e.value)
+                .str("pattern", &e.pattern)
+                .str("purpose", e.purpose)
+                .str("source", &e.source)
+                .str("community_id", &e.community_id)
+                .u64("flow_id", e.flow_id)
+                .ts("timestamp", e.timestamp_ns);
+        });
+        p.value("evidence_counts", &f.evidence_counts);
+        if let Some(x) = &f.exception {
+            p.obj("exception", |e| {
+                e.str("reason", &x.reason)
+                    .bool("expired", x.expired)
+                    .u64("policy_line", u64::from(x.line));
+            });
+        }
+    });
     o.end();
 }
 

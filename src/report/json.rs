@@ -79,6 +79,27 @@ impl<'a> Obj<'a> {
         self
     }
 
+    /// An array of objects, each written by `f`.
+    pub fn key_array<T>(
+        &mut self,
+        k: &str,
+        items: impl Iterator<Item = T>,
+        mut f: impl FnMut(&mut Obj<'_>, T),
+    ) -> &mut Self {
+        self.key(k);
+        self.out.push(b'[');
+        for (i, item) in items.enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            let mut inner = Obj::new(self.out);
+            f(&mut inner, item);
+            inner.end();
+        }
+        self.out.push(b']');
+        self
+    }
+
     pub fn end(self) {
         self.out.push(b'}');
     }

@@ -1,0 +1,265 @@
+//! Attribution: which catalogued endpoint a flow (or a DNS query) reached,
+//! and what evidence says so.
+//!
+//! Evidence is tried strongest first: the names the flow itself carried (TLS
+//! SNI, QUIC SNI, HTTP Host, CONNECT target), then the names a DNS answer
+//! bound to its destination shortly before it started, then the server
+//! certificate's names, then the vendor's published address ranges.
+
+use super::catalog::{Catalog, Match};
+use super::dns_cache::{DnsCache, DnsCacheConfig, DnsCacheStats, ResponseOutcome};
+use super::geoip::{GeoAnswer, GeoIp};
+use crate::dissect::dns::DnsFlavor;
+use crate::dissect::DnsEvent;
+use crate::event::{AppRecord, FlowRecord};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Where an attribution came from (what the report shows as evidence).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    TlsSni,
+    QuicSni,
+    HttpHost,
+    HttpConnect,
+    /// A DNS answer bound the flow's destination address to a catalogued name.
+    DnsAnswer,
+    CertName,
+    /// The destination is in a range the vendor publishes.
+    AddressRange,
+    /// The host asked DNS for a catalogued name (it tried to reach it).
+    DnsQuery,
+}
+
+impl EvidenceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::TlsSni => "tls_sni",
+            EvidenceKind::QuicSni => "quic_sni",
+            EvidenceKind::HttpHost => "http_host",
+            EvidenceKind::HttpConnect => "http_connect",
+            EvidenceKind::DnsAnswer => "dns_answer",
+            EvidenceKind::CertName => "cert_name",
+            EvidenceKind::AddressRange => "address_range",
+            EvidenceKind::DnsQuery => "dns_query",
+        }
+    }
+
+    /// How the report names it in a sentence.
+    pub fn label(self) -> &'static str {
+        match self {
+            EvidenceKind::TlsSni => "TLS SNI",
+            EvidenceKind::QuicSni => "QUIC SNI",
+            EvidenceKind::HttpHost => "HTTP Host",
+            EvidenceKind::HttpConnect => "HTTP CONNECT",
+            EvidenceKind::DnsAnswer => "DNS answer",
+            EvidenceKind::CertName => "server certificate",
+            EvidenceKind::AddressRange => "vendor address range",
+            EvidenceKind::DnsQuery => "DNS query",
+        }
+    }
+
+    /// Names the host itself sent, or the server presented: the strongest evidence.
+    pub fn is_direct(self) -> bool {
+        matches!(
+            self,
+            EvidenceKind::TlsSni
+                | EvidenceKind::QuicSni
+                | EvidenceKind::HttpHost
+                | EvidenceKind::HttpConnect
+                | EvidenceKind::CertName
+        )
+    }
+}
+
+/// A catalogued endpoint reached, and how we know.
+#[derive(Clone, Debug)]
+pub struct Attribution<'c> {
+    pub kind: EvidenceKind,
+    /// The name (or address) that matched.
+    pub value: String,
+    pub endpoint: Match<'c>,
+}
+
+/// Catalog, GeoIP and DNS bindings: everything that turns addresses and names
+/// into vendors and countries. Lives in the single ordered output stage.
+pub struct Resolver {
+    pub catalog: Catalog,
+    pub geoip: GeoIp,
+    dns: DnsCache,
+    /// Recent GeoIP answers (bounded; cleared when full).
+    geo_cache: HashMap<IpAddr, Arc<GeoAnswer>, rustc_hash::FxBuildHasher>,
+}
+
+/// GeoIP answers kept between lookups.
+const GEO_CACHE: usize = 1 << 16;
+
+/// Lowercase without a trailing dot, as catalog patterns are written.
+fn normal(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl Resolver {
+    pub fn new(catalog: Catalog, geoip: GeoIp, dns: DnsCacheConfig) -> Self {
+        Resolver {
+            catalog,
+            geoip,
+            dns: DnsCache::new(dns),
+            geo_cache: HashMap::default(),
+        }
+    }
+
+    pub fn dns_stats(&self) -> &DnsCacheStats {
+        self.dns.stats()
+    }
+
+    /// Country and AS of `ip` (cached).
+    pub fn geo(&mut self, ip: IpAddr) -> Arc<GeoAnswer> {
+        if let Some(a) = self.geo_cache.get(&ip) {
+            return Arc::clone(a);
+        }
+        if self.geo_cache.len() >= GEO_CACHE {
+            self.geo_cache.clear();
+        }
+        let a = Arc::new(self.geoip.lookup(ip));
+        self.geo_cache.insert(ip, Arc::clone(&a));
+        a
+    }
+
+    fn name<'c>(&'c self, kind: EvidenceKind, name: &str) -> Option<Attribution<'c>> {
+        let n = normal(name);
+        let m = self.catalog.match_name(&n)?;
+        Some(Attribution {
+            kind,
+            value: n,
+            endpoint: m,
+        })
+    }
+
+    /// The catalogued endpoint a finished flow reached, strongest evidence first.
+    pub fn attribute(&self, rec: &FlowRecord) -> Option<Attribution<'_>> {
+        let names = rec.names.as_deref();
+        if let Some(n) = names {
+            // With ECH the SNI is only the provider's public name: not evidence.
+            if !n.ech {
+                let direct = [
+                    (EvidenceKind::TlsSni, n.sni.as_deref()),
+                    (EvidenceKind::QuicSni, n.quic_sni.as_deref()),
+                ];
+                for (kind, name) in direct {
+                    if let Some(a) = name.and_then(|v| self.name(kind, v)) {
+                        return Some(a);
+                    }
+                }
+            }
+            if let Some(a) = n
+                .http_host
+                .as_deref()
+                .and_then(|v| self.name(EvidenceKind::HttpHost, v))
+            {
+                return Some(a);
+            }
+            if let Some(a) = n
+                .connect_target
+                .as_ref()
+                .and_then(|(h, _)| self.name(EvidenceKind::HttpConnect, h))
+            {
+                return Some(a);
+            }
+        }
+        let m = &rec.meta;
+        if let Some(b) = self.dns.lookup(m.dst, m.src, rec.start_ns) {
+            // The question name first, then the CNAME chain: the first catalogued wins.
+            if let Some(a) = b
+                .names
+                .iter()
+                .find_map(|n| self.name(EvidenceKind::DnsAnswer, n))
+            {
+                return Some(a);
+            }
+        }
+        if let Some(n) = names {
+            for c in &n.cert_names {
+                let c = normal(c);
+                if let Some(m) = self
+                    .catalog
+                    .match_cert_name(&c)
+                    .or_else(|| self.catalog.match_name(&c))
+                {
+                    return Some(Attribution {
+                        kind: EvidenceKind::CertName,
+                        value: c,
+                        endpoint: m,
+                    });
+                }
+            }
+        }
+        self.catalog.match_ip(m.dst).map(|endpoint| Attribution {
+            kind: EvidenceKind::AddressRange,
+            value: m.dst.to_string(),
+            endpoint,
+        })
+    }
+
+    /// The endpoint an application event's own name points at (TLS/QUIC SNI
+    /// unless ECH, HTTP Host or CONNECT target), for annotating that event.
+    pub fn match_event(&self, rec: &AppRecord) -> Option<Attribution<'_>> {
+        use crate::event::AppBody;
+        match &rec.body {
+            AppBody::Tls(t) => t
+                .client_hello
+                .as_ref()
+                .filter(|ch| !ch.ech)
+                .and_then(|ch| ch.sni.as_deref())
+                .and_then(|n| self.name(EvidenceKind::TlsSni, n)),
+            AppBody::Quic(q) => {
+                let sni = q
+                    .client_hello
+                    .as_ref()
+                    .filter(|ch| !ch.ech)
+                    .and_then(|ch| ch.sni.as_deref())
+                    .or(q.gquic.as_ref().and_then(|g| g.sni.as_deref()));
+                sni.and_then(|n| self.name(EvidenceKind::QuicSni, n))
+            }
+            AppBody::Http(h) => {
+                let r = &h.request;
+                match &r.connect_target {
+                    Some((host, _)) => self.name(EvidenceKind::HttpConnect, host),
+                    None => r
+                        .uri_host()
+                        .or_else(|| r.host_name())
+                        .and_then(|n| self.name(EvidenceKind::HttpHost, &n)),
+                }
+            }
+            AppBody::Dns(_) => None,
+        }
+    }
+
+    /// Learns DNS bindings from a DNS event, and returns what its questions
+    /// show the client tried to reach. Only plain DNS feeds the cache:
+    /// mDNS/LLMNR answers are unsolicited by design.
+    pub fn on_dns(&mut self, rec: &AppRecord, d: &DnsEvent) -> Vec<Attribution<'_>> {
+        if d.flavor != DnsFlavor::Dns {
+            return Vec::new();
+        }
+        let m = &rec.meta;
+        let ask = if d.msg.is_response() {
+            // A response whose query was not captured still shows the question.
+            let outcome = self.dns.response(m.flow_id, m.src, &d.msg, rec.ts_ns);
+            matches!(outcome, ResponseOutcome::Unsolicited)
+        } else {
+            self.dns.query(m.flow_id, m.src, &d.msg, rec.ts_ns);
+            true
+        };
+        if !ask {
+            return Vec::new();
+        }
+        d.msg
+            .queries
+            .iter()
+            .filter_map(|q| self.name(EvidenceKind::DnsQuery, &q.rrname))
+            .collect()
+    }
+}
