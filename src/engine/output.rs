@@ -50,17 +50,17 @@ impl<W: Write> Output<W> {
         match &ev.kind {
             EventKind::Flow(f) => {
                 let geo = self.resolver.geo(f.meta.dst);
-                let attr = self.resolver.attribute(f);
-                if let Some(a) = &attr {
+                let all = self.resolver.attribute_all(f);
+                if !all.is_empty() {
                     self.counts.attributed_flows += 1;
                     let cid = community_id::encode(&f.meta.community_id);
-                    self.judge.on_flow(f, a, &geo, cid);
+                    self.judge.on_flow(f, &all, &geo, cid);
                 }
                 self.eve.event(
                     ev,
                     &Ext {
                         dest: Some(&geo),
-                        matched: attr.as_ref(),
+                        matched: all.first(),
                     },
                 )
             }

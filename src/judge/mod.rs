@@ -210,14 +210,19 @@ impl Judge {
     }
 
     /// A finished flow (or flow record) attributed to a catalogued endpoint.
+    /// `all` holds the flow's evidence, strongest first; the first decides
+    /// the destination's name.
     pub fn on_flow(
         &mut self,
         rec: &FlowRecord,
-        a: &Attribution<'_>,
+        all: &[Attribution<'_>],
         geo: &GeoAnswer,
         community_id: String,
     ) {
         let m = &rec.meta;
+        let Some(a) = all.first() else {
+            return;
+        };
         if !self.policy.is_internal(m.src) {
             return;
         }
@@ -270,7 +275,9 @@ impl Judge {
                 );
             }
         }
-        Self::add_evidence(acc, a, community_id, m.flow_id, rec.start_ns);
+        for e in all {
+            Self::add_evidence(acc, e, community_id.clone(), m.flow_id, rec.start_ns);
+        }
     }
 
     /// A DNS question for a catalogued name from `host`.
@@ -299,10 +306,11 @@ impl Judge {
 
     fn finding(&self, host: IpAddr, vendor: &str, product: &str, acc: &Acc) -> Finding {
         let dns_only = acc.flows == 0;
+        // A destination behind a proxy has no known country: it cannot be
+        // shown to stay home.
         let countries: Vec<Option<String>> = acc
             .destinations
             .values()
-            .filter(|d| d.ip.is_some())
             .map(|d| d.country.clone())
             .collect();
         let verdict = self.policy.judge(&Candidate {

@@ -138,36 +138,42 @@ impl Resolver {
         })
     }
 
-    /// The catalogued endpoint a finished flow reached, strongest evidence first.
+    /// The catalogued endpoint a finished flow reached, by its strongest evidence.
     pub fn attribute(&self, rec: &FlowRecord) -> Option<Attribution<'_>> {
+        self.attribute_all(rec).into_iter().next()
+    }
+
+    /// Every piece of evidence that ties a finished flow to a catalogued
+    /// endpoint, strongest first, at most one per kind: the flow's own names
+    /// (TLS SNI, QUIC SNI, HTTP Host, CONNECT target), the names a DNS answer
+    /// bound to its destination shortly before it started, the server
+    /// certificate's own name, the vendor's published ranges.
+    pub fn attribute_all(&self, rec: &FlowRecord) -> Vec<Attribution<'_>> {
+        let mut out: Vec<Attribution<'_>> = Vec::new();
         let names = rec.names.as_deref();
         if let Some(n) = names {
             // With ECH the SNI is only the provider's public name: not evidence.
-            if !n.ech {
-                let direct = [
-                    (EvidenceKind::TlsSni, n.sni.as_deref()),
-                    (EvidenceKind::QuicSni, n.quic_sni.as_deref()),
-                ];
-                for (kind, name) in direct {
-                    if let Some(a) = name.and_then(|v| self.name(kind, v)) {
-                        return Some(a);
-                    }
-                }
-            }
-            if let Some(a) = n
-                .http_host
-                .as_deref()
-                .and_then(|v| self.name(EvidenceKind::HttpHost, v))
-            {
-                return Some(a);
-            }
-            if let Some(a) = n
-                .connect_target
-                .as_ref()
-                .and_then(|(h, _)| self.name(EvidenceKind::HttpConnect, h))
-            {
-                return Some(a);
-            }
+            let (sni, quic_sni) = if n.ech {
+                (None, None)
+            } else {
+                (n.sni.as_deref(), n.quic_sni.as_deref())
+            };
+            // Through a proxy the CONNECT target is the flow's real
+            // destination; what the tunnel carries (SNI) confirms it.
+            let direct = [
+                (
+                    EvidenceKind::HttpConnect,
+                    n.connect_target.as_ref().map(|(h, _)| h.as_str()),
+                ),
+                (EvidenceKind::TlsSni, sni),
+                (EvidenceKind::QuicSni, quic_sni),
+                (EvidenceKind::HttpHost, n.http_host.as_deref()),
+            ];
+            out.extend(
+                direct
+                    .into_iter()
+                    .filter_map(|(kind, name)| name.and_then(|v| self.name(kind, v))),
+            );
         }
         let m = &rec.meta;
         if let Some(b) = self.dns.lookup(m.dst, m.src, rec.start_ns) {
@@ -177,30 +183,43 @@ impl Resolver {
                 .iter()
                 .find_map(|n| self.name(EvidenceKind::DnsAnswer, n))
             {
-                return Some(a);
+                out.push(a);
             }
         }
         if let Some(n) = names {
-            for c in &n.cert_names {
+            // A certificate lists every name its front end serves (shared
+            // CDN and cloud front ends list dozens): only an explicit
+            // `cert_name` entry, or a concrete (non-wildcard) first name, the
+            // subject's own, counts.
+            let cert = n.cert_names.iter().enumerate().find_map(|(i, c)| {
                 let c = normal(c);
-                if let Some(m) = self
-                    .catalog
-                    .match_cert_name(&c)
-                    .or_else(|| self.catalog.match_name(&c))
-                {
-                    return Some(Attribution {
-                        kind: EvidenceKind::CertName,
-                        value: c,
-                        endpoint: m,
-                    });
-                }
-            }
+                let m = self.catalog.match_cert_name(&c).or_else(|| {
+                    (i == 0 && !c.starts_with("*."))
+                        .then(|| self.catalog.match_name(&c))
+                        .flatten()
+                })?;
+                Some(Attribution {
+                    kind: EvidenceKind::CertName,
+                    value: c,
+                    endpoint: m,
+                })
+            });
+            out.extend(cert);
         }
-        self.catalog.match_ip(m.dst).map(|endpoint| Attribution {
-            kind: EvidenceKind::AddressRange,
-            value: m.dst.to_string(),
-            endpoint,
-        })
+        if let Some(endpoint) = self.catalog.match_ip(m.dst) {
+            out.push(Attribution {
+                kind: EvidenceKind::AddressRange,
+                value: m.dst.to_string(),
+                endpoint,
+            });
+        }
+        // Evidence for another product than the strongest is a different
+        // claim (e.g. a shared address): keep the primary product's only.
+        if let Some(first) = out.first().map(|a| a.endpoint.id) {
+            let (v, p) = (first.vendor, first.product);
+            out.retain(|a| a.endpoint.id.vendor == v && a.endpoint.id.product == p);
+        }
+        out
     }
 
     /// The endpoint an application event's own name points at (TLS/QUIC SNI
@@ -245,21 +264,24 @@ impl Resolver {
             return Vec::new();
         }
         let m = &rec.meta;
-        let ask = if d.msg.is_response() {
-            // A response whose query was not captured still shows the question.
-            let outcome = self.dns.response(m.flow_id, m.src, &d.msg, rec.ts_ns);
-            matches!(outcome, ResponseOutcome::Unsolicited)
+        let kind = if d.msg.is_response() {
+            match self.dns.response(m.flow_id, m.src, &d.msg, rec.ts_ns) {
+                // The host got an address for the name: stronger than asking.
+                ResponseOutcome::Answered {
+                    bound, refreshed, ..
+                } if bound + refreshed > 0 => EvidenceKind::DnsAnswer,
+                // A response whose query was not captured still shows the question.
+                ResponseOutcome::Unsolicited => EvidenceKind::DnsQuery,
+                _ => return Vec::new(),
+            }
         } else {
             self.dns.query(m.flow_id, m.src, &d.msg, rec.ts_ns);
-            true
+            EvidenceKind::DnsQuery
         };
-        if !ask {
-            return Vec::new();
-        }
         d.msg
             .queries
             .iter()
-            .filter_map(|q| self.name(EvidenceKind::DnsQuery, &q.rrname))
+            .filter_map(|q| self.name(kind, &q.rrname))
             .collect()
     }
 }
