@@ -497,20 +497,20 @@ source = "https://acme.example/docs"
         let a = attr(&cat, EvidenceKind::TlsSni);
         j.on_flow(
             &flow("10.1.2.3", "198.51.100.7", 1, 100),
-            &[a.clone()],
+            std::slice::from_ref(&a),
             &geo("US", 64500),
             "1:x".into(),
         );
         // The same flow again (an active-timeout record): bytes add, the flow counts once.
         j.on_flow(
             &flow("10.1.2.3", "198.51.100.7", 1, 200),
-            &[a.clone()],
+            std::slice::from_ref(&a),
             &geo("US", 64500),
             "1:x".into(),
         );
         j.on_flow(
             &flow("10.1.2.3", "198.51.100.8", 2, 300),
-            &[a.clone()],
+            std::slice::from_ref(&a),
             &geo("US", 64500),
             "1:y".into(),
         );
