@@ -6,9 +6,6 @@
 //! table, and the lists JA4 hashes are written at the buffer's end, hashed
 //! there and replaced by their hash. The `String` functions wrap these.
 
-use md5::{Digest as _, Md5};
-use sha2::Sha256;
-
 use super::{ext, is_grease, ClientHello, ServerHello};
 use crate::report::json::{hex_pair, push_hex, push_u64};
 
@@ -98,7 +95,7 @@ pub fn push_ja3s_string(out: &mut Vec<u8>, sh: &ServerHello) {
 /// Lowercase hex MD5 of `data` (the hash of a JA3 or JA3S string).
 pub fn md5_hex(data: &[u8]) -> [u8; 32] {
     let mut hex = [0u8; 32];
-    for (pair, &b) in hex.chunks_exact_mut(2).zip(Md5::digest(data).iter()) {
+    for (pair, &b) in hex.chunks_exact_mut(2).zip(super::memo::md5(data).iter()) {
         pair.copy_from_slice(&hex_pair(b));
     }
     hex
@@ -217,10 +214,10 @@ fn with_u16s<R>(items: impl Iterator<Item = u16>, sort: bool, f: impl FnOnce(&[u
 /// Replaces `out[start..]` by the first 12 hex digits of its SHA-256, or by
 /// twelve zeros if the list it holds is `empty`.
 fn hash12_tail(out: &mut Vec<u8>, start: usize, empty: bool) {
-    let digest = (!empty).then(|| Sha256::digest(out.get(start..).unwrap_or_default()));
+    let digest = (!empty).then(|| super::memo::sha256_48(out.get(start..).unwrap_or_default()));
     out.truncate(start);
     match digest {
-        Some(d) => push_hex(out, d.get(..6).unwrap_or_default()),
+        Some(d) => push_hex(out, &d),
         None => out.extend_from_slice(b"000000000000"),
     }
 }
@@ -448,8 +445,8 @@ mod tests {
                 .join(",")
         };
         let hash = |s: &str| {
-            let d = Sha256::digest(s.as_bytes());
-            d[..6]
+            let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
+            d.as_ref()[..6]
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect::<String>()

@@ -14,6 +14,7 @@ mod cert;
 mod eve;
 mod fingerprint;
 mod hello;
+mod memo;
 mod reader;
 mod record;
 
