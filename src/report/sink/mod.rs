@@ -64,7 +64,7 @@ pub mod file;
 pub mod format;
 mod http;
 mod net;
-mod redis;
+pub mod redis;
 pub mod spool;
 mod worker;
 
