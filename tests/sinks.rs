@@ -42,7 +42,14 @@ fn free_port() -> u16 {
 }
 
 fn need(program: &str, package: &str) -> PathBuf {
-    for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin", "/usr/local/sbin"] {
+    for dir in [
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+        "/usr/local/bin",
+        "/usr/local/sbin",
+    ] {
         let p = Path::new(dir).join(program);
         if p.is_file() {
             return p;
@@ -165,7 +172,6 @@ struct Received {
 /// connection after the request in progress is answered.
 struct Receiver {
     port: u16,
-    got: Arc<Mutex<Received>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -176,7 +182,7 @@ impl Receiver {
         let port = l.local_addr().unwrap().port();
         l.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let (g, st) = (Arc::clone(&got), Arc::clone(&stop));
+        let (g, st) = (got, Arc::clone(&stop));
         let thread = std::thread::spawn(move || {
             let mut conns = Vec::new();
             while !st.load(Ordering::SeqCst) {
@@ -195,7 +201,6 @@ impl Receiver {
         });
         Receiver {
             port,
-            got,
             stop,
             thread: Some(thread),
         }
@@ -289,7 +294,10 @@ fn serve(c: TcpStream, got: &Mutex<Received>, stop: &AtomicBool) {
                     }
                 }
                 let errors = items.iter().any(|i| i["create"]["status"] != 201);
-                (200, serde_json::json!({"took": 1, "errors": errors, "items": items}).to_string())
+                (
+                    200,
+                    serde_json::json!({"took": 1, "errors": errors, "items": items}).to_string(),
+                )
             } else {
                 (404, "{}".to_string())
             }
@@ -309,7 +317,10 @@ fn c_read_timeout(r: &BufReader<TcpStream>, d: Duration) {
 }
 
 fn vendor_of_hec(v: &Value) -> String {
-    v["event"]["phonehome"]["vendor"].as_str().unwrap().to_string()
+    v["event"]["phonehome"]["vendor"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn vendors(n: std::ops::RangeInclusive<u32>) -> Vec<String> {
@@ -374,25 +385,39 @@ fn http_receiver_down_mid_run_every_finding_once_in_order() {
     rx.stop();
     let g = got.lock().unwrap();
     let hec_vendors: Vec<String> = g.hec.iter().map(vendor_of_hec).collect();
-    assert_eq!(hec_vendors, vendors(1..=40), "HEC: each finding once, in order");
+    assert_eq!(
+        hec_vendors,
+        vendors(1..=40),
+        "HEC: each finding once, in order"
+    );
     assert!(g.hec.iter().all(|v| v["sourcetype"] == "suricata:alert"));
     let seqs: Vec<u64> = g
         .bulk
         .iter()
         .map(|(_, d)| d["event"]["sequence"].as_u64().unwrap())
         .collect();
-    assert_eq!(seqs, (1..=40).collect::<Vec<u64>>(), "_bulk: each once, in order");
+    assert_eq!(
+        seqs,
+        (1..=40).collect::<Vec<u64>>(),
+        "_bulk: each once, in order"
+    );
     assert_eq!(g.bulk[0].1["event"]["kind"], "alert");
     assert_eq!(g.bulk[39].1["phonehome"]["vendor"], "Vendor40");
     for (name, c) in [("hec", &hec), ("elastic", &el)] {
         assert_eq!(c.sent, 40, "{name}: {c:?}");
         assert!(c.spooled >= 20, "{name}: {c:?}");
-        assert_eq!(c.replayed, c.spooled, "{name}: everything spooled was replayed: {c:?}");
+        assert_eq!(
+            c.replayed, c.spooled,
+            "{name}: everything spooled was replayed: {c:?}"
+        );
         assert_eq!(c.dropped, 0, "{name}: {c:?}");
         assert!(c.retries >= 1, "{name}: {c:?}");
     }
     assert!(reports.iter().all(|r| r.backlog == 0), "{reports:?}");
-    assert_eq!(std::fs::read_dir(spool.path().join("hec")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(spool.path().join("hec")).unwrap().count(),
+        0
+    );
 }
 
 #[test]
@@ -496,8 +521,19 @@ fn undelivered_records_stay_spooled_for_the_next_run() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("124 records not delivered are kept in"), "{}", run.stderr);
-    let last: Value = serde_json::from_str(std::fs::read_to_string(&e1).unwrap().lines().last().unwrap()).unwrap();
+    assert!(
+        run.stderr.contains("124 records not delivered are kept in"),
+        "{}",
+        run.stderr
+    );
+    let last: Value = serde_json::from_str(
+        std::fs::read_to_string(&e1)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(last["stats"]["phonehome"]["sinks"]["hec"]["spooled"], 123);
     assert_eq!(last["stats"]["phonehome"]["sinks"]["hec"]["sent"], 0);
     // The receiver is back: the next run sends the spool first, then its own.
@@ -520,7 +556,11 @@ fn undelivered_records_stay_spooled_for_the_next_run() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let events: Vec<&Value> = g.hec.iter().map(|v| &v["event"]).collect();
-    assert_eq!(events.len(), 248, "124 from the first run, 124 from the second");
+    assert_eq!(
+        events.len(),
+        248,
+        "124 from the first run, 124 from the second"
+    );
     assert_eq!(events[..124], eve1.iter().collect::<Vec<_>>()[..]);
     assert_eq!(events[124..247], eve2.iter().collect::<Vec<_>>()[..123]);
     let st = &eve2[123]["stats"]["phonehome"]["sinks"]["hec"];
@@ -568,11 +608,9 @@ impl RedisServer {
             port,
             dir: dir.to_path_buf(),
         };
-        wait_for(20, "redis-server to answer", || {
-            match r.query(&[b"PING"]) {
-                Ok(Reply::Simple(s)) if s == "PONG" => Some(()),
-                _ => None,
-            }
+        wait_for(20, "redis-server to answer", || match r.query(&[b"PING"]) {
+            Ok(Reply::Simple(s)) if s == "PONG" => Some(()),
+            _ => None,
         });
         r
     }
@@ -624,7 +662,11 @@ fn redis_killed_mid_run_every_finding_once_in_order() {
     let mut s = Sinks::start(&settings(
         spool.path(),
         vec![
-            spec("stream", redis(RedisMode::Stream, "ph:stream"), Select::Alerts),
+            spec(
+                "stream",
+                redis(RedisMode::Stream, "ph:stream"),
+                Select::Alerts,
+            ),
             spec("list", redis(RedisMode::List, "ph:list"), Select::Alerts),
         ],
     ))
@@ -660,13 +702,21 @@ fn redis_killed_mid_run_every_finding_once_in_order() {
         .iter()
         .map(|e| {
             let Reply::Array(Some(e)) = e else { panic!() };
-            let Reply::Array(Some(fv)) = &e[1] else { panic!() };
+            let Reply::Array(Some(fv)) = &e[1] else {
+                panic!()
+            };
             assert_eq!(fv[0], Reply::Bulk(Some(b"eve".to_vec())));
-            let Reply::Bulk(Some(v)) = &fv[1] else { panic!() };
+            let Reply::Bulk(Some(v)) = &fv[1] else {
+                panic!()
+            };
             vendor_of_line(v)
         })
         .collect();
-    assert_eq!(stream, vendors(1..=40), "stream: each finding once, in order");
+    assert_eq!(
+        stream,
+        vendors(1..=40),
+        "stream: each finding once, in order"
+    );
     let Reply::Array(Some(items)) = r.query(&[b"LRANGE", b"ph:list", b"0", b"-1"]).unwrap() else {
         panic!("LRANGE")
     };
@@ -803,7 +853,10 @@ fn cef_ext(msg: &str) -> BTreeMap<String, String> {
             });
         } else if c == ' ' && {
             let rest: String = bytes[i + 1..].iter().collect();
-            let k: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+            let k: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
             !k.is_empty() && rest[k.len()..].starts_with('=')
         } {
             out.insert(std::mem::take(&mut key), std::mem::take(&mut val));
@@ -832,9 +885,21 @@ fn rsyslog_over_udp_tcp_and_unix_with_cef_and_a_tcp_restart() {
     let mut s = Sinks::start(&settings(
         spool.path(),
         vec![
-            spec("udp", syslog(SyslogAddr::Udp(format!("127.0.0.1:{udp}"))), Select::Alerts),
-            spec("tcp", syslog(SyslogAddr::Tcp(format!("127.0.0.1:{tcp}"))), Select::Alerts),
-            spec("unix", syslog(SyslogAddr::Unix(Rsyslog::sock(dir.path()))), Select::Alerts),
+            spec(
+                "udp",
+                syslog(SyslogAddr::Udp(format!("127.0.0.1:{udp}"))),
+                Select::Alerts,
+            ),
+            spec(
+                "tcp",
+                syslog(SyslogAddr::Tcp(format!("127.0.0.1:{tcp}"))),
+                Select::Alerts,
+            ),
+            spec(
+                "unix",
+                syslog(SyslogAddr::Unix(Rsyslog::sock(dir.path()))),
+                Select::Alerts,
+            ),
         ],
     ))
     .unwrap();
@@ -871,7 +936,10 @@ fn rsyslog_over_udp_tcp_and_unix_with_cef_and_a_tcp_restart() {
             assert_eq!(ext["dhost"], format!("t{i}.cloudsink.net"));
             assert_eq!(ext["cs1"], format!("Vendor{i}"));
             assert_eq!(ext["cs2"], "Agent | \"edge\" = 1", "escaped '=' comes back");
-            assert_eq!(ext["msg"], format!("10.0.0.{i} runs Vendor{i} Agent: a=b\\c"));
+            assert_eq!(
+                ext["msg"],
+                format!("10.0.0.{i} runs Vendor{i} Agent: a=b\\c")
+            );
             assert_eq!(ext["out"], (1000 + i).to_string());
             assert_eq!(ext["cs4"], "US");
         }
@@ -884,7 +952,9 @@ fn rsyslog_over_udp_tcp_and_unix_with_cef_and_a_tcp_restart() {
         send_alert(&mut s, i);
         std::thread::sleep(Duration::from_millis(10));
     }
-    wait_for(20, "tcp spooling", || (snap(&s, "tcp").spooled >= 15).then_some(()));
+    wait_for(20, "tcp spooling", || {
+        (snap(&s, "tcp").spooled >= 15).then_some(())
+    });
     let r = Rsyslog::start(dir.path(), udp, tcp);
     wait_for(20, "the tcp spool to drain", || {
         (snap(&s, "tcp").replayed >= 15).then_some(())
@@ -905,7 +975,11 @@ fn rsyslog_over_udp_tcp_and_unix_with_cef_and_a_tcp_restart() {
     assert_eq!(c.replayed, 15, "{c:?}");
     assert_eq!(c.dropped, 0);
     let u = snap(&s, "unix");
-    assert_eq!((u.sent, u.dropped), (30, 0), "unix datagrams: refused while down, spooled: {u:?}");
+    assert_eq!(
+        (u.sent, u.dropped),
+        (30, 0),
+        "unix datagrams: refused while down, spooled: {u:?}"
+    );
     s.finish();
 }
 
@@ -934,7 +1008,10 @@ fn replay_sends_alerts_to_rsyslog_with_the_syslog_flag() {
         });
         assert_eq!(got.len(), 15, "{input}: one message per finding");
         let vendors: BTreeSet<String> = got.iter().map(|f| cef_ext(&f[6])["cs1"].clone()).collect();
-        assert!(vendors.contains("CrowdStrike") && vendors.contains("Kaspersky"), "{vendors:?}");
+        assert!(
+            vendors.contains("CrowdStrike") && vendors.contains("Kaspersky"),
+            "{vendors:?}"
+        );
         let cs = got
             .iter()
             .find(|f| f[6].contains("cs1=CrowdStrike") && f[6].contains("src=10.1.10.11"))
@@ -953,10 +1030,21 @@ fn replay_sends_alerts_to_rsyslog_with_the_syslog_flag() {
 fn malformed_sink_settings_are_usage_or_config_errors() {
     let pcap = root().join("captures/demo.pcap");
     let pcap = pcap.to_str().unwrap();
-    let run = common::phonehome(&["replay", pcap, "--eve", "-", "--syslog", "tcp://host:notaport"]);
+    let run = common::phonehome(&[
+        "replay",
+        pcap,
+        "--eve",
+        "-",
+        "--syslog",
+        "tcp://host:notaport",
+    ]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
-        run.stderr.lines().next().unwrap().contains("syslog URL tcp://host:notaport")
+        run.stderr
+            .lines()
+            .next()
+            .unwrap()
+            .contains("syslog URL tcp://host:notaport")
             || run.stderr.lines().next().unwrap().contains("bad port"),
         "{}",
         run.stderr
@@ -965,20 +1053,359 @@ fn malformed_sink_settings_are_usage_or_config_errors() {
     assert_eq!(run.code, 2, "--hec without --hec-token: {}", run.stderr);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("sinks.toml");
-    std::fs::write(&cfg, "[[sink]]\ntype = \"redis\"\nurl = \"redis://h/notadb\"\n").unwrap();
-    let run = common::phonehome(&["replay", pcap, "--eve", "-", "--config", cfg.to_str().unwrap()]);
+    std::fs::write(
+        &cfg,
+        "[[sink]]\ntype = \"redis\"\nurl = \"redis://h/notadb\"\n",
+    )
+    .unwrap();
+    let run = common::phonehome(&[
+        "replay",
+        pcap,
+        "--eve",
+        "-",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-    assert!(run.stderr.contains("bad database number 'notadb'"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("bad database number 'notadb'"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stdout.is_empty(), "nothing written on a config error");
     // A corrupt spool is a clear error too, not a panic.
     let spool = dir.path().join("spool");
     std::fs::create_dir_all(spool.join("hec")).unwrap();
-    std::fs::write(spool.join("hec/00000000000000000001.seg"), b"\x05\0\0\0garbage-garbage-x").unwrap();
+    std::fs::write(
+        spool.join("hec/00000000000000000001.seg"),
+        b"\x05\0\0\0garbage-garbage-x",
+    )
+    .unwrap();
     let run = common::phonehome(&[
-        "replay", pcap, "--eve", "-", "--hec", "http://127.0.0.1:1", "--hec-token", "t",
-        "--spool-dir", spool.to_str().unwrap(),
+        "replay",
+        pcap,
+        "--eve",
+        "-",
+        "--hec",
+        "http://127.0.0.1:1",
+        "--hec-token",
+        "t",
+        "--spool-dir",
+        spool.to_str().unwrap(),
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("is corrupt at byte 0: checksum mismatch"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("is corrupt at byte 0: checksum mismatch"),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---------------------------------------------------------------- ECS
+
+/// One line of tests/sinks_data/ecs_fields.tsv.
+struct EcsField {
+    ty: String,
+    array: bool,
+    values: Vec<String>,
+}
+
+/// ECS's own field list (tests/sinks_data/ecs_fields.tsv, generated from
+/// elastic/ecs `generated/ecs/ecs_flat.yml` by tools/ecs-fields/generate.py).
+fn ecs_fields() -> BTreeMap<String, EcsField> {
+    let text = std::fs::read_to_string(root().join("tests/sinks_data/ecs_fields.tsv")).unwrap();
+    assert!(
+        text.contains("generated/ecs/ecs_flat.yml at v8.11.0"),
+        "the header names its source"
+    );
+    let fields: BTreeMap<String, EcsField> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            assert_eq!(c.len(), 4, "{l}");
+            let values = if c[3] == "-" {
+                Vec::new()
+            } else {
+                c[3].split(',').map(String::from).collect()
+            };
+            (
+                c[0].to_string(),
+                EcsField {
+                    ty: c[1].to_string(),
+                    array: c[2] == "array",
+                    values,
+                },
+            )
+        })
+        .collect();
+    // The whole of ECS 8.11, not a hand-picked subset.
+    assert_eq!(fields.len(), 1659, "ECS 8.11.0 defines 1659 fields");
+    fields
+}
+
+/// RFC 3339 date-time: `2025-03-03T12:00:14.002266Z` or with `+hh:mm`.
+fn is_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
+    if b.len() < 20
+        || !(digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10))
+        || b[10] != b'T'
+        || !(digits(11..13) && b[13] == b':' && digits(14..16) && b[16] == b':' && digits(17..19))
+    {
+        return false;
+    }
+    let mut rest = &s[19..];
+    if let Some(r) = rest.strip_prefix('.') {
+        let n = r.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &r[n..];
+    }
+    rest == "Z"
+        || (rest.len() == 6
+            && (rest.starts_with('+') || rest.starts_with('-'))
+            && rest.as_bytes()[3] == b':'
+            && rest[1..3]
+                .bytes()
+                .chain(rest[4..].bytes())
+                .all(|c| c.is_ascii_digit()))
+}
+
+/// Whether one JSON value fits an ECS type.
+fn fits(ty: &str, v: &Value) -> bool {
+    match ty {
+        "keyword" | "constant_keyword" | "wildcard" | "match_only_text" | "text" => v.is_string(),
+        "long" | "integer" | "short" | "byte" => v.is_i64() || v.is_u64(),
+        "unsigned_long" => v.is_u64(),
+        "float" | "double" | "scaled_float" | "half_float" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "date" => v.as_str().is_some_and(is_rfc3339),
+        "ip" => v
+            .as_str()
+            .is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
+        "object" | "nested" | "flattened" => v.is_object(),
+        "geo_point" => {
+            v.get("lat").is_some_and(Value::is_number) && v.get("lon").is_some_and(Value::is_number)
+        }
+        _ => false,
+    }
+}
+
+/// Checks `v` at `path` against ECS; records the fields used in `seen`.
+fn check_ecs(
+    path: &str,
+    v: &Value,
+    ecs: &BTreeMap<String, EcsField>,
+    seen: &mut BTreeSet<String>,
+    bad: &mut BTreeSet<String>,
+) {
+    let Some(f) = ecs.get(path) else {
+        // Not a field: an intermediate object (`source`, `destination.geo`).
+        match v.as_object() {
+            Some(m) if !m.is_empty() => {
+                for (k, x) in m {
+                    check_ecs(&format!("{path}.{k}"), x, ecs, seen, bad);
+                }
+            }
+            _ => {
+                bad.insert(format!("{path}: not an ECS field ({v})"));
+            }
+        }
+        return;
+    };
+    seen.insert(path.to_string());
+    let items: Vec<&Value> = match (f.array, v) {
+        (true, Value::Array(a)) if !a.is_empty() => a.iter().collect(),
+        (true, _) => {
+            bad.insert(format!("{path}: ECS normalizes it to an array, got {v}"));
+            return;
+        }
+        (false, Value::Array(_)) => {
+            bad.insert(format!("{path}: ECS {} is not an array, got {v}", f.ty));
+            return;
+        }
+        (false, _) => vec![v],
+    };
+    for x in items {
+        if !fits(&f.ty, x) {
+            bad.insert(format!("{path}: {x} is not an ECS {}", f.ty));
+        } else if !f.values.is_empty()
+            && !x.as_str().is_some_and(|s| f.values.iter().any(|a| a == s))
+        {
+            bad.insert(format!(
+                "{path}: {x} is not one of ECS's values {:?}",
+                f.values
+            ));
+        } else if let Some(m) = x
+            .as_object()
+            .filter(|_| matches!(f.ty.as_str(), "object" | "nested"))
+        {
+            for (k, y) in m {
+                check_ecs(&format!("{path}.{k}"), y, ecs, seen, bad);
+            }
+        }
+    }
+}
+
+#[test]
+fn ecs_documents_use_only_ecs_fields_with_their_types() {
+    let ecs = ecs_fields();
+    // The checker itself: each of these is caught.
+    let mut probe = BTreeSet::new();
+    let wrong = serde_json::json!({
+        "destination": {"as": {"number": "16509"}, "geo": {"country": "US"}},
+        "event": {"kind": "finding", "category": "network"},
+        "dns": {"answers": {"data": "x"}},
+        "source": {"ip": "10.0.0.256"},
+        "@timestamp": "2025-03-03 12:00:00",
+    });
+    for (k, v) in wrong.as_object().unwrap() {
+        check_ecs(k, v, &ecs, &mut BTreeSet::new(), &mut probe);
+    }
+    assert_eq!(probe.len(), 7, "{probe:#?}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut seen = BTreeSet::new();
+    let mut bad = BTreeSet::new();
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    let mut docs_total = 0;
+    let corpus = common::shared().join("captures");
+    let inputs = [
+        root().join("captures/demo.pcap"),
+        root().join("captures/realstack.pcap"),
+        corpus,
+    ];
+    let mut demo_docs = Vec::new();
+    for (k, input) in inputs.iter().enumerate() {
+        let eve = dir.path().join(format!("eve{k}.json"));
+        let ecs_out = dir.path().join(format!("ecs{k}.json"));
+        let run = common::phonehome(&[
+            "replay",
+            input.to_str().unwrap(),
+            "-q",
+            "--eve",
+            eve.to_str().unwrap(),
+            "--ecs",
+            ecs_out.to_str().unwrap(),
+        ]);
+        // The corpus holds two deliberately damaged captures: exit code 1
+        // for those (the rest is written), nothing else.
+        let damaged_only = k == 2
+            && run.code == 1
+            && run.stderr.lines().count() == 2
+            && run.stderr.lines().all(|l| l.contains(": damaged at byte "));
+        assert!(
+            run.code == 0 || damaged_only,
+            "{}: {}",
+            input.display(),
+            run.stderr
+        );
+        let eve: Vec<Value> = std::fs::read_to_string(&eve)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let docs: Vec<Value> = std::fs::read_to_string(&ecs_out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // One document per EVE event, in the same order (the stats event
+        // included: it goes to the sinks after their counters were taken).
+        assert_eq!(docs.len(), eve.len(), "{}", input.display());
+        for (i, (d, e)) in docs.iter().zip(&eve).enumerate() {
+            assert_eq!(d["event"]["sequence"], i as u64 + 1);
+            assert_eq!(
+                d["event"]["dataset"],
+                format!("phonehome.{}", e["event_type"].as_str().unwrap())
+            );
+            assert_eq!(d["ecs"]["version"], "8.11.0");
+            if let Some(ip) = e["src_ip"].as_str() {
+                assert_eq!(d["source"]["ip"], ip);
+                assert_eq!(d["destination"]["ip"], e["dest_ip"]);
+            }
+            let m = d.as_object().unwrap();
+            for (k, v) in m {
+                if k != "phonehome" {
+                    check_ecs(k, v, &ecs, &mut seen, &mut bad);
+                }
+            }
+            *kinds
+                .entry(d["event"]["kind"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+        docs_total += docs.len();
+        if k == 0 {
+            demo_docs = docs;
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} problems:\n{}",
+        bad.len(),
+        bad.iter().cloned().collect::<Vec<_>>().join("\n")
+    );
+    // The fields the issue names are all there, among others.
+    for f in [
+        "@timestamp",
+        "source.ip",
+        "source.port",
+        "destination.ip",
+        "destination.geo.country_iso_code",
+        "destination.as.number",
+        "destination.as.organization.name",
+        "tls.client.server_name",
+        "dns.question.name",
+        "dns.answers.data",
+        "network.community_id",
+        "event.kind",
+        "rule.id",
+        "rule.name",
+        "rule.category",
+        "threat.enrichments",
+        "threat.enrichments.indicator.url.domain",
+        "threat.enrichments.matched.field",
+        "url.domain",
+        "http.request.method",
+        "tls.server.x509.subject.distinguished_name",
+    ] {
+        assert!(seen.contains(f), "{f} never written; written: {seen:?}");
+    }
+    assert!(
+        kinds["alert"] >= 15 && kinds["metric"] == 3 && kinds["event"] > 1000,
+        "{kinds:?}"
+    );
+    eprintln!("ECS: {docs_total} documents, {} distinct ECS fields, all in ECS 8.11.0 with their types; {kinds:?}", seen.len());
+    // One alert in full: CrowdStrike on 10.1.10.11 in the demo capture.
+    let a = demo_docs
+        .iter()
+        .find(|d| {
+            d["event"]["kind"] == "alert"
+                && d["phonehome"]["vendor"] == "CrowdStrike"
+                && d["source"]["ip"] == "10.1.10.11"
+        })
+        .unwrap();
+    assert_eq!(a["destination"]["geo"]["country_iso_code"], "US");
+    assert_eq!(
+        a["network"]["community_id"],
+        "1:ekoPzbp8FbwgHdDvgzUsTy6Hmt8="
+    );
+    assert_eq!(a["rule"]["ruleset"], "phonehome");
+    assert_eq!(
+        a["event"]["category"],
+        serde_json::json!(["intrusion_detection", "network"])
+    );
+    let en = a["threat"]["enrichments"].as_array().unwrap();
+    assert!(
+        en.iter().any(
+            |x| x["indicator"]["url"]["domain"] == "ts01-b.cloudsink.net"
+                && x["matched"]["field"] == "tls.client.server_name"
+                && x["indicator"]["type"] == "domain-name"
+        ),
+        "{en:?}"
+    );
 }

@@ -204,7 +204,10 @@ mod tests {
         f.flush().unwrap();
         let moved = dir.path().join("eve.json.1");
         std::fs::rename(&p, &moved).unwrap();
-        f.hup.store(true, Ordering::Relaxed);
+        // A real SIGHUP, as logrotate's `kill -HUP` sends (the handler is
+        // the flag EveFile::create registered).
+        signal_hook::low_level::raise(signal_hook::consts::SIGHUP).unwrap();
+        assert!(f.hup.load(Ordering::Relaxed));
         f.write_all(b"{\"a\":2}\n").unwrap();
         f.flush().unwrap();
         assert_eq!(std::fs::read_to_string(&moved).unwrap(), "{\"a\":1}\n");
