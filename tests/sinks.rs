@@ -414,6 +414,12 @@ fn http_receiver_down_mid_run_every_finding_once_in_order() {
         assert!(c.retries >= 1, "{name}: {c:?}");
     }
     assert!(reports.iter().all(|r| r.backlog == 0), "{reports:?}");
+    eprintln!(
+        "http: receiver stopped after 10 alerts, back after 30; HEC {}/40 and _bulk {}/40 received once, in order; hec {hec:?}; elastic {el:?}; 409 conflicts {}",
+        g.hec.len(),
+        g.bulk.len(),
+        g.conflicts
+    );
     assert_eq!(
         std::fs::read_dir(spool.path().join("hec")).unwrap().count(),
         0
@@ -728,6 +734,11 @@ fn redis_killed_mid_run_every_finding_once_in_order() {
         })
         .collect();
     assert_eq!(list, vendors(1..=40), "list: each finding once, in order");
+    eprintln!(
+        "redis: killed after 10 alerts, back after 30; stream {}/40, list {}/40 once, in order; stream {st:?}; list {li:?}",
+        stream.len(),
+        list.len()
+    );
     for (name, c) in [("stream", &st), ("list", &li)] {
         assert_eq!(c.sent, 40, "{name}: {c:?}");
         assert!(c.spooled >= 20, "{name}: {c:?}");
@@ -979,6 +990,10 @@ fn rsyslog_over_udp_tcp_and_unix_with_cef_and_a_tcp_restart() {
         (u.sent, u.dropped),
         (30, 0),
         "unix datagrams: refused while down, spooled: {u:?}"
+    );
+    eprintln!(
+        "rsyslog: stopped after 10 alerts, back after 25; tcp {}/30 once, in order; tcp {c:?}; unix {u:?}",
+        got.len()
     );
     s.finish();
 }
