@@ -52,7 +52,7 @@ pub struct Cli {
 pub enum Command {
     /// Replay capture files: flows, names, and findings of security products
     /// phoning home, written as EVE JSON events.
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
     /// Inspect and check the vendor catalog.
     #[command(subcommand)]
     Catalog(CatalogCmd),
@@ -197,6 +197,11 @@ pub struct ReplayArgs {
     /// Benchmarking: use a catalog this many times larger (synthetic vendors added).
     #[arg(long, value_name = "N", hide = true)]
     pub bench_catalog_scale: Option<usize>,
+
+    // --- sinks (src/report/sink): --config, --syslog, --hec, --elastic,
+    // --redis, --ecs, --eve-rotate-*, --spool-dir, --sink-timeout, --dedup-window
+    #[command(flatten)]
+    pub sinks: crate::report::sink::SinkArgs,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -224,17 +229,26 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn open_output(spec: &str) -> anyhow::Result<Box<dyn Write + Send>> {
+fn open_output(
+    spec: &str,
+    rotate: crate::report::sink::file::Rotate,
+) -> anyhow::Result<Box<dyn Write + Send>> {
     if spec == "-" {
+        if rotate != crate::report::sink::file::Rotate::default() {
+            anyhow::bail!(
+                "--eve-rotate-size/--eve-rotate-secs need --eve FILE, not standard output"
+            );
+        }
         return Ok(Box::new(std::io::BufWriter::with_capacity(
             1 << 16,
             std::io::stdout(),
         )));
     }
-    let f = std::fs::File::create(spec).with_context(|| {
-        format!("cannot write EVE output to {spec}: check the directory exists and is writable")
-    })?;
-    Ok(Box::new(std::io::BufWriter::with_capacity(1 << 16, f)))
+    let f = crate::report::sink::file::EveFile::create(std::path::Path::new(spec), rotate)
+        .with_context(|| {
+            format!("cannot write EVE output to {spec}: check the directory exists and is writable")
+        })?;
+    Ok(Box::new(f))
 }
 
 fn progress_bar(
@@ -313,13 +327,22 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
         Some(p) => Policy::load(p)?,
         None => Policy::default_for(&a.home_country)?,
     };
-    let out = open_output(&a.eve)?;
+    // --- sinks (src/report/sink) ---
+    let sink_settings = a.sinks.settings(&a.eve)?;
+    let out = open_output(&a.eve, sink_settings.eve_rotate)?;
     let mut output = Output::new(
         Resolver::new(catalog, geoip, DnsCacheConfig::default()),
         Judge::new(policy),
         EveWriter::new(out, names),
     );
     output.attribute = !a.no_attribution;
+    output.sinks = crate::report::sink::Sinks::start(&sink_settings)?;
+    if sink_settings.dedup_window_ns > 0 {
+        output.dedup = Some(crate::report::dedup::Dedup::new(
+            sink_settings.dedup_window_ns,
+            1 << 16,
+        ));
+    }
     let progress = Arc::new(Progress::default());
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
         progress_bar(total_bytes, Arc::clone(&progress))
@@ -342,11 +365,16 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
     let findings = output
         .finish()
         .and_then(|f| {
-            output.eve.stats(&outcome.stats)?;
+            output.stats(&outcome.stats)?;
             output.eve.flush()?;
             Ok(f)
         })
         .with_context(|| format!("cannot write EVE output to {}", a.eve))?;
+    for r in output.finish_sinks() {
+        if !a.quiet || r.backlog > 0 || r.counts.dropped > 0 {
+            eprintln!("phonehome: {r}");
+        }
+    }
     let elapsed = started.elapsed();
     for e in &outcome.file_errors {
         eprintln!("phonehome: error: {e}");

@@ -7,7 +7,9 @@
 use crate::event::{AppBody, Event, EventKind};
 use crate::flow::community_id;
 use crate::judge::{Finding, Judge};
+use crate::report::dedup::{splice_dedup, Dedup, DedupKey, Summary, Verdict};
 use crate::report::eve::{EveWriter, Ext};
+use crate::report::sink::{splice_stats, SinkReport, Sinks};
 use crate::resolve::Resolver;
 use std::io::Write;
 
@@ -31,6 +33,11 @@ pub struct Output<W: Write> {
     /// Resolve and judge at all (off: flows and names only, for measuring their cost).
     pub attribute: bool,
     pub counts: OutputCounts,
+    // --- sinks (src/report/sink) ---
+    /// Other outputs, fed every line the EVE writer writes (empty: none).
+    pub sinks: Sinks,
+    /// Alert deduplication (none: off).
+    pub dedup: Option<Dedup<Finding>>,
 }
 
 impl<W: Write> Output<W> {
@@ -41,11 +48,21 @@ impl<W: Write> Output<W> {
             eve,
             attribute: true,
             counts: OutputCounts::default(),
+            sinks: Sinks::default(),
+            dedup: None,
         }
     }
 
-    /// Resolves, judges and writes one event.
+    /// Resolves, judges and writes one event, and hands its line to the sinks.
     pub fn event(&mut self, ev: &Event) -> std::io::Result<()> {
+        self.write_event(ev)?;
+        if !self.sinks.is_empty() {
+            self.sinks.event(self.eve.last_line());
+        }
+        Ok(())
+    }
+
+    fn write_event(&mut self, ev: &Event) -> std::io::Result<()> {
         self.counts.events += 1;
         if self.counts.events % GEOIP_RECHECK == 0 {
             self.resolver.reload_geoip_if_changed();
@@ -108,8 +125,72 @@ impl<W: Write> Output<W> {
             Vec::new()
         };
         for f in &findings {
+            if let Some(d) = &mut self.dedup {
+                if d.offer(&dedup_key(f), f.first_seen_ns, f.clone()) == Verdict::Suppressed {
+                    continue;
+                }
+            }
             self.eve.alert(f)?;
+            self.sinks.alert(self.eve.last_line(), f);
+        }
+        if let Some(d) = &mut self.dedup {
+            for s in d.drain() {
+                self.alert_update(&s)?;
+            }
         }
         Ok(findings)
+    }
+
+    // --- sinks (src/report/sink) ---
+
+    /// An alert for a deduplication window that had repeats: the latest
+    /// finding, with `phonehome.dedup`.
+    fn alert_update(&mut self, s: &Summary<Finding>) -> std::io::Result<()> {
+        let mut line = Vec::with_capacity(4096);
+        crate::report::eve::alert_event(&mut line, &s.latest);
+        line.push(b'\n');
+        splice_dedup(&mut line, s);
+        self.eve.write_line(&line)?;
+        self.sinks.alert(&line, &s.latest);
+        Ok(())
+    }
+
+    /// Writes the final `stats` event: the sinks first deliver what they
+    /// have (bounded wait) so their counters in `stats.phonehome.sinks` cover
+    /// every event before it; then the stats event itself is delivered.
+    pub fn stats(&mut self, st: &crate::engine::RunStats) -> std::io::Result<()> {
+        let mut line = Vec::with_capacity(8192);
+        crate::report::eve::stats_event(&mut line, st);
+        line.push(b'\n');
+        if !self.sinks.is_empty() {
+            self.sinks.flush();
+            splice_stats(&mut line, &self.sinks.snapshots());
+        }
+        self.eve.write_line(&line)?;
+        if !self.sinks.is_empty() {
+            self.sinks.event(&line);
+            self.sinks.flush();
+        }
+        Ok(())
+    }
+
+    /// Stops the sinks (after [`Output::stats`]); what each did.
+    pub fn finish_sinks(&mut self) -> Vec<SinkReport> {
+        std::mem::take(&mut self.sinks).finish()
+    }
+}
+
+/// The deduplication key of a finding's alert: its host, vendor, product
+/// and the country of the destination the alert names.
+pub fn dedup_key(f: &Finding) -> DedupKey {
+    DedupKey {
+        host: f.host,
+        vendor: f.vendor.clone(),
+        product: f.product.clone(),
+        country: f
+            .destinations
+            .iter()
+            .find(|d| d.ip.is_some())
+            .and_then(|d| d.country.clone()),
     }
 }

@@ -79,6 +79,23 @@ impl<W: Write> EveWriter<W> {
         self.out
     }
 
+    /// The line the last call wrote (with its newline; empty when nothing
+    /// was written, e.g. an empty flow record): what the sinks are fed.
+    pub fn last_line(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Writes a line made elsewhere (a stats event or alert update that the
+    /// output stage extended); it becomes [`EveWriter::last_line`].
+    pub fn write_line(&mut self, line: &[u8]) -> std::io::Result<()> {
+        self.buf.clear();
+        self.buf.extend_from_slice(line);
+        if self.buf.last() != Some(&b'\n') {
+            self.buf.push(b'\n');
+        }
+        self.out.write_all(&self.buf)
+    }
+
     /// The name written as `pcap_filename` for input `i`.
     pub fn file_name(&self, i: u32) -> &str {
         self.file(i)

@@ -1,6 +1,9 @@
 //! Report stage: EVE JSON lines, the final `stats` event and the human summary.
+pub mod dedup;
+pub mod ecs;
 pub mod eve;
 pub mod json;
+pub mod sink;
 pub mod summary;
 pub mod time;
 
