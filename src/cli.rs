@@ -59,6 +59,11 @@ pub enum Command {
     /// The jurisdiction policy.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    // --- report (issue #5) ---
+    /// Inventory report (HTML, Markdown, CSV, JSON) from EVE files or an
+    /// evidence bundle.
+    Report(crate::report::html::ReportArgs),
+    // --- end report ---
 }
 
 #[derive(Args, Debug, Clone)]
@@ -191,6 +196,11 @@ pub struct ReplayArgs {
 
     #[command(flatten)]
     pub geoip: GeoIpOptions,
+
+    // --- evidence bundle (issue #5) ---
+    #[command(flatten)]
+    pub evidence: crate::report::evidence::EvidenceOptions,
+    // --- end evidence bundle ---
 }
 
 /// Runs the command line; returns the process exit code.
@@ -208,6 +218,7 @@ pub fn main() -> ExitCode {
         Command::Catalog(c) => catalog_cmd(c),
         Command::Geoip(g) => geoip_cmd(&g),
         Command::Policy(p) => policy_cmd(p),
+        Command::Report(r) => crate::report::html::run(&r),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -304,6 +315,12 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
         Some(p) => Policy::load(p)?,
         None => Policy::default_for(&a.home_country)?,
     };
+    // --- evidence bundle (issue #5): refuse a used directory before writing anything ---
+    if let Some(dir) = &a.evidence.evidence {
+        let eve = (a.eve != "-").then(|| std::path::Path::new(&a.eve));
+        crate::report::bundle::prepare_dir(dir, eve)?;
+    }
+    // --- end evidence bundle ---
     let out = open_output(&a.eve)?;
     let mut output = Output::new(
         Resolver::new(catalog, geoip, DnsCacheConfig::default()),
@@ -311,6 +328,9 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
         EveWriter::new(out, names),
     );
     output.attribute = !a.no_attribution;
+    if a.evidence.evidence.is_some() {
+        output.evidence = Some(crate::report::evidence::FlowIndex::new(Default::default()));
+    }
     let progress = Arc::new(Progress::default());
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
         progress_bar(total_bytes, Arc::clone(&progress))
@@ -350,6 +370,25 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
             eprint!("{}", findings_table(&findings, home));
         }
     }
+    // --- evidence bundle (issue #5) ---
+    if let Some(index) = output.evidence.take() {
+        use crate::report::bundle::{run_evidence, EveTarget, EvidenceRun};
+        run_evidence(&EvidenceRun {
+            options: &a.evidence,
+            inputs: &cfg.inputs,
+            index: &index,
+            findings: &findings,
+            eve: if a.eve == "-" {
+                EveTarget::Stdout
+            } else {
+                EveTarget::File(PathBuf::from(&a.eve))
+            },
+            home_country: output.judge.policy().home_country(),
+            replayed_packets: outcome.stats.capture.pkts,
+            quiet: a.quiet,
+        })?;
+    }
+    // --- end evidence bundle ---
     let damaged = outcome
         .file_errors
         .iter()

@@ -28,6 +28,8 @@ pub struct Output<W: Write> {
     /// Resolve and judge at all (off: flows and names only, for measuring their cost).
     pub attribute: bool,
     pub counts: OutputCounts,
+    /// Evidence bundle (`--evidence`): which flows back which finding.
+    pub evidence: Option<crate::report::evidence::FlowIndex>,
 }
 
 impl<W: Write> Output<W> {
@@ -38,6 +40,7 @@ impl<W: Write> Output<W> {
             eve,
             attribute: true,
             counts: OutputCounts::default(),
+            evidence: None,
         }
     }
 
@@ -56,6 +59,10 @@ impl<W: Write> Output<W> {
                     let cid = community_id::encode(&f.meta.community_id);
                     self.judge.on_flow(f, &all, &geo, cid);
                 }
+                // Evidence hook: every record, so DNS-asked flows learn their packet range.
+                if let Some(ix) = &mut self.evidence {
+                    ix.on_flow(ev.key, f, &all, self.judge.policy());
+                }
                 self.eve.event(
                     ev,
                     &Ext {
@@ -73,6 +80,9 @@ impl<W: Write> Output<W> {
                         let cid = community_id::encode(&a.meta.community_id);
                         self.judge
                             .on_dns_query(a.meta.src, q, cid, a.meta.flow_id, a.ts_ns);
+                        if let Some(ix) = &mut self.evidence {
+                            ix.on_dns(a, q, self.judge.policy());
+                        }
                     }
                     return self.eve.event(
                         ev,

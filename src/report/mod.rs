@@ -1,5 +1,8 @@
 //! Report stage: EVE JSON lines, the final `stats` event and the human summary.
+pub mod bundle;
 pub mod eve;
+pub mod evidence;
+pub mod html;
 pub mod json;
 pub mod summary;
 pub mod time;
