@@ -316,7 +316,7 @@ struct FlowState {
 struct Pass<'a> {
     index: &'a FlowIndex,
     /// Flow key → flows (indices into `index.flows`) with that key.
-    wanted: HashMap<FlowKey, Vec<u32>>,
+    wanted: rustc_hash::FxHashMap<FlowKey, Vec<u32>>,
     /// Finding slot in the index → evidence file.
     slot_out: HashMap<u32, usize>,
     flows: Vec<FlowState>,
@@ -359,7 +359,8 @@ impl Pass<'_> {
             return Ok(());
         };
         let n = frames.len() as u32;
-        let over = st.written.saturating_add(n) > self.limits.packets_per_flow;
+        // The first packets only: once a flow is cut, nothing later of it.
+        let over = st.cut || st.written.saturating_add(n) > self.limits.packets_per_flow;
         if over {
             let first_cut = !st.cut;
             st.cut = true;
@@ -470,7 +471,7 @@ pub fn extract(
             },
         });
     }
-    let mut wanted: HashMap<FlowKey, Vec<u32>> = HashMap::new();
+    let mut wanted: rustc_hash::FxHashMap<FlowKey, Vec<u32>> = Default::default();
     for (i, fr) in index.flows.iter().enumerate() {
         if fr.first_pkt <= fr.end_pkt && fr.first_pkt != u64::MAX {
             wanted.entry(fr.key).or_default().push(i as u32);

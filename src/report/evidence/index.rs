@@ -31,7 +31,7 @@ pub struct IndexLimits {
 impl Default for IndexLimits {
     fn default() -> Self {
         IndexLimits {
-            max_flows: 1 << 20,
+            max_flows: 1 << 18,
             max_flows_per_finding: 10_000,
         }
     }

@@ -271,8 +271,21 @@ pub fn build(loaded: Loaded) -> Inventory {
     type Key = (String, String, String);
     let mut rows: BTreeMap<Key, (Row, BTreeMap<String, Dest>)> = BTreeMap::new();
     let mut foreign: BTreeMap<Key, bool> = BTreeMap::new();
+    // The same finding read twice (a bundle and its own EVE file) counts once.
+    let mut seen: BTreeSet<(Key, Option<String>, Option<String>, u64, u64, u64)> = BTreeSet::new();
     for (src, f) in &loaded.findings {
         let key = (f.host.clone(), f.vendor.clone(), f.product.clone());
+        let sig = (
+            key.clone(),
+            f.first_seen.clone(),
+            f.last_seen.clone(),
+            f.flows,
+            f.bytes_toserver,
+            f.bytes_toclient,
+        );
+        if !seen.insert(sig) {
+            continue;
+        }
         let (row, dests) = rows.entry(key.clone()).or_insert_with(|| {
             (
                 Row {
