@@ -223,10 +223,24 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("phonehome: error: {e:#}");
+            eprintln!("phonehome: error: {}", error_line(&e));
             ExitCode::from(EXIT_RUNTIME)
         }
     }
+}
+
+/// An error and its causes on one line, each told once: most messages
+/// already end with their cause's text (`{path}: cannot open: {source}`).
+fn error_line(e: &anyhow::Error) -> String {
+    let mut s = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !s.contains(&c) {
+            s.push_str(": ");
+            s.push_str(&c);
+        }
+    }
+    s
 }
 
 fn open_output(spec: &str) -> anyhow::Result<Box<dyn Write + Send>> {

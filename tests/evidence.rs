@@ -202,6 +202,8 @@ struct EveFlow {
     tunnel: Option<(IpAddr, IpAddr)>,
     ranges: Vec<(u64, u64)>,
     community_id: String,
+    /// pkts_toserver + pkts_toclient over the flow's records.
+    pkts: u64,
 }
 
 impl EveFlow {
@@ -263,8 +265,11 @@ fn finding_flows(events: &[Value]) -> BTreeMap<FindingKey, BTreeMap<u64, EveFlow
             }),
             ranges: Vec::new(),
             community_id: e["community_id"].as_str().unwrap().to_string(),
+            pkts: 0,
         });
         r.ranges.push((a, b));
+        r.pkts += e["flow"]["pkts_toserver"].as_u64().unwrap()
+            + e["flow"]["pkts_toclient"].as_u64().unwrap();
     }
     let alerts: BTreeSet<FindingKey> = events
         .iter()
@@ -502,6 +507,77 @@ fn check_bundle(capture: &Path, b: &Bundle, n: usize) -> (usize, usize, usize) {
     (listed.len(), total, cut_total)
 }
 
+/// A second, coarser reading for bundles written without a per-flow bound
+/// (and without IP fragments or tunnels): per finding, the packet count of
+/// its file as capinfos reads it equals the packets the EVE flow records
+/// counted (pkts_toserver + pkts_toclient) and the packets tshark's own
+/// dissector finds in the source capture on the flows' 5-tuples (ICMP errors
+/// quoting a flow's header are not the flow's packets). Returns the counts.
+fn cross_check_counts(capture: &Path, b: &Bundle) -> BTreeMap<FindingKey, usize> {
+    let flows = finding_flows(&b.events);
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(b.dir.join("findings.json")).unwrap())
+            .unwrap();
+    let mut out = BTreeMap::new();
+    for f in doc["findings"].as_array().unwrap() {
+        let key = (
+            f["host"].as_str().unwrap().to_string(),
+            f["vendor"].as_str().unwrap().to_string(),
+            f["product"].as_str().unwrap().to_string(),
+        );
+        let fl = &flows[&key];
+        let eve_pkts: u64 = fl.values().map(|f| f.pkts).sum();
+        let file = b.dir.join(f["packets"]["file"].as_str().unwrap());
+        let info = tool("capinfos", &["-c", "-M", file.to_str().unwrap()], None);
+        let in_file: u64 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("Number of packets:"))
+            .unwrap_or_else(|| panic!("no packet count from capinfos: {info}"))
+            .trim()
+            .parse()
+            .unwrap();
+        let tuples: Vec<String> = fl
+            .values()
+            .map(|f| {
+                let ip = if f.src.is_ipv4() { "ip" } else { "ipv6" };
+                let l4 = match f.proto {
+                    6 => "tcp",
+                    17 => "udp",
+                    p => panic!("{key:?}: a flow of protocol {p}"),
+                };
+                format!(
+                    "({ip}.addr == {} and {ip}.addr == {} and {l4}.port == {} and {l4}.port == {})",
+                    f.src, f.dst, f.sport, f.dport
+                )
+            })
+            .collect();
+        let filter = format!("not icmp and not icmpv6 and ({})", tuples.join(" or "));
+        let listed = tool(
+            "tshark",
+            &[
+                "-r",
+                capture.to_str().unwrap(),
+                "-Y",
+                &filter,
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+            ],
+            None,
+        );
+        let by_tshark = listed.lines().count() as u64;
+        assert_eq!(
+            (in_file, by_tshark),
+            (eve_pkts, eve_pkts),
+            "{key:?}: packets in {} / by tshark on the source's 5-tuples / counted by the EVE flow records",
+            file.display()
+        );
+        out.insert(key, in_file as usize);
+    }
+    out
+}
+
 #[test]
 fn demo_bundle_holds_exactly_the_findings_packets() {
     let cap = root().join("captures/demo.pcap");
@@ -578,6 +654,134 @@ fn realstack_bundle_with_a_small_per_flow_bound() {
     assert_eq!(files, 10);
     // 8 flows run past 5 packets; every count above was checked flow by flow.
     assert_eq!((packets, cut), (70, 8));
+}
+
+#[test]
+fn realstack_bundle_holds_every_packet_of_the_findings_flows() {
+    let cap = root().join("captures/realstack.pcap");
+    let policy = root().join("tests/data/realstack-policy.toml");
+    let b = bundle(
+        &cap,
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--evidence-packets",
+            "100000",
+        ],
+    );
+    let (files, packets, cut) = check_bundle(&cap, &b, 100_000);
+    assert_eq!((files, packets, cut), (10, 157, 0));
+    let counts = cross_check_counts(&cap, &b);
+    assert_eq!(counts.len(), 10);
+    assert_eq!(counts.values().sum::<usize>(), 157);
+    assert_eq!(
+        counts[&(
+            "2001:db8:20::13".to_string(),
+            "SentinelOne".to_string(),
+            "Singularity".to_string()
+        )],
+        10
+    );
+}
+
+/// Real captures of the shared corpus with security-product telemetry (see
+/// tests/findings.rs), every address taken as internal: (capture, files,
+/// packets in all).
+const CORPUS_BUNDLES: &[(&str, usize, usize)] = &[
+    // Defender cloud protection (TLS to wdcp.microsoft.com) and its DNS.
+    ("ndpi/tls_certificate_too_long.pcap", 2, 97),
+    // Sophos Central and Cisco Umbrella; a TCP flow of it drew an ICMP
+    // "fragmentation needed" that is not one of its packets.
+    ("foxio-ja4/ssh2.pcapng", 2, 87),
+    // The Umbrella block page.
+    ("ndpi/malware.pcap", 1, 22),
+];
+
+#[test]
+fn corpus_bundles_hold_exactly_the_findings_packets() {
+    let policy = root().join("tests/data/everything-internal.toml");
+    for &(name, want_files, want_packets) in CORPUS_BUNDLES {
+        let cap = shared().join("captures").join(name);
+        assert!(cap.is_file(), "{} is missing", cap.display());
+        let b = bundle(
+            &cap,
+            &[
+                "--policy",
+                policy.to_str().unwrap(),
+                "--evidence-packets",
+                "100000",
+            ],
+        );
+        let (files, packets, cut) = check_bundle(&cap, &b, 100_000);
+        assert_eq!(
+            (files, packets, cut),
+            (want_files, want_packets, 0),
+            "{name}"
+        );
+        let counts = cross_check_counts(&cap, &b);
+        assert_eq!(counts.values().sum::<usize>(), want_packets, "{name}");
+    }
+}
+
+#[test]
+fn a_tampered_bundle_fails_its_manifest() {
+    let cap = root().join("captures/realstack.pcap");
+    let policy = root().join("tests/data/realstack-policy.toml");
+    let b = bundle(&cap, &["--policy", policy.to_str().unwrap(), "-q"]);
+    let ok = Command::new("sha256sum")
+        .args(["-c", "--quiet", "MANIFEST.sha256"])
+        .current_dir(&b.dir)
+        .output()
+        .expect("sha256sum is needed for this test");
+    assert!(ok.status.success());
+    // One bit of one packet changed: sha256sum names that file and only it.
+    let rel = "packets/10.20.0.16_Kaspersky_Kaspersky_Endpoint_Security.pcapng";
+    let path = b.dir.join(rel);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x10;
+    std::fs::write(&path, &bytes).unwrap();
+    let bad = Command::new("sha256sum")
+        .args(["-c", "MANIFEST.sha256"])
+        .current_dir(&b.dir)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let text = String::from_utf8_lossy(&bad.stdout);
+    let failed: Vec<&str> = text.lines().filter(|l| l.ends_with(": FAILED")).collect();
+    assert_eq!(failed, [format!("{rel}: FAILED")], "{text}");
+    // phonehome report refuses it as well, naming the file.
+    let out = b.dir.parent().unwrap().join("report");
+    let run = phonehome(&[
+        "report",
+        b.dir.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("{rel}: SHA-256 differs")),
+        "{}",
+        run.stderr
+    );
+    // A file added after the fact is no part of the bundle; one removed is.
+    bytes[at] ^= 0x10;
+    std::fs::write(&path, &bytes).unwrap();
+    std::fs::remove_file(b.dir.join("findings.json")).unwrap();
+    let run = phonehome(&[
+        "report",
+        b.dir.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("findings.json"), "{}", run.stderr);
+    assert_eq!(
+        run.stderr.trim().lines().count(),
+        1,
+        "one line: {}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -512,3 +512,127 @@ fn names_from_the_capture_cannot_inject_markup() {
         (Some(5), Some(2), Some(1), Some(1))
     );
 }
+
+/// Prints a page to PDF with headless Chromium; returns the PDF's bytes.
+fn chromium_pdf(page: &Path, pdf: &Path) -> Vec<u8> {
+    let bin = std::env::var("PHONEHOME_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", page.canonicalize().unwrap().display());
+    let out = Command::new(&bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+            &format!("--user-data-dir={}", profile.path().display()),
+            &format!("--print-to-pdf={}", pdf.display()),
+            &url,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{bin} is needed for this test (scripts/test installs it): {e}")
+        });
+    assert!(out.status.success(), "{bin} --print-to-pdf failed");
+    std::fs::read(pdf).unwrap_or_else(|e| panic!("{bin} wrote no PDF: {e}"))
+}
+
+#[test]
+fn report_of_the_realstack_replay_lists_exactly_its_findings_and_prints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let eve = tmp.path().join("eve.json");
+    let policy = root().join("tests/data/realstack-policy.toml");
+    let run = phonehome(&[
+        "replay",
+        root().join("captures/realstack.pcap").to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--eve",
+        eve.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let events: Vec<Value> = std::fs::read_to_string(&eve)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let want = rows_of_alerts(&events);
+    assert_eq!(want.len(), 10);
+    let out = tmp.path().join("report");
+    let run = report(&[&eve], &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Not a terminal: no progress bar, only the summary and the files.
+    assert!(!run.stderr.contains('\r') && !run.stderr.contains("eta"));
+    assert!(
+        run.stderr
+            .starts_with("phonehome: report: 10 finding(s) on 9 host(s) (8 foreign, 2 domestic, 6 sending data abroad)"),
+        "{}",
+        run.stderr
+    );
+    let dom = chromium_dom(&out.join("report.html"));
+    let rows = inventory_rows(&dom);
+    assert_eq!(rows.len(), 10, "one row per finding");
+    let got: BTreeSet<RowKey> = rows.iter().map(key_of_cells).collect();
+    assert_eq!(got, want);
+    assert!(rows.iter().any(|r| r["product"] == "PC Manager (电脑管家)"));
+    // It prints: Chromium's PDF of it has pages.
+    let pdf = chromium_pdf(&out.join("report.html"), &tmp.path().join("report.pdf"));
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    let count = |n: &[u8]| pdf.windows(n.len()).filter(|w| *w == n).count();
+    // "/Type /Page" also begins "/Type /Pages" (the page tree).
+    let pages = count(b"/Type /Page") - count(b"/Type /Pages");
+    assert!((1..=40).contains(&pages), "{pages} pages");
+}
+
+#[test]
+fn bad_inputs_give_one_line_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    let missing = tmp.path().join("no-such-eve.json");
+    let run = report(&[&missing], &out);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "phonehome: error: {}: cannot read:",
+            missing.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("os error 2").count(),
+        1,
+        "the cause told once: {}",
+        run.stderr
+    );
+    // A capture given where an EVE file belongs.
+    let cap = root().join("captures/realstack.pcap");
+    let run = report(&[&cap], &out);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr.trim(),
+        format!(
+            "phonehome: error: {}: not an EVE file: its first line is not a JSON object",
+            cap.display()
+        )
+    );
+    // A directory that is no evidence bundle.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let run = report(&[&empty], &out);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("findings.json"), "{}", run.stderr);
+    // Usage errors exit 2.
+    let run = phonehome(&["report", cap.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "no -o: {}", run.stderr);
+    let run = phonehome(&["report", "-o", out.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "no input: {}", run.stderr);
+}

@@ -200,7 +200,14 @@ pub fn load_eve(
             progress.disk_bytes.store(base + read, Ordering::Relaxed);
             progress.packets.store(src.events, Ordering::Relaxed);
         }
+        let first = src.events == 0;
         if !fits {
+            if first {
+                return Err(ReportError::NotEve {
+                    path: path.to_owned(),
+                    detail: "its first line is longer than an EVE record can be",
+                });
+            }
             src.events += 1;
             src.oversized += 1;
             continue;
@@ -209,6 +216,19 @@ pub fn load_eve(
             continue;
         }
         src.events += 1;
+        // EVE is one JSON object a line: anything else is counted, and a file
+        // that does not even start so (a capture given by mistake) refused.
+        let t = line.trim_ascii();
+        if !(t.starts_with(b"{") && t.ends_with(b"}")) {
+            if first {
+                return Err(ReportError::NotEve {
+                    path: path.to_owned(),
+                    detail: "its first line is not a JSON object",
+                });
+            }
+            src.malformed += 1;
+            continue;
+        }
         // Only alerts are parsed; `"alert"` (quoted) is not in other phonehome
         // events (flow records say "alerted").
         if !find(&line, b"\"alert\"") {

@@ -51,6 +51,8 @@ pub enum ReportError {
     },
     #[error("{path}: not a phonehome evidence bundle: {detail}")]
     Format { path: PathBuf, detail: String },
+    #[error("{path}: not an EVE file: {detail}")]
+    NotEve { path: PathBuf, detail: &'static str },
     #[error("{path}: cannot write: {source}")]
     Write {
         path: PathBuf,
