@@ -393,6 +393,30 @@ fn report_of_an_evidence_bundle_names_the_evidence_files() {
         dom.contains("18 files match MANIFEST.sha256"),
         "bundle verified"
     );
+    // The bundle's EVE file read alongside it (in either order) adds no row
+    // and keeps the evidence files.
+    let both = tmp.path().join("report-both");
+    let eve = dir.join("eve.json");
+    let run = report(&[&eve, &dir], &both);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(both.join("report.json")).unwrap()).unwrap();
+    let jrows = json["findings"].as_array().unwrap();
+    assert_eq!(jrows.len(), 15);
+    assert_eq!(json["sources"].as_array().unwrap().len(), 2);
+    let with_packets = jrows
+        .iter()
+        .filter(|r| {
+            let k = format!(
+                "{} {} {}",
+                r["host"].as_str().unwrap(),
+                r["vendor"].as_str().unwrap(),
+                r["product"].as_str().unwrap()
+            );
+            r["evidence_packets"].as_u64() == Some(packets[&k])
+        })
+        .count();
+    assert_eq!(with_packets, 15, "{}", json["findings"]);
     // A changed evidence file is reported and fails the command.
     let f = dir.join("packets/10.1.60.61_Kaspersky_Kaspersky_Endpoint_Security.pcapng");
     let mut bytes = std::fs::read(&f).unwrap();

@@ -271,8 +271,10 @@ pub fn build(loaded: Loaded) -> Inventory {
     type Key = (String, String, String);
     let mut rows: BTreeMap<Key, (Row, BTreeMap<String, Dest>)> = BTreeMap::new();
     let mut foreign: BTreeMap<Key, bool> = BTreeMap::new();
-    // The same finding read twice (a bundle and its own EVE file) counts once.
-    let mut seen: BTreeSet<(Key, Option<String>, Option<String>, u64, u64, u64)> = BTreeSet::new();
+    // The same finding read twice (a bundle and its own EVE file) counts
+    // once; the bundle's evidence file is kept whichever came first.
+    type Sig = (Key, Option<String>, Option<String>, u64, u64, u64);
+    let mut seen: BTreeSet<Sig> = BTreeSet::new();
     for (src, f) in &loaded.findings {
         let key = (f.host.clone(), f.vendor.clone(), f.product.clone());
         let sig = (
@@ -284,6 +286,12 @@ pub fn build(loaded: Loaded) -> Inventory {
             f.bytes_toclient,
         );
         if !seen.insert(sig) {
+            if let (Some(p), Some((row, _))) = (&f.packets, rows.get_mut(&key)) {
+                if row.evidence_file.is_none() {
+                    row.evidence_file = Some(p.file.clone());
+                    *row.evidence_packets.get_or_insert(0) += p.packets;
+                }
+            }
             continue;
         }
         let (row, dests) = rows.entry(key.clone()).or_insert_with(|| {
