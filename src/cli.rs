@@ -35,7 +35,9 @@ pub const EXIT_USAGE: u8 = 2;
     version,
     about = "Prove from the network which security products phone home, and where",
     long_about = "phonehome reads packet captures (pcap, pcapng, optionally gzip-compressed), \
-tracks every flow, and writes Suricata-compatible EVE JSON for SOC tools.\n\n\
+tracks every flow, pulls names and fingerprints from DNS, TLS, QUIC and HTTP, ties them to a \
+catalog of security vendors' cloud endpoints, and reports which security products on which \
+hosts send data to which countries, as Suricata-compatible EVE JSON for SOC tools.\n\n\
 Exit codes: 0 success, 1 runtime error (missing, unreadable, damaged or non-capture \
 input; unwritable output), 2 usage error.",
     after_help = "Examples:\n  phonehome replay captures/demo.pcap --eve eve.json\n  \
@@ -197,6 +199,10 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub geoip: GeoIpOptions,
 
+    /// Benchmarking: use a catalog this many times larger (synthetic vendors added).
+    #[arg(long, value_name = "N", hide = true)]
+    pub bench_catalog_scale: Option<usize>,
+
     // --- evidence bundle (issue #5) ---
     #[command(flatten)]
     pub evidence: crate::report::evidence::EvidenceOptions,
@@ -323,7 +329,10 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
         community_id_seed: a.community_id_seed,
         ..FlowConfig::default()
     };
-    let catalog = load_catalog(a.catalog.as_deref())?;
+    let mut catalog = load_catalog(a.catalog.as_deref())?;
+    if let Some(n) = a.bench_catalog_scale {
+        catalog = catalog.synthetic_scaled(n);
+    }
     let geoip = GeoIp::open(&a.geoip.to_config()?)?;
     let policy = match &a.policy {
         Some(p) => Policy::load(p)?,

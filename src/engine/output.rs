@@ -21,6 +21,9 @@ pub struct OutputCounts {
     pub dns_questions: u64,
 }
 
+/// Events between checks of the GeoIP files for a newer version (one `stat` each).
+const GEOIP_RECHECK: u64 = 1 << 18;
+
 pub struct Output<W: Write> {
     pub resolver: Resolver,
     pub judge: Judge,
@@ -47,6 +50,9 @@ impl<W: Write> Output<W> {
     /// Resolves, judges and writes one event.
     pub fn event(&mut self, ev: &Event) -> std::io::Result<()> {
         self.counts.events += 1;
+        if self.counts.events % GEOIP_RECHECK == 0 {
+            self.resolver.reload_geoip_if_changed();
+        }
         if !self.attribute {
             return self.eve.event(ev, &Ext::default());
         }

@@ -421,3 +421,163 @@ pub fn reason(f: &Finding) -> String {
         shown.join("; ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EndReason, FlowMeta, FlowState, Vlan};
+    use crate::resolve::catalog::Catalog;
+
+    fn catalog() -> Catalog {
+        let text = r#"
+vendor = "Acme"
+jurisdiction = ["US", "IL"]
+[[product]]
+name = "Sensor"
+[[product.endpoint]]
+host = "t.acme.example"
+purpose = "telemetry"
+confidence = "documented"
+source = "https://acme.example/docs"
+"#;
+        Catalog::from_files([("acme.toml".into(), "acme".into(), text.into())]).unwrap()
+    }
+
+    fn attr<'c>(cat: &'c Catalog, kind: EvidenceKind) -> Attribution<'c> {
+        Attribution {
+            kind,
+            value: "t.acme.example".into(),
+            endpoint: cat.match_name("t.acme.example").unwrap(),
+        }
+    }
+
+    fn flow(src: &str, dst: &str, flow_id: u64, start_s: u64) -> FlowRecord {
+        FlowRecord {
+            meta: FlowMeta {
+                flow_id,
+                src: src.parse().unwrap(),
+                dst: dst.parse().unwrap(),
+                sport: 40000,
+                dport: 443,
+                proto: 6,
+                vlan: Vlan::default(),
+                community_id: [0; 20],
+                tunnel: None,
+                icmp: None,
+            },
+            start_ns: start_s * 1_000_000_000,
+            end_ns: (start_s + 5) * 1_000_000_000,
+            pkts_toserver: 3,
+            pkts_toclient: 2,
+            bytes_toserver: 300,
+            bytes_toclient: 200,
+            state: FlowState::Closed,
+            reason: EndReason::Timeout,
+            tcp: None,
+            app_proto: None,
+            names: None,
+            file: 0,
+            empty: false,
+        }
+    }
+
+    fn geo(cc: &str, asn: u32) -> GeoAnswer {
+        GeoAnswer {
+            country: Some(cc.into()),
+            asn: Some(asn),
+            as_org: Some("Example Cloud".into()),
+            ..GeoAnswer::default()
+        }
+    }
+
+    #[test]
+    fn flows_aggregate_per_host_and_product_with_a_readable_reason() {
+        let cat = catalog();
+        let mut j = Judge::new(Policy::default_for("DE").unwrap());
+        let a = attr(&cat, EvidenceKind::TlsSni);
+        j.on_flow(
+            &flow("10.1.2.3", "198.51.100.7", 1, 100),
+            std::slice::from_ref(&a),
+            &geo("US", 64500),
+            "1:x".into(),
+        );
+        // The same flow again (an active-timeout record): bytes add, the flow counts once.
+        j.on_flow(
+            &flow("10.1.2.3", "198.51.100.7", 1, 200),
+            std::slice::from_ref(&a),
+            &geo("US", 64500),
+            "1:x".into(),
+        );
+        j.on_flow(
+            &flow("10.1.2.3", "198.51.100.8", 2, 300),
+            std::slice::from_ref(&a),
+            &geo("US", 64500),
+            "1:y".into(),
+        );
+        // A public host is not ours: no finding.
+        j.on_flow(
+            &flow("8.8.8.8", "198.51.100.7", 3, 100),
+            &[a],
+            &geo("US", 64500),
+            "1:z".into(),
+        );
+        let f = j.findings();
+        assert_eq!(f.len(), 1);
+        let f = &f[0];
+        assert_eq!((f.flows, f.bytes_toserver, f.bytes_toclient), (2, 900, 600));
+        assert_eq!(f.destinations.len(), 2);
+        assert_eq!(f.kind, FindingKind::ForeignVendorDataAbroad);
+        assert_eq!(f.severity, Severity::High);
+        assert_eq!(f.confidence, Confidence::High);
+        assert_eq!(
+            (f.first_seen_ns, f.last_seen_ns),
+            (100_000_000_000, 305_000_000_000)
+        );
+        assert_eq!(
+            f.reason,
+            "10.1.2.3 runs Acme Sensor (US/IL vendor): 2 flows to US, AS64500 Example Cloud, via t.acme.example (TLS SNI)"
+        );
+    }
+
+    #[test]
+    fn a_proxied_destination_has_no_country_and_counts_as_abroad() {
+        let cat = catalog();
+        let mut j = Judge::new(Policy::default_for("US").unwrap());
+        let a = attr(&cat, EvidenceKind::HttpConnect);
+        let proxy = GeoAnswer::default();
+        j.on_flow(
+            &flow("10.1.2.3", "10.0.0.3", 1, 100),
+            &[a],
+            &proxy,
+            "1:x".into(),
+        );
+        let f = &j.findings()[0];
+        assert_eq!(f.destinations[0].ip, None);
+        assert!(
+            f.data_abroad,
+            "a US vendor, but where the proxy sent it is unknown"
+        );
+        assert_eq!(f.kind, FindingKind::ForeignVendorDataAbroad);
+    }
+
+    #[test]
+    fn a_lookup_alone_is_a_low_dns_only_finding() {
+        let cat = catalog();
+        let mut j = Judge::new(Policy::default_for("CN").unwrap());
+        let a = attr(&cat, EvidenceKind::DnsQuery);
+        j.on_dns_query(
+            "10.9.9.9".parse().unwrap(),
+            &a,
+            "1:q".into(),
+            5,
+            1_000_000_000,
+        );
+        let f = &j.findings()[0];
+        assert!(f.dns_only);
+        assert_eq!(
+            (f.kind, f.severity, f.confidence),
+            (FindingKind::DnsOnly, Severity::Low, Confidence::Low)
+        );
+        assert!(f.reason.contains("looked up Acme Sensor"), "{}", f.reason);
+    }
+}

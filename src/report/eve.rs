@@ -166,23 +166,38 @@ pub struct Ext<'a> {
 fn write_ext(
     o: &mut Obj<'_>,
     ech: bool,
-    anomalies: &[String],
+    body: Option<&AppBody>,
     names: Option<&FlowNames>,
     ext: &Ext<'_>,
 ) {
+    let mut anomalies = false;
+    if let Some(b) = body {
+        for_each_anomaly(b, &mut |_, _, _| anomalies = true);
+    }
     let dest = ext
         .dest
         .filter(|g| g.country.is_some() || g.asn.is_some() || g.internal.is_some());
     let names = names.filter(|n| **n != FlowNames::default());
-    if !ech && anomalies.is_empty() && dest.is_none() && ext.matched.is_none() && names.is_none() {
+    if !ech && !anomalies && dest.is_none() && ext.matched.is_none() && names.is_none() {
         return;
     }
     o.obj("phonehome", |p| {
         if ech {
             p.bool("ech", true);
         }
-        if !anomalies.is_empty() {
-            p.value("anomalies", anomalies);
+        if let (true, Some(b)) = (anomalies, body) {
+            p.arr("anomalies", |l| {
+                for_each_anomaly(b, &mut |prefix, name, upper| {
+                    l.str_with(|out| {
+                        out.extend_from_slice(prefix.as_bytes());
+                        if upper {
+                            out.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
+                        } else {
+                            out.extend_from_slice(name.as_bytes());
+                        }
+                    });
+                });
+            });
         }
         if let Some(g) = dest {
             p.obj("dest", |d| geo_fields(d, g));
@@ -271,76 +286,24 @@ pub fn flow_event(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str, ext: &
             tc.str("state", t.state);
         });
     }
-    write_ext(&mut o, false, &[], f.names.as_deref(), ext);
+    write_ext(&mut o, false, None, f.names.as_deref(), ext);
     o.end();
-}
-
-/// Lowercase names of the set flags of a bitflags value.
-fn flag_names<F: bitflags::Flags>(f: &F) -> impl Iterator<Item = String> + '_ {
-    f.iter_names().map(|(n, _)| n.to_ascii_lowercase())
 }
 
 /// An application event (`dns`/`mdns`/`llmnr`, `tls`, `quic`, `http`): the
 /// common header, Suricata's object for the protocol, and phonehome's
 /// additions (anomaly flags, ECH) in a `phonehome` object.
+///
+/// Everything is written straight into `buf`, in the key order and with the
+/// bytes the dissectors' `to_eve` objects serialize to.
 pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ext<'_>) {
-    let mut anomalies: Vec<String> = Vec::new();
-    let mut ech = false;
-    let (event_type, obj) = match &a.body {
-        AppBody::Dns(d) => {
-            anomalies.extend(d.msg.anomalies.names().map(|n| format!("dns.{n}")));
-            (d.flavor.event_type(), dns::to_eve(&d.msg, d.flavor))
-        }
-        AppBody::Tls(t) => {
-            if let Some(ch) = &t.client_hello {
-                ech = ch.ech;
-                anomalies
-                    .extend(flag_names(&ch.anomalies).map(|n| format!("tls.client_hello.{n}")));
-            }
-            if let Some(sh) = &t.server_hello {
-                anomalies
-                    .extend(flag_names(&sh.anomalies).map(|n| format!("tls.server_hello.{n}")));
-            }
-            let v = tls::to_eve(&tls::EveTls {
-                client_hello: t.client_hello.as_ref(),
-                server_hello: t.server_hello.as_ref(),
-                server_cert: t.cert.as_ref(),
-                transport: t.transport,
-            });
-            ("tls", v)
-        }
-        AppBody::Quic(q) => {
-            anomalies.extend(q.anomalies.names().map(|n| format!("quic.{n}")));
-            let mut m = serde_json::Map::new();
-            m.insert("version".into(), quic::version_name(q.version).into());
-            if let Some(ch) = &q.client_hello {
-                ech = ch.ech;
-                if let Some(sni) = &ch.sni {
-                    m.insert("sni".into(), sni.clone().into());
-                }
-                if let Some(j) = tls::ja3(ch) {
-                    m.insert(
-                        "ja3".into(),
-                        serde_json::json!({"hash": j.hash, "string": j.string}),
-                    );
-                }
-                m.insert("ja4".into(), tls::ja4(ch, tls::Transport::Quic).into());
-            }
-            if let Some(g) = &q.gquic {
-                if let Some(sni) = &g.sni {
-                    m.insert("sni".into(), sni.clone().into());
-                }
-                if let Some(ua) = &g.uaid {
-                    m.insert("ua".into(), ua.clone().into());
-                }
-            }
-            ("quic", serde_json::Value::Object(m))
-        }
-        AppBody::Http(h) => {
-            anomalies.extend(h.request.anomalies.names().map(|n| format!("http.{n}")));
-            ("http", http::to_eve(&h.request))
-        }
+    let (event_type, ch) = match &a.body {
+        AppBody::Dns(d) => (d.flavor.event_type(), None),
+        AppBody::Tls(t) => ("tls", t.client_hello.as_ref()),
+        AppBody::Quic(q) => ("quic", q.client_hello.as_ref()),
+        AppBody::Http(_) => ("http", None),
     };
+    let ech = ch.is_some_and(|ch| ch.ech);
     let mut o = Obj::new(buf);
     header(
         &mut o,
@@ -351,8 +314,21 @@ pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ex
         event_type,
         None,
     );
-    o.value(event_type, &obj);
-    write_ext(&mut o, ech, &anomalies, None, ext);
+    o.obj(event_type, |p| match &a.body {
+        AppBody::Dns(d) => dns::write_eve(p, &d.msg, d.flavor),
+        AppBody::Tls(t) => tls::write_eve(
+            p,
+            &tls::EveTls {
+                client_hello: t.client_hello.as_ref(),
+                server_hello: t.server_hello.as_ref(),
+                server_cert: t.cert.as_ref(),
+                transport: t.transport,
+            },
+        ),
+        AppBody::Quic(q) => quic_object(p, q),
+        AppBody::Http(h) => http::write_eve(p, &h.request),
+    });
+    write_ext(&mut o, ech, Some(&a.body), None, ext);
     o.end();
 }
 
@@ -473,6 +449,51 @@ pub fn alert_event(buf: &mut Vec<u8>, f: &Finding) {
         }
     });
     o.end();
+}
+
+/// The `quic` object, keys in sorted order: `ja3`, `ja4`, `sni` (a Google
+/// QUIC CHLO's wins over the TLS hello's), `ua`, `version`.
+fn quic_object(o: &mut Obj<'_>, q: &crate::dissect::QuicEvent) {
+    if let Some(ch) = &q.client_hello {
+        tls::write_ja3(o, ch);
+        tls::write_ja4(o, ch, tls::Transport::Quic);
+    }
+    let gquic_sni = q.gquic.as_ref().and_then(|g| g.sni.as_deref());
+    let ch_sni = q.client_hello.as_ref().and_then(|ch| ch.sni.as_deref());
+    if let Some(sni) = gquic_sni.or(ch_sni) {
+        o.str("sni", sni);
+    }
+    if let Some(ua) = q.gquic.as_ref().and_then(|g| g.uaid.as_deref()) {
+        o.str("ua", ua);
+    }
+    o.str("version", &quic::version_name(q.version));
+}
+
+/// Calls `f(prefix, name, upper)` for each anomaly flag of an event, in
+/// output order; `upper` names (bitflags constants) are written lowercased.
+fn for_each_anomaly(body: &AppBody, f: &mut dyn FnMut(&str, &str, bool)) {
+    fn flags<F: bitflags::Flags>(v: &F, prefix: &str, f: &mut dyn FnMut(&str, &str, bool)) {
+        for (name, _) in v.iter_names() {
+            f(prefix, name, true);
+        }
+    }
+    match body {
+        AppBody::Dns(d) => d.msg.anomalies.names().for_each(|n| f("dns.", n, false)),
+        AppBody::Tls(t) => {
+            if let Some(ch) = &t.client_hello {
+                flags(&ch.anomalies, "tls.client_hello.", f);
+            }
+            if let Some(sh) = &t.server_hello {
+                flags(&sh.anomalies, "tls.server_hello.", f);
+            }
+        }
+        AppBody::Quic(q) => q.anomalies.names().for_each(|n| f("quic.", n, false)),
+        AppBody::Http(h) => h
+            .request
+            .anomalies
+            .names()
+            .for_each(|n| f("http.", n, false)),
+    }
 }
 
 /// The `stats` event: Suricata's counter names where they exist, the rest

@@ -111,6 +111,17 @@ impl Resolver {
         }
     }
 
+    /// Reopens GeoIP files replaced since they were opened (long runs), and
+    /// forgets cached answers if so. A bad new file keeps the old data and is
+    /// reported once.
+    pub fn reload_geoip_if_changed(&mut self) {
+        match self.geoip.reload_if_changed() {
+            Ok(true) => self.geo_cache.clear(),
+            Ok(false) => {}
+            Err(e) => eprintln!("phonehome: warning: {e}; keeping the GeoIP data in use"),
+        }
+    }
+
     pub fn dns_stats(&self) -> &DnsCacheStats {
         self.dns.stats()
     }
@@ -283,5 +294,198 @@ impl Resolver {
             .iter()
             .filter_map(|q| self.name(kind, &q.rrname))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EndReason, FlowMeta, FlowNames, FlowState, Vlan};
+
+    const CATALOG: &str = r#"
+vendor = "Acme"
+jurisdiction = ["US"]
+[[product]]
+name = "Sensor"
+[[product.endpoint]]
+host = "t.acme-cloud.example"
+purpose = "telemetry"
+confidence = "documented"
+source = "https://acme.example/docs"
+[[product.endpoint]]
+suffix = "acme-cloud.example"
+purpose = "update"
+confidence = "documented"
+source = "https://acme.example/docs"
+[[product.endpoint]]
+cidr = "198.51.100.0/24"
+purpose = "telemetry"
+confidence = "documented"
+source = "https://acme.example/docs"
+"#;
+
+    fn resolver() -> Resolver {
+        let cat =
+            Catalog::from_files([("acme.toml".into(), "acme".into(), CATALOG.into())]).unwrap();
+        Resolver::new(cat, GeoIp::none(), DnsCacheConfig::default())
+    }
+
+    fn record(dst: &str, names: Option<FlowNames>) -> FlowRecord {
+        FlowRecord {
+            meta: FlowMeta {
+                flow_id: 7,
+                src: "10.0.0.5".parse().unwrap(),
+                dst: dst.parse().unwrap(),
+                sport: 50000,
+                dport: 443,
+                proto: 6,
+                vlan: Vlan::default(),
+                community_id: [0; 20],
+                tunnel: None,
+                icmp: None,
+            },
+            start_ns: 1_000_000_000,
+            end_ns: 2_000_000_000,
+            pkts_toserver: 1,
+            pkts_toclient: 1,
+            bytes_toserver: 100,
+            bytes_toclient: 100,
+            state: FlowState::Established,
+            reason: EndReason::Shutdown,
+            tcp: None,
+            app_proto: None,
+            names: names.map(Box::new),
+            file: 0,
+            empty: false,
+        }
+    }
+
+    fn kinds(r: &Resolver, rec: &FlowRecord) -> Vec<(EvidenceKind, String)> {
+        r.attribute_all(rec)
+            .into_iter()
+            .map(|a| (a.kind, a.value))
+            .collect()
+    }
+
+    #[test]
+    fn direct_names_come_first_and_are_normalised() {
+        let r = resolver();
+        let names = FlowNames {
+            sni: Some("T.Acme-Cloud.Example.".into()),
+            ..FlowNames::default()
+        };
+        let rec = record("198.51.100.7", Some(names));
+        assert_eq!(
+            kinds(&r, &rec),
+            [
+                (EvidenceKind::TlsSni, "t.acme-cloud.example".to_string()),
+                (EvidenceKind::AddressRange, "198.51.100.7".to_string()),
+            ]
+        );
+        let a = r.attribute(&rec).unwrap();
+        assert_eq!(a.endpoint.pattern, "t.acme-cloud.example");
+        assert_eq!(a.endpoint.purpose.as_str(), "telemetry");
+    }
+
+    #[test]
+    fn an_ech_outer_name_is_not_evidence() {
+        let r = resolver();
+        let names = FlowNames {
+            sni: Some("u.acme-cloud.example".into()),
+            ech: true,
+            ..FlowNames::default()
+        };
+        assert!(r.attribute(&record("203.0.113.9", Some(names))).is_none());
+    }
+
+    #[test]
+    fn certificates_count_only_by_their_own_concrete_name() {
+        let r = resolver();
+        let shared = FlowNames {
+            cert_names: vec!["cdn.example.net".into(), "x.acme-cloud.example".into()],
+            ..FlowNames::default()
+        };
+        assert!(r.attribute(&record("203.0.113.9", Some(shared))).is_none());
+        let wildcard = FlowNames {
+            cert_names: vec!["*.acme-cloud.example".into()],
+            ..FlowNames::default()
+        };
+        assert!(r
+            .attribute(&record("203.0.113.9", Some(wildcard)))
+            .is_none());
+        let own = FlowNames {
+            cert_names: vec!["x.acme-cloud.example".into()],
+            ..FlowNames::default()
+        };
+        let a = r.attribute(&record("203.0.113.9", Some(own))).unwrap();
+        assert_eq!(a.kind, EvidenceKind::CertName);
+    }
+
+    #[test]
+    fn a_connect_target_is_the_destination_behind_a_proxy() {
+        let r = resolver();
+        let names = FlowNames {
+            connect_target: Some(("t.acme-cloud.example".into(), 443)),
+            sni: Some("t.acme-cloud.example".into()),
+            ..FlowNames::default()
+        };
+        let k = kinds(&r, &record("10.0.0.3", Some(names)));
+        assert_eq!(k.first().map(|x| x.0), Some(EvidenceKind::HttpConnect));
+        assert_eq!(k.len(), 2);
+    }
+
+    #[test]
+    fn a_flow_without_names_is_attributed_by_an_earlier_dns_answer() {
+        use crate::dissect::dns::{parse_message, DnsFlavor, Transport};
+        let mut r = resolver();
+        // Query and answer for u.acme-cloud.example A 203.0.113.9, ttl 60.
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for l in ["u", "acme-cloud", "example"] {
+            q.push(l.len() as u8);
+            q.extend_from_slice(l.as_bytes());
+        }
+        q.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let mut a = q.clone();
+        a[2] = 0x81;
+        a[3] = 0x80;
+        a[7] = 1;
+        a.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, 9]);
+        let meta = record("10.0.0.53", None).meta;
+        let ev = |msg: Vec<u8>, ts: u64| {
+            let d = DnsEvent {
+                flavor: DnsFlavor::Dns,
+                transport: Transport::Udp,
+                msg: parse_message(&msg).unwrap(),
+            };
+            let rec = AppRecord {
+                meta: meta.clone(),
+                ts_ns: ts,
+                pcap_cnt: None,
+                file: 0,
+                to_server: true,
+                body: crate::event::AppBody::Dns(Box::new(d.clone())),
+            };
+            (rec, d)
+        };
+        let (rq, dq) = ev(q, 500_000_000);
+        assert_eq!(
+            r.on_dns(&rq, &dq).first().map(|a| a.kind),
+            Some(EvidenceKind::DnsQuery)
+        );
+        let (ra, da) = ev(a, 600_000_000);
+        assert_eq!(
+            r.on_dns(&ra, &da).first().map(|a| a.kind),
+            Some(EvidenceKind::DnsAnswer)
+        );
+        let flow = record("203.0.113.9", None);
+        let got = r.attribute(&flow).unwrap();
+        assert_eq!(
+            (got.kind, got.value.as_str()),
+            (EvidenceKind::DnsAnswer, "u.acme-cloud.example")
+        );
+        // A flow long after the TTL (60 s + 300 s grace) is not attributed by it.
+        let mut late = record("203.0.113.9", None);
+        late.start_ns = 1_000_000_000_000;
+        assert!(r.attribute(&late).is_none());
     }
 }

@@ -17,7 +17,7 @@ mod name;
 mod names;
 mod tcp;
 
-pub use eve::{suricata_ipv6, to_eve};
+pub use eve::{suricata_ipv6, to_eve, write_eve};
 pub use message::{
     hex, looks_like_dns, parse_message, DnsAnomalies, DnsFlags, DnsMessage, DnsQuery, DnsRecord,
     EdnsOption, NotDns, RData, Soa, Srv, Sshfp, Svcb, HEADER_LEN, MAX_OPTIONS,

@@ -9,7 +9,7 @@
 mod eve;
 mod request;
 
-pub use eve::to_eve;
+pub use eve::{to_eve, write_eve};
 pub use request::{
     is_http_request_start, parse_request, HttpAnomalies, HttpRequest, Parse, MAX_HEAD, MAX_METHOD,
 };

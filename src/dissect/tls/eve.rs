@@ -5,7 +5,11 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{ja3, ja3s, ja4, version_string, CertInfo, ClientHello, ServerHello, Transport};
+use super::fingerprint::{md5_hex, push_ja3_string, push_ja3s_string, push_ja4};
+use super::{
+    escape_name, ja3, ja3s, ja4, version_string, CertInfo, ClientHello, ServerHello, Transport,
+};
+use crate::report::json::{push_str, Obj};
 
 /// What one TLS session showed, for [`to_eve`].
 #[derive(Clone, Copy, Debug)]
@@ -20,6 +24,8 @@ pub struct EveTls<'a> {
 
 /// Builds the EVE `tls` object. `version` is the server's negotiated
 /// version, "UNDETERMINED" without a ServerHello, as Suricata logs it.
+///
+/// [`write_eve`] writes the same object, byte for byte, without building it.
 pub fn to_eve(t: &EveTls<'_>) -> Value {
     let mut o = Map::new();
     let version = t.server_hello.map_or(0, |sh| sh.version);
@@ -81,6 +87,134 @@ pub fn to_eve(t: &EveTls<'_>) -> Value {
 fn insert_list(o: &mut Map<String, Value>, key: &str, items: &[u16]) {
     if !items.is_empty() {
         o.insert(key.into(), json!(items));
+    }
+}
+
+/// Writes the fields of the EVE `tls` object into `o`: the same keys and
+/// bytes as [`to_eve`] serialized (keys in sorted order, as a
+/// `serde_json::Map` keeps them), with no intermediate tree.
+pub fn write_eve(o: &mut Obj<'_>, t: &EveTls<'_>) {
+    let ch = t.client_hello;
+    let sh = t.server_hello;
+    // Certificate fields are logged only when the DER parsed.
+    let cert = t.server_cert.filter(|c| !c.malformed);
+    if let Some(ch) = ch {
+        if !ch.alpn.is_empty() {
+            o.arr("client_alpns", |a| {
+                for v in &ch.alpn {
+                    a.raw(|out| push_name(out, v));
+                }
+            });
+        }
+        o.obj("client_handshake", |hs| {
+            u16_list(hs, "ciphers", &ch.cipher_suites);
+            u16_list(hs, "exts", &ch.extensions);
+            u16_list(hs, "sig_algs", &ch.signature_algorithms);
+            version_field(hs, ch.legacy_version);
+        });
+    }
+    if let Some(c) = t.server_cert {
+        o.str("fingerprint", &c.fingerprint);
+    }
+    if let Some(c) = cert {
+        o.str("issuerdn", &c.issuerdn);
+    }
+    if let Some(ch) = ch {
+        write_ja3(o, ch);
+    }
+    if let Some(sh) = sh {
+        ja3_object(o, "ja3s", |out| push_ja3s_string(out, sh));
+    }
+    if let Some(ch) = ch {
+        write_ja4(o, ch, t.transport);
+    }
+    if let Some(c) = cert {
+        if let Some(na) = &c.not_after {
+            o.str("notafter", na);
+        }
+        if let Some(nb) = &c.not_before {
+            o.str("notbefore", nb);
+        }
+        o.str("serial", &c.serial);
+    }
+    if let Some(sh) = sh {
+        if let Some(alpn) = &sh.alpn {
+            o.arr("server_alpns", |a| {
+                a.raw(|out| push_name(out, alpn));
+            });
+        }
+        o.obj("server_handshake", |hs| {
+            hs.u64("cipher", u64::from(sh.cipher));
+            u16_list(hs, "exts", &sh.extensions);
+            version_field(hs, sh.version);
+        });
+    }
+    if let Some(sni) = ch.and_then(|ch| ch.sni.as_deref()) {
+        o.str("sni", sni);
+    }
+    if let Some(c) = cert {
+        o.str("subject", &c.subject);
+        if !c.san_dns.is_empty() {
+            o.str_list("subjectaltname", c.san_dns.iter().map(String::as_str));
+        }
+    }
+    version_field(o, sh.map_or(0, |sh| sh.version));
+}
+
+/// `ja3`: `{"hash": .., "string": ..}`, absent for an SSLv2-format hello.
+pub fn write_ja3(o: &mut Obj<'_>, ch: &ClientHello) {
+    if !ch.sslv2 {
+        ja3_object(o, "ja3", |out| {
+            push_ja3_string(out, ch);
+        });
+    }
+}
+
+/// `ja4`: the JA4 fingerprint of `ch`.
+pub fn write_ja4(o: &mut Obj<'_>, ch: &ClientHello, transport: Transport) {
+    o.str_with("ja4", |out| push_ja4(out, ch, transport));
+}
+
+/// `{"hash":"<md5>","string":"<s>"}` where `emit` appends s (digits, commas
+/// and dashes: nothing to escape). The hash goes first but is known last: a
+/// placeholder is written and filled in once the string is there.
+fn ja3_object(o: &mut Obj<'_>, key: &str, emit: impl FnOnce(&mut Vec<u8>)) {
+    o.raw(key, |out| {
+        out.extend_from_slice(b"{\"hash\":\"");
+        let hash_at = out.len();
+        out.extend_from_slice(&[b'0'; 32]);
+        out.extend_from_slice(b"\",\"string\":\"");
+        let string_at = out.len();
+        emit(out);
+        let hash = md5_hex(out.get(string_at..).unwrap_or_default());
+        if let Some(dst) = out.get_mut(hash_at..hash_at + hash.len()) {
+            dst.copy_from_slice(&hash);
+        }
+        out.extend_from_slice(b"\"}");
+    });
+}
+
+/// A protocol name as [`escape_name`] renders it, as a JSON string; printable
+/// ASCII (the usual case) is written without a temporary string.
+fn push_name(out: &mut Vec<u8>, bytes: &[u8]) {
+    let printable = bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\');
+    match std::str::from_utf8(bytes) {
+        Ok(s) if printable => push_str(out, s),
+        _ => push_str(out, &escape_name(bytes).0),
+    }
+}
+
+/// `version` as [`version_string`] gives it.
+fn version_field(o: &mut Obj<'_>, v: u16) {
+    o.str("version", &version_string(v));
+}
+
+/// The schema wants at least one item in these arrays: omit empty ones.
+fn u16_list(o: &mut Obj<'_>, key: &str, items: &[u16]) {
+    if !items.is_empty() {
+        o.u64_list(key, items.iter().map(|&v| u64::from(v)));
     }
 }
 
@@ -158,6 +292,120 @@ mod tests {
         let ev = event(v);
         let errors: Vec<String> = validator.iter_errors(&ev).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    fn written(t: &EveTls<'_>) -> String {
+        let mut buf = Vec::new();
+        let mut o = Obj::new(&mut buf);
+        write_eve(&mut o, t);
+        o.end();
+        String::from_utf8(buf).unwrap()
+    }
+
+    fn test_cert() -> CertInfo {
+        let mut m = vec![11, 0, 0, 0, 0, 0, 0];
+        let der = include_bytes!("testdata/test-cert.der");
+        m.extend(&(der.len() as u32).to_be_bytes()[1..]);
+        m.extend(der);
+        let list = (m.len() - 7) as u32;
+        m[4..7].copy_from_slice(&list.to_be_bytes()[1..]);
+        m[1..4].copy_from_slice(&(list + 3).to_be_bytes()[1..]);
+        parse_certificate(&m).unwrap().certs.remove(0)
+    }
+
+    #[test]
+    fn writer_gives_the_bytes_of_the_serialized_value() {
+        let (ch, sh) = hellos();
+        // Odd names: JSON escapes in SNI and ALPN, an ALPN that escape_name
+        // rewrites, a quote in JA4's ALPN characters, unknown versions.
+        let odd_ch = ClientHello {
+            legacy_version: 0x1234,
+            sni: Some("q\"uote\\d.example\u{1}".into()),
+            alpn: vec![
+                b"\"x\x01".to_vec(),
+                b"h\\2".to_vec(),
+                b"\xff\xfe".to_vec(),
+                vec![],
+            ],
+            ech: true,
+            ..ch.clone()
+        };
+        let empty_alpn = ClientHello {
+            alpn: vec![vec![]],
+            ..ch.clone()
+        };
+        let sslv2 = ClientHello {
+            legacy_version: 0x0002,
+            sslv2: true,
+            cipher_suites: vec![0x0039],
+            ..ClientHello::default()
+        };
+        let bare = ClientHello::default();
+        let odd_sh = ServerHello {
+            version: 0x7f17,
+            alpn: Some(b"h2\"\n".to_vec()),
+            extensions: Vec::new(),
+            ..sh.clone()
+        };
+        let unknown_sh = ServerHello {
+            version: 0xabcd,
+            alpn: Some(b"\xc3\xa9t\xc3\xa9".to_vec()),
+            ..sh.clone()
+        };
+        let cert = test_cert();
+        let bare_cert = CertInfo {
+            not_before: None,
+            not_after: None,
+            san_dns: Vec::new(),
+            subject: "CN=\"odd\"".into(),
+            ..cert.clone()
+        };
+        let bad_cert = CertInfo {
+            fingerprint: "00:11".into(),
+            malformed: true,
+            ..cert.clone()
+        };
+        let chs = [
+            None,
+            Some(&ch),
+            Some(&odd_ch),
+            Some(&empty_alpn),
+            Some(&sslv2),
+            Some(&bare),
+        ];
+        let shs = [None, Some(&sh), Some(&odd_sh), Some(&unknown_sh)];
+        let certs = [None, Some(&cert), Some(&bare_cert), Some(&bad_cert)];
+        let mut compared = 0;
+        for client_hello in chs {
+            for server_hello in shs {
+                for server_cert in certs {
+                    for transport in [Transport::Tcp, Transport::Quic, Transport::Dtls] {
+                        let t = EveTls {
+                            client_hello,
+                            server_hello,
+                            server_cert,
+                            transport,
+                        };
+                        let expected = serde_json::to_string(&to_eve(&t)).unwrap();
+                        assert_eq!(written(&t), expected, "{t:?}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, 6 * 4 * 4 * 3);
+        // The quote among JA4's ALPN characters is escaped.
+        let t = EveTls {
+            client_hello: Some(&odd_ch),
+            server_hello: None,
+            server_cert: None,
+            transport: Transport::Tcp,
+        };
+        assert!(
+            written(&t).contains(r#""ja4":"t00d0105\"\u0001_"#),
+            "{}",
+            written(&t)
+        );
     }
 
     #[test]

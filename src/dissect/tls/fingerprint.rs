@@ -1,12 +1,13 @@
 //! Client and server fingerprints: JA3 / JA3S (Salesforce) and JA4 (FoxIO,
 //! the BSD-licensed TLS client fingerprint only).
+//!
+//! Each fingerprint is appended to a byte buffer (for EVE, the line being
+//! written) with no temporary strings: numbers through `itoa`, hex through a
+//! table, and the lists JA4 hashes are written at the buffer's end, hashed
+//! there and replaced by their hash. The `String` functions wrap these.
 
-use std::fmt::Write as _;
-
-use md5::{Digest as _, Md5};
-use sha2::Sha256;
-
-use super::{ext, hex_digit, is_grease, ClientHello, ServerHello};
+use super::{ext, is_grease, ClientHello, ServerHello};
+use crate::report::json::{hex_pair, push_hex, push_u64};
 
 /// What carried the hello: the first character of JA4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -17,11 +18,11 @@ pub enum Transport {
 }
 
 impl Transport {
-    fn marker(self) -> char {
+    fn marker(self) -> u8 {
         match self {
-            Transport::Tcp => 't',
-            Transport::Quic => 'q',
-            Transport::Dtls => 'd',
+            Transport::Tcp => b't',
+            Transport::Quic => b'q',
+            Transport::Dtls => b'd',
         }
     }
 }
@@ -36,64 +37,83 @@ pub struct Ja3 {
 
 impl Ja3 {
     fn from_string(string: String) -> Self {
-        let digest = Md5::digest(string.as_bytes());
         Ja3 {
-            hash: hex(&digest),
+            hash: into_string(md5_hex(string.as_bytes()).to_vec()),
             string,
         }
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(hex_digit(b >> 4));
-        s.push(hex_digit(b & 0x0f));
-    }
-    s
+/// The fingerprints are ASCII by construction; a lossy conversion never
+/// changes them.
+fn into_string(v: Vec<u8>) -> String {
+    String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Appends `items` in decimal joined by '-', GREASE removed if asked.
-fn dash_list<T: Copy + Into<u16>>(out: &mut String, items: &[T], drop_grease: bool) {
+fn dash_list<T: Copy + Into<u16>>(out: &mut Vec<u8>, items: &[T], drop_grease: bool) {
     let mut first = true;
     for v in items.iter().map(|&v| v.into()) {
         if drop_grease && is_grease(v) {
             continue;
         }
         if !first {
-            out.push('-');
+            out.push(b'-');
         }
         first = false;
-        out.push_str(itoa::Buffer::new().format(v));
+        push_u64(out, u64::from(v));
     }
+}
+
+/// Appends the JA3 string of `ch` (see [`ja3`]); writes nothing and returns
+/// false for an SSLv2-format hello.
+pub fn push_ja3_string(out: &mut Vec<u8>, ch: &ClientHello) -> bool {
+    if ch.sslv2 {
+        return false;
+    }
+    push_u64(out, u64::from(ch.legacy_version));
+    out.push(b',');
+    dash_list(out, &ch.cipher_suites, true);
+    out.push(b',');
+    dash_list(out, &ch.extensions, true);
+    out.push(b',');
+    dash_list(out, &ch.supported_groups, true);
+    out.push(b',');
+    dash_list(out, &ch.ec_point_formats, false);
+    true
+}
+
+/// Appends the JA3S string of `sh` (see [`ja3s`]).
+pub fn push_ja3s_string(out: &mut Vec<u8>, sh: &ServerHello) {
+    push_u64(out, u64::from(sh.legacy_version));
+    out.push(b',');
+    push_u64(out, u64::from(sh.cipher));
+    out.push(b',');
+    dash_list(out, &sh.extensions, true);
+}
+
+/// Lowercase hex MD5 of `data` (the hash of a JA3 or JA3S string).
+pub fn md5_hex(data: &[u8]) -> [u8; 32] {
+    let mut hex = [0u8; 32];
+    for (pair, &b) in hex.chunks_exact_mut(2).zip(super::memo::md5(data).iter()) {
+        pair.copy_from_slice(&hex_pair(b));
+    }
+    hex
 }
 
 /// JA3: `version,ciphers,extensions,groups,point_formats` in decimal, GREASE
 /// removed from the three u16 lists. `None` for an SSLv2-format hello, which
 /// the JA3 convention (and tshark) does not fingerprint.
 pub fn ja3(ch: &ClientHello) -> Option<Ja3> {
-    if ch.sslv2 {
-        return None;
-    }
-    let mut s = String::with_capacity(256);
-    s.push_str(itoa::Buffer::new().format(ch.legacy_version));
-    s.push(',');
-    dash_list(&mut s, &ch.cipher_suites, true);
-    s.push(',');
-    dash_list(&mut s, &ch.extensions, true);
-    s.push(',');
-    dash_list(&mut s, &ch.supported_groups, true);
-    s.push(',');
-    dash_list(&mut s, &ch.ec_point_formats, false);
-    Some(Ja3::from_string(s))
+    let mut s = Vec::with_capacity(256);
+    push_ja3_string(&mut s, ch).then(|| Ja3::from_string(into_string(s)))
 }
 
 /// JA3S: `version,cipher,extensions` in decimal (GREASE removed).
 pub fn ja3s(sh: &ServerHello) -> Ja3 {
-    let mut s = String::with_capacity(64);
-    let _ = write!(s, "{},{},", sh.legacy_version, sh.cipher);
-    dash_list(&mut s, &sh.extensions, true);
-    Ja3::from_string(s)
+    let mut s = Vec::with_capacity(64);
+    push_ja3s_string(&mut s, sh);
+    Ja3::from_string(into_string(s))
 }
 
 /// JA4 version code: the highest non-GREASE supported_versions entry if that
@@ -137,42 +157,80 @@ fn version_code(ch: &ClientHello) -> &'static str {
 /// `...99_`); other ASCII characters are kept. The written specification
 /// (technical_details/JA4.md) would print hex digits instead; the authors'
 /// tools are what other JA4 producers are compared with, so we follow them.
-fn alpn_code(ch: &ClientHello) -> [char; 2] {
-    let show = |b: u8| if b.is_ascii() { char::from(b) } else { '9' };
+fn alpn_code(ch: &ClientHello) -> [u8; 2] {
+    let show = |b: u8| if b.is_ascii() { b } else { b'9' };
     match ch.alpn.first().map(Vec::as_slice) {
         Some([a, .., z]) => [show(*a), show(*z)],
         Some([a]) => [show(*a), show(*a)],
-        _ => ['0', '0'],
+        _ => [b'0', b'0'],
     }
 }
 
-fn count2(n: usize) -> [char; 2] {
+fn count2(n: usize) -> [u8; 2] {
     let n = n.min(99) as u8;
-    [char::from(b'0' + n / 10), char::from(b'0' + n % 10)]
+    [b'0' + n / 10, b'0' + n % 10]
 }
 
-/// The parts JA4 is made of, before hashing.
-struct Ja4Parts {
-    a: String,
-    ciphers: String,
-    /// Extensions, then `_` and the signature algorithms if there are any.
-    exts_sigs: String,
-    no_ciphers: bool,
-    no_exts: bool,
-}
-
-fn hex4_list(out: &mut String, items: impl Iterator<Item = u16>) {
+fn hex4_list(out: &mut Vec<u8>, items: impl Iterator<Item = u16>) {
     for (i, v) in items.enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        for shift in [12, 8, 4, 0] {
-            out.push(hex_digit(((v >> shift) & 0x0f) as u8));
-        }
+        let [hi, lo] = v.to_be_bytes();
+        out.extend_from_slice(&hex_pair(hi));
+        out.extend_from_slice(&hex_pair(lo));
     }
 }
 
-fn ja4_parts(ch: &ClientHello, transport: Transport, original_order: bool) -> Ja4Parts {
+/// Hands `f` the items, sorted if asked, from a stack buffer when they fit
+/// (hellos rarely list more than a few dozen).
+fn with_u16s<R>(items: impl Iterator<Item = u16>, sort: bool, f: impl FnOnce(&[u16]) -> R) -> R {
+    const STACK: usize = 128;
+    let mut stack = [0u16; STACK];
+    let mut n = 0;
+    let mut heap: Vec<u16> = Vec::new();
+    for v in items {
+        if let Some(slot) = stack.get_mut(n) {
+            *slot = v;
+            n += 1;
+        } else {
+            if heap.is_empty() {
+                heap.extend_from_slice(&stack);
+            }
+            heap.push(v);
+        }
+    }
+    let list: &mut [u16] = if heap.is_empty() {
+        stack.get_mut(..n).unwrap_or_default()
+    } else {
+        &mut heap
+    };
+    if sort {
+        list.sort_unstable();
+    }
+    f(list)
+}
+
+/// Replaces `out[start..]` by the first 12 hex digits of its SHA-256, or by
+/// twelve zeros if the list it holds is `empty`.
+fn hash12_tail(out: &mut Vec<u8>, start: usize, empty: bool) {
+    let digest = (!empty).then(|| super::memo::sha256_48(out.get(start..).unwrap_or_default()));
+    out.truncate(start);
+    match digest {
+        Some(d) => push_hex(out, &d),
+        None => out.extend_from_slice(b"000000000000"),
+    }
+}
+
+/// Appends JA4 (`hashed`) or its raw form, over the sorted lists or, with
+/// `original_order`, the lists in wire order with SNI and ALPN kept.
+fn push_ja4_variant(
+    out: &mut Vec<u8>,
+    ch: &ClientHello,
+    transport: Transport,
+    original_order: bool,
+    hashed: bool,
+) {
     // An SSLv2-format hello has no TLS cipher or extension lists in the
     // sense of JA4: only its version counts, as FoxIO's reference renders it.
     let (suites, extensions, sig_algs): (&[u16], &[u16], &[u16]) = if ch.sslv2 {
@@ -180,95 +238,83 @@ fn ja4_parts(ch: &ClientHello, transport: Transport, original_order: bool) -> Ja
     } else {
         (&ch.cipher_suites, &ch.extensions, &ch.signature_algorithms)
     };
-    let mut ciphers: Vec<u16> = suites.iter().copied().filter(|&c| !is_grease(c)).collect();
-    let all_exts = extensions.iter().copied().filter(|&e| !is_grease(e));
-    let n_exts = all_exts.clone().count();
-    let mut exts: Vec<u16> = if original_order {
-        all_exts.collect()
-    } else {
-        all_exts
-            .filter(|&e| e != ext::SERVER_NAME && e != ext::ALPN)
-            .collect()
-    };
-    if !original_order {
-        ciphers.sort_unstable();
-        exts.sort_unstable();
-    }
-
-    let mut a = String::with_capacity(10);
-    a.push(transport.marker());
-    a.push_str(version_code(ch));
-    // 'd' when the hello names a server. An SNI extension without a host
-    // name counts as none, as FoxIO's tools print it (the written spec keys
-    // on the extension alone).
-    a.push(if ch.sni.is_some() { 'd' } else { 'i' });
-    a.extend(count2(ciphers.len()));
-    a.extend(count2(n_exts));
-    a.extend(alpn_code(ch));
-
-    let mut cs = String::with_capacity(ciphers.len() * 5);
-    hex4_list(&mut cs, ciphers.iter().copied());
-    let mut es = String::with_capacity(exts.len() * 5 + sig_algs.len() * 5);
-    hex4_list(&mut es, exts.iter().copied());
-    let mut sigs = sig_algs
-        .iter()
-        .copied()
-        .filter(|&s| !is_grease(s))
-        .peekable();
-    if sigs.peek().is_some() {
-        es.push('_');
-        hex4_list(&mut es, sigs);
-    }
-    Ja4Parts {
-        a,
-        no_ciphers: ciphers.is_empty(),
-        no_exts: exts.is_empty(),
-        ciphers: cs,
-        exts_sigs: es,
-    }
+    let sorted = !original_order;
+    let ciphers = suites.iter().copied().filter(|&c| !is_grease(c));
+    with_u16s(ciphers, sorted, |ciphers| {
+        let n_exts = extensions.iter().filter(|&&e| !is_grease(e)).count();
+        let exts = extensions.iter().copied().filter(|&e| {
+            !is_grease(e) && (original_order || (e != ext::SERVER_NAME && e != ext::ALPN))
+        });
+        with_u16s(exts, sorted, |exts| {
+            out.push(transport.marker());
+            out.extend_from_slice(version_code(ch).as_bytes());
+            // 'd' when the hello names a server. An SNI extension without a
+            // host name counts as none, as FoxIO's tools print it (the
+            // written spec keys on the extension alone).
+            out.push(if ch.sni.is_some() { b'd' } else { b'i' });
+            out.extend_from_slice(&count2(ciphers.len()));
+            out.extend_from_slice(&count2(n_exts));
+            out.extend_from_slice(&alpn_code(ch));
+            out.push(b'_');
+            let start = out.len();
+            hex4_list(out, ciphers.iter().copied());
+            if hashed {
+                hash12_tail(out, start, ciphers.is_empty());
+            }
+            out.push(b'_');
+            // Extensions, then `_` and the signature algorithms if there are any.
+            let start = out.len();
+            hex4_list(out, exts.iter().copied());
+            let mut sigs = sig_algs
+                .iter()
+                .copied()
+                .filter(|&s| !is_grease(s))
+                .peekable();
+            if sigs.peek().is_some() {
+                out.push(b'_');
+                hex4_list(out, sigs);
+            }
+            if hashed {
+                hash12_tail(out, start, exts.is_empty());
+            }
+        });
+    });
 }
 
-fn hash12(s: &str, empty: bool) -> String {
-    if empty {
-        return "000000000000".to_owned();
-    }
-    let digest = Sha256::digest(s.as_bytes());
-    let mut h = hex(digest.get(..6).unwrap_or(&[]));
-    h.truncate(12);
-    h
+/// Appends JA4 (see [`ja4`]).
+pub fn push_ja4(out: &mut Vec<u8>, ch: &ClientHello, transport: Transport) {
+    push_ja4_variant(out, ch, transport, false, true);
 }
 
-fn hashed(p: &Ja4Parts) -> String {
-    format!(
-        "{}_{}_{}",
-        p.a,
-        hash12(&p.ciphers, p.no_ciphers),
-        hash12(&p.exts_sigs, p.no_exts)
-    )
-}
-
-fn raw(p: &Ja4Parts) -> String {
-    format!("{}_{}_{}", p.a, p.ciphers, p.exts_sigs)
+fn ja4_string(
+    ch: &ClientHello,
+    transport: Transport,
+    original_order: bool,
+    hashed: bool,
+) -> String {
+    let mut s = Vec::with_capacity(if hashed { 36 } else { 256 });
+    push_ja4_variant(&mut s, ch, transport, original_order, hashed);
+    into_string(s)
 }
 
 /// JA4 (FoxIO): e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
 pub fn ja4(ch: &ClientHello, transport: Transport) -> String {
-    hashed(&ja4_parts(ch, transport, false))
+    ja4_string(ch, transport, false, true)
 }
 
 /// JA4_r: JA4 with the sorted lists in clear instead of hashed.
 pub fn ja4_r(ch: &ClientHello, transport: Transport) -> String {
-    raw(&ja4_parts(ch, transport, false))
+    ja4_string(ch, transport, false, false)
 }
 
 /// JA4_o: JA4 over the lists in wire order (SNI and ALPN kept).
 pub fn ja4_o(ch: &ClientHello, transport: Transport) -> String {
-    hashed(&ja4_parts(ch, transport, true))
+    ja4_string(ch, transport, true, true)
 }
 
 /// JA4_ro: the wire-order lists in clear.
 pub fn ja4_ro(ch: &ClientHello, transport: Transport) -> String {
-    raw(&ja4_parts(ch, transport, true))
+    ja4_string(ch, transport, true, false)
 }
 
 #[cfg(test)]
@@ -387,6 +433,77 @@ mod tests {
         let j = ja3s(&sh);
         assert_eq!(j.string, "771,49199,65281-11-35");
         assert_eq!(j.hash, "ccc514751b175866924439bdbb5bba34");
+    }
+
+    /// JA4 computed the plain way (strings, `format!`), for long lists that
+    /// do not fit the writer's stack buffers.
+    fn ja4_by_strings(ch: &ClientHello) -> String {
+        let hex = |v: &[u16]| {
+            v.iter()
+                .map(|x| format!("{x:04x}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let hash = |s: &str| {
+            let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
+            d.as_ref()[..6]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let mut ciphers: Vec<u16> = ch.cipher_suites.clone();
+        ciphers.retain(|&c| !is_grease(c));
+        ciphers.sort_unstable();
+        let mut exts: Vec<u16> = ch.extensions.clone();
+        exts.retain(|&e| !is_grease(e) && e != 0 && e != 16);
+        exts.sort_unstable();
+        let a = format!(
+            "t12i{:02}{:02}00",
+            ciphers.len().min(99),
+            ch.extensions.len().min(99)
+        );
+        let es = format!("{}_{}", hex(&exts), hex(&ch.signature_algorithms));
+        format!("{a}_{}_{}", hash(&hex(&ciphers)), hash(&es))
+    }
+
+    #[test]
+    fn long_lists_and_appending_to_a_line() {
+        // 300 ciphers and 200 extensions in descending order, GREASE among them.
+        let ch = ClientHello {
+            legacy_version: 0x0303,
+            cipher_suites: (0..300u16)
+                .rev()
+                .map(|i| i * 3 + 1)
+                .chain([0x0a0a])
+                .collect(),
+            extensions: (0..200u16)
+                .rev()
+                .map(|i| i * 5 + 17)
+                .chain([0xfafa])
+                .collect(),
+            signature_algorithms: vec![0x0403, 0x0804],
+            ..ClientHello::default()
+        };
+        let j = ja4(&ch, Transport::Tcp);
+        assert_eq!(j, ja4_by_strings(&ch));
+        assert_eq!(&j[..10], "t12i999900");
+        // Written after other bytes, the lists hashed at the buffer's end
+        // leave the bytes before them alone.
+        let mut line = b"{\"ja4\":\"".to_vec();
+        push_ja4(&mut line, &ch, Transport::Tcp);
+        assert_eq!(line, format!("{{\"ja4\":\"{j}").into_bytes());
+        let mut line = b"x".to_vec();
+        assert!(push_ja3_string(&mut line, &ch));
+        assert_eq!(line[1..], ja3(&ch).unwrap().string.into_bytes()[..]);
+        assert_eq!(&md5_hex(b""), b"d41d8cd98f00b204e9800998ecf8427e");
+        // The wire-order variants over the same long lists.
+        let r = ja4_ro(&ch, Transport::Tcp);
+        assert!(r.starts_with("t12i999900_0382,037f,"), "{}", &r[..40]);
+        assert!(
+            r.ends_with(",0016,0011_0403,0804"),
+            "{}",
+            &r[r.len() - 30..]
+        );
     }
 
     fn with_alpn(alpn: &[&[u8]]) -> ClientHello {

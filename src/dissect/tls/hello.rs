@@ -220,8 +220,9 @@ fn read_client_fields(r: &mut Reader<'_>, ch: &mut ClientHello) -> Option<()> {
             *anomalies |= HelloAnomalies::TOO_MANY_EXTENSIONS;
             return;
         }
+        let dup = seen.insert(t, &ch.extensions);
         ch.extensions.push(t);
-        if seen.insert(t) {
+        if dup {
             *anomalies |= HelloAnomalies::DUPLICATE_EXTENSION;
             return;
         }
@@ -269,27 +270,24 @@ where
     }
 }
 
-/// Extension types seen so far, for duplicate detection in O(1) without
-/// allocating: one bit per possible type.
-struct ExtSeen([u64; 1024]);
-
-impl Default for ExtSeen {
-    fn default() -> Self {
-        ExtSeen([0; 1024])
-    }
-}
+/// Extension types seen so far, for duplicate detection without allocating
+/// or zeroing a 65,536-bit map per hello: a 1,024-bit filter on the low bits
+/// of the type, confirmed against the types already listed only on a hit.
+#[derive(Default)]
+struct ExtSeen([u64; 16]);
 
 impl ExtSeen {
-    /// Marks `t`; true if it was already marked.
-    fn insert(&mut self, t: u16) -> bool {
-        let bit = 1u64 << (t % 64);
-        match self.0.get_mut(usize::from(t / 64)) {
+    /// Marks `t`; true if it is among `earlier` (the types before it).
+    fn insert(&mut self, t: u16, earlier: &[u16]) -> bool {
+        let slot = usize::from(t % 1024);
+        let bit = 1u64 << (slot % 64);
+        match self.0.get_mut(slot / 64) {
+            Some(w) if *w & bit != 0 => earlier.contains(&t),
             Some(w) => {
-                let was = *w & bit != 0;
                 *w |= bit;
-                was
+                false
             }
-            None => false,
+            None => earlier.contains(&t),
         }
     }
 }
@@ -478,8 +476,9 @@ fn read_server_fields(r: &mut Reader<'_>, sh: &mut ServerHello) -> Option<()> {
             *anomalies |= HelloAnomalies::TOO_MANY_EXTENSIONS;
             return;
         }
+        let dup = seen.insert(t, &extensions);
         extensions.push(t);
-        if seen.insert(t) {
+        if dup {
             *anomalies |= HelloAnomalies::DUPLICATE_EXTENSION;
             return;
         }

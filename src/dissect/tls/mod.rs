@@ -14,12 +14,16 @@ mod cert;
 mod eve;
 mod fingerprint;
 mod hello;
+mod memo;
 mod reader;
 mod record;
 
 pub use cert::{parse_certificate, CertAnomalies, CertInfo, Certificates, MAX_CERTS};
-pub use eve::{to_eve, EveTls};
-pub use fingerprint::{ja3, ja3s, ja4, ja4_o, ja4_r, ja4_ro, Ja3, Transport};
+pub use eve::{to_eve, write_eve, write_ja3, write_ja4, EveTls};
+pub use fingerprint::{
+    ja3, ja3s, ja4, ja4_o, ja4_r, ja4_ro, md5_hex, push_ja3_string, push_ja3s_string, push_ja4,
+    Ja3, Transport,
+};
 pub use hello::{
     parse_client_hello, parse_server_hello, parse_sslv2_client_hello, ClientHello, HelloAnomalies,
     ServerHello,
