@@ -411,11 +411,33 @@ mod tests {
             "a".repeat(MAX_LINE)
         );
         let ok = r#"{"event_type":"alert","phonehome":{"host":"h","vendor":"v","product":"p"}}"#;
-        let (_d, p) = eve_of(&[&long, ok]);
+        let (_d, p) = eve_of(&[ok, &long, ok]);
         let mut out = Loaded::default();
         load_eve(&p, &mut out, &Progress::default(), 0).unwrap();
         let s = &out.sources[0];
-        assert_eq!((s.events, s.oversized, s.findings), (2, 1, 1));
+        assert_eq!((s.events, s.oversized, s.findings), (3, 1, 2));
+    }
+
+    #[test]
+    fn a_file_that_does_not_start_as_eve_is_refused() {
+        let ok = r#"{"event_type":"flow"}"#;
+        let long = format!("{{\"x\":\"{}\"}}", "a".repeat(MAX_LINE));
+        for first in ["\u{d4}\u{c3}\u{b2}\u{a1} pcap", "not json", long.as_str()] {
+            let (_d, p) = eve_of(&["", first, ok]);
+            let mut out = Loaded::default();
+            let e = load_eve(&p, &mut out, &Progress::default(), 0);
+            assert!(
+                matches!(e, Err(ReportError::NotEve { .. })),
+                "{:?}",
+                e.map(|_| ())
+            );
+            assert!(out.sources.is_empty());
+        }
+        // Later lines that are not JSON are counted, not fatal.
+        let (_d, p) = eve_of(&[ok, "not json", ok]);
+        let mut out = Loaded::default();
+        load_eve(&p, &mut out, &Progress::default(), 0).unwrap();
+        assert_eq!((out.sources[0].events, out.sources[0].malformed), (3, 1));
     }
 
     #[test]
