@@ -28,7 +28,10 @@ ensure_pkg() {
         exit 1
     fi
     say "installing $pkg (for $probe)"
-    if ! { $sudo apt-get install -y -q "$pkg" >/dev/null 2>&1 || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q "$pkg" >/dev/null; }; }; then
+    # Never a debconf question (tshark asks about capture rights): the default
+    # answer; set through env because sudo drops the caller's environment.
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get)
+    if ! { $sudo "${apt[@]}" install -y -q "$pkg" >/dev/null 2>&1 </dev/null || { $sudo "${apt[@]}" update -q >/dev/null 2>&1 && $sudo "${apt[@]}" install -y -q "$pkg" >/dev/null </dev/null; }; }; then
         say "could not install $pkg: install it by hand (apt-get install -y $pkg) and run again"
         exit 1
     fi

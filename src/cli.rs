@@ -61,6 +61,11 @@ pub enum Command {
     /// The jurisdiction policy.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    // --- report (issue #5) ---
+    /// Inventory report (HTML, Markdown, CSV, JSON) from EVE files or an
+    /// evidence bundle.
+    Report(crate::report::html::ReportArgs),
+    // --- end report ---
 }
 
 #[derive(Args, Debug, Clone)]
@@ -202,6 +207,10 @@ pub struct ReplayArgs {
     // --redis, --ecs, --eve-rotate-*, --spool-dir, --sink-timeout, --dedup-window
     #[command(flatten)]
     pub sinks: crate::report::sink::SinkArgs,
+    // --- evidence bundle (issue #5) ---
+    #[command(flatten)]
+    pub evidence: crate::report::evidence::EvidenceOptions,
+    // --- end evidence bundle ---
 }
 
 /// Runs the command line; returns the process exit code.
@@ -219,6 +228,7 @@ pub fn main() -> ExitCode {
         Command::Catalog(c) => catalog_cmd(c),
         Command::Geoip(g) => geoip_cmd(&g),
         Command::Policy(p) => policy_cmd(p),
+        Command::Report(r) => crate::report::html::run(&r),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -344,6 +354,12 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
         Some(p) => Policy::load(p)?,
         None => Policy::default_for(&a.home_country)?,
     };
+    // --- evidence bundle (issue #5): refuse a used directory before writing anything ---
+    if let Some(dir) = &a.evidence.evidence {
+        let eve = (a.eve != "-").then(|| std::path::Path::new(&a.eve));
+        crate::report::bundle::prepare_dir(dir, eve)?;
+    }
+    // --- end evidence bundle ---
     // --- sinks (src/report/sink) ---
     let sink_settings = a.sinks.settings(&a.eve)?;
     let out = open_output(&a.eve, sink_settings.eve_rotate)?;
@@ -359,6 +375,9 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
             sink_settings.dedup_window_ns,
             1 << 16,
         ));
+    }
+    if a.evidence.evidence.is_some() {
+        output.evidence = Some(crate::report::evidence::FlowIndex::new(Default::default()));
     }
     let progress = Arc::new(Progress::default());
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
@@ -404,6 +423,25 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
             eprint!("{}", findings_table(&findings, home));
         }
     }
+    // --- evidence bundle (issue #5) ---
+    if let Some(index) = output.evidence.take() {
+        use crate::report::bundle::{run_evidence, EveTarget, EvidenceRun};
+        run_evidence(&EvidenceRun {
+            options: &a.evidence,
+            inputs: &cfg.inputs,
+            index: &index,
+            findings: &findings,
+            eve: if a.eve == "-" {
+                EveTarget::Stdout
+            } else {
+                EveTarget::File(PathBuf::from(&a.eve))
+            },
+            home_country: output.judge.policy().home_country(),
+            replayed_packets: outcome.stats.capture.pkts,
+            quiet: a.quiet,
+        })?;
+    }
+    // --- end evidence bundle ---
     let damaged = outcome
         .file_errors
         .iter()

@@ -38,6 +38,8 @@ pub struct Output<W: Write> {
     pub sinks: Sinks,
     /// Alert deduplication (none: off).
     pub dedup: Option<Dedup<Finding>>,
+    /// Evidence bundle (`--evidence`): which flows back which finding.
+    pub evidence: Option<crate::report::evidence::FlowIndex>,
 }
 
 impl<W: Write> Output<W> {
@@ -50,6 +52,7 @@ impl<W: Write> Output<W> {
             counts: OutputCounts::default(),
             sinks: Sinks::default(),
             dedup: None,
+            evidence: None,
         }
     }
 
@@ -79,6 +82,10 @@ impl<W: Write> Output<W> {
                     let cid = community_id::encode(&f.meta.community_id);
                     self.judge.on_flow(f, &all, &geo, cid);
                 }
+                // Evidence hook: every record, so DNS-asked flows learn their packet range.
+                if let Some(ix) = &mut self.evidence {
+                    ix.on_flow(ev.key, f, &all, self.judge.policy());
+                }
                 self.eve.event(
                     ev,
                     &Ext {
@@ -96,6 +103,9 @@ impl<W: Write> Output<W> {
                         let cid = community_id::encode(&a.meta.community_id);
                         self.judge
                             .on_dns_query(a.meta.src, q, cid, a.meta.flow_id, a.ts_ns);
+                        if let Some(ix) = &mut self.evidence {
+                            ix.on_dns(a, q, self.judge.policy());
+                        }
                     }
                     return self.eve.event(
                         ev,

@@ -1,7 +1,10 @@
 //! Report stage: EVE JSON lines, the final `stats` event and the human summary.
+pub mod bundle;
 pub mod dedup;
 pub mod ecs;
 pub mod eve;
+pub mod evidence;
+pub mod html;
 pub mod json;
 pub mod sink;
 pub mod summary;
