@@ -5,7 +5,7 @@
 //! 2 usage error.
 
 use crate::capture::{expand_inputs, CaptureError};
-use crate::engine::output::Output;
+use crate::engine::output::{AlertMode, Output};
 use crate::engine::{self, Progress, ReplayConfig};
 use crate::flow::FlowConfig;
 use crate::judge::policy::Policy;
@@ -199,6 +199,13 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub geoip: GeoIpOptions,
 
+    /// When alerts are written: "end" (one complete alert per finding at the
+    /// end of the run) or "stream" (as flows and DNS questions touch a
+    /// finding, deduplicated per --dedup-window, with an update per window
+    /// that had repeats).
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = AlertMode::End)]
+    pub alerts: AlertMode,
+
     /// Benchmarking: use a catalog this many times larger (synthetic vendors added).
     #[arg(long, value_name = "N", hide = true)]
     pub bench_catalog_scale: Option<usize>,
@@ -369,6 +376,7 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
         EveWriter::new(out, names),
     );
     output.attribute = !a.no_attribution;
+    output.alert_mode = a.alerts;
     output.sinks = crate::report::sink::Sinks::start(&sink_settings)?;
     if sink_settings.dedup_window_ns > 0 {
         output.dedup = Some(crate::report::dedup::Dedup::new(
@@ -416,7 +424,7 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
         eprintln!("phonehome: error: {e}");
     }
     if !a.quiet {
-        let written = output.counts.events + findings.len() as u64 + 1;
+        let written = output.counts.events + output.counts.alerts + 1;
         eprint!("{}", summary(&outcome.stats, elapsed, written));
         if !a.no_attribution {
             let home = output.judge.policy().home_country();

@@ -39,3 +39,37 @@ fn whole_corpus_directory_is_identical_for_1_and_4_workers() {
         four.stdout.len()
     );
 }
+
+/// The project's own captures, where flows overlap (the corpus is mostly one
+/// conversation per file): the stats event too must not depend on the
+/// worker count.
+#[test]
+fn project_captures_are_identical_for_1_2_and_4_workers() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let realstack_policy = root.join("tests/data/realstack-policy.toml");
+    let policy = realstack_policy.to_string_lossy().into_owned();
+    let cases: [(&str, Vec<&str>); 2] = [
+        ("captures/demo.pcap", vec![]),
+        ("captures/realstack.pcap", vec!["--policy", policy.as_str()]),
+    ];
+    for (file, extra) in &cases {
+        let path = root.join(file);
+        let one = replay(&path, 1, extra);
+        assert_eq!(one.code, 0, "{file}: {}", one.stderr);
+        let alerts = one
+            .events()
+            .iter()
+            .filter(|e| e["event_type"] == "alert")
+            .count();
+        assert!(alerts >= 10, "{file}: only {alerts} alerts");
+        for workers in [2, 4] {
+            let other = replay(&path, workers, extra);
+            assert!(
+                one.stdout == other.stdout,
+                "{file}: 1 and {workers} workers differ ({} vs {} bytes)",
+                one.stdout.len(),
+                other.stdout.len()
+            );
+        }
+    }
+}

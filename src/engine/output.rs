@@ -6,12 +6,24 @@
 
 use crate::event::{AppBody, Event, EventKind};
 use crate::flow::community_id;
-use crate::judge::{Finding, Judge};
+use crate::judge::{Finding, FindingKey, Judge};
 use crate::report::dedup::{splice_dedup, Dedup, DedupKey, Summary, Verdict};
 use crate::report::eve::{EveWriter, Ext};
 use crate::report::sink::{splice_stats, SinkReport, Sinks};
-use crate::resolve::Resolver;
+use crate::resolve::{EvidenceKind, Resolver};
 use std::io::Write;
+
+/// When alerts are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlertMode {
+    /// At the end of the run: one complete alert per finding.
+    #[default]
+    End,
+    /// As activity arrives: an alert when a flow or DNS question touches a
+    /// finding (deduplicated per window), updates when windows with
+    /// repeats close.
+    Stream,
+}
 
 /// Counters of the stage, for the summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,6 +33,8 @@ pub struct OutputCounts {
     pub attributed_flows: u64,
     /// DNS questions for catalogued names.
     pub dns_questions: u64,
+    /// Alert events written (deduplication updates included).
+    pub alerts: u64,
 }
 
 /// Events between checks of the GeoIP files for a newer version (one `stat` each).
@@ -40,6 +54,13 @@ pub struct Output<W: Write> {
     pub dedup: Option<Dedup<Finding>>,
     /// Evidence bundle (`--evidence`): which flows back which finding.
     pub evidence: Option<crate::report::evidence::FlowIndex>,
+    /// When alerts are written.
+    pub alert_mode: AlertMode,
+    /// Stream mode: the findings the current event touched, with the country
+    /// of its destination (none: DNS only, or behind a proxy). Reused.
+    touched: Vec<(FindingKey, Option<String>)>,
+    /// Stream mode: the latest packet time of the events so far.
+    clock_ns: u64,
 }
 
 impl<W: Write> Output<W> {
@@ -53,15 +74,89 @@ impl<W: Write> Output<W> {
             sinks: Sinks::default(),
             dedup: None,
             evidence: None,
+            alert_mode: AlertMode::End,
+            touched: Vec::new(),
+            clock_ns: 0,
         }
     }
 
-    /// Resolves, judges and writes one event, and hands its line to the sinks.
+    /// Resolves, judges and writes one event, and hands its line to the
+    /// sinks; in stream mode, then the alerts it causes.
     pub fn event(&mut self, ev: &Event) -> std::io::Result<()> {
         self.write_event(ev)?;
         if !self.sinks.is_empty() {
             self.sinks.event(self.eve.last_line());
         }
+        if self.alert_mode == AlertMode::Stream && self.attribute {
+            self.stream_alerts(ev)?;
+        }
+        Ok(())
+    }
+
+    /// Stream mode, after the event's own line: the updates of windows that
+    /// ended by its packet time, then an alert for each finding it touched
+    /// unless deduplication suppresses it.
+    ///
+    /// Packet time here is the latest seen so far (a flow record's is its
+    /// last packet's), so it never goes back: windows close in order.
+    fn stream_alerts(&mut self, ev: &Event) -> std::io::Result<()> {
+        let ts = match &ev.kind {
+            EventKind::Flow(f) => f.end_ns,
+            EventKind::App(a) => a.ts_ns,
+        };
+        self.clock_ns = self.clock_ns.max(ts);
+        let now = self.clock_ns;
+        self.write_due_updates(now)?;
+        if self.touched.is_empty() {
+            return Ok(());
+        }
+        let mut touched = std::mem::take(&mut self.touched);
+        let mut result = Ok(());
+        for (key, country) in touched.drain(..) {
+            let Some(f) = self.judge.finding_for(&key) else {
+                continue;
+            };
+            if let Some(d) = &mut self.dedup {
+                let (host, vendor, product) = key;
+                let dk = DedupKey {
+                    host,
+                    vendor,
+                    product,
+                    country,
+                };
+                if d.offer(&dk, now, f.clone()) == Verdict::Suppressed {
+                    continue;
+                }
+            }
+            result = self.write_alert(&f);
+            if result.is_err() {
+                break;
+            }
+        }
+        touched.clear();
+        self.touched = touched;
+        result?;
+        // A window closed by a reopening or to make room.
+        self.write_due_updates(now)
+    }
+
+    /// Writes the updates of deduplication windows closed by `now_ns`.
+    fn write_due_updates(&mut self, now_ns: u64) -> std::io::Result<()> {
+        let due = match &mut self.dedup {
+            Some(d) if d.due(now_ns) => d.expire(now_ns),
+            _ => return Ok(()),
+        };
+        for s in &due {
+            self.alert_update(s)?;
+        }
+        Ok(())
+    }
+
+    /// One alert for a finding as it stands, to the EVE output and the sinks.
+    fn write_alert(&mut self, f: &Finding) -> std::io::Result<()> {
+        self.eve.alert(f)?;
+        self.sinks.alert(self.eve.last_line(), f);
+        self.counts.alerts += 1;
         Ok(())
     }
 
@@ -80,7 +175,11 @@ impl<W: Write> Output<W> {
                 if !all.is_empty() {
                     self.counts.attributed_flows += 1;
                     let cid = community_id::encode(&f.meta.community_id);
-                    self.judge.on_flow(f, &all, &geo, cid);
+                    let key = self.judge.on_flow(f, &all, &geo, cid);
+                    // Behind a proxy the address is the proxy's: no country.
+                    let proxied = all.first().map(|a| a.kind) == Some(EvidenceKind::HttpConnect);
+                    let country = if proxied { None } else { geo.country.as_ref() };
+                    touch(&mut self.touched, self.alert_mode, key, country);
                 }
                 // Evidence hook: every record, so DNS-asked flows learn their packet range.
                 if let Some(ix) = &mut self.evidence {
@@ -101,8 +200,10 @@ impl<W: Write> Output<W> {
                     for q in &asked {
                         self.counts.dns_questions += 1;
                         let cid = community_id::encode(&a.meta.community_id);
-                        self.judge
-                            .on_dns_query(a.meta.src, q, cid, a.meta.flow_id, a.ts_ns);
+                        let key =
+                            self.judge
+                                .on_dns_query(a.meta.src, q, cid, a.meta.flow_id, a.ts_ns);
+                        touch(&mut self.touched, self.alert_mode, key, None);
                         if let Some(ix) = &mut self.evidence {
                             ix.on_dns(a, q, self.judge.policy());
                         }
@@ -127,21 +228,24 @@ impl<W: Write> Output<W> {
         }
     }
 
-    /// Judges what was seen, writes one alert per finding, and returns the findings.
+    /// Judges what was seen and returns the findings. End mode: writes one
+    /// alert per finding. Stream mode: the alerts were written as activity
+    /// came; only the updates of the windows still open are left.
     pub fn finish(&mut self) -> std::io::Result<Vec<Finding>> {
         let findings = if self.attribute {
             self.judge.findings()
         } else {
             Vec::new()
         };
-        for f in &findings {
-            if let Some(d) = &mut self.dedup {
-                if d.offer(&dedup_key(f), f.first_seen_ns, f.clone()) == Verdict::Suppressed {
-                    continue;
+        if self.alert_mode == AlertMode::End {
+            for f in &findings {
+                if let Some(d) = &mut self.dedup {
+                    if d.offer(&dedup_key(f), f.first_seen_ns, f.clone()) == Verdict::Suppressed {
+                        continue;
+                    }
                 }
+                self.write_alert(f)?;
             }
-            self.eve.alert(f)?;
-            self.sinks.alert(self.eve.last_line(), f);
         }
         if let Some(d) = &mut self.dedup {
             for s in d.drain() {
@@ -162,6 +266,7 @@ impl<W: Write> Output<W> {
         splice_dedup(&mut line, s);
         self.eve.write_line(&line)?;
         self.sinks.alert(&line, &s.latest);
+        self.counts.alerts += 1;
         Ok(())
     }
 
@@ -187,6 +292,28 @@ impl<W: Write> Output<W> {
     /// Stops the sinks (after [`Output::stats`]); what each did.
     pub fn finish_sinks(&mut self) -> Vec<SinkReport> {
         std::mem::take(&mut self.sinks).finish()
+    }
+}
+
+/// Stream mode: notes that the current event touched finding `key` (once
+/// per key and country).
+fn touch(
+    touched: &mut Vec<(FindingKey, Option<String>)>,
+    mode: AlertMode,
+    key: Option<FindingKey>,
+    country: Option<&String>,
+) {
+    if mode != AlertMode::Stream {
+        return;
+    }
+    let Some(key) = key else {
+        return;
+    };
+    if !touched
+        .iter()
+        .any(|(k, c)| *k == key && c.as_ref() == country)
+    {
+        touched.push((key, country.cloned()));
     }
 }
 

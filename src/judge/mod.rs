@@ -128,12 +128,22 @@ struct Acc {
     best: Confidence,
 }
 
-type Key = (IpAddr, String, String);
+/// What a finding is about: (host, vendor, product).
+pub type FindingKey = (IpAddr, String, String);
+type Key = FindingKey;
 
 /// Collects attributed flows and DNS questions into findings.
 pub struct Judge {
     policy: Policy,
     acc: BTreeMap<Key, Acc>,
+}
+
+fn key_of(host: IpAddr, a: &Attribution<'_>) -> FindingKey {
+    (
+        host,
+        a.endpoint.vendor.to_string(),
+        a.endpoint.product.to_string(),
+    )
 }
 
 fn confidence(a: &Attribution<'_>) -> Confidence {
@@ -162,11 +172,7 @@ impl Judge {
     }
 
     fn entry(&mut self, host: IpAddr, a: &Attribution<'_>, ts: u64) -> &mut Acc {
-        let key = (
-            host,
-            a.endpoint.vendor.to_string(),
-            a.endpoint.product.to_string(),
-        );
+        let key = key_of(host, a);
         let acc = self.acc.entry(key).or_insert_with(|| Acc {
             vendor_country: a.endpoint.jurisdiction.to_vec(),
             first_seen_ns: ts,
@@ -211,20 +217,19 @@ impl Judge {
 
     /// A finished flow (or flow record) attributed to a catalogued endpoint.
     /// `all` holds the flow's evidence, strongest first; the first decides
-    /// the destination's name.
+    /// the destination's name and the finding it counts for. Returns that
+    /// finding's key (none: no evidence, or the client is not internal).
     pub fn on_flow(
         &mut self,
         rec: &FlowRecord,
         all: &[Attribution<'_>],
         geo: &GeoAnswer,
         community_id: String,
-    ) {
+    ) -> Option<FindingKey> {
         let m = &rec.meta;
-        let Some(a) = all.first() else {
-            return;
-        };
+        let a = all.first()?;
         if !self.policy.is_internal(m.src) {
-            return;
+            return None;
         }
         let acc = self.entry(m.src, a, rec.start_ns);
         acc.last_seen_ns = acc.last_seen_ns.max(rec.end_ns);
@@ -278,9 +283,11 @@ impl Judge {
         for e in all {
             Self::add_evidence(acc, e, community_id.clone(), m.flow_id, rec.start_ns);
         }
+        Some(key_of(m.src, a))
     }
 
-    /// A DNS question for a catalogued name from `host`.
+    /// A DNS question for a catalogued name from `host`. Returns the key of
+    /// the finding it counts for (none: `host` is not internal).
     pub fn on_dns_query(
         &mut self,
         host: IpAddr,
@@ -288,12 +295,20 @@ impl Judge {
         community_id: String,
         flow_id: u64,
         ts: u64,
-    ) {
+    ) -> Option<FindingKey> {
         if !self.policy.is_internal(host) {
-            return;
+            return None;
         }
         let acc = self.entry(host, a, ts);
         Self::add_evidence(acc, a, community_id, flow_id, ts);
+        Some(key_of(host, a))
+    }
+
+    /// The finding for one key as it stands now, judged by the policy (none:
+    /// nothing was seen for it).
+    pub fn finding_for(&self, key: &FindingKey) -> Option<Finding> {
+        let acc = self.acc.get(key)?;
+        Some(self.finding(key.0, &key.1, &key.2, acc))
     }
 
     /// The findings so far, judged by the policy, in (host, vendor, product) order.
@@ -558,6 +573,43 @@ source = "https://acme.example/docs"
             "a US vendor, but where the proxy sent it is unknown"
         );
         assert_eq!(f.kind, FindingKind::ForeignVendorDataAbroad);
+    }
+
+    #[test]
+    fn evidence_says_which_finding_it_touched_and_that_finding_stands_alone() {
+        let cat = catalog();
+        let mut j = Judge::new(Policy::default_for("DE").unwrap());
+        let host: IpAddr = "10.1.2.3".parse().unwrap();
+        let key: FindingKey = (host, "Acme".into(), "Sensor".into());
+        assert_eq!(j.finding_for(&key), None);
+        let q = attr(&cat, EvidenceKind::DnsQuery);
+        assert_eq!(
+            j.on_dns_query(host, &q, "1:q".into(), 1, 1_000_000_000),
+            Some(key.clone())
+        );
+        assert!(j.finding_for(&key).unwrap().dns_only);
+        let a = attr(&cat, EvidenceKind::TlsSni);
+        let got = j.on_flow(
+            &flow("10.1.2.3", "198.51.100.7", 2, 100),
+            std::slice::from_ref(&a),
+            &geo("US", 64500),
+            "1:x".into(),
+        );
+        assert_eq!(got, Some(key.clone()));
+        let now = j.finding_for(&key).unwrap();
+        assert_eq!((now.dns_only, now.flows), (false, 1));
+        assert_eq!(j.findings(), vec![now]);
+        // Not ours: nothing touched.
+        let public: IpAddr = "8.8.8.8".parse().unwrap();
+        assert_eq!(j.on_dns_query(public, &q, "1:p".into(), 3, 1), None);
+        let none = j.on_flow(
+            &flow("8.8.8.8", "198.51.100.7", 4, 100),
+            &[a],
+            &geo("US", 64500),
+            "1:z".into(),
+        );
+        assert_eq!(none, None);
+        assert_eq!(j.findings().len(), 1);
     }
 
     #[test]

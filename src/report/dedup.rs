@@ -66,6 +66,10 @@ pub struct Dedup<T> {
     max_keys: usize,
     open: HashMap<DedupKey, Window<T>>,
     ready: Vec<Summary<T>>,
+    /// No open window ends before this (u64::MAX: none open). May be early
+    /// (a window it named was closed another way); [`Dedup::expire`] makes
+    /// it exact again.
+    earliest_end_ns: u64,
     /// Alerts suppressed so far.
     pub suppressed: u64,
 }
@@ -77,8 +81,16 @@ impl<T> Dedup<T> {
             max_keys: max_keys.max(1),
             open: HashMap::new(),
             ready: Vec::new(),
+            earliest_end_ns: u64::MAX,
             suppressed: 0,
         }
+    }
+
+    /// Whether [`Dedup::expire`] at `now_ns` may have something to do: a
+    /// window ended by then, or an update is already due (a window closed by
+    /// a reopening or to make room). One comparison when not.
+    pub fn due(&self, now_ns: u64) -> bool {
+        now_ns >= self.earliest_end_ns || !self.ready.is_empty()
     }
 
     fn end(&self, w: &Window<T>) -> u64 {
@@ -127,6 +139,7 @@ impl<T> Dedup<T> {
                 }
             }
         }
+        self.earliest_end_ns = self.earliest_end_ns.min(ts_ns.saturating_add(window_ns));
         self.open.insert(
             key.clone(),
             Window {
@@ -154,6 +167,12 @@ impl<T> Dedup<T> {
                 self.close(k, w);
             }
         }
+        self.earliest_end_ns = self
+            .open
+            .values()
+            .map(|w| w.start_ns.saturating_add(window_ns))
+            .min()
+            .unwrap_or(u64::MAX);
         self.take_ready()
     }
 
@@ -163,6 +182,7 @@ impl<T> Dedup<T> {
         for (k, w) in all {
             self.close(k, w);
         }
+        self.earliest_end_ns = u64::MAX;
         self.take_ready()
     }
 
@@ -287,6 +307,31 @@ mod tests {
         assert_eq!(u.len(), 1);
         assert_eq!(u[0].key, a);
         assert!(d.drain().is_empty(), "b and c had no repeats");
+    }
+
+    #[test]
+    fn due_only_when_a_window_ended_or_an_update_waits() {
+        let mut d: Dedup<u8> = Dedup::new(10 * S, 100);
+        assert!(!d.due(u64::MAX - 1), "nothing open");
+        let (a, b) = (key("10.0.0.1", None), key("10.0.0.2", None));
+        d.offer(&a, 5 * S, 0);
+        d.offer(&b, 8 * S, 0);
+        d.offer(&a, 6 * S, 1);
+        assert!(!d.due(14 * S));
+        assert!(d.due(15 * S));
+        let u = d.expire(15 * S);
+        assert_eq!((u.len(), u[0].count, u[0].suppressed), (1, 2, 1));
+        // b's window is the earliest now.
+        assert!(!d.due(17 * S));
+        assert!(d.due(18 * S));
+        // A repeat after the window reopens it and leaves an update due.
+        d.offer(&b, 9 * S, 1);
+        d.offer(&b, 30 * S, 2);
+        assert!(d.due(30 * S));
+        let u = d.expire(30 * S);
+        assert_eq!((u.len(), u[0].count, u[0].latest), (1, 2, 1));
+        assert!(!d.due(39 * S));
+        assert!(d.due(40 * S));
     }
 
     #[test]

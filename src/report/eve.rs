@@ -567,8 +567,9 @@ pub fn stats_event(buf: &mut Vec<u8>, st: &RunStats) {
                 f.u64("other", fl.other)
                     .u64("evicted", fl.ended_forced)
                     .u64("active_timeouts", fl.ended_active_timeout)
-                    .u64("ended_at_shutdown", fl.ended_shutdown)
-                    .u64("max_active", fl.max_active);
+                    .u64("ended_at_shutdown", fl.ended_shutdown);
+                // No max_active: each worker knows only its own peak, and
+                // their sum would differ with the worker count.
             })
             .value("decoder", &ph_decoder);
         });
