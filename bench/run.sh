@@ -70,7 +70,7 @@ measure "phonehome, 2 workers, full" "$RUNS" $P "${R[@]}" --workers 2
 measure "phonehome, 2 workers, full, EVE written to a file" 1 $P replay "$FILE" --eve bench/out/eve.json -q --workers 2
 
 if command -v ndpiReader >/dev/null; then
-    measure "ndpiReader (nDPI $(ndpiReader -h 2>&1 | grep -o 'nDPI v[^ ]*' | head -1 || true), 1 thread)" 1 ndpiReader -i "$FILE" -q
+    measure "ndpiReader (nDPI $(ndpiReader -h 2>&1 | grep -o 'nDPI [0-9][0-9.]*' | head -1 | cut -d' ' -f2 || true), 1 thread)" 1 ndpiReader -i "$FILE" -q
 else
     echo "ndpiReader: not installed (apt-get install -y libndpi-bin)"
 fi
