@@ -211,3 +211,14 @@ impl EveValidator {
         out
     }
 }
+
+/// Two runs wrote the same bytes and ended with the same exit code.
+pub fn assert_identical(a: &Run, b: &Run, what: &str) {
+    assert_eq!(a.code, b.code, "{what}: exit codes differ");
+    assert!(
+        a.stdout == b.stdout,
+        "{what}: outputs differ ({} vs {} bytes)",
+        a.stdout.len(),
+        b.stdout.len()
+    );
+}
