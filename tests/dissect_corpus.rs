@@ -57,39 +57,6 @@ fn oracle_qnames(rel: &str) -> Set {
         .collect()
 }
 
-/// A name as phonehome writes it (Suricata's escaping: raw ASCII, `\xNN`
-/// for other bytes) rewritten the way tshark prints it: control bytes as C or
-/// octal escapes, bytes that are not UTF-8 as U+FFFD.
-fn tshark_form(name: &str) -> String {
-    let mut out = String::new();
-    let mut chars = name.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\' && chars.peek() == Some(&'x') {
-            let mut look = chars.clone();
-            look.next();
-            let (a, b) = (look.next(), look.next());
-            if a.is_some_and(|a| a.is_ascii_hexdigit()) && b.is_some_and(|b| b.is_ascii_hexdigit())
-            {
-                chars = look;
-                out.push('\u{FFFD}');
-                continue;
-            }
-        }
-        match c {
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if c.is_ascii_control() => out.push_str(&format!("\\{:03o}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// What phonehome found in one capture.
 #[derive(Default, Debug)]
 struct Found {

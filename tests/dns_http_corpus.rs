@@ -12,6 +12,9 @@
     clippy::panic
 )]
 
+mod common;
+
+use common::tshark_form;
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use phonehome::capture::{Block, CaptureFile};
 use phonehome::dissect::dns::{self, DnsFlavor, TcpDnsFramer, Transport};
@@ -611,39 +614,6 @@ fn oracle_dns(path: &Path) -> BTreeSet<String> {
         for q in qnames.split(';') {
             let q = if q == "<Root>" { "" } else { q };
             out.insert(q.to_lowercase());
-        }
-    }
-    out
-}
-
-/// Our presentation form (Suricata's: raw ASCII, `\xNN` for bytes >= 0x80
-/// unless the name is UTF-8) rewritten as tshark prints names: control bytes as
-/// C escapes or `\ooo` octal, undecodable bytes as U+FFFD.
-fn tshark_form(name: &str) -> String {
-    let mut out = String::new();
-    let mut chars = name.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\' && chars.peek() == Some(&'x') {
-            let mut look = chars.clone();
-            look.next();
-            let (a, b) = (look.next(), look.next());
-            if a.is_some_and(|a| a.is_ascii_hexdigit()) && b.is_some_and(|b| b.is_ascii_hexdigit())
-            {
-                chars = look;
-                out.push('\u{FFFD}');
-                continue;
-            }
-        }
-        match c {
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if c.is_ascii_control() => out.push_str(&format!("\\{:03o}", c as u32)),
-            c => out.push(c),
         }
     }
     out

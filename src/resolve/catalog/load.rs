@@ -134,7 +134,7 @@ pub(crate) fn parse_file(
         ),
         Some(list) => {
             for cc in list.get_ref() {
-                if names::ISO_3166_ALPHA2
+                if crate::resolve::country::ISO_3166_ALPHA2
                     .binary_search(&cc.get_ref().as_str())
                     .is_ok()
                 {
