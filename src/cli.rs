@@ -481,13 +481,7 @@ pub fn findings_table(findings: &[Finding], home: &str) -> String {
     let mut rows: Vec<&Finding> = findings.iter().collect();
     rows.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.host.cmp(&b.host)));
     for f in rows {
-        let mut cc: Vec<&str> = f
-            .destinations
-            .iter()
-            .filter_map(|d| d.country.as_deref())
-            .collect();
-        cc.sort_unstable();
-        cc.dedup();
+        let cc = f.destination_countries();
         let vp = format!("{} / {}", f.vendor, f.product);
         let ev = f.best_evidence().map_or(String::new(), |e| {
             format!("{} ({})", e.value, e.kind.label())

@@ -371,6 +371,18 @@ impl Judge {
 }
 
 impl Finding {
+    /// The countries of its destinations, sorted, each once.
+    pub fn destination_countries(&self) -> Vec<&str> {
+        let mut cc: Vec<&str> = self
+            .destinations
+            .iter()
+            .filter_map(|d| d.country.as_deref())
+            .collect();
+        cc.sort_unstable();
+        cc.dedup();
+        cc
+    }
+
     /// The strongest piece of evidence (direct names first, then DNS answers,
     /// certificates, ranges, lone DNS questions), the earliest of its kind.
     pub fn best_evidence(&self) -> Option<&Evidence> {

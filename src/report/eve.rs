@@ -375,16 +375,7 @@ fn signature(f: &Finding) -> String {
 /// An `alert` for a finding: Suricata's alert object (a private signature-id
 /// range; metadata for SIEM filters) and the finding itself under `phonehome`.
 pub fn alert_event(buf: &mut Vec<u8>, f: &Finding) {
-    let countries: Vec<String> = {
-        let mut c: Vec<String> = f
-            .destinations
-            .iter()
-            .filter_map(|d| d.country.clone())
-            .collect();
-        c.sort();
-        c.dedup();
-        c
-    };
+    let countries = f.destination_countries();
     let first_dest = f.destinations.iter().find_map(|d| d.ip);
     let mut o = Obj::new(buf);
     o.ts("timestamp", f.first_seen_ns)

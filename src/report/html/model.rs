@@ -2,6 +2,7 @@
 //! sources merged, in host order. Every output format renders these rows.
 
 use super::load::{DestIn, EvidenceIn, FindingIn, Loaded, Source};
+use crate::report::time::parse_ts;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -85,64 +86,6 @@ pub struct Inventory {
     pub summary: Summary,
     pub rows: Vec<Row>,
     pub sources: Vec<Source>,
-}
-
-/// Parses EVE's `2025-03-03T12:00:02.000123+0000` (also `Z`, `+01:00`,
-/// any number of fraction digits) to ns since the epoch.
-pub fn parse_ts(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
-        let d = b.get(from..from + len)?;
-        if !d.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(d).ok()?.parse().ok()
-    };
-    let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    let (h, mi, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    if b.get(4) != Some(&b'-') || b.get(10) != Some(&b'T') || !(1..=12).contains(&mo) {
-        return None;
-    }
-    let mut at = 19;
-    let mut frac_ns: i64 = 0;
-    if b.get(at) == Some(&b'.') {
-        at += 1;
-        let mut scale = 100_000_000;
-        while let Some(c) = b.get(at).filter(|c| c.is_ascii_digit()) {
-            frac_ns += i64::from(c - b'0') * scale;
-            scale /= 10;
-            at += 1;
-        }
-    }
-    let offset_s = match b.get(at) {
-        Some(b'Z') | None => 0,
-        Some(&sign @ (b'+' | b'-')) => {
-            let oh = num(at + 1, 2)?;
-            let om = if b.get(at + 3) == Some(&b':') {
-                num(at + 4, 2)?
-            } else {
-                num(at + 3, 2)?
-            };
-            let o = oh * 3600 + om * 60;
-            if sign == b'-' {
-                -o
-            } else {
-                o
-            }
-        }
-        _ => return None,
-    };
-    // Days from civil (Howard Hinnant).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
-    let ns = i128::from(secs) * 1_000_000_000 + i128::from(frac_ns);
-    u64::try_from(ns).ok()
 }
 
 /// The reader's label of an evidence kind.
@@ -379,37 +322,6 @@ pub fn build(loaded: Loaded) -> Inventory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::time::eve_ts;
-
-    #[test]
-    fn eve_timestamps_parse_back() {
-        for ns in [
-            0u64,
-            1_741_003_202_000_123_000,
-            951_782_400_000_001_000,
-            2_147_483_648_000_000_000,
-        ] {
-            assert_eq!(parse_ts(&eve_ts(ns)), Some(ns), "{}", eve_ts(ns));
-        }
-        assert_eq!(
-            parse_ts("2025-03-03T13:00:02.5+01:00"),
-            parse_ts("2025-03-03T12:00:02.500000+0000")
-        );
-        assert_eq!(
-            parse_ts("2025-03-03T12:00:02Z"),
-            Some(1_741_003_202_000_000_000)
-        );
-        for bad in [
-            "",
-            "2025-03-03",
-            "2025-13-03T12:00:02Z",
-            "2025-03-03T12:00:02!",
-            "x025-03-03T12:00:02Z",
-            "1960-01-01T00:00:00Z",
-        ] {
-            assert_eq!(parse_ts(bad), None, "{bad}");
-        }
-    }
 
     fn finding(host: &str, vendor: &str, sev: &str, first: &str, countries: &[&str]) -> FindingIn {
         FindingIn {

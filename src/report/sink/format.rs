@@ -152,27 +152,8 @@ pub fn rfc3339(eve_ts: &str) -> String {
 
 /// Seconds since the epoch (with microseconds) of an EVE timestamp.
 pub fn epoch_secs(eve_ts: &str) -> Option<f64> {
-    let b = eve_ts.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        std::str::from_utf8(b.get(r)?).ok()?.parse::<i64>().ok()
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let micros = if b.get(19) == Some(&b'.') {
-        num(20..26).unwrap_or(0)
-    } else {
-        0
-    };
-    // Days from civil (Howard Hinnant).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + s;
-    Some(secs as f64 + micros as f64 / 1e6)
+    let ns = crate::report::time::parse_ts(eve_ts)?;
+    Some((ns / 1_000_000_000) as f64 + (ns / 1000 % 1_000_000) as f64 / 1e6)
 }
 
 fn eve_timestamp(line: &[u8]) -> Option<&str> {
@@ -353,13 +334,7 @@ pub fn cef(f: &Finding, seq: u64) -> String {
     ext.push(("cs2", f.product.clone()));
     ext.push(("cs3Label", "vendorCountry".into()));
     ext.push(("cs3", f.vendor_country.join(",")));
-    let mut cc: Vec<&str> = f
-        .destinations
-        .iter()
-        .filter_map(|d| d.country.as_deref())
-        .collect();
-    cc.sort_unstable();
-    cc.dedup();
+    let cc = f.destination_countries();
     if !cc.is_empty() {
         ext.push(("cs4Label", "destinationCountries".into()));
         ext.push(("cs4", cc.join(",")));
