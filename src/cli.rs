@@ -103,6 +103,9 @@ pub enum CatalogCmd {
         #[command(flatten)]
         src: CatalogArgs,
     },
+    /// Write the catalog as Suricata rules, a Zeek intel file, Sigma rules,
+    /// an RPZ zone, a hosts file or JSON.
+    Export(Box<crate::export::ExportArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -521,6 +524,7 @@ fn truncate(s: &str, n: usize) -> String {
 
 fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
     match c {
+        CatalogCmd::Export(a) => Ok(crate::export::run(&a, DEFAULT_HOME)?),
         CatalogCmd::List { src, json } => {
             let cat = load_catalog(src.catalog.as_deref())?;
             for v in cat.list() {

@@ -31,6 +31,7 @@ pub mod decode;
 pub mod dissect;
 pub mod engine;
 pub mod event;
+pub mod export;
 pub mod flow;
 pub mod judge;
 pub mod report;
