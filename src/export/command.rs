@@ -139,7 +139,7 @@ pub fn run(a: &ExportArgs, default_home: &str) -> Result<u8, ExportError> {
         }
     };
     if !a.quiet {
-        eprintln!("phonehome: {} to {target}", summary.line(a.format));
+        eprintln!("phonehome: {}", summary.line(a.format, &target));
         if let Some(p) = &policy {
             eprintln!(
                 "phonehome: foreign vendors only (home country {})",

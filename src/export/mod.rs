@@ -84,14 +84,15 @@ impl Format {
         }
     }
 
-    /// What one exported item is called in the summary line.
-    fn item(self) -> &'static str {
+    /// What the exported items are called in the summary line.
+    fn items(self) -> &'static str {
         match self {
-            Format::Suricata | Format::Sigma => "rules",
-            Format::ZeekIntel => "intel items",
+            Format::Suricata => "Suricata rules",
+            Format::ZeekIntel => "Zeek intel items",
+            Format::Sigma => "Sigma rules",
             Format::Rpz => "RPZ records",
-            Format::Hosts => "hosts lines",
-            Format::Json => "catalog entries",
+            Format::Hosts => "hosts entries",
+            Format::Json => "JSON catalog entries",
         }
     }
 }
@@ -213,13 +214,13 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// One line for stderr, e.g. `exported 2412 Suricata rules ...`.
-    pub fn line(&self, format: Format) -> String {
+    /// One line for stderr, e.g. `wrote 45 Suricata rules to x.rules (3
+    /// vendors: 6 hosts, ...)`.
+    pub fn line(&self, format: Format, target: &str) -> String {
         let mut s = format!(
-            "exported {} {} {} for {} vendors ({} hosts, {} suffixes, {} networks, {} owned domains",
+            "wrote {} {} to {target} ({} vendors: {} hosts, {} suffixes, {} networks, {} owned domains",
             self.items,
-            format.as_str(),
-            format.item(),
+            format.items(),
             self.vendors,
             self.hosts,
             self.suffixes,
@@ -229,7 +230,6 @@ impl Summary {
         if format == Format::Json {
             s.push_str(&format!(", {} owned networks", self.owned_networks));
         }
-        s.push(')');
         if self.not_expressible > 0 {
             s.push_str(&format!(
                 "; {} entries this format cannot express",
@@ -242,6 +242,13 @@ impl Summary {
                 self.web_only
             ));
         }
+        if self.sid_collisions > 0 && format == Format::Suricata {
+            s.push_str(&format!(
+                "; {} sids moved off a slot another entry's hash took",
+                self.sid_collisions
+            ));
+        }
+        s.push(')');
         s
     }
 }
@@ -425,7 +432,9 @@ impl<'a> Web<'a> {
         }
     }
 
-    /// Whether `name`, matched under `d`, is web presence (what the attribution checks).
+    /// Whether `name`, matched under `d`, is web presence (what the
+    /// attribution checks; the formats encode it, tests compare).
+    #[cfg(test)]
     pub fn is_web(&self, name: &str, d: &str) -> bool {
         (name.len() > d.len() && platforms::has_web_label(name))
             || self.hosts.contains(name)
@@ -455,6 +464,7 @@ fn suffixes(name: &str) -> impl Iterator<Item = &str> {
 /// whole catalog (so a filter never moves a sid).
 pub(crate) struct Entries<'a> {
     pub list: Vec<Entry<'a>>,
+    #[cfg_attr(not(test), allow(dead_code))]
     pub web: Web<'a>,
     /// Entries whose SID slot had to move (hash collision).
     pub sid_collisions: usize,

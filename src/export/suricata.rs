@@ -245,10 +245,19 @@ fn meta_value(s: &str) -> String {
             c => c,
         })
         .collect();
-    if v.is_empty() {
+    // Runs of separators read as one.
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if c == '_' && out.ends_with('_') {
+            continue;
+        }
+        out.push(c);
+    }
+    let out = out.trim_matches('_');
+    if out.is_empty() {
         "-".to_string()
     } else {
-        v
+        out.to_string()
     }
 }
 
