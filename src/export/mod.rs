@@ -31,7 +31,7 @@ mod suricata;
 mod zeek;
 
 use crate::judge::policy::Policy;
-use crate::resolve::catalog::{platforms, Catalog, Confidence, EndpointKind, Purpose, Vendor};
+use crate::resolve::catalog::{Catalog, Confidence, EndpointKind, Purpose, Vendor};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -436,7 +436,7 @@ impl<'a> Web<'a> {
     /// attribution checks; the formats encode it, tests compare).
     #[cfg(test)]
     pub fn is_web(&self, name: &str, d: &str) -> bool {
-        (name.len() > d.len() && platforms::has_web_label(name))
+        (name.len() > d.len() && crate::resolve::catalog::platforms::has_web_label(name))
             || self.hosts.contains(name)
             || self.covers(name)
     }
