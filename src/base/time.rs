@@ -111,9 +111,40 @@ pub fn eve_ts(ts_ns: u64) -> String {
     String::from_utf8(v).unwrap_or_default()
 }
 
+/// EVE's `2025-03-03T12:00:02.000000+0000` as RFC 3339 with `Z`
+/// (RFC 5424 and ECS want a colon in offsets; EVE's are always UTC).
+pub fn rfc3339(eve_ts: &str) -> String {
+    match eve_ts.strip_suffix("+0000") {
+        Some(t) => format!("{t}Z"),
+        None => eve_ts.to_string(),
+    }
+}
+
+/// Seconds since the epoch (with microseconds) of an EVE timestamp.
+pub fn epoch_secs(eve_ts: &str) -> Option<f64> {
+    let ns = parse_ts(eve_ts)?;
+    Some((ns / 1_000_000_000) as f64 + (ns / 1000 % 1_000_000) as f64 / 1e6)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(
+            rfc3339("2025-03-03T12:00:02.000000+0000"),
+            "2025-03-03T12:00:02.000000Z"
+        );
+        assert_eq!(
+            epoch_secs("2025-03-03T12:00:02.500000+0000"),
+            Some(1_741_003_202.5)
+        );
+        assert_eq!(epoch_secs("1970-01-01T00:00:00.000000+0000"), Some(0.0));
+        assert_eq!(epoch_secs("2000-02-29T00:00:00+0000"), Some(951_782_400.0));
+        assert_eq!(epoch_secs("garbage"), None);
+        assert_eq!(epoch_secs(""), None);
+    }
 
     #[test]
     fn eve_timestamps_parse_back() {

@@ -1,6 +1,6 @@
 //! The short human summary printed on stderr at the end of a replay.
 
-use crate::engine::RunStats;
+use phonehome::output::RunStats;
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ pub fn summary(st: &RunStats, elapsed: Duration, events: u64) -> String {
         fl.other,
         events
     );
-    let invalid = st.decode.get(crate::decode::Counter::Invalid);
+    let invalid = st.decode.get(phonehome::decode::Counter::Invalid);
     let mut odd = Vec::new();
     if invalid > 0 {
         odd.push(format!("{invalid} malformed packets"));

@@ -8,8 +8,8 @@
 //! of manifest for the reports.
 
 use crate::capture::InputFile;
+use crate::evidence::{EvidenceError, Extracted, Limits};
 use crate::judge::Finding;
-use crate::report::evidence::{EvidenceError, Extracted, Limits};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -130,7 +130,7 @@ pub fn write_manifest_of(dir: &Path, files: &[String]) -> Result<usize, Evidence
 /// EVE and bundle readers).
 pub fn finding_json(f: &Finding) -> Value {
     let mut buf = Vec::new();
-    crate::report::eve::alert_event(&mut buf, f);
+    crate::output::eve::alert_event(&mut buf, f);
     serde_json::from_slice::<Value>(&buf)
         .ok()
         .and_then(|mut v| v.get_mut("phonehome").map(Value::take))
@@ -265,141 +265,6 @@ pub fn write_bundle(b: &BundleInput<'_>) -> Result<BundleSummary, EvidenceError>
         evidence_files: b.extracted.findings.len(),
         packets: b.extracted.stats.packets_written,
     })
-}
-
-/// A progress bar on stderr over `total` input bytes, fed from `progress`
-/// by a thread until dropped (only when stderr is a terminal).
-pub struct Bar {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    bar: indicatif::ProgressBar,
-}
-
-impl Bar {
-    pub fn start(
-        label: &str,
-        total: u64,
-        progress: std::sync::Arc<crate::engine::Progress>,
-        quiet: bool,
-    ) -> Option<Bar> {
-        use std::io::IsTerminal;
-        use std::sync::atomic::Ordering;
-        if quiet || !std::io::stderr().is_terminal() {
-            return None;
-        }
-        let bar = indicatif::ProgressBar::new(total);
-        let style = indicatif::ProgressStyle::with_template(
-            "{prefix} {spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg} (eta {eta})",
-        )
-        .ok()?;
-        bar.set_style(style);
-        bar.set_prefix(label.to_string());
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (b2, s2) = (bar.clone(), std::sync::Arc::clone(&stop));
-        let thread = std::thread::spawn(move || {
-            while !s2.load(Ordering::Relaxed) {
-                b2.set_position(progress.disk_bytes.load(Ordering::Relaxed));
-                b2.set_message(format!("{} pkts", progress.packets.load(Ordering::Relaxed)));
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-        });
-        Some(Bar {
-            stop,
-            thread: Some(thread),
-            bar,
-        })
-    }
-}
-
-impl Drop for Bar {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        self.bar.finish_and_clear();
-    }
-}
-
-/// What `replay --evidence` needs from the replay.
-pub struct EvidenceRun<'a> {
-    pub options: &'a crate::report::evidence::EvidenceOptions,
-    pub inputs: &'a [InputFile],
-    pub index: &'a crate::report::evidence::FlowIndex,
-    pub findings: &'a [Finding],
-    pub eve: EveTarget,
-    pub home_country: &'a str,
-    /// Packets the replay read (the evidence pass must read as many).
-    pub replayed_packets: u64,
-    pub quiet: bool,
-}
-
-/// The evidence pass and the bundle, with a progress bar and a summary line.
-pub fn run_evidence(r: &EvidenceRun<'_>) -> Result<BundleSummary, EvidenceError> {
-    let Some(dir) = r.options.evidence.as_deref() else {
-        return Err(EvidenceError::Internal("no evidence directory"));
-    };
-    let started = std::time::Instant::now();
-    let total: u64 = r
-        .inputs
-        .iter()
-        .filter_map(|f| std::fs::metadata(&f.path).ok())
-        .map(|m| m.len())
-        .sum();
-    let progress = std::sync::Arc::new(crate::engine::Progress::default());
-    let bar = Bar::start("evidence", total, std::sync::Arc::clone(&progress), r.quiet);
-    let limits = r.options.limits();
-    let extracted = crate::report::evidence::extract(
-        r.inputs,
-        r.index,
-        r.findings,
-        dir,
-        limits,
-        r.replayed_packets,
-        &progress,
-    );
-    drop(bar);
-    let extracted = extracted?;
-    let summary = write_bundle(&BundleInput {
-        dir,
-        inputs: r.inputs,
-        eve: r.eve.clone(),
-        findings: r.findings,
-        extracted: &extracted,
-        limits,
-        home_country: r.home_country,
-    })?;
-    if !r.quiet {
-        let st = &extracted.stats;
-        let cut: u64 = extracted.findings.iter().map(|f| f.flows_cut).sum();
-        let over_bytes: u64 = extracted
-            .findings
-            .iter()
-            .map(|f| f.packets_over_byte_limit)
-            .sum();
-        eprintln!(
-            "  evidence: {} pcapng file(s), {} packets of {} flow(s) ({} flow(s) cut at {} packets, {} packets over the {}-byte limit) in {:.2}s; {} files in {}/{MANIFEST}",
-            summary.evidence_files,
-            st.packets_written,
-            r.index.flows.len(),
-            cut,
-            limits.packets_per_flow,
-            over_bytes,
-            limits.bytes_per_finding,
-            started.elapsed().as_secs_f64(),
-            summary.files,
-            dir.display(),
-        );
-        if st.fragments_unkeyed > 0 || st.fragments_not_held > 0 || r.index.dropped() > 0 {
-            eprintln!(
-                "  evidence: note: {} reassembled datagram(s) written as their last fragment only (fragments inside a tunnel), {} fragment(s) not held (bounds), {} flow(s) not indexed (bounds)",
-                st.fragments_unkeyed,
-                st.fragments_not_held,
-                r.index.dropped()
-            );
-        }
-    }
-    Ok(summary)
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@
 //! tie or run backwards.
 
 use crate::decode::{Packet, TcpInfo, L4};
-use crate::event::{AppRecord, EventKey, FlowMeta, FlowRecord};
+use crate::dissect::AppRecord;
 use crate::flow::{community_id, FlowKey};
+use crate::flow::{EventKey, FlowMeta, FlowRecord};
 use crate::judge::policy::Policy;
 use crate::resolve::{Attribution, EvidenceKind};
 use std::collections::{BTreeMap, HashMap};
@@ -244,7 +245,7 @@ impl FlowIndex {
 mod tests {
     use super::*;
     use crate::decode::Tunnel;
-    use crate::event::Vlan;
+    use crate::flow::Vlan;
 
     fn meta(src: &str, sport: u16, dst: &str, dport: u16, proto: u8) -> FlowMeta {
         FlowMeta {

@@ -5,8 +5,11 @@
 //! so the evidence is gathered in two steps: while the replay runs, the
 //! output stage records which flows back which finding ([`FlowIndex`]); after
 //! it, [`extract`] reads the inputs again and copies the first packets of
-//! each of those flows. See docs/evidence.md.
+//! each of those flows. [`bundle`] writes them with findings.json and a
+//! SHA-256 manifest into a directory that can be handed over. See
+//! docs/evidence.md.
 
+pub mod bundle;
 pub mod extract;
 pub mod frag;
 pub mod index;

@@ -1,5 +1,6 @@
-//! Plain records that travel from the per-packet workers to the single,
-//! ordered output stage (resolve → judge → report).
+//! Flow records: what the flow stage hands on about a flow, from its
+//! identity ([`FlowMeta`]) to its end ([`FlowRecord`]), with the
+//! [`EventKey`] that places every event in the output.
 //!
 //! Every event carries an [`EventKey`] derived only from the capture (the
 //! global index of the packet that caused it), so merging the workers'
@@ -164,39 +165,4 @@ pub struct FlowNames {
     pub connect_target: Option<(String, u16)>,
     /// DNS names of the server's certificate (subject CN and SAN DNS names).
     pub cert_names: Vec<String>,
-}
-
-/// One output event.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Event {
-    pub key: EventKey,
-    pub kind: EventKind,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum EventKind {
-    Flow(Box<FlowRecord>),
-    App(Box<AppRecord>),
-}
-
-/// An application-layer event (DNS message, TLS or QUIC hello, HTTP request).
-#[derive(Clone, Debug, PartialEq)]
-pub struct AppRecord {
-    pub meta: FlowMeta,
-    pub ts_ns: u64,
-    /// 1-based packet number in the replay (Suricata's `pcap_cnt`); none
-    /// for what is reported when the flow ends.
-    pub pcap_cnt: Option<u64>,
-    pub file: u32,
-    /// Whether the packet that completed it went client → server.
-    pub to_server: bool,
-    pub body: AppBody,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum AppBody {
-    Dns(Box<crate::dissect::DnsEvent>),
-    Tls(Box<crate::dissect::TlsEvent>),
-    Quic(Box<crate::dissect::QuicEvent>),
-    Http(Box<crate::dissect::HttpEvent>),
 }

@@ -203,7 +203,7 @@ impl<T> Dedup<T> {
 }
 
 /// Inserts `"dedup":{...}` at the end of the `phonehome` object of an alert
-/// line written by [`crate::report::eve::alert_event`] (its last member).
+/// line written by [`crate::output::eve::alert_event`] (its last member).
 /// Returns false, leaving the line alone, if it does not have that shape.
 pub fn splice_dedup<T>(line: &mut Vec<u8>, s: &Summary<T>) -> bool {
     let nl = line.last() == Some(&b'\n');
@@ -213,7 +213,7 @@ pub fn splice_dedup<T>(line: &mut Vec<u8>, s: &Summary<T>) -> bool {
     }
     let mut ins = Vec::with_capacity(160);
     ins.extend_from_slice(b",\"dedup\":");
-    let mut o = crate::report::json::Obj::new(&mut ins);
+    let mut o = crate::base::json::Obj::new(&mut ins);
     o.u64("count", s.count)
         .u64("suppressed", s.suppressed)
         .ts("window_start", s.window_start_ns)

@@ -22,7 +22,7 @@
 //! | `alert` | `event.kind: alert`, `rule.*`, `event.severity`, `message`, `threat.enrichments` (one per piece of evidence) |
 //! | `stats` | `event.kind: metric`, counters under `phonehome.stats` |
 
-use crate::report::sink::format::{epoch_secs, rfc3339};
+use crate::base::time::{epoch_secs, rfc3339};
 use serde_json::{json, Map, Value};
 
 /// The ECS version the documents follow (every field used exists, with the

@@ -6,15 +6,16 @@
 //! phonehome's additions to Suricata's schema live in `phonehome` objects and
 //! are listed in the README; `tests/schema/eve-extensions.json` holds them.
 
-use super::json::Obj;
 use super::proto_name;
+use crate::base::json::Obj;
 use crate::dissect::{dns, http, quic, tls};
-use crate::engine::RunStats;
-use crate::event::{AppBody, AppRecord, Event, EventKind, FlowMeta, FlowNames, FlowRecord};
+use crate::dissect::{AppBody, AppRecord, Event, EventKind};
 use crate::flow::community_id;
 use crate::flow::tcp;
+use crate::flow::{FlowMeta, FlowNames, FlowRecord};
 use crate::judge::policy::FindingKind;
 use crate::judge::Finding;
+use crate::output::RunStats;
 use crate::resolve::geoip::GeoAnswer;
 use crate::resolve::Attribution;
 use std::io::Write;

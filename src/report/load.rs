@@ -3,8 +3,8 @@
 //! an evidence bundle (whose manifest is checked on the way).
 
 use super::ReportError;
-use crate::engine::Progress;
-use crate::report::bundle::{sha256, sha256_file, FINDINGS_FORMAT, MANIFEST};
+use crate::base::Progress;
+use crate::evidence::bundle::{sha256, sha256_file, FINDINGS_FORMAT, MANIFEST};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -253,7 +253,7 @@ pub fn load_eve(
         }
     }
     src.bytes = read;
-    src.sha256 = crate::report::bundle::hex_digest(hash);
+    src.sha256 = crate::evidence::bundle::hex_digest(hash);
     out.sources.push(src);
     Ok(())
 }
@@ -448,7 +448,7 @@ mod tests {
         );
         std::fs::write(dir.path().join("findings.json"), doc).unwrap();
         std::fs::write(dir.path().join("x.pcapng"), b"x").unwrap();
-        crate::report::bundle::write_manifest(dir.path()).unwrap();
+        crate::evidence::bundle::write_manifest(dir.path()).unwrap();
         let mut out = Loaded::default();
         load_bundle(dir.path(), &mut out).unwrap();
         assert_eq!(out.sources[0].verified, Some(2));

@@ -2,7 +2,7 @@
 //! sources merged, in host order. Every output format renders these rows.
 
 use super::load::{DestIn, EvidenceIn, FindingIn, Loaded, Source};
-use crate::report::time::parse_ts;
+use crate::base::time::parse_ts;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;

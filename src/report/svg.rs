@@ -162,12 +162,12 @@ pub fn by_vendor(inv: &Inventory) -> String {
 }
 
 fn hms(ns: u64) -> String {
-    let t = crate::report::time::eve_ts(ns);
+    let t = crate::base::time::eve_ts(ns);
     t.get(11..19).unwrap_or_default().to_string()
 }
 
 fn day(ns: u64) -> String {
-    let t = crate::report::time::eve_ts(ns);
+    let t = crate::base::time::eve_ts(ns);
     t.get(..10).unwrap_or_default().to_string()
 }
 

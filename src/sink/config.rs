@@ -22,8 +22,6 @@
 //! per send, default 500), `retry_max` (seconds, default 30), `spool_max`
 //! (bytes, `K`/`M`/`G` suffixes, default 256M).
 
-use super::file::Rotate;
-use super::worker::Transport;
 use super::{Select, SinkError};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -117,36 +115,16 @@ impl Dest {
             _ => Select::All,
         }
     }
+}
 
-    pub(super) fn transport(&self) -> Result<Box<dyn Transport>, String> {
-        use super::{http, net, redis};
-        Ok(match self {
-            Dest::Syslog { addr, .. } => match addr {
-                SyslogAddr::Udp(a) => Box::new(net::Udp::new(a.clone())),
-                SyslogAddr::Tcp(a) => Box::new(net::Tcp::new(a.clone())),
-                SyslogAddr::Unix(p) => Box::new(net::Unix::new(p.clone())),
-            },
-            Dest::Hec { url, token, .. } => Box::new(http::Hec::new(url, token)),
-            Dest::Elastic { url, auth, .. } => Box::new(http::Bulk::new(url, auth.clone())),
-            Dest::Redis {
-                addr,
-                password,
-                db,
-                key,
-                mode,
-                maxlen,
-                ..
-            } => Box::new(redis::Redis::new(
-                addr.clone(),
-                password.clone(),
-                *db,
-                key.clone(),
-                *mode,
-                *maxlen,
-            )),
-            Dest::File { path, .. } => Box::new(super::file::Lines::open(path)?),
-        })
-    }
+/// When the EVE file is rotated: the current file is renamed to
+/// `<path>.<UTC time>` and a new one started. Wall-clock time, not packet time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rotate {
+    /// After this many bytes.
+    pub size: Option<u64>,
+    /// After this long since the file was opened.
+    pub secs: Option<u64>,
 }
 
 /// One configured sink.

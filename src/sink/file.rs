@@ -1,7 +1,8 @@
 //! Local outputs: the EVE file (rotation by size and time, reopened on
 //! SIGHUP) and line-per-document files or standard output for a sink.
 
-use super::worker::{Delivery, Transport};
+use super::config::Rotate;
+use super::transport::{Delivery, Transport};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -9,18 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// When the EVE file is rotated: the current file is renamed to
-/// `<path>.<UTC time>` and a new one started. Wall-clock time, not packet time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Rotate {
-    /// After this many bytes.
-    pub size: Option<u64>,
-    /// After this long since the file was opened.
-    pub secs: Option<u64>,
-}
-
 /// The EVE file: whole lines only (each `write` is one line from
-/// [`crate::report::eve::EveWriter`]), so rotation never splits a line.
+/// [`crate::output::eve::EveWriter`]), so rotation never splits a line.
 ///
 /// On SIGHUP it is closed and opened again by name (appending), for
 /// logrotate's `postrotate kill -HUP`.
@@ -70,7 +61,7 @@ impl EveFile {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        let stamp: String = crate::report::time::eve_ts(now)
+        let stamp: String = crate::base::time::eve_ts(now)
             .trim_end_matches("+0000")
             .chars()
             .filter(|c| !matches!(c, '-' | ':'))

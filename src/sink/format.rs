@@ -6,11 +6,9 @@
 
 use super::config::{Dest, FileFormat, SyslogBody};
 use super::Record;
+use crate::base::time::{epoch_secs, rfc3339};
 use crate::judge::policy::Severity;
-use crate::judge::Finding;
-use crate::report::ecs;
-use std::fmt::Write as _;
-use std::net::IpAddr;
+use crate::output::{cef, ecs};
 
 /// How records are turned into payloads for one sink.
 pub enum Formatter {
@@ -141,21 +139,6 @@ fn header_token(s: &str, max: usize) -> String {
     }
 }
 
-/// EVE's `2025-03-03T12:00:02.000000+0000` as RFC 3339 with `Z`
-/// (RFC 5424 and ECS want a colon in offsets; EVE's are always UTC).
-pub fn rfc3339(eve_ts: &str) -> String {
-    match eve_ts.strip_suffix("+0000") {
-        Some(t) => format!("{t}Z"),
-        None => eve_ts.to_string(),
-    }
-}
-
-/// Seconds since the epoch (with microseconds) of an EVE timestamp.
-pub fn epoch_secs(eve_ts: &str) -> Option<f64> {
-    let ns = crate::report::time::parse_ts(eve_ts)?;
-    Some((ns / 1_000_000_000) as f64 + (ns / 1000 % 1_000_000) as f64 / 1e6)
-}
-
 fn eve_timestamp(line: &[u8]) -> Option<&str> {
     const KEY: &[u8] = b"\"timestamp\":\"";
     let at = line.windows(KEY.len()).position(|w| w == KEY)?;
@@ -179,12 +162,12 @@ fn hec_event(
     }
     let st = sourcetype.replace("{event_type}", &r.event_type);
     out.extend_from_slice(b"\"host\":");
-    crate::report::json::push_str(&mut out, host);
+    crate::base::json::push_str(&mut out, host);
     out.extend_from_slice(b",\"source\":\"phonehome\",\"sourcetype\":");
-    crate::report::json::push_str(&mut out, &st);
+    crate::base::json::push_str(&mut out, &st);
     if let Some(i) = index {
         out.extend_from_slice(b",\"index\":");
-        crate::report::json::push_str(&mut out, i);
+        crate::base::json::push_str(&mut out, i);
     }
     out.extend_from_slice(b",\"event\":");
     out.extend_from_slice(&r.line);
@@ -200,17 +183,6 @@ fn syslog_severity(s: Severity) -> u8 {
         Severity::Medium => 4,
         Severity::Low => 5,
         Severity::Info => 6,
-    }
-}
-
-/// CEF severity (0–10) of a finding.
-fn cef_severity(s: Severity) -> u8 {
-    match s {
-        Severity::Critical => 10,
-        Severity::High => 8,
-        Severity::Medium => 5,
-        Severity::Low => 3,
-        Severity::Info => 1,
     }
 }
 
@@ -242,7 +214,7 @@ impl SyslogFormat {
         )
         .into_bytes();
         match (self.body, &r.finding) {
-            (SyslogBody::Cef, Some(f)) => out.extend_from_slice(cef(f, r.seq).as_bytes()),
+            (SyslogBody::Cef, Some(f)) => out.extend_from_slice(cef::cef(f, r.seq).as_bytes()),
             (SyslogBody::Ecs, _) => out.extend_from_slice(&ecs_bytes(r)?),
             _ => out.extend_from_slice(&r.line),
         }
@@ -250,147 +222,13 @@ impl SyslogFormat {
     }
 }
 
-/// Escapes a CEF header field: `\` and `|` take a backslash; line breaks
-/// become spaces (a header is one line).
-pub fn cef_header(v: &str) -> String {
-    let mut o = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => o.push_str("\\\\"),
-            '|' => o.push_str("\\|"),
-            '\r' | '\n' => o.push(' '),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-/// Escapes a CEF extension value: `\` and `=` take a backslash, line
-/// breaks are written `\n` / `\r`.
-pub fn cef_value(v: &str) -> String {
-    let mut o = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => o.push_str("\\\\"),
-            '=' => o.push_str("\\="),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-/// ArcSight Common Event Format line for a finding.
-pub fn cef(f: &Finding, seq: u64) -> String {
-    let sig = crate::report::eve::signature_id(f.kind);
-    let name = format!(
-        "PHONEHOME {}: {} {}",
-        f.kind.as_str().replace('_', " "),
-        f.vendor,
-        f.product
-    );
-    let mut s = format!(
-        "CEF:0|phonehome|phonehome|{}|{sig}|{}|{}|",
-        cef_header(env!("CARGO_PKG_VERSION")),
-        cef_header(&name),
-        cef_severity(f.severity)
-    );
-    let mut ext: Vec<(&str, String)> = Vec::new();
-    let ms = |ns: u64| (ns / 1_000_000).to_string();
-    ext.push(("rt", ms(f.last_seen_ns)));
-    ext.push(("start", ms(f.first_seen_ns)));
-    ext.push(("end", ms(f.last_seen_ns)));
-    match f.host {
-        IpAddr::V4(a) => ext.push(("src", a.to_string())),
-        IpAddr::V6(a) => {
-            ext.push(("c6a2", a.to_string()));
-            ext.push(("c6a2Label", "Source IPv6 Address".into()));
-        }
-    }
-    let first = f.destinations.first();
-    match first.and_then(|d| d.ip) {
-        Some(IpAddr::V4(a)) => ext.push(("dst", a.to_string())),
-        Some(IpAddr::V6(a)) => {
-            ext.push(("c6a3", a.to_string()));
-            ext.push(("c6a3Label", "Destination IPv6 Address".into()));
-        }
-        None => {}
-    }
-    if let Some(n) = first
-        .and_then(|d| d.names.iter().next())
-        .or_else(|| f.best_evidence().map(|e| &e.value))
-    {
-        ext.push(("dhost", n.clone()));
-    }
-    ext.push(("cat", f.kind.as_str().to_string()));
-    ext.push(("cnt", f.flows.to_string()));
-    ext.push(("out", f.bytes_toserver.to_string()));
-    ext.push(("in", f.bytes_toclient.to_string()));
-    ext.push(("externalId", seq.to_string()));
-    ext.push(("cs1Label", "vendor".into()));
-    ext.push(("cs1", f.vendor.clone()));
-    ext.push(("cs2Label", "product".into()));
-    ext.push(("cs2", f.product.clone()));
-    ext.push(("cs3Label", "vendorCountry".into()));
-    ext.push(("cs3", f.vendor_country.join(",")));
-    let cc = f.destination_countries();
-    if !cc.is_empty() {
-        ext.push(("cs4Label", "destinationCountries".into()));
-        ext.push(("cs4", cc.join(",")));
-    }
-    ext.push(("cs5Label", "confidence".into()));
-    ext.push(("cs5", f.confidence.as_str().into()));
-    if let Some(e) = f.best_evidence() {
-        ext.push(("cs6Label", "communityId".into()));
-        ext.push(("cs6", e.community_id.clone()));
-    }
-    ext.push(("msg", f.reason.clone()));
-    for (i, (k, v)) in ext.iter().enumerate() {
-        if i > 0 {
-            s.push(' ');
-        }
-        let _ = write!(s, "{k}={}", cef_value(v));
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn cef_escaping() {
-        assert_eq!(cef_header(r"a|b\c"), r"a\|b\\c");
-        assert_eq!(cef_header("x\ny"), "x y");
-        assert_eq!(cef_value(r"k=v\w"), r"k\=v\\w");
-        assert_eq!(
-            cef_value("a|b"),
-            "a|b",
-            "a pipe needs no escape in the extension"
-        );
-        assert_eq!(cef_value("l1\nl2\r"), r"l1\nl2\r");
-    }
-
-    #[test]
     fn sd_param_escaping() {
         assert_eq!(sd_escape(r#"a"b\c]d"#), r#"a\"b\\c\]d"#);
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(
-            rfc3339("2025-03-03T12:00:02.000000+0000"),
-            "2025-03-03T12:00:02.000000Z"
-        );
-        assert_eq!(
-            epoch_secs("2025-03-03T12:00:02.500000+0000"),
-            Some(1_741_003_202.5)
-        );
-        assert_eq!(epoch_secs("1970-01-01T00:00:00.000000+0000"), Some(0.0));
-        assert_eq!(epoch_secs("2000-02-29T00:00:00+0000"), Some(951_782_400.0));
-        assert_eq!(epoch_secs("garbage"), None);
-        assert_eq!(epoch_secs(""), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! HTTP sinks: Splunk HTTP Event Collector and Elasticsearch `_bulk`.
 
-use super::worker::{Delivery, Transport};
+use super::transport::{Delivery, Transport};
 use std::time::Duration;
 
 /// Most bytes in one request body (Splunk's default `max_content_length`

@@ -60,12 +60,14 @@
 //! of fields it does not define.
 
 pub mod config;
+mod connect;
 pub mod file;
 pub mod format;
 mod http;
 mod net;
 pub mod redis;
 pub mod spool;
+mod transport;
 mod worker;
 
 pub use config::{SinkArgs, SinkSettings, SinkSpec};
@@ -356,7 +358,7 @@ impl Sinks {
 }
 
 /// Inserts `"sinks":{...}` at the end of `stats.phonehome` in a stats line
-/// written by [`crate::report::eve::stats_event`] (whose `phonehome` object
+/// written by [`crate::output::eve::stats_event`] (whose `phonehome` object
 /// is the last of `stats`, itself the last member). Returns false, leaving
 /// the line alone, if the line does not have that shape.
 pub fn splice_stats(line: &mut Vec<u8>, sinks: &[(String, Snapshot)]) -> bool {

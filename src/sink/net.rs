@@ -1,7 +1,7 @@
 //! Syslog transports: UDP datagrams, TCP with octet-counting framing
 //! (RFC 6587 §3.4.1), unix datagram sockets (`/dev/log`).
 
-use super::worker::{Delivery, Transport};
+use super::transport::{Delivery, Transport};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
 use std::os::unix::net::UnixDatagram;

@@ -8,7 +8,7 @@
 //! applied, so they are not added twice.
 
 use super::config::RedisMode;
-use super::worker::{Delivery, Transport};
+use super::transport::{Delivery, Transport};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;

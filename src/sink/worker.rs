@@ -2,51 +2,16 @@
 //! destination is down, replay the spool in order once it is back.
 
 use super::config::{SinkSettings, SinkSpec};
+use super::connect;
 use super::format::Formatter;
 use super::spool::Spool;
+use super::transport::Transport;
 use super::{Counters, Handle, Msg, SinkError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// What a transport did with a batch: the first `settled` records were
-/// delivered or, `rejected` of them, refused for good by the destination;
-/// when `settled` is short of the batch, `error` says why the rest was not
-/// sent (they are retried).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Delivery {
-    pub settled: usize,
-    pub rejected: u64,
-    pub error: Option<String>,
-}
-
-impl Delivery {
-    pub fn all(n: usize) -> Self {
-        Delivery {
-            settled: n,
-            ..Delivery::default()
-        }
-    }
-
-    pub fn failed(settled: usize, error: impl Into<String>) -> Self {
-        Delivery {
-            settled,
-            rejected: 0,
-            error: Some(error.into()),
-        }
-    }
-}
-
-/// A way to a destination. Implementations connect lazily and reconnect
-/// after [`Transport::reset`].
-pub trait Transport: Send {
-    /// Sends the records of `batch` in order.
-    fn send(&mut self, batch: &[&[u8]]) -> Delivery;
-    /// Forgets the connection after a failure.
-    fn reset(&mut self) {}
-}
 
 /// Exponential backoff: `initial`, doubling, at most `max`.
 #[derive(Clone, Debug)]
@@ -89,7 +54,7 @@ pub(super) fn spawn(spec: &SinkSpec, settings: &SinkSettings) -> Result<Handle, 
             spec.name, spool.repaired
         );
     }
-    let transport = spec.dest.transport().map_err(|msg| SinkError::Open {
+    let transport = connect::open(&spec.dest).map_err(|msg| SinkError::Open {
         name: spec.name.clone(),
         msg,
     })?;
@@ -369,8 +334,9 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::sink::format::Formatter;
-    use crate::report::sink::{Msg, Record};
+    use crate::sink::format::Formatter;
+    use crate::sink::transport::Delivery;
+    use crate::sink::{Msg, Record};
     use std::sync::Mutex;
 
     #[test]
