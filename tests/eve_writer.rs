@@ -88,11 +88,17 @@ fn reference_app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str) {
             ("http", http::to_eve(&h.request))
         }
     };
+    // A DNS message reads in its own packet's direction (a response: server → client).
+    let mut meta = a.meta.clone();
+    if matches!(a.body, AppBody::Dns(_)) && !a.to_server {
+        std::mem::swap(&mut meta.src, &mut meta.dst);
+        std::mem::swap(&mut meta.sport, &mut meta.dport);
+    }
     let mut o = Obj::new(buf);
     header(
         &mut o,
         a.ts_ns,
-        &a.meta,
+        &meta,
         a.pcap_cnt,
         pcap_filename,
         event_type,

@@ -321,11 +321,18 @@ pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ex
         AppBody::Http(_) => ("http", None),
     };
     let ech = ch.is_some_and(|ch| ch.ech);
+    let packet_side;
+    let meta = if matches!(a.body, AppBody::Dns(_)) && !a.to_server {
+        packet_side = reversed(&a.meta);
+        &packet_side
+    } else {
+        &a.meta
+    };
     let mut o = Obj::new(buf);
     header(
         &mut o,
         a.ts_ns,
-        &a.meta,
+        meta,
         a.pcap_cnt,
         pcap_filename,
         event_type,
@@ -347,6 +354,19 @@ pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ex
     });
     write_ext(&mut o, ech, Some(&a.body), None, ext);
     o.end();
+}
+
+/// The flow seen from its server's side. Suricata logs a DNS message in the
+/// direction of its own packet (a response reads server → client), while
+/// TLS, QUIC and HTTP events keep the flow's client → server.
+pub fn reversed(m: &FlowMeta) -> FlowMeta {
+    FlowMeta {
+        src: m.dst,
+        dst: m.src,
+        sport: m.dport,
+        dport: m.sport,
+        ..m.clone()
+    }
 }
 
 /// phonehome's signature ids (gid 1), one per kind of finding, in a range no
@@ -566,4 +586,82 @@ pub fn stats_event(buf: &mut Vec<u8>, st: &RunStats) {
         });
     });
     o.end();
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use crate::dissect::dns::{parse_message, DnsFlavor, Transport};
+    use crate::dissect::DnsEvent;
+    use crate::event::Vlan;
+
+    fn meta() -> FlowMeta {
+        FlowMeta {
+            flow_id: 7,
+            src: "10.0.0.2".parse().unwrap(),
+            dst: "10.0.0.53".parse().unwrap(),
+            sport: 40000,
+            dport: 53,
+            proto: 17,
+            vlan: Vlan::default(),
+            community_id: [0; 20],
+            tunnel: None,
+            icmp: None,
+        }
+    }
+
+    fn dns_line(to_server: bool) -> serde_json::Value {
+        // A query for a.example, A; as a response when it goes to the client.
+        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01");
+        if !to_server {
+            m[2] = 0x81;
+            m[3] = 0x80;
+        }
+        let rec = AppRecord {
+            meta: meta(),
+            ts_ns: 1,
+            pcap_cnt: Some(2),
+            file: 0,
+            to_server,
+            body: AppBody::Dns(Box::new(DnsEvent {
+                flavor: DnsFlavor::Dns,
+                transport: Transport::Udp,
+                msg: parse_message(&m).unwrap(),
+            })),
+        };
+        let mut buf = Vec::new();
+        app_event(&mut buf, &rec, "x.pcap", &Ext::default());
+        serde_json::from_slice(&buf).unwrap()
+    }
+
+    #[test]
+    fn dns_events_carry_their_own_packets_direction() {
+        let q = dns_line(true);
+        assert_eq!(q["dns"]["type"], "request");
+        assert_eq!(
+            (&q["src_ip"], &q["src_port"], &q["dest_ip"], &q["dest_port"]),
+            (
+                &"10.0.0.2".into(),
+                &40000.into(),
+                &"10.0.0.53".into(),
+                &53.into()
+            )
+        );
+        let r = dns_line(false);
+        assert_eq!(r["dns"]["type"], "response");
+        assert_eq!(
+            (&r["src_ip"], &r["src_port"], &r["dest_ip"], &r["dest_port"]),
+            (
+                &"10.0.0.53".into(),
+                &53.into(),
+                &"10.0.0.2".into(),
+                &40000.into()
+            )
+        );
+        // The flow's identity is the same either way.
+        assert_eq!(q["flow_id"], r["flow_id"]);
+        assert_eq!(q["community_id"], r["community_id"]);
+    }
 }
