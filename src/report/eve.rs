@@ -118,11 +118,11 @@ pub fn header(
     }
     o.str("pcap_filename", pcap_filename)
         .str("event_type", event_type)
-        .ip("src_ip", m.src);
+        .suricata_ip("src_ip", m.src);
     if m.icmp.is_none() {
         o.u64("src_port", u64::from(m.sport));
     }
-    o.ip("dest_ip", m.dst);
+    o.suricata_ip("dest_ip", m.dst);
     if m.icmp.is_none() {
         o.u64("dest_port", u64::from(m.dport));
     }
@@ -140,9 +140,9 @@ pub fn header(
     }
     if let Some(t) = &m.tunnel {
         o.obj("tunnel", |t2| {
-            t2.ip("src_ip", t.src)
+            t2.suricata_ip("src_ip", t.src)
                 .u64("src_port", u64::from(t.sport))
-                .ip("dest_ip", t.dst)
+                .suricata_ip("dest_ip", t.dst)
                 .u64("dest_port", u64::from(t.dport))
                 .str("proto", &proto_name(t.proto))
                 .u64("depth", u64::from(t.depth));
@@ -400,9 +400,9 @@ pub fn alert_event(buf: &mut Vec<u8>, f: &Finding) {
     let mut o = Obj::new(buf);
     o.ts("timestamp", f.first_seen_ns)
         .str("event_type", "alert")
-        .ip("src_ip", f.host);
+        .suricata_ip("src_ip", f.host);
     if let Some(ip) = first_dest {
-        o.ip("dest_ip", ip);
+        o.suricata_ip("dest_ip", ip);
     }
     o.obj("alert", |a| {
         a.str("action", "allowed")
