@@ -112,11 +112,12 @@ impl AppState {
     /// The flow ended: whatever was seen but not yet reported is reported now.
     pub fn finish(self, facts: &mut FlowFacts<'_>, out: &mut Emitted) {
         if let AppState::Active(s) = self {
-            if let Proto::Tls(t) = s.proto {
-                t.finish(out);
+            match s.proto {
+                Proto::Tls(t) => t.finish(out),
+                Proto::Http(h) => h.finish(facts, out),
+                _ => {}
             }
         }
-        let _ = facts;
     }
 }
 
@@ -583,6 +584,23 @@ impl HttpSession {
                 }
                 http::Parse::NotHttp => return HttpNext::Stop,
             }
+        }
+    }
+}
+
+impl HttpSession {
+    /// The stream ended: a request whose head was cut short (a reset right
+    /// after `GET /`) is reported with what it had, as Suricata does.
+    fn finish(self, facts: &mut FlowFacts<'_>, out: &mut Emitted) {
+        if self.skip > 0 || self.requests >= MAX_HTTP_REQUESTS {
+            return;
+        }
+        if let Some(request) = http::parse_unfinished_request(&self.buf) {
+            let n = facts.names();
+            if n.http_host.is_none() {
+                n.http_host = request.uri_host().or_else(|| request.host_name());
+            }
+            out.push(AppBody::Http(Box::new(HttpEvent { request })));
         }
     }
 }
