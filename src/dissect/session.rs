@@ -15,8 +15,9 @@ use crate::flow::tcp::SYN;
 
 /// Client-side bytes inspected per TCP flow before giving up on finding a protocol.
 const MAX_STREAM_BYTES: u64 = 256 * 1024;
-/// HTTP requests parsed per flow (a keep-alive proxy connection carries many hosts).
-const MAX_HTTP_REQUESTS: u32 = 32;
+/// HTTP requests parsed per flow (a keep-alive proxy connection carries many
+/// hosts; a scanner pipelines dozens): as many as DNS messages over TCP.
+const MAX_HTTP_REQUESTS: u32 = 1024;
 /// A request line and headers larger than this are not waited for.
 const MAX_HTTP_HEAD: usize = 16 * 1024;
 /// DNS messages parsed per TCP flow.
@@ -639,5 +640,122 @@ impl DnsTcpSession {
         });
         self.messages += n;
         self.messages >= MAX_TCP_DNS_MESSAGES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use crate::decode::TcpInfo;
+    use crate::flow::tcp::{ACK, PSH};
+
+    const CLIENT_ISN: u32 = 1000;
+    const SERVER_ISN: u32 = 5000;
+
+    /// A TCP packet of the flow 10.0.0.1:40000 -> 10.0.0.2:80.
+    fn tcp(to_server: bool, flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Packet<'_> {
+        let (c, s) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let (src, dst, sport, dport) = if to_server {
+            (c, s, 40000, 80)
+        } else {
+            (s, c, 80, 40000)
+        };
+        Packet {
+            src,
+            dst,
+            sport,
+            dport,
+            proto: 6,
+            ip_version: 4,
+            vlan: [0; 3],
+            vlan_len: 0,
+            l4: L4::Tcp(TcpInfo {
+                flags,
+                seq,
+                ack,
+                window: 1000,
+            }),
+            payload,
+            tunnel: None,
+            truncated: false,
+            inner_invalid: None,
+        }
+    }
+
+    struct Flow {
+        app: AppState,
+        names: Option<Box<FlowNames>>,
+        app_proto: Option<&'static str>,
+    }
+
+    impl Flow {
+        fn new() -> Self {
+            Flow {
+                app: AppState::Fresh,
+                names: None,
+                app_proto: None,
+            }
+        }
+
+        /// Events the packet released.
+        fn packet(&mut self, p: &Packet<'_>, to_server: bool) -> Emitted {
+            let mut out = Emitted::new();
+            let mut facts = FlowFacts {
+                names: &mut self.names,
+                app_proto: &mut self.app_proto,
+            };
+            self.app.on_packet(p, to_server, &mut facts, &mut out);
+            out
+        }
+
+        fn finish(mut self) -> Emitted {
+            let mut out = Emitted::new();
+            let mut facts = FlowFacts {
+                names: &mut self.names,
+                app_proto: &mut self.app_proto,
+            };
+            std::mem::take(&mut self.app).finish(&mut facts, &mut out);
+            out
+        }
+    }
+
+    fn urls(events: &[AppBody]) -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|b| match b {
+                AppBody::Http(h) => Some(h.request.uri.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_pipelined_request_is_reported() {
+        let mut f = Flow::new();
+        let mut stream = Vec::new();
+        for i in 0..40 {
+            stream.extend_from_slice(format!("GET /{i} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes());
+        }
+        let mut got = Vec::new();
+        let mut seq = CLIENT_ISN + 1;
+        for chunk in stream.chunks(500) {
+            got.extend(f.packet(&tcp(true, ACK | PSH, seq, SERVER_ISN + 1, chunk), true));
+            seq += chunk.len() as u32;
+        }
+        got.extend(f.finish());
+        let want: Vec<String> = (0..40).map(|i| format!("/{i}")).collect();
+        assert_eq!(urls(&got), want);
+    }
+
+    #[test]
+    fn a_request_cut_short_is_reported_when_the_flow_ends() {
+        let mut f = Flow::new();
+        let got = f.packet(
+            &tcp(true, ACK | PSH, CLIENT_ISN + 1, SERVER_ISN + 1, b"GET /"),
+            true,
+        );
+        assert!(got.is_empty());
+        assert_eq!(urls(&f.finish()), ["/"]);
     }
 }
