@@ -88,9 +88,15 @@ fn reference_app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str) {
             ("http", http::to_eve(&h.request))
         }
     };
-    // A DNS message reads in its own packet's direction (a response: server → client).
+    // A DNS message over UDP reads in its own packet's direction, over TCP
+    // by its kind (a response: server → client).
     let mut meta = a.meta.clone();
-    if matches!(a.body, AppBody::Dns(_)) && !a.to_server {
+    let server_side = match &a.body {
+        AppBody::Dns(d) if d.transport == dns::Transport::Tcp => d.msg.is_response(),
+        AppBody::Dns(_) => !a.to_server,
+        _ => false,
+    };
+    if server_side {
         std::mem::swap(&mut meta.src, &mut meta.dst);
         std::mem::swap(&mut meta.sport, &mut meta.dport);
     }

@@ -322,7 +322,7 @@ pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ex
     };
     let ech = ch.is_some_and(|ch| ch.ech);
     let packet_side;
-    let meta = if matches!(a.body, AppBody::Dns(_)) && !a.to_server {
+    let meta = if from_server(a) {
         packet_side = reversed(&a.meta);
         &packet_side
     } else {
@@ -356,9 +356,22 @@ pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ex
     o.end();
 }
 
-/// The flow seen from its server's side. Suricata logs a DNS message in the
-/// direction of its own packet (a response reads server → client), while
-/// TLS, QUIC and HTTP events keep the flow's client → server.
+/// Whether an event is written server → client. Suricata logs a DNS message
+/// over UDP in its own packet's direction and one over TCP by its kind (a
+/// response from the server), while TLS, QUIC and HTTP events keep the
+/// flow's client → server. (A TCP event goes out on the packet that
+/// acknowledges it, which runs the other way: hence the kind.)
+pub fn from_server(a: &AppRecord) -> bool {
+    match &a.body {
+        AppBody::Dns(d) => match d.transport {
+            dns::Transport::Udp => !a.to_server,
+            dns::Transport::Tcp => d.msg.is_response(),
+        },
+        _ => false,
+    }
+}
+
+/// The flow seen from its server's side.
 pub fn reversed(m: &FlowMeta) -> FlowMeta {
     FlowMeta {
         src: m.dst,
@@ -663,5 +676,31 @@ mod tests {
         // The flow's identity is the same either way.
         assert_eq!(q["flow_id"], r["flow_id"]);
         assert_eq!(q["community_id"], r["community_id"]);
+    }
+
+    #[test]
+    fn dns_over_tcp_reads_by_message_kind() {
+        // Over TCP a message goes out on the peer's acknowledging packet:
+        // the response still reads server → client, the query the other way.
+        for (response, packet_to_server) in [(true, true), (true, false), (false, false)] {
+            let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+            m.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01");
+            if response {
+                m[2] = 0x81;
+            }
+            let rec = AppRecord {
+                meta: FlowMeta { proto: 6, ..meta() },
+                ts_ns: 1,
+                pcap_cnt: None,
+                file: 0,
+                to_server: packet_to_server,
+                body: AppBody::Dns(Box::new(DnsEvent {
+                    flavor: DnsFlavor::Dns,
+                    transport: Transport::Tcp,
+                    msg: parse_message(&m).unwrap(),
+                })),
+            };
+            assert_eq!(from_server(&rec), response, "{response} {packet_to_server}");
+        }
     }
 }
