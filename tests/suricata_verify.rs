@@ -37,8 +37,18 @@ const FEATURES: &[&str] = &["HAVE_JA3", "HAVE_JA4"];
 const REQUIRED_PASS_RATE: f64 = 0.95;
 
 /// In-scope checks phonehome does not pass, with why: (test, check number
-/// as run.py counts them from 1, reason).
-const KNOWN_FAILURES: &[(&str, usize, &str)] = &[];
+/// as run.py counts them from 1, reason). The README's EVE section says
+/// which of these differences are deliberate.
+const KNOWN_FAILURES: &[(&str, usize, &str)] = &[
+    ("bug-2646-01", 2, "flow timeouts: after FIN both ways phonehome calls the flow closed and ends it after its closed-state timeout, so the server's FIN retransmissions 28 s and 57 s later start a second flow; Suricata waits in last_ack and keeps one flow to the end"),
+    ("bug-5713-02-ja4", 2, "JA4 of a hello without signature algorithms: phonehome follows the JA4 spec and FoxIO's reference (no trailing '_'); Suricata hashes 'exts_' (deliberate, README)"),
+    ("quic-ack3", 1, "pcap_cnt of a QUIC event: Suricata logs this client Initial at the server's first packet (3), phonehome at the Initial that completed the hello (1)"),
+    ("tls/tls13-draft22", 1, "one tls event per ClientHello: after a HelloRetryRequest the retried hello gets its own event, as JA4 tools list it; Suricata folds both into one transaction (deliberate, README)"),
+    ("tls/tls13-draft22", 2, "as #1: two tls events (one per ClientHello) where Suricata writes one"),
+    ("vxlan-decoder-01", 1, "UDP flow direction: a first datagram from a service port (53 here) is taken as a response, so the flow reads client -> server; Suricata takes the first packet's direction (deliberate, README)"),
+    ("vxlan-decoder-03", 1, "flow timeouts: Suricata ends a one-way UDP flow after 30 s (its 'new' state timeout), phonehome after --idle-timeout (120 s), so one VXLAN carrier flow is one record here and two there"),
+    ("vxlan-decoder-03", 2, "as #1: the VXLAN flow from port 65445 is one record (120 s idle timeout), two in Suricata (30 s)"),
+];
 
 /// One in-scope check's result.
 struct Outcome {
