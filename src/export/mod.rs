@@ -4,7 +4,8 @@
 //!
 //! The exporter reads only the catalog ([`crate::resolve::catalog`]) and the
 //! jurisdiction policy ([`crate::judge::policy`], to keep foreign vendors
-//! only); it writes plain text to any `Write`.
+//! only); it writes plain text to any `Write`. The command line
+//! (`src/cli/export.rs`) parses the flags into [`Options`].
 //!
 //! What every format carries, as far as it can: one rule or line per
 //! endpoint, and per owned domain (marked `owned_domain`), with vendor,
@@ -23,7 +24,6 @@
 //! `website = true`. Formats that can say so exclude them (Suricata with a
 //! negated `pcre`, Sigma with filters); the DNS formats say what they cannot.
 
-mod command;
 mod dns;
 mod json;
 mod sigma;
@@ -38,7 +38,6 @@ use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
 
-pub use command::{run, ExportArgs};
 pub use sigma::uuid_v5;
 pub use suricata::{sid, Protocol, SID_BASE, SID_SLOTS};
 

@@ -7,6 +7,7 @@ use super::model::{
 };
 use super::names;
 use super::platforms;
+use crate::base::lines::Lines;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -110,25 +111,6 @@ struct RawEndpoint {
     notes: Option<String>,
 }
 
-/// Byte offset → 1-based line.
-struct Lines(Vec<usize>);
-
-impl Lines {
-    fn new(text: &str) -> Self {
-        Lines(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i)
-                .collect(),
-        )
-    }
-    fn line(&self, offset: usize) -> u32 {
-        let n = self.0.partition_point(|&nl| nl < offset) + 1;
-        u32::try_from(n).unwrap_or(u32::MAX)
-    }
-}
-
 /// Parses one file. Entry-level problems go to `issues`; the entry is left out.
 pub(crate) fn parse_file(
     file: &str,
@@ -174,7 +156,7 @@ pub(crate) fn parse_file(
         ),
         Some(list) => {
             for cc in list.get_ref() {
-                if crate::resolve::country::ISO_3166_ALPHA2
+                if crate::base::country::ISO_3166_ALPHA2
                     .binary_search(&cc.get_ref().as_str())
                     .is_ok()
                 {
@@ -735,16 +717,6 @@ pub(crate) fn read_dir(dir: &Path) -> Result<Vec<(String, String, String)>, Load
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_numbers_from_offsets() {
-        let l = Lines::new("a\nbb\n\nc");
-        assert_eq!(l.line(0), 1);
-        assert_eq!(l.line(1), 1); // the newline itself belongs to line 1
-        assert_eq!(l.line(2), 2);
-        assert_eq!(l.line(5), 3);
-        assert_eq!(l.line(6), 4);
-    }
 
     #[test]
     fn cidr_normalisation() {
