@@ -18,6 +18,7 @@ use phonehome::judge::{Confidence, Destination, Evidence, Finding};
 use phonehome::report::sink::config::{Dest, FileFormat, RedisMode, SyslogAddr, SyslogBody};
 use phonehome::report::sink::redis::{command, read_reply, Reply};
 use phonehome::report::sink::{Select, SinkSettings, SinkSpec, Sinks, Snapshot};
+use phonehome::resolve::catalog::Tier;
 use phonehome::resolve::EvidenceKind;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -82,6 +83,7 @@ fn finding(i: u32) -> Finding {
         kind: FindingKind::ForeignVendorDataAbroad,
         severity: Severity::High,
         confidence: Confidence::High,
+        tier: Tier::Endpoint,
         foreign_vendor: true,
         data_abroad: true,
         first_seen_ns: ts,
@@ -102,6 +104,7 @@ fn finding(i: u32) -> Finding {
         destinations_dropped: 0,
         evidence: vec![Evidence {
             kind: EvidenceKind::TlsSni,
+            tier: Tier::Endpoint,
             value: format!("t{i}.cloudsink.net"),
             pattern: "*.cloudsink.net".into(),
             purpose: "telemetry",
