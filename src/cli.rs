@@ -73,6 +73,10 @@ pub struct CatalogArgs {
     /// A directory of vendor TOML files instead of the built-in catalog.
     #[arg(long, value_name = "DIR", global = true)]
     pub catalog: Option<PathBuf>,
+    /// A directory of the site's own vendor TOML files, added on top of the
+    /// catalog (a file with a built-in vendor's slug extends that vendor).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub catalog_extra: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -91,12 +95,16 @@ pub enum CatalogCmd {
         #[command(flatten)]
         src: CatalogArgs,
     },
-    /// Which endpoint a host name or address matches, and why.
+    /// Which vendor a host name or address is attributed to, by which tier
+    /// (endpoint, owned_domain, owned_network...), and the source that says so.
     Match {
         #[arg(required = true, value_name = "NAME-or-IP")]
         items: Vec<String>,
         #[command(flatten)]
         src: CatalogArgs,
+        /// Use a catalog with entry errors (those entries are left out).
+        #[arg(long)]
+        allow_catalog_errors: bool,
     },
     /// Lint the catalog: duplicates, overlaps, malformed entries, missing sources.
     Check {
@@ -195,6 +203,16 @@ pub struct ReplayArgs {
     /// A directory of vendor TOML files instead of the built-in catalog.
     #[arg(long, value_name = "DIR")]
     pub catalog: Option<PathBuf>,
+
+    /// A directory of the site's own vendor TOML files, added on top of the
+    /// catalog [default: the policy's `catalog_extra`, if any].
+    #[arg(long, value_name = "DIR")]
+    pub catalog_extra: Option<PathBuf>,
+
+    /// Start even if the catalog has entry errors (those entries are left
+    /// out of matching, so their findings are missed).
+    #[arg(long)]
+    pub allow_catalog_errors: bool,
 
     #[command(flatten)]
     pub geoip: GeoIpOptions,
@@ -352,15 +370,16 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
         community_id_seed: a.community_id_seed,
         ..FlowConfig::default()
     };
-    let mut catalog = load_catalog(a.catalog.as_deref())?;
-    if let Some(n) = a.bench_catalog_scale {
-        catalog = catalog.synthetic_scaled(n);
-    }
-    let geoip = GeoIp::open(&a.geoip.to_config()?)?;
     let policy = match &a.policy {
         Some(p) => Policy::load(p)?,
         None => Policy::default_for(&a.home_country)?,
     };
+    let extra = a.catalog_extra.as_deref().or(policy.catalog_extra());
+    let mut catalog = load_catalog_strict(a.catalog.as_deref(), extra, a.allow_catalog_errors)?;
+    if let Some(n) = a.bench_catalog_scale {
+        catalog = catalog.synthetic_scaled(n);
+    }
+    let geoip = GeoIp::open(&a.geoip.to_config()?)?;
     // --- evidence bundle (issue #5): refuse a used directory before writing anything ---
     if let Some(dir) = &a.evidence.evidence {
         let eve = (a.eve != "-").then(|| std::path::Path::new(&a.eve));
@@ -457,11 +476,39 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
     Ok(if damaged { EXIT_RUNTIME } else { EXIT_OK })
 }
 
-fn load_catalog(dir: Option<&std::path::Path>) -> anyhow::Result<Catalog> {
-    Ok(match dir {
+fn load_catalog(src: &CatalogArgs) -> anyhow::Result<Catalog> {
+    let base = match &src.catalog {
         Some(d) => Catalog::load_dir(d)?,
         None => Catalog::embedded()?,
+    };
+    Ok(match &src.catalog_extra {
+        Some(d) => base.with_overlay_dir(d)?,
+        None => base,
     })
+}
+
+/// The catalog for a run: refuses to start on any catalog error (an entry
+/// left out of matching would silently lose its findings) unless allowed.
+fn load_catalog_strict(
+    dir: Option<&std::path::Path>,
+    extra: Option<&std::path::Path>,
+    allow_errors: bool,
+) -> anyhow::Result<Catalog> {
+    let cat = load_catalog(&CatalogArgs {
+        catalog: dir.map(PathBuf::from),
+        catalog_extra: extra.map(PathBuf::from),
+    })?;
+    if !allow_errors {
+        if let Some(e) = cat.first_error() {
+            anyhow::bail!(
+                "catalog {}:{}: {} (see `phonehome catalog check`; --allow-catalog-errors leaves such entries out)",
+                e.file,
+                e.line,
+                e.message
+            );
+        }
+    }
+    Ok(cat)
 }
 
 /// The findings as a table an analyst reads at the end of a replay.
@@ -483,8 +530,11 @@ pub fn findings_table(findings: &[Finding], home: &str) -> String {
     for f in rows {
         let cc = f.destination_countries();
         let vp = format!("{} / {}", f.vendor, f.product);
-        let ev = f.best_evidence().map_or(String::new(), |e| {
-            format!("{} ({})", e.value, e.kind.label())
+        // The tier when it is not a documented endpoint: an analyst weighs
+        // an owned-domain or owned-network attribution differently.
+        let ev = f.best_evidence().map_or(String::new(), |e| match e.tier {
+            crate::resolve::catalog::Tier::Endpoint => format!("{} ({})", e.value, e.kind.label()),
+            t => format!("{} ({}, {})", e.value, e.kind.label(), t.label()),
         });
         let mark = match &f.exception {
             Some(x) if !x.expired => " [excepted]",
@@ -522,7 +572,7 @@ fn truncate(s: &str, n: usize) -> String {
 fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
     match c {
         CatalogCmd::List { src, json } => {
-            let cat = load_catalog(src.catalog.as_deref())?;
+            let cat = load_catalog(&src)?;
             for v in cat.list() {
                 if json {
                     println!("{}", serde_json::to_string(&v)?);
@@ -540,7 +590,7 @@ fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         CatalogCmd::Show { vendor, src } => {
-            let cat = load_catalog(src.catalog.as_deref())?;
+            let cat = load_catalog(&src)?;
             let Some(v) = cat.vendor(&vendor) else {
                 anyhow::bail!(
                     "no vendor named '{vendor}' in the catalog (see `phonehome catalog list`)"
@@ -549,24 +599,45 @@ fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
             println!("{}", serde_json::to_string_pretty(v)?);
             Ok(EXIT_OK)
         }
-        CatalogCmd::Match { items, src } => {
-            let cat = load_catalog(src.catalog.as_deref())?;
+        CatalogCmd::Match {
+            items,
+            src,
+            allow_catalog_errors,
+        } => {
+            let cat = load_catalog_strict(
+                src.catalog.as_deref(),
+                src.catalog_extra.as_deref(),
+                allow_catalog_errors,
+            )?;
+            // Addresses without a published range: the AS they are in.
+            let geo = if cat.has_asns() {
+                GeoIp::embedded()?
+            } else {
+                GeoIp::none()
+            };
             let mut missing = false;
             for item in &items {
                 let m = match item.parse::<std::net::IpAddr>() {
-                    Ok(ip) => cat.match_ip(ip),
-                    Err(_) => {
+                    Ok(ip) => cat
+                        .match_ip(ip)
+                        .or_else(|| geo.lookup(ip).asn.and_then(|n| cat.match_asn(n))),
+                    Err(_) => cat.match_name(item).or_else(|| {
                         let n = item.trim_end_matches('.').to_ascii_lowercase();
-                        cat.match_name(&n).or_else(|| cat.match_cert_name(&n))
-                    }
+                        cat.match_cert_name(&n)
+                    }),
                 };
                 match m {
                     Some(m) => println!(
-                        "{item}\t{} / {}\t{}\t{} {}\t{}\t{}\t{}",
+                        "{item}\t{} / {}\t{}\t{}\t{} {}\t{}\t{}\t{}",
                         m.vendor,
                         m.product,
                         m.jurisdiction.join("/"),
-                        m.kind.key(),
+                        m.tier.as_str(),
+                        match m.tier {
+                            crate::resolve::catalog::Tier::OwnedDomain => "owned_domain",
+                            crate::resolve::catalog::Tier::OwnedNetwork => "asn",
+                            _ => m.kind.key(),
+                        },
                         m.pattern,
                         m.purpose.as_str(),
                         m.confidence.as_str(),
@@ -574,7 +645,11 @@ fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
                     ),
                     None => {
                         missing = true;
-                        println!("{item}\tno match");
+                        if item.parse::<std::net::IpAddr>().is_err() && cat.is_web_presence(item) {
+                            println!("{item}\tno match (web presence: never evidence)");
+                        } else {
+                            println!("{item}\tno match");
+                        }
                     }
                 }
             }
@@ -582,7 +657,7 @@ fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
             Ok(if missing { EXIT_RUNTIME } else { EXIT_OK })
         }
         CatalogCmd::Check { src } => {
-            let cat = load_catalog(src.catalog.as_deref())?;
+            let cat = load_catalog(&src)?;
             let mut issues = cat.check();
             // [[asn]] numbers and names against the shipped ASN database.
             issues.extend(cat.check_asn_database(&GeoIp::embedded()?)?);

@@ -240,10 +240,20 @@ impl Index {
     /// vendor's web presence: a web first label below `matched`, a website
     /// apex, or a `[[web_presence]]` host or subtree.
     pub(crate) fn is_web(&self, name: &str, matched: &str) -> bool {
-        (name.len() > matched.len() && platforms::has_web_label(name))
-            || self.web_host.contains(name)
+        (name.len() > matched.len() && platforms::has_web_label(name) && {
+            // Web sites sit at or just under the vendor's domain (www.x,
+            // docs.product.x); a web-looking label deeper down is a service
+            // name (resources.prod-me-central-1.irs.trendmicro.com).
+            let above = name.get(..name.len() - matched.len()).unwrap_or("");
+            above.bytes().filter(|b| *b == b'.').count() <= platforms::WEB_DEPTH
+        }) || self.web_host.contains(name)
             || (!self.web_suffix.is_empty()
                 && names::suffixes(name).any(|s| self.web_suffix.contains(s)))
+    }
+
+    /// The longest documented suffix or owned domain `name` lies under.
+    pub(crate) fn base_of<'n>(&self, name: &'n str) -> Option<&'n str> {
+        names::suffixes(name).find(|s| self.suffix.contains_key(*s) || self.owned.contains_key(*s))
     }
 
     pub(crate) fn asn(&self, number: u32) -> Option<OwnedRef> {

@@ -314,11 +314,23 @@ impl Catalog {
         ))
     }
 
-    /// Whether `name` is a vendor's web presence (a web first label such as
-    /// `www.`/`support.`, a website apex, a `[[web_presence]]`), wherever it is.
+    /// Whether `name` is web presence: a web first label such as `www.` or
+    /// `support.` at most [`platforms::WEB_DEPTH`] labels above the vendor
+    /// domain it lies under (or its registrable domain), a website apex, or
+    /// a `[[web_presence]]`.
     pub fn is_web_presence(&self, name: &str) -> bool {
         let mut buf = [0u8; 256];
-        names::normalize_into(name, &mut buf).is_some_and(|n| self.index.is_web(n, ""))
+        let Some(n) = names::normalize_into(name, &mut buf) else {
+            return false;
+        };
+        // Relative to the vendor domain it lies under, else to its
+        // registrable domain (`www.customer.example`).
+        let base = self
+            .index
+            .base_of(n)
+            .or_else(|| platforms::registrable_domain(n))
+            .unwrap_or("");
+        self.index.is_web(n, base)
     }
 
     /// Whether the catalog lists any JA4 (flows without names are then checked).

@@ -917,3 +917,20 @@ fn owned_matches_are_the_same_against_a_much_larger_catalog() {
     }
     assert_eq!(big.match_asn(64100).map(|m| m.vendor), Some("Acme"));
 }
+
+#[test]
+fn web_labels_count_near_the_domain_only() {
+    let c = owned_catalog();
+    // Two labels above the domain: still a web site (docs of a product).
+    assert!(c.match_name("docs.edr.acme-cloud.net").is_none());
+    assert!(c.is_web_presence("docs.edr.acme-cloud.net"));
+    // Deeper: a service name that happens to start with a web word.
+    assert_eq!(
+        tier_of(&c, "resources.prod-eu-1.edr.acme-cloud.net").map(|t| t.0),
+        Some(Tier::OwnedDomain)
+    );
+    assert!(!c.is_web_presence("resources.prod-eu-1.edr.acme-cloud.net"));
+    // Names outside the catalog: relative to their registrable domain.
+    assert!(c.is_web_presence("www.customer.example.co.uk"));
+    assert!(!c.is_web_presence("api.customer.example.co.uk"));
+}
