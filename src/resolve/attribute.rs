@@ -11,7 +11,7 @@
 //! Each name is matched against documented endpoints first and vendor-owned
 //! domains second ([`Tier`]); a vendor's web presence never matches.
 
-use super::catalog::{Catalog, Match, Tier};
+use super::catalog::{platforms, Catalog, Match, Tier};
 use super::dns_cache::{DnsCache, DnsCacheConfig, DnsCacheStats, ResponseOutcome};
 use super::geoip::{GeoAnswer, GeoIp};
 use crate::dissect::dns::DnsFlavor;
@@ -262,7 +262,10 @@ impl Resolver {
         if let Some(n) = names {
             out.extend(self.certificate(&n.cert_names, named && out.is_empty()));
         }
-        if let Some(endpoint) = self.catalog.match_ip(m.dst) {
+        // A published range announced by a hyperscaler, CDN or hosting AS
+        // (a vendor's block on a cloud) may hold other tenants: not evidence.
+        let shared_network = asn.is_some_and(platforms::is_shared_network);
+        if let Some(endpoint) = self.catalog.match_ip(m.dst).filter(|_| !shared_network) {
             out.push(Attribution {
                 kind: EvidenceKind::AddressRange,
                 value: m.dst.to_string(),
@@ -908,5 +911,15 @@ source = "https://owner.example/lab"
         );
         assert!(dns_exchange(&mut r, q, a).is_empty());
         assert_eq!(tiers(&r, &record("192.0.2.21", None), Some(64200)), []);
+    }
+
+    #[test]
+    fn a_published_range_announced_by_a_hyperscaler_is_not_evidence() {
+        let r = resolver();
+        let rec = record("198.51.100.7", None);
+        assert_eq!(r.attribute_flow(&rec, Some(64496)).len(), 1);
+        assert_eq!(r.attribute_flow(&rec, None).len(), 1);
+        // AS16509: Amazon.
+        assert!(r.attribute_flow(&rec, Some(16509)).is_empty());
     }
 }
