@@ -3,6 +3,12 @@
 //! by name (TLS SNI, HTTP Host, DNS question, a certificate without SNI) or by
 //! address (published ranges, and the owned-network tier through the shipped
 //! ASN database).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use phonehome::dissect::dns::{parse_message, DnsFlavor, Transport};
 use phonehome::dissect::DnsEvent;
