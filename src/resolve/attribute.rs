@@ -189,11 +189,11 @@ impl Resolver {
     }
 
     fn name<'c>(&'c self, kind: EvidenceKind, name: &str) -> Option<Attribution<'c>> {
-        let n = normal(name);
-        let m = self.catalog.match_name(&n)?;
+        // Matching normalises on the stack; only a hit allocates the value.
+        let m = self.catalog.match_name(name)?;
         Some(Attribution {
             kind,
-            value: n,
+            value: normal(name),
             endpoint: m,
         })
     }
@@ -305,14 +305,13 @@ impl Resolver {
         kind: EvidenceKind,
         chain: &[String],
     ) -> Option<(usize, Attribution<'c>)> {
-        let question = chain.first()?;
-        if self.catalog.is_web_presence(question) {
-            return None;
-        }
-        chain
+        let hit = chain
             .iter()
             .enumerate()
-            .find_map(|(i, n)| Some((i, self.name(kind, n)?)))
+            .find_map(|(i, n)| Some((i, self.name(kind, n)?)))?;
+        // Checked on a hit only: most chains match nothing.
+        let question = chain.first()?;
+        (hit.0 == 0 || !self.catalog.is_web_presence(question)).then_some(hit)
     }
 
     /// The server certificate's evidence. A certificate lists every name its
@@ -418,6 +417,14 @@ impl Resolver {
             }
             // The answer's CNAME chain ends at a vendor: the name asked for is
             // the vendor's (a customer alias, a regional front name).
+            if !d
+                .msg
+                .answers
+                .iter()
+                .any(|r| matches!(r.rdata, crate::dissect::dns::RData::Cname(_)))
+            {
+                continue;
+            }
             let chain = super::dns_cache::cname_chain(&d.msg, &q.rrname);
             if let Some((i, mut a)) = self.chain(kind, &chain) {
                 if i > 0 {
