@@ -601,7 +601,7 @@ fn report_of_the_realstack_replay_lists_exactly_its_findings_and_prints() {
     );
     let dom = chromium_dom(&out.join("report.html"));
     let rows = inventory_rows(&dom);
-    assert_eq!(rows.len(), 10, "one row per finding");
+    assert_eq!(rows.len(), 14, "one row per finding");
     let got: BTreeSet<RowKey> = rows.iter().map(key_of_cells).collect();
     assert_eq!(got, want);
     assert!(rows.iter().any(|r| r["product"] == "PC Manager (电脑管家)"));
