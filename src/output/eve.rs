@@ -228,7 +228,8 @@ fn write_ext(
                     .str("evidence", a.kind.as_str())
                     .str("name", &a.value)
                     .str("pattern", a.endpoint.pattern)
-                    .str("purpose", a.endpoint.purpose.as_str());
+                    .str("purpose", a.endpoint.purpose.as_str())
+                    .str("tier", a.endpoint.tier.as_str());
             });
         }
         if let Some(n) = names {
@@ -250,6 +251,9 @@ fn write_ext(
                 }
                 if n.ech {
                     m.bool("ech", true);
+                }
+                if let Some(v) = &n.ja4 {
+                    m.str("ja4", v);
                 }
             });
         }
@@ -445,6 +449,7 @@ pub fn alert_event(buf: &mut Vec<u8>, f: &Finding) {
             .str("finding_kind", f.kind.as_str())
             .str("severity", f.severity.as_str())
             .str("confidence", f.confidence.as_str())
+            .str("tier", f.tier.as_str())
             .bool("foreign_vendor", f.foreign_vendor)
             .bool("data_abroad", f.data_abroad)
             .str("reason", &f.reason)
@@ -473,6 +478,7 @@ pub fn alert_event(buf: &mut Vec<u8>, f: &Finding) {
         });
         p.key_array("evidence", f.evidence.iter(), |d, e| {
             d.str("kind", e.kind.as_str())
+                .str("tier", e.tier.as_str())
                 .str("value", &e.value)
                 .str("pattern", &e.pattern)
                 .str("purpose", e.purpose)
