@@ -3,8 +3,11 @@
 //! Each protocol folder holds pure parsers over byte slices (no flow state,
 //! no I/O); anomalies are flags on what they return, never errors that stop
 //! the flow.
+pub mod dhcp;
 pub mod dns;
+pub mod hostid;
 pub mod http;
+pub mod nbns;
 pub mod quic;
 mod session;
 pub mod stream;
