@@ -41,8 +41,12 @@ pub struct NbnsAnomalies {
     pub truncated: bool,
     /// The header announces more entries than the message holds.
     pub bad_counts: bool,
-    /// A name whose first label is not 32 letters `A`..`P`.
+    /// A name whose first label is not 32 letters `A`..`Z` (decoded as None).
     pub bad_name: bool,
+    /// A first label with letters past `P`: outside RFC 1001's encoding, but
+    /// decoded the way Windows and Wireshark do (each letter minus `A`, the
+    /// high half shifted and wrapped to a byte).
+    pub lax_name: bool,
     /// A compression pointer out of bounds, looping or chained too long.
     pub bad_pointer: bool,
     /// Rdata that does not fit its type.
@@ -313,7 +317,7 @@ fn parse_sections(buf: &[u8], pos: &mut usize, m: &mut NbnsMessage) -> bool {
                 m.anomalies.bad_counts = true;
                 return false;
             }
-            let Some(rec) = parse_record(buf, pos, &mut m.anomalies) else {
+            let Some(rec) = parse_record(buf, pos, m.opcode, &mut m.anomalies) else {
                 m.anomalies.truncated = true;
                 return false;
             };
@@ -336,7 +340,12 @@ fn push_capped<T>(list: &mut Vec<T>, item: T, anom: &mut NbnsAnomalies) {
     }
 }
 
-fn parse_record(buf: &[u8], pos: &mut usize, anom: &mut NbnsAnomalies) -> Option<NbRecord> {
+fn parse_record(
+    buf: &[u8],
+    pos: &mut usize,
+    opcode: Opcode,
+    anom: &mut NbnsAnomalies,
+) -> Option<NbRecord> {
     let (name, at) = read_name(buf, *pos, anom)?;
     let rtype = be16(buf, at)?;
     let rclass = be16(buf, at + 2)?;
@@ -346,6 +355,8 @@ fn parse_record(buf: &[u8], pos: &mut usize, anom: &mut NbnsAnomalies) -> Option
     let rdata_bytes = buf.get(start..start + rdlen)?;
     *pos = start + rdlen;
     let rdata = match rtype {
+        // A WACK's NB rdata is the flags of the request it answers, not addresses.
+        TYPE_NB if opcode == Opcode::Wack => NbRdata::Other(rdata_bytes.to_vec()),
         TYPE_NB => parse_nb(rdata_bytes, anom),
         TYPE_NBSTAT => parse_node_status(rdata_bytes, anom),
         _ => NbRdata::Other(rdata_bytes.to_vec()),
@@ -477,7 +488,11 @@ fn read_name(
         }
     }
     let next = next?;
-    let name = if valid { decode_name(&labels) } else { None };
+    let name = if valid {
+        decode_name(&labels, anom)
+    } else {
+        None
+    };
     if name.is_none() {
         anom.bad_name = true;
     }
@@ -485,7 +500,7 @@ fn read_name(
 }
 
 /// First-level decoding of the first label and the scope of the others.
-fn decode_name(labels: &[&[u8]]) -> Option<NbName> {
+fn decode_name(labels: &[&[u8]], anom: &mut NbnsAnomalies) -> Option<NbName> {
     let (first, scope_labels) = labels.split_first()?;
     if first.len() != 32 {
         return None;
@@ -493,8 +508,11 @@ fn decode_name(labels: &[&[u8]]) -> Option<NbName> {
     let mut b16 = [0u8; 16];
     for (out, pair) in b16.iter_mut().zip(first.chunks_exact(2)) {
         let [hi, lo] = pair else { return None };
-        if !(b'A'..=b'P').contains(hi) || !(b'A'..=b'P').contains(lo) {
+        if !hi.is_ascii_uppercase() || !lo.is_ascii_uppercase() {
             return None;
+        }
+        if *hi > b'P' || *lo > b'P' {
+            anom.lax_name = true;
         }
         *out = ((hi - b'A') << 4) | (lo - b'A');
     }

@@ -100,10 +100,20 @@ fn node_status_response_gives_names_and_unit_id() {
 
 #[test]
 fn bad_encoding_pointer_loops_and_truncation_are_flagged() {
-    // A first label that is not 32 letters A..P.
+    // Letters past P decode as Wireshark does, flagged: 'S','A' is 0x120 → 0x20.
+    let mut b = header(1, 0, [1, 0, 0, 0]);
+    let mut n = encode("HOSTX", 0);
+    n[9] = b'S';
+    n[10] = b'A';
+    b.extend(n);
+    b.extend_from_slice(&[0, 0x20, 0, 1]);
+    let m = parse(&b).unwrap();
+    assert!(m.anomalies.lax_name && !m.anomalies.bad_name);
+    assert_eq!(m.questions[0].name.as_ref().unwrap().display(), "HOST<00>");
+    // A lower-case letter is not an encoding at all.
     let mut b = header(1, 0, [1, 0, 0, 0]);
     let mut n = encode("HOST", 0);
-    n[1] = b'Z';
+    n[1] = b'e';
     b.extend(n);
     b.extend_from_slice(&[0, 0x20, 0, 1]);
     let m = parse(&b).unwrap();
