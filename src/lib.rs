@@ -32,6 +32,7 @@ pub mod dissect;
 pub mod engine;
 pub mod event;
 pub mod flow;
+pub mod inventory;
 pub mod judge;
 pub mod report;
 pub mod resolve;
