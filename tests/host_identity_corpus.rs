@@ -7,7 +7,12 @@
 //! frame: the same frames, and the same header fields, addresses, names and
 //! options. tshark is a test dependency (scripts/test installs it); a
 //! missing tshark fails the test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -255,10 +260,15 @@ fn dhcp_nbns_and_mdns_identity_match_tshark() {
                 let mut cols = dhcp_columns(msg);
                 // tshark reads the options first (for its summary) and, when
                 // they run past the snap length, shows no field of the message.
-                let blank = theirs.get(i).is_some_and(|(_, t)| t.iter().all(String::is_empty));
+                let blank = theirs
+                    .get(i)
+                    .is_some_and(|(_, t)| t.iter().all(String::is_empty));
                 if blank {
                     d.odd += 1;
-                    assert!(msg.anomalies.truncated || msg.anomalies.no_end, "{rel} frame {f}");
+                    assert!(
+                        msg.anomalies.truncated || msg.anomalies.no_end,
+                        "{rel} frame {f}"
+                    );
                     cols.iter_mut().for_each(String::clear);
                 }
                 ours.push((*f, cols));
@@ -324,14 +334,20 @@ fn dhcp_nbns_and_mdns_identity_match_tshark() {
                 .values()
                 .filter_map(|(src, msg)| hostid::from_mdns(msg, *src))
                 .map(|c| {
-                    let verb = if c.action == ClaimAction::Release { "bye" } else { "bind" };
+                    let verb = if c.action == ClaimAction::Release {
+                        "bye"
+                    } else {
+                        "bind"
+                    };
                     format!("{verb} {} {}", opt(c.hostname.as_ref()), opt(c.address))
                 })
                 .collect();
             claims += ours.len();
             let theirs = tshark_mdns_claims(&path);
             if ours != theirs {
-                failures.push(format!("mdns {rel}:\n  ours   {ours:?}\n  tshark {theirs:?}"));
+                failures.push(format!(
+                    "mdns {rel}:\n  ours   {ours:?}\n  tshark {theirs:?}"
+                ));
             }
         }
     }
@@ -341,11 +357,19 @@ fn dhcp_nbns_and_mdns_identity_match_tshark() {
          mdns: {} captures, {} messages, host-name claims agree; {} identity claims in all",
         d.captures, d.messages, d.odd, n.captures, n.messages, n.odd, m.captures, m.messages, claims
     );
-    assert!(failures.is_empty(), "{} disagreements:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     // The corpus holds DHCP in the FoxIO, nDPI and pcapng-generator captures,
     // NBNS in the nDPI fuzz, Suricata and FoxIO ones, mDNS in nDPI and Zeek's.
     assert!(d.captures >= 5 && d.messages >= 40, "too little DHCP found");
-    assert!(n.captures >= 4 && n.messages >= 100, "too little NBNS found");
+    assert!(
+        n.captures >= 4 && n.messages >= 100,
+        "too little NBNS found"
+    );
     assert!(m.captures >= 5 && claims >= 10, "too few identity claims");
 }
 
@@ -356,7 +380,12 @@ fn tshark_mdns_claims(path: &Path) -> Vec<String> {
     let out = Command::new("tshark")
         .args(["-n", "-r"])
         .arg(path)
-        .args(["-Y", "mdns && dns.flags.response == 1 && dns.flags.opcode == 0 && dns.flags.rcode == 0", "-T", "json"])
+        .args([
+            "-Y",
+            "mdns && dns.flags.response == 1 && dns.flags.opcode == 0 && dns.flags.rcode == 0",
+            "-T",
+            "json",
+        ])
         .output()
         .expect("tshark is needed for this test");
     assert!(out.status.success(), "tshark failed on {}", path.display());
@@ -364,8 +393,12 @@ fn tshark_mdns_claims(path: &Path) -> Vec<String> {
     let mut claims = Vec::new();
     for p in &packets {
         let layers = &p["_source"]["layers"];
-        let src = layers["ip"]["ip.src"].as_str().or(layers["ipv6"]["ipv6.src"].as_str());
-        let Some(src) = src.and_then(|s| s.parse::<IpAddr>().ok()) else { continue };
+        let src = layers["ip"]["ip.src"]
+            .as_str()
+            .or(layers["ipv6"]["ipv6.src"].as_str());
+        let Some(src) = src.and_then(|s| s.parse::<IpAddr>().ok()) else {
+            continue;
+        };
         let mdns = &layers["mdns"];
         let records = ["Answers", "Additional records"]
             .iter()
@@ -379,11 +412,17 @@ fn tshark_mdns_claims(path: &Path) -> Vec<String> {
                 .len()
                 .checked_sub(6)
                 .and_then(|cut| Some((name.get(..cut)?, name.get(cut..)?)))
-                .filter(|(h, s)| s.eq_ignore_ascii_case(".local") && !h.is_empty() && !h.contains('.'))
+                .filter(|(h, s)| {
+                    s.eq_ignore_ascii_case(".local") && !h.is_empty() && !h.contains('.')
+                })
                 .map(|(h, _)| h);
             if let (Some(addr), Some(host)) = (addr, host) {
                 if addr.parse::<IpAddr>().ok() == Some(src) {
-                    let verb = if r["dns.resp.ttl"].as_str() == Some("0") { "bye" } else { "bind" };
+                    let verb = if r["dns.resp.ttl"].as_str() == Some("0") {
+                        "bye"
+                    } else {
+                        "bind"
+                    };
                     claims.push(format!("{verb} {host} {src}"));
                     break;
                 }

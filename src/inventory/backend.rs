@@ -244,13 +244,16 @@ impl Tx for PgTx<'_> {
             for (i, c) in r.columns().iter().enumerate() {
                 let t = c.type_();
                 row.push(if *t == postgres::types::Type::INT8 {
-                    r.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::I)
+                    r.try_get::<_, Option<i64>>(i)?
+                        .map_or(Value::Null, Value::I)
                 } else if *t == postgres::types::Type::INT4 {
                     r.try_get::<_, Option<i32>>(i)?
                         .map_or(Value::Null, |v| Value::I(i64::from(v)))
-                } else {
+                } else if *t == postgres::types::Type::TEXT {
                     r.try_get::<_, Option<String>>(i)?
                         .map_or(Value::Null, Value::T)
+                } else {
+                    Value::Null
                 });
             }
             out.push(row);
@@ -312,7 +315,8 @@ impl Store {
                 .map_err(|e| DbError::from(e).at(&shown))?;
             Conn::Postgres(Box::new(client))
         } else {
-            let c = rusqlite::Connection::open(location).map_err(|e| DbError::from(e).at(&shown))?;
+            let c =
+                rusqlite::Connection::open(location).map_err(|e| DbError::from(e).at(&shown))?;
             c.busy_timeout(SQLITE_BUSY_WAIT)
                 .and_then(|_| c.pragma_update(None, "journal_mode", "WAL"))
                 .and_then(|_| c.pragma_update(None, "synchronous", "FULL"))
@@ -351,7 +355,8 @@ impl Store {
             attempt += 1;
             let r: Result<T, DbError> = match &mut self.conn {
                 Conn::Sqlite(c) => (|| {
-                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let tx =
+                        c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                     let mut t = SqliteTx { tx };
                     let out = f(&mut t)?;
                     t.tx.commit()?;
@@ -407,7 +412,7 @@ impl Store {
 fn migrate(tx: &mut dyn Tx) -> Result<(), DbError> {
     if tx.kind() == StoreKind::Postgres {
         // One migrating sensor at a time; the others wait, then find it done.
-        tx.query("SELECT pg_advisory_xact_lock(7236014952)", &[])?;
+        tx.exec("SELECT pg_advisory_xact_lock(7236014952)", &[])?;
     }
     tx.exec(CREATE_MIGRATIONS_TABLE, &[])?;
     let have = tx
@@ -443,9 +448,14 @@ fn validate(run: &RunRecord) -> Result<(), DbError> {
         }
     };
     if run.run_id.is_empty() || run.sensor_id.is_empty() {
-        return Err(DbError::Invalid("a run needs a run id and a sensor id".into()));
+        return Err(DbError::Invalid(
+            "a run needs a run id and a sensor id".into(),
+        ));
     }
-    dup("host", run.hosts.iter().map(|h| h.host_key.clone()).collect())?;
+    dup(
+        "host",
+        run.hosts.iter().map(|h| h.host_key.clone()).collect(),
+    )?;
     dup(
         "finding",
         run.findings
@@ -475,7 +485,7 @@ fn write_run(tx: &mut dyn Tx, run: &RunRecord) -> Result<(), DbError> {
     if tx.kind() == StoreKind::Postgres {
         // Two writers of the same run (the same capture replayed twice at
         // once) take turns instead of interleaving deletes and inserts.
-        tx.query(
+        tx.exec(
             "SELECT pg_advisory_xact_lock(hashtext(?1))",
             std::slice::from_ref(&id),
         )?;

@@ -164,10 +164,7 @@ pub fn compute(snap: &Snapshot, q: &ProgressQuery) -> Result<Progress, ProgressE
     let mut now: BTreeMap<(&str, ProductKey), &FindingRecord> = BTreeMap::new();
     let mut last_seen: BTreeMap<(&str, ProductKey), u64> = BTreeMap::new();
     for (run, f) in &snap.findings {
-        let key = (
-            f.host_key.as_str(),
-            (f.vendor.clone(), f.product.clone()),
-        );
+        let key = (f.host_key.as_str(), (f.vendor.clone(), f.product.clone()));
         let ls = last_seen.entry(key.clone()).or_default();
         *ls = (*ls).max(f.last_seen_ns);
         if baseline.contains(run.as_str()) {
@@ -271,7 +268,12 @@ fn timeline(snap: &Snapshot) -> Vec<ClearPoint> {
     let day_of: BTreeMap<&str, u64> = snap
         .runs
         .iter()
-        .map(|r| (r.run_id.as_str(), r.period_start_ns - r.period_start_ns % DAY_NS))
+        .map(|r| {
+            (
+                r.run_id.as_str(),
+                r.period_start_ns - r.period_start_ns % DAY_NS,
+            )
+        })
         .collect();
     let mut seen: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
     let mut foreign: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();

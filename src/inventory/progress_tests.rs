@@ -17,7 +17,14 @@ fn run(id: &str, day: u64) -> RunSummary {
     }
 }
 
-fn finding(host: &str, vendor: &str, product: &str, cat: Option<&str>, foreign: bool, t: u64) -> FindingRecord {
+fn finding(
+    host: &str,
+    vendor: &str,
+    product: &str,
+    cat: Option<&str>,
+    foreign: bool,
+    t: u64,
+) -> FindingRecord {
     FindingRecord {
         host_key: host.into(),
         vendor: vendor.into(),
@@ -52,8 +59,10 @@ fn sighting(host: &str) -> HostSighting {
 /// foreign but is up; d is switched off; e is new with the foreign EDR; f
 /// dropped the foreign EDR for a domestic product of another category.
 fn scenario() -> Snapshot {
-    let mut s = Snapshot::default();
-    s.runs = vec![run("w1", 0), run("w3", 14)];
+    let mut s = Snapshot {
+        runs: vec![run("w1", 0), run("w3", 14)],
+        ..Snapshot::default()
+    };
     let edr = |h: &str, day: u64| finding(h, "ForeignCo", "EDR", Some("edr"), true, day * DAY);
     for h in ["a", "b", "c", "f"] {
         s.findings.push(("w1".into(), edr(h, 0)));
@@ -73,7 +82,14 @@ fn scenario() -> Snapshot {
     ));
     s.findings.push((
         "w3".into(),
-        finding("f", "HomeSec", "Mail", Some("mail_gateway"), false, 14 * DAY),
+        finding(
+            "f",
+            "HomeSec",
+            "Mail",
+            Some("mail_gateway"),
+            false,
+            14 * DAY,
+        ),
     ));
     for h in ["a", "b", "c", "e", "f"] {
         s.sightings.push(("w3".into(), sighting(h)));
@@ -121,8 +137,15 @@ fn each_state_from_a_baseline_run() {
             s("f", "Mail", State::New),
         ]
     );
-    let b = p.rows.iter().find(|r| r.host_key == "b" && r.product == "EDR").unwrap();
-    assert_eq!(b.replaced_by, vec![("HomeSec".to_owned(), "Guard".to_owned())]);
+    let b = p
+        .rows
+        .iter()
+        .find(|r| r.host_key == "b" && r.product == "EDR")
+        .unwrap();
+    assert_eq!(
+        b.replaced_by,
+        vec![("HomeSec".to_owned(), "Guard".to_owned())]
+    );
     assert_eq!(b.last_seen_ns, 1, "last seen in week 1");
     assert_eq!(b.host_name.as_deref(), Some("B"));
     assert_eq!(p.baseline_runs, vec!["w1"]);
@@ -130,7 +153,14 @@ fn each_state_from_a_baseline_run() {
 
     let edr = p.totals.iter().find(|t| t.product == "EDR").unwrap();
     assert_eq!(
-        (edr.hosts_baseline, edr.hosts_current, edr.still_present, edr.removed, edr.replaced, edr.new),
+        (
+            edr.hosts_baseline,
+            edr.hosts_current,
+            edr.still_present,
+            edr.removed,
+            edr.replaced,
+            edr.new
+        ),
         (4, 2, 1, 2, 1, 1)
     );
     let av = p.totals.iter().find(|t| t.product == "AV").unwrap();
@@ -143,7 +173,14 @@ fn timeline_counts_hosts_clear_per_day() {
     let points: Vec<(u64, u64, u64, u64)> = p
         .timeline
         .iter()
-        .map(|c| (c.day_start_ns / DAY, c.hosts_seen, c.hosts_clear, c.clear_per_mille))
+        .map(|c| {
+            (
+                c.day_start_ns / DAY,
+                c.hosts_seen,
+                c.hosts_clear,
+                c.clear_per_mille,
+            )
+        })
         .collect();
     // Day 0: a b c d f all foreign. Day 14: a e foreign; b c f clear.
     assert_eq!(points, vec![(0, 5, 0, 0), (14, 5, 3, 600)]);

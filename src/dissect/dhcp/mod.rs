@@ -194,7 +194,12 @@ impl DhcpMessage {
 
 fn ipv4_at(b: &[u8], at: usize) -> Option<Ipv4Addr> {
     let s = b.get(at..at.checked_add(4)?)?;
-    Some(Ipv4Addr::new(*s.first()?, *s.get(1)?, *s.get(2)?, *s.get(3)?))
+    Some(Ipv4Addr::new(
+        *s.first()?,
+        *s.get(1)?,
+        *s.get(2)?,
+        *s.get(3)?,
+    ))
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {

@@ -153,8 +153,7 @@ fn option_codes_are_bounded() {
 #[test]
 fn every_prefix_and_byte_flip_parses_without_panic() {
     let opts = [
-        53, 1, 3, 12, 4, b'h', b'o', b's', b't', 81, 7, 4, 0, 0, 4, b'h', b'o', b's', 52, 1, 3,
-        255,
+        53, 1, 3, 12, 4, b'h', b'o', b's', b't', 81, 7, 4, 0, 0, 4, b'h', b'o', b's', 52, 1, 3, 255,
     ];
     let full = message(1, MAC, [0; 4], &opts);
     for cut in 0..=full.len() {

@@ -133,7 +133,10 @@ pub fn from_nbns(msg: &NbnsMessage, src: IpAddr) -> Vec<IdentityClaim> {
     let mut out = Vec::new();
     let registering = matches!(
         msg.opcode,
-        Opcode::Registration | Opcode::Refresh | Opcode::RefreshAlt | Opcode::MultiHomedRegistration
+        Opcode::Registration
+            | Opcode::Refresh
+            | Opcode::RefreshAlt
+            | Opcode::MultiHomedRegistration
     );
     let action = match (msg.response, msg.opcode) {
         (false, _) if registering => ClaimAction::Bind,

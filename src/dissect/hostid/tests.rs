@@ -20,8 +20,14 @@ const PHONE: &str = "c4:61:8b:35:82:a9";
 
 #[test]
 fn dhcp_ack_binds_request_describes_offer_binds_nothing() {
-    let ack = dhcp::parse(&dhcp_msg(2, 5, [192, 168, 2, 17], [0; 4], &[51, 4, 0, 1, 0x51, 0x80]))
-        .unwrap();
+    let ack = dhcp::parse(&dhcp_msg(
+        2,
+        5,
+        [192, 168, 2, 17],
+        [0; 4],
+        &[51, 4, 0, 1, 0x51, 0x80],
+    ))
+    .unwrap();
     let c = from_dhcp(&ack).unwrap();
     assert_eq!(c.action, ClaimAction::Bind);
     assert_eq!(c.mac, Mac::parse(PHONE));
@@ -33,7 +39,9 @@ fn dhcp_ack_binds_request_describes_offer_binds_nothing() {
         3,
         [0; 4],
         [0; 4],
-        &[12, 12, b'L', b'u', b'c', b'a', b's', b'-', b'i', b'P', b'h', b'o', b'n', b'e'],
+        &[
+            12, 12, b'L', b'u', b'c', b'a', b's', b'-', b'i', b'P', b'h', b'o', b'n', b'e',
+        ],
     ))
     .unwrap();
     let c = from_dhcp(&req).unwrap();
@@ -89,7 +97,14 @@ fn nbns_registers_machine_names_not_groups_or_services() {
     assert_eq!(claims[0].address, Some(src));
     assert_eq!(claims[0].action, ClaimAction::Bind);
     // Workgroup (group flag) and the master-browser name <1d> are not machine names.
-    let group = nbns::parse(&nb_registration("WORKGROUP", 0x00, 0x8000, [10, 0, 0, 5], 5)).unwrap();
+    let group = nbns::parse(&nb_registration(
+        "WORKGROUP",
+        0x00,
+        0x8000,
+        [10, 0, 0, 5],
+        5,
+    ))
+    .unwrap();
     assert!(from_nbns(&group, src).is_empty());
     let browser = nbns::parse(&nb_registration("WORKGROUP", 0x1d, 0, [10, 0, 0, 5], 5)).unwrap();
     assert!(from_nbns(&browser, src).is_empty());

@@ -239,7 +239,10 @@ impl NbnsMessage {
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at.checked_add(1)?)?]))
+    Some(u16::from_be_bytes([
+        *b.get(at)?,
+        *b.get(at.checked_add(1)?)?,
+    ]))
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
@@ -438,11 +441,7 @@ fn name_from_16(b: &[u8], scope: String) -> NbName {
 /// Reads a (possibly compressed) name at `pos`. Returns the decoded name
 /// (None when it is not a valid NetBIOS name) and the position after the
 /// name; `None` when the message ends inside it.
-fn read_name(
-    buf: &[u8],
-    pos: usize,
-    anom: &mut NbnsAnomalies,
-) -> Option<(Option<NbName>, usize)> {
+fn read_name(buf: &[u8], pos: usize, anom: &mut NbnsAnomalies) -> Option<(Option<NbName>, usize)> {
     let mut labels: Vec<&[u8]> = Vec::new();
     let mut at = pos;
     let mut next: Option<usize> = None;

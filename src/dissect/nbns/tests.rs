@@ -38,7 +38,13 @@ fn registration(name: &str, suffix: u8, nb_flags: u16, addr: [u8; 4]) -> Vec<u8>
 
 #[test]
 fn registration_request_decodes_name_flags_and_address() {
-    let m = parse(&registration("WORKGROUP", 0x1e, 0x8000, [192, 168, 100, 206])).unwrap();
+    let m = parse(&registration(
+        "WORKGROUP",
+        0x1e,
+        0x8000,
+        [192, 168, 100, 206],
+    ))
+    .unwrap();
     assert_eq!(m.opcode, Opcode::Registration);
     assert!(!m.response);
     assert!(m.broadcast);
@@ -75,7 +81,11 @@ fn node_status_response_gives_names_and_unit_id() {
     let mut b = header(7, 0x8400, [0, 1, 0, 0]);
     b.extend(encode("*", 0));
     let mut rdata = vec![3u8];
-    for (name, suffix, flags) in [("PC-42", 0x00u8, 0x0400u16), ("CORP", 0x00, 0x8400), ("PC-42", 0x20, 0x0400)] {
+    for (name, suffix, flags) in [
+        ("PC-42", 0x00u8, 0x0400u16),
+        ("CORP", 0x00, 0x8400),
+        ("PC-42", 0x20, 0x0400),
+    ] {
         let mut n = [b' '; 16];
         n[..name.len()].copy_from_slice(name.as_bytes());
         n[15] = suffix;
