@@ -133,6 +133,21 @@ fn idempotent(location: &str) {
     assert!(h.last_seen_ns > DAY, "last seen from day 1");
     assert!(store.check().unwrap().is_empty());
     assert_eq!(store.schema_version().unwrap(), 1);
+    // For the record (not asserted): one 10 000-host run, written and read back.
+    let big = make_run("sensor-big", 2, 10_000, 0);
+    let t = Instant::now();
+    store.write_run(&big).unwrap();
+    let wrote = t.elapsed();
+    let t = Instant::now();
+    let snap = store.snapshot().unwrap();
+    eprintln!(
+        "{location}: a 10000-host run ({} findings, {} bindings) written in {:.2} s; snapshot of {} rows read in {:.2} s",
+        big.findings.len(),
+        big.identities.len(),
+        wrote.as_secs_f64(),
+        snap.sightings.len() + snap.findings.len() + snap.identities.len(),
+        t.elapsed().as_secs_f64()
+    );
     eprintln!(
         "{location}: same run written 3 times: identical snapshot; 2 runs: {:?}",
         run_counts(&both)

@@ -19,6 +19,7 @@
 
 mod backend;
 pub mod progress;
+pub mod render;
 pub mod schema;
 
 pub use backend::{Store, StoreKind};

@@ -225,3 +225,43 @@ fn errors_name_what_is_missing() {
         Err(ProgressError::UnknownRun("nope".into()))
     );
 }
+
+#[test]
+fn csv_and_text_render_every_row_in_order() {
+    let q = ProgressQuery {
+        baseline: Some(Baseline::Run("w1".into())),
+        since_ns: Some(7 * DAY),
+    };
+    let p = compute(&scenario(), &q).unwrap();
+    let csv = crate::inventory::render::csv(&p).unwrap();
+    let expected = "\
+host_key,host_name,mac,vendor,product,category,foreign,state,last_seen,host_last_seen,replaced_by
+a,A,,ForeignCo,EDR,edr,true,still_present,1970-01-15,1970-01-15,
+b,B,,ForeignCo,EDR,edr,true,replaced,1970-01-01,1970-01-15,HomeSec Guard
+b,B,,HomeSec,Guard,edr,false,new,1970-01-15,1970-01-15,
+c,C,,ForeignCo,EDR,edr,true,removed,1970-01-01,1970-01-15,
+d,D,,OtherCo,AV,antivirus,true,host_not_seen,1970-01-01,1970-01-02,
+e,E,,ForeignCo,EDR,edr,true,new,1970-01-15,1970-01-15,
+f,F,,ForeignCo,EDR,edr,true,removed,1970-01-01,1970-01-15,
+f,F,,HomeSec,Mail,mail_gateway,false,new,1970-01-15,1970-01-15,
+";
+    assert_eq!(csv, expected);
+    let text = crate::inventory::render::text(&p);
+    assert!(text.starts_with(
+        "Removal progress since 1970-01-08 (baseline: 1 run(s); current period: 1 run(s))\n"
+    ));
+    assert!(
+        text.contains(
+            "\nb     B          ForeignCo  EDR      replaced       1970-01-01  HomeSec Guard\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n1970-01-15  5           2             3      60.0%\n"),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| !l.ends_with(' ')));
+    let json = crate::inventory::render::json(&p);
+    assert_eq!(json["rows"][1]["state"], "replaced");
+    assert_eq!(json["timeline"][1]["clear_per_mille"], 600);
+}

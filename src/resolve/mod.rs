@@ -4,5 +4,6 @@ pub mod catalog;
 pub mod country;
 pub mod dns_cache;
 pub mod geoip;
+pub mod hosts;
 
 pub use attribute::{Attribution, EvidenceKind, Resolver};
