@@ -519,12 +519,11 @@ fn write_run(tx: &mut dyn Tx, run: &RunRecord) -> Result<(), DbError> {
     )?;
     let mut hosts: Vec<&HostSighting> = run.hosts.iter().collect();
     hosts.sort_by(|a, b| a.host_key.cmp(&b.host_key));
-    for h in &hosts {
-        tx.exec(
-            "INSERT INTO host_sightings (run_id, host_key, name, mac, address, first_seen,
-                                         last_seen, flows, bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            &[
+    insert_rows(
+        tx,
+        "host_sightings (run_id, host_key, name, mac, address, first_seen, last_seen, flows, bytes)",
+        hosts.iter().map(|h| {
+            vec![
                 id.clone(),
                 text(&h.host_key),
                 opt(&h.name),
@@ -534,16 +533,16 @@ fn write_run(tx: &mut dyn Tx, run: &RunRecord) -> Result<(), DbError> {
                 ns(h.last_seen_ns),
                 count(h.flows),
                 count(h.bytes),
-            ],
-        )?;
-    }
-    for f in &run.findings {
-        tx.exec(
-            "INSERT INTO findings (run_id, host_key, vendor, product, category, foreign_vendor,
-                                   first_seen, last_seen, flows, bytes_toserver, bytes_toclient,
-                                   countries, evidence)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            &[
+            ]
+        }),
+        "",
+    )?;
+    insert_rows(
+        tx,
+        "findings (run_id, host_key, vendor, product, category, foreign_vendor, first_seen,
+                   last_seen, flows, bytes_toserver, bytes_toclient, countries, evidence)",
+        run.findings.iter().map(|f| {
+            vec![
                 id.clone(),
                 text(&f.host_key),
                 text(&f.vendor),
@@ -557,46 +556,87 @@ fn write_run(tx: &mut dyn Tx, run: &RunRecord) -> Result<(), DbError> {
                 count(f.bytes_toclient),
                 json_list(&f.countries),
                 json_list(&f.evidence),
-            ],
-        )?;
-    }
-    for b in &run.identities {
-        tx.exec(
-            "INSERT INTO identity_history (run_id, host_key, address, source, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            &[
+            ]
+        }),
+        "",
+    )?;
+    insert_rows(
+        tx,
+        "identity_history (run_id, host_key, address, source, first_seen, last_seen)",
+        run.identities.iter().map(|b| {
+            vec![
                 id.clone(),
                 text(&b.host_key),
                 text(&b.address),
                 text(&b.source),
                 ns(b.first_seen_ns),
                 ns(b.last_seen_ns),
-            ],
-        )?;
-    }
+            ]
+        }),
+        "",
+    )?;
     // The shared table: atomic upserts in key order (no lost update, and no
     // deadlock between two sensors that saw the same hosts).
-    for h in &hosts {
-        tx.exec(
-            "INSERT INTO hosts (host_key, name, mac, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (host_key) DO UPDATE SET
-                name = CASE WHEN excluded.last_seen >= hosts.last_seen
-                            THEN COALESCE(excluded.name, hosts.name)
-                            ELSE COALESCE(hosts.name, excluded.name) END,
-                mac = CASE WHEN excluded.last_seen >= hosts.last_seen
-                           THEN COALESCE(excluded.mac, hosts.mac)
-                           ELSE COALESCE(hosts.mac, excluded.mac) END,
-                first_seen = {MIN}(hosts.first_seen, excluded.first_seen),
-                last_seen = {MAX}(hosts.last_seen, excluded.last_seen)",
-            &[
+    insert_rows(
+        tx,
+        "hosts (host_key, name, mac, first_seen, last_seen)",
+        hosts.iter().map(|h| {
+            vec![
                 text(&h.host_key),
                 opt(&h.name),
                 opt(&h.mac),
                 ns(h.first_seen_ns),
                 ns(h.last_seen_ns),
-            ],
-        )?;
+            ]
+        }),
+        " ON CONFLICT (host_key) DO UPDATE SET
+            name = CASE WHEN excluded.last_seen >= hosts.last_seen
+                        THEN COALESCE(excluded.name, hosts.name)
+                        ELSE COALESCE(hosts.name, excluded.name) END,
+            mac = CASE WHEN excluded.last_seen >= hosts.last_seen
+                       THEN COALESCE(excluded.mac, hosts.mac)
+                       ELSE COALESCE(hosts.mac, excluded.mac) END,
+            first_seen = {MIN}(hosts.first_seen, excluded.first_seen),
+            last_seen = {MAX}(hosts.last_seen, excluded.last_seen)",
+    )?;
+    Ok(())
+}
+
+/// Rows inserted per statement: one round trip per 256 rows instead of per
+/// row (PostgreSQL allows 65 535 parameters, SQLite 32 766; 13 columns × 256
+/// fits both).
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// `INSERT INTO {target} VALUES (…), (…) {suffix}` over `rows`, in chunks.
+fn insert_rows(
+    tx: &mut dyn Tx,
+    target: &str,
+    rows: impl Iterator<Item = Vec<Value>>,
+    suffix: &str,
+) -> Result<(), DbError> {
+    let mut chunk: Vec<Vec<Value>> = Vec::with_capacity(ROWS_PER_STATEMENT);
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        chunk.clear();
+        chunk.extend(rows.by_ref().take(ROWS_PER_STATEMENT));
+        let width = chunk.first().map_or(0, Vec::len);
+        let mut sql = format!("INSERT INTO {target} VALUES ");
+        let mut n = 0usize;
+        for (i, _) in chunk.iter().enumerate() {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            for c in 0..width {
+                n += 1;
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('?');
+                sql.push_str(&n.to_string());
+            }
+            sql.push(')');
+        }
+        sql.push_str(suffix);
+        let params: Vec<Value> = chunk.iter().flatten().cloned().collect();
+        tx.exec(&sql, &params)?;
     }
     Ok(())
 }
