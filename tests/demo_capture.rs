@@ -71,7 +71,7 @@ fn every_flow_has_the_generators_counts_and_end_state() {
             .iter()
             .find(|r| {
                 r["timestamp"].as_str().unwrap()
-                    == phonehome::report::time::eve_ts(f["first_ts_us"].as_u64().unwrap() * 1000)
+                    == phonehome::base::time::eve_ts(f["first_ts_us"].as_u64().unwrap() * 1000)
             })
             .unwrap_or_else(|| {
                 panic!(
@@ -87,7 +87,7 @@ fn every_flow_has_the_generators_counts_and_end_state() {
         assert_eq!(fl["bytes_toclient"], f["to_client"]["bytes"], "{what}");
         assert_eq!(
             fl["end"].as_str().unwrap(),
-            phonehome::report::time::eve_ts(f["last_ts_us"].as_u64().unwrap() * 1000),
+            phonehome::base::time::eve_ts(f["last_ts_us"].as_u64().unwrap() * 1000),
             "{what}"
         );
         match f["tcp_end"].as_str() {

@@ -14,12 +14,13 @@
 mod common;
 
 use common::*;
+use phonehome::base::json::Obj;
+use phonehome::base::Progress;
 use phonehome::capture::expand_inputs;
 use phonehome::dissect::{dns, http, quic, tls};
-use phonehome::engine::{replay, Progress, ReplayConfig};
-use phonehome::event::{AppBody, AppRecord, EventKind};
-use phonehome::report::eve::{app_event, header, Ext};
-use phonehome::report::json::Obj;
+use phonehome::dissect::{AppBody, AppRecord, EventKind};
+use phonehome::engine::{replay, ReplayConfig};
+use phonehome::output::eve::{app_event, header, Ext};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;

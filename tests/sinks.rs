@@ -15,10 +15,10 @@ mod common;
 
 use phonehome::judge::policy::{FindingKind, Severity};
 use phonehome::judge::{Confidence, Destination, Evidence, Finding};
-use phonehome::report::sink::config::{Dest, FileFormat, RedisMode, SyslogAddr, SyslogBody};
-use phonehome::report::sink::redis::{command, read_reply, Reply};
-use phonehome::report::sink::{Select, SinkSettings, SinkSpec, Sinks, Snapshot};
 use phonehome::resolve::EvidenceKind;
+use phonehome::sink::config::{Dest, FileFormat, RedisMode, SyslogAddr, SyslogBody};
+use phonehome::sink::redis::{command, read_reply, Reply};
+use phonehome::sink::{Select, SinkSettings, SinkSpec, Sinks, Snapshot};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -120,7 +120,7 @@ fn finding(i: u32) -> Finding {
 fn send_alert(s: &mut Sinks, i: u32) {
     let f = finding(i);
     let mut line = Vec::new();
-    phonehome::report::eve::alert_event(&mut line, &f);
+    phonehome::output::eve::alert_event(&mut line, &f);
     s.alert(&line, &f);
 }
 

@@ -8,10 +8,10 @@
 //! state becomes [`AppState::Done`] and later packets cost nothing here.
 
 use super::stream::{Delivery, Stream};
-use super::{dns, http, quic, tls, DnsEvent, HttpEvent, QuicEvent, TlsEvent};
+use super::{dns, http, quic, tls, AppBody, DnsEvent, HttpEvent, QuicEvent, TlsEvent};
 use crate::decode::{Packet, L4};
-use crate::event::{AppBody, FlowNames};
 use crate::flow::tcp::SYN;
+use crate::flow::FlowNames;
 
 /// Client-side bytes inspected per TCP flow before giving up on finding a protocol.
 const MAX_STREAM_BYTES: u64 = 256 * 1024;

@@ -2,8 +2,9 @@
 
 use super::reader::Job;
 use crate::decode::{self, DecodeStats, Decoded};
+use crate::dissect::{AppRecord, Event, EventKind};
 use crate::dissect::{AppState, Emitted, FlowFacts};
-use crate::event::{AppRecord, Event, EventKey, EventKind};
+use crate::flow::EventKey;
 use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;

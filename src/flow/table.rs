@@ -2,11 +2,11 @@
 
 use super::community_id;
 use super::key::{FlowKey, Side};
-use super::tcp::TcpTrack;
-use crate::decode::{Packet, Tunnel, L4};
-use crate::event::{
+use super::record::{
     EndReason, EventKey, FlowMeta, FlowNames, FlowRecord, FlowState, TcpSummary, Vlan,
 };
+use super::tcp::TcpTrack;
+use crate::decode::{Packet, Tunnel, L4};
 use hashbrown::HashMap;
 use rustc_hash::FxBuildHasher;
 use std::collections::BTreeMap;

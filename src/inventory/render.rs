@@ -2,7 +2,7 @@
 //! Deterministic: rows come ordered from [`super::progress::compute`].
 
 use super::progress::{Progress, State};
-use crate::report::time::eve_ts;
+use crate::base::time::eve_ts;
 
 /// `YYYY-MM-DD` (UTC) of a time in nanoseconds.
 pub fn day(ns: u64) -> String {

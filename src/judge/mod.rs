@@ -8,7 +8,7 @@
 
 pub mod policy;
 
-use crate::event::FlowRecord;
+use crate::flow::FlowRecord;
 use crate::resolve::geoip::GeoAnswer;
 use crate::resolve::{Attribution, EvidenceKind};
 use policy::{Candidate, FindingKind, Policy, Severity};
@@ -452,7 +452,7 @@ pub fn reason(f: &Finding) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EndReason, FlowMeta, FlowState, Vlan};
+    use crate::flow::{EndReason, FlowMeta, FlowState, Vlan};
     use crate::resolve::catalog::Catalog;
 
     fn catalog() -> Catalog {

@@ -10,8 +10,9 @@ use super::catalog::{Catalog, Match};
 use super::dns_cache::{DnsCache, DnsCacheConfig, DnsCacheStats, ResponseOutcome};
 use super::geoip::{GeoAnswer, GeoIp};
 use crate::dissect::dns::DnsFlavor;
+use crate::dissect::AppRecord;
 use crate::dissect::DnsEvent;
-use crate::event::{AppRecord, FlowRecord};
+use crate::flow::FlowRecord;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -236,7 +237,7 @@ impl Resolver {
     /// The endpoint an application event's own name points at (TLS/QUIC SNI
     /// unless ECH, HTTP Host or CONNECT target), for annotating that event.
     pub fn match_event(&self, rec: &AppRecord) -> Option<Attribution<'_>> {
-        use crate::event::AppBody;
+        use crate::dissect::AppBody;
         match &rec.body {
             AppBody::Tls(t) => t
                 .client_hello
@@ -300,7 +301,7 @@ impl Resolver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EndReason, FlowMeta, FlowNames, FlowState, Vlan};
+    use crate::flow::{EndReason, FlowMeta, FlowNames, FlowState, Vlan};
 
     const CATALOG: &str = r#"
 vendor = "Acme"
@@ -463,7 +464,7 @@ source = "https://acme.example/docs"
                 pcap_cnt: None,
                 file: 0,
                 to_server: true,
-                body: crate::event::AppBody::Dns(Box::new(d.clone())),
+                body: crate::dissect::AppBody::Dns(Box::new(d.clone())),
             };
             (rec, d)
         };

@@ -1,7 +1,6 @@
 //! Resolve stage: destinations to vendor endpoints, countries and ASNs.
 mod attribute;
 pub mod catalog;
-pub mod country;
 pub mod dns_cache;
 pub mod geoip;
 pub mod hosts;

@@ -11,7 +11,7 @@ use super::message::{hex, DnsMessage, DnsRecord, RData};
 use super::name::slice_to_text;
 use super::names::{rcode_name, rrtype_name};
 use super::DnsFlavor;
-use crate::report::json::{
+use crate::base::json::{
     hex_pair, push_hex, push_hex_u64, push_ipv4, push_str, push_str_with, Obj,
 };
 use serde_json::{json, Map, Value};

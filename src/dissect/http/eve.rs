@@ -1,7 +1,7 @@
 //! EVE JSON object for the `http` key of a request, as Suricata 8 logs it.
 
 use super::request::HttpRequest;
-use crate::report::json::Obj;
+use crate::base::json::Obj;
 use serde_json::{json, Map, Value};
 
 /// `hostname`, `http_port`, `url`, `http_user_agent`, `http_method`, `protocol`.

@@ -9,7 +9,7 @@ use super::fingerprint::{md5_hex, push_ja3_string, push_ja3s_string, push_ja4};
 use super::{
     escape_name, ja3, ja3s, ja4, version_string, CertInfo, ClientHello, ServerHello, Transport,
 };
-use crate::report::json::{push_str, Obj};
+use crate::base::json::{push_str, Obj};
 
 /// What one TLS session showed, for [`to_eve`].
 #[derive(Clone, Copy, Debug)]

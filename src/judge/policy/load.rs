@@ -3,6 +3,7 @@
 use super::{
     country, Date, Exception, FindingKind, ForeignJurisdictions, Policy, Severity, SeverityRules,
 };
+use crate::base::lines::Lines;
 use ipnet::IpNet;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -129,26 +130,6 @@ impl<'de> Deserialize<'de> for RawForeign {
             }
         }
         d.deserialize_any(V)
-    }
-}
-
-/// Byte offset → 1-based line.
-struct Lines(Vec<usize>);
-
-impl Lines {
-    fn new(text: &str) -> Self {
-        Lines(
-            text.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i)
-                .collect(),
-        )
-    }
-
-    fn line(&self, offset: usize) -> u32 {
-        let n = self.0.partition_point(|&nl| nl < offset) + 1;
-        u32::try_from(n).unwrap_or(u32::MAX)
     }
 }
 

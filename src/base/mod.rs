@@ -1,0 +1,14 @@
+//! The bottom layer: plain helpers every stage may use, importing no stage.
+//!
+//! * [`json`] writes JSON field by field into a reused buffer (EVE lines, ECS).
+//! * [`time`] writes and parses EVE timestamps.
+//! * [`lines`] turns byte offsets of a text into line numbers (file:line in errors).
+//! * [`country`] is the ISO 3166 list that the catalog and the policy check against.
+//! * [`progress`] holds the counters a progress bar reads while a pass over the inputs runs.
+pub mod country;
+pub mod json;
+pub mod lines;
+pub mod progress;
+pub mod time;
+
+pub use progress::Progress;
