@@ -18,6 +18,7 @@
 //! [`progress`] turns what the store holds into removal progress.
 
 mod backend;
+pub mod build;
 pub mod progress;
 pub mod render;
 pub mod schema;

@@ -58,6 +58,9 @@ pub struct HostTable {
     by_mac: HashMap<Mac, usize>,
     by_name: HashMap<String, usize>,
     history: BTreeMap<IpAddr, Vec<Binding>>,
+    /// The address of each identity's current DHCP lease: a new lease of the
+    /// same family ends the old one (one lease per client hardware address).
+    leases: HashMap<(usize, bool), IpAddr>,
     pub stats: HostTableStats,
 }
 
@@ -76,16 +79,19 @@ impl HostTable {
         match claim.action {
             ClaimAction::Describe => {}
             ClaimAction::Bind => self.bind(addr, id, claim.source, ts_ns),
-            ClaimAction::Release => {
-                if let Some(b) = self
-                    .history
-                    .get_mut(&addr)
-                    .and_then(|h| h.last_mut())
-                    .filter(|b| b.identity == id && b.until_ns.is_none())
-                {
-                    b.until_ns = Some(ts_ns);
-                }
-            }
+            ClaimAction::Release => self.release(addr, id, ts_ns),
+        }
+    }
+
+    /// Ends `id`'s open binding of `addr`, if it holds it.
+    fn release(&mut self, addr: IpAddr, id: usize, ts_ns: u64) {
+        if let Some(b) = self
+            .history
+            .get_mut(&addr)
+            .and_then(|h| h.last_mut())
+            .filter(|b| b.identity == id && b.until_ns.is_none())
+        {
+            b.until_ns = Some(ts_ns);
         }
     }
 
@@ -145,6 +151,13 @@ impl HostTable {
             self.stats.addresses_dropped += 1;
             return;
         }
+        if source == IdentitySource::Dhcp {
+            if let Some(old) = self.leases.insert((id, addr.is_ipv4()), addr) {
+                if old != addr {
+                    self.release(old, id, ts_ns);
+                }
+            }
+        }
         let h = self.history.entry(addr).or_default();
         if let Some(last) = h.last_mut() {
             if last.identity == id && last.until_ns.is_none() {
@@ -169,15 +182,16 @@ impl HostTable {
     }
 
     /// The identity that held `addr` at `ts_ns`: the binding covering that
-    /// time, else (traffic before the first claim, e.g. a lease renewed
-    /// after the capture began) the first binding after it.
+    /// time; before the address's first binding (traffic before the first
+    /// claim, e.g. a lease renewed after the capture began), its first holder;
+    /// in a gap between holders, nobody.
     pub fn identity_at(&self, addr: IpAddr, ts_ns: u64) -> Option<&HostIdentity> {
         let h = self.history.get(&addr)?;
         let covering = h
             .iter()
             .rev()
             .find(|b| b.from_ns <= ts_ns && b.until_ns.is_none_or(|u| ts_ns < u));
-        let b = covering.or_else(|| h.iter().find(|b| b.from_ns > ts_ns))?;
+        let b = covering.or_else(|| h.first().filter(|b| ts_ns < b.from_ns))?;
         self.identities.get(b.identity)
     }
 
@@ -253,6 +267,8 @@ mod tests {
         let a = Some((format!("mac:{MAC_A}"), Some("PC-A".to_owned())));
         let b = Some((format!("mac:{MAC_B}"), Some("PC-B".to_owned())));
         assert_eq!(at(ip1, 50), a);
+        // A's new lease ended the old one: between the move and B, nobody.
+        assert_eq!(at(ip1, 110), None);
         assert_eq!(at(ip1, 130), b);
         assert_eq!(at(ip2, 130), a);
         // Before any claim for .9: its first holder.
