@@ -18,6 +18,8 @@ pub const MAX_IDENTITIES: usize = 65_536;
 pub const MAX_ADDRESSES: usize = 131_072;
 /// Bindings kept per address (the oldest go first).
 pub const MAX_BINDINGS_PER_ADDRESS: usize = 16;
+/// Names indexed (to find a name-only identity again).
+pub const MAX_NAMES: usize = 2 * MAX_IDENTITIES;
 
 /// A host as its claims describe it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +50,7 @@ pub struct Binding {
 pub struct HostTableStats {
     pub claims: u64,
     pub identities_dropped: u64,
+    pub names_dropped: u64,
     pub addresses_dropped: u64,
     pub bindings_dropped: u64,
 }
@@ -141,7 +144,13 @@ impl HostTable {
             ident.fqdn = Some(f.clone());
         }
         if let Some(n) = name_key {
-            self.by_name.insert(n, id);
+            // One MAC can claim a new name in every packet: the name index
+            // is bounded on its own.
+            if self.by_name.len() < MAX_NAMES || self.by_name.contains_key(&n) {
+                self.by_name.insert(n, id);
+            } else {
+                self.stats.names_dropped += 1;
+            }
         }
         Some(id)
     }
@@ -324,5 +333,16 @@ mod tests {
         }
         assert_eq!(t.history.get(&ip).unwrap().len(), MAX_BINDINGS_PER_ADDRESS);
         assert_eq!(t.stats.bindings_dropped, 5);
+        // One MAC renaming itself in every claim does not grow the name index.
+        for i in 0..(MAX_NAMES as u64 + 10) {
+            let name = format!("n{i}");
+            t.observe(
+                100 + i,
+                &claim(ClaimAction::Describe, Some(MAC_B), None, Some(&name)),
+            );
+        }
+        assert_eq!(t.by_name.len(), MAX_NAMES);
+        assert!(t.stats.names_dropped >= 10);
+        assert_eq!(t.identities.len(), 1 + MAX_BINDINGS_PER_ADDRESS + 4 + 1);
     }
 }
