@@ -7,6 +7,7 @@
 //! 2 usage error.
 
 mod progress;
+mod removal;
 mod replay;
 mod report;
 mod summary;
@@ -60,6 +61,10 @@ pub enum Command {
     /// evidence bundle.
     Report(report::ReportArgs),
     // --- end report ---
+    /// Removal progress from the inventory: per host and product still
+    /// present, removed, replaced, new (or host not seen), totals per
+    /// product, and the share of hosts clear per day.
+    Progress(removal::ProgressArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -144,6 +149,7 @@ pub fn main() -> ExitCode {
         Command::Geoip(g) => geoip_cmd(&g),
         Command::Policy(p) => policy_cmd(p),
         Command::Report(r) => report::run(&r),
+        Command::Progress(p) => removal::run(&p),
     };
     match result {
         Ok(code) => ExitCode::from(code),

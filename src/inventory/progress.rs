@@ -120,7 +120,9 @@ pub struct Progress {
 pub enum ProgressError {
     #[error("the inventory holds no runs yet: replay a capture with --inventory first")]
     Empty,
-    #[error("no run {0} in the inventory (phonehome progress lists the runs it used)")]
+    #[error(
+        "no run {0} in the inventory (phonehome progress --format json lists the runs compared)"
+    )]
     UnknownRun(String),
 }
 
