@@ -167,3 +167,23 @@ fn every_prefix_and_byte_flip_parses_without_panic() {
         }
     }
 }
+
+#[test]
+fn long_hostnames_of_control_characters_stay_bounded() {
+    // Found by the dhcp_message fuzz target: option 12 repeated (RFC 3396)
+    // with C1 controls, 8 bytes each once escaped.
+    let mut opts = vec![53, 1, 1];
+    for _ in 0..4 {
+        opts.extend_from_slice(&[12, 254]);
+        opts.extend(std::iter::repeat_n([0xc2u8, 0x85], 127).flatten());
+    }
+    opts.push(255);
+    let m = parse(&message(1, MAC, [0; 4], &opts)).unwrap();
+    let h = m.hostname.unwrap();
+    assert!(
+        h.len() <= 4 * crate::dissect::hostid::MAX_NAME_TEXT,
+        "{}",
+        h.len()
+    );
+    assert!(h.starts_with("\\xc2\\x85"));
+}

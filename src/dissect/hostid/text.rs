@@ -48,20 +48,17 @@ impl fmt::Display for Mac {
 
 /// A name from the wire as text that is safe to print: valid UTF-8 is kept
 /// (host names such as "Luca’s iMac" are UTF-8), control characters and
-/// bytes of invalid UTF-8 become `\xNN`, a backslash becomes `\\`; at most
-/// [`MAX_NAME_TEXT`] characters.
+/// bytes of invalid UTF-8 become `\xNN`, a backslash becomes `\\`. Only the
+/// first [`MAX_NAME_TEXT`] bytes are read (a character cut there is escaped),
+/// so the text is at most 4 × [`MAX_NAME_TEXT`] bytes.
 pub fn display_text(raw: &[u8]) -> String {
-    let mut out = String::with_capacity(raw.len().min(MAX_NAME_TEXT));
+    let raw = raw.get(..MAX_NAME_TEXT).unwrap_or(raw);
+    let mut out = String::with_capacity(raw.len());
     let push_hex = |out: &mut String, b: u8| {
         out.push_str(&format!("\\x{b:02x}"));
     };
-    let mut count = 0usize;
     for chunk in raw.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if count >= MAX_NAME_TEXT {
-                return out;
-            }
-            count += 1;
             match c {
                 '\\' => out.push_str("\\\\"),
                 c if c.is_control() => {
@@ -74,10 +71,6 @@ pub fn display_text(raw: &[u8]) -> String {
             }
         }
         for &b in chunk.invalid() {
-            if count >= MAX_NAME_TEXT {
-                return out;
-            }
-            count += 1;
             push_hex(&mut out, b);
         }
     }
@@ -104,5 +97,9 @@ mod tests {
         assert_eq!(display_text(b"a\x00b\x1b[31m"), "a\\x00b\\x1b[31m");
         assert_eq!(display_text(b"ok\xff\\"), "ok\\xff\\\\");
         assert_eq!(display_text(&[b'x'; 400]).len(), MAX_NAME_TEXT);
+        // C1 controls are 2 bytes of UTF-8 and 8 bytes escaped: still bounded.
+        let c1 = "\u{85}".repeat(300);
+        assert_eq!(display_text(c1.as_bytes()).len(), MAX_NAME_TEXT / 2 * 8 + 4);
+        assert!(display_text(c1.as_bytes()).len() <= 4 * MAX_NAME_TEXT);
     }
 }
