@@ -54,6 +54,7 @@ pub mod engine;
 pub mod evidence;
 pub mod export;
 pub mod flow;
+pub mod inventory;
 pub mod judge;
 pub mod output;
 pub mod report;

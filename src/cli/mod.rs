@@ -8,6 +8,7 @@
 
 mod export;
 mod progress;
+mod removal;
 mod replay;
 mod report;
 mod summary;
@@ -61,6 +62,10 @@ pub enum Command {
     /// evidence bundle.
     Report(report::ReportArgs),
     // --- end report ---
+    /// Removal progress from the inventory: per host and product still
+    /// present, removed, replaced, new (or host not seen), totals per
+    /// product, and the share of hosts clear per day.
+    Progress(removal::ProgressArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -155,6 +160,7 @@ pub fn main() -> ExitCode {
         Command::Geoip(g) => geoip_cmd(&g),
         Command::Policy(p) => policy_cmd(p),
         Command::Report(r) => report::run(&r),
+        Command::Progress(p) => removal::run(&p),
     };
     match result {
         Ok(code) => ExitCode::from(code),
