@@ -242,7 +242,9 @@ fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
         }
         CatalogCmd::Check { src } => {
             let cat = load_catalog(src.catalog.as_deref())?;
-            let issues = cat.check();
+            let mut issues = cat.check();
+            // [[asn]] numbers and names against the shipped ASN database.
+            issues.extend(cat.check_asn_database(&GeoIp::embedded()?)?);
             for i in &issues {
                 println!("{i}");
             }

@@ -19,11 +19,13 @@ mod index;
 mod load;
 mod model;
 mod names;
+pub mod platforms;
 
 pub use check::{CheckIssue, IssueKind, Severity};
 pub use load::LoadError;
 pub use model::{
-    Confidence, Endpoint, EndpointId, EndpointKind, Match, Product, Purpose, Vendor, VendorSummary,
+    Confidence, Endpoint, EndpointId, EndpointKind, Match, OwnedAsn, OwnedDomain, Product, Purpose,
+    Vendor, VendorSummary, WebPresence,
 };
 
 use index::Index;
@@ -190,6 +192,35 @@ impl Catalog {
             ))
         });
         all
+    }
+
+    /// The `[[asn]]` entries against an ASN database (the shipped one for
+    /// `catalog check`): wrong names are errors, unknown numbers warnings.
+    pub fn check_asn_database(
+        &self,
+        geoip: &crate::resolve::geoip::GeoIp,
+    ) -> Result<Vec<CheckIssue>, crate::resolve::geoip::GeoIpError> {
+        if self.vendors.iter().all(|v| v.asns.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let name = geoip
+            .databases()
+            .into_iter()
+            .find(|d| d.role == crate::resolve::geoip::Role::Asn)
+            .map_or_else(|| "the ASN database".to_string(), |d| d.name);
+        Ok(check::asn_database(
+            &self.vendors,
+            &geoip.asn_table()?,
+            &name,
+        ))
+    }
+
+    /// The first error `check` finds (entry errors and cross-vendor
+    /// conflicts), for refusing to start on a broken catalog.
+    pub fn first_error(&self) -> Option<CheckIssue> {
+        self.check()
+            .into_iter()
+            .find(|i| i.severity == Severity::Error)
     }
 
     /// Distinct prefix lengths (IPv4, IPv6): what one address lookup costs.

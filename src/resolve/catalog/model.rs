@@ -21,6 +21,17 @@ pub struct Vendor {
     /// from a directory).
     pub file: String,
     pub products: Vec<Product>,
+    /// Registrable domains (or a general platform's security sub-suffixes)
+    /// the vendor owns and its products use: every unlisted name under one is
+    /// the vendor's (the `owned_domain` tier).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub owned_domains: Vec<OwnedDomain>,
+    /// The vendor's own web presence beyond the shared rule: never evidence.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub web_presence: Vec<WebPresence>,
+    /// Autonomous systems registered to the vendor itself (the `owned_network` tier).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub asns: Vec<OwnedAsn>,
 }
 
 impl Vendor {
@@ -28,6 +39,50 @@ impl Vendor {
     pub fn endpoint_count(&self) -> usize {
         self.products.iter().map(|p| p.endpoints.len()).sum()
     }
+}
+
+/// `[[owned_domain]]`: a domain the vendor owns and its products use.
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnedDomain {
+    /// Lower case, no trailing dot; never a public suffix or a general
+    /// platform's apex (the loader refuses those).
+    pub domain: String,
+    pub source: String,
+    /// Set when every name under the domain belongs to this product.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// The apex and `www.` are the vendor's public web site (not evidence).
+    pub website: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub line: u32,
+}
+
+/// `[[web_presence]]`: a host or a subtree that is the vendor's web site,
+/// support portal, shop...: visiting it is not evidence of a product.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebPresence {
+    /// `host` (exactly this name) or `suffix` (the name and its subdomains).
+    pub kind: EndpointKind,
+    pub pattern: String,
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub line: u32,
+}
+
+/// `[[asn]]`: an autonomous system registered to the vendor itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnedAsn {
+    pub number: u32,
+    /// The organisation name as the shipped ASN database gives it.
+    pub name: String,
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub line: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]

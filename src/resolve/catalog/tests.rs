@@ -426,3 +426,234 @@ fn shipped_catalog_is_embedded_and_has_no_errors() {
     assert!(c.match_name("www.huawei.com").is_none());
     assert!(c.match_name("events.data.microsoft.com").is_none());
 }
+
+/// A vendor with owned domains, web presence and ASNs, as research files write them.
+fn owner(name: &str, extra: &str, endpoints: &[(&str, &str)]) -> String {
+    let v = vendor(name, "US", endpoints);
+    // The vendor-level tables go before the first [[product]].
+    let at = v.find("[[product]]").unwrap();
+    format!("{}{extra}\n{}", &v[..at], &v[at..])
+}
+
+#[test]
+fn owned_domains_web_presence_and_asns_load() {
+    let extra = format!(
+        r#"
+[[owned_domain]]
+domain = "acme-cloud.net"
+source = "{SRC}"
+product = "p"
+notes = "telemetry domain"
+
+[[owned_domain]]
+domain = "acme.com"
+source = "{SRC}"
+website = true
+
+[[web_presence]]
+suffix = "esupport.acme.com"
+source = "{SRC}"
+
+[[web_presence]]
+host = "portal.acme.com"
+source = "{SRC}"
+
+[[asn]]
+number = 64000
+name = "ACME-NET"
+source = "{SRC}"
+"#
+    );
+    let c = cat(&[(
+        "acme",
+        &owner("Acme", &extra, &[("host", "t.acme-cloud.net")]),
+    )]);
+    assert!(c.check().is_empty(), "{:?}", c.check());
+    let v = c.vendor("acme").unwrap();
+    assert_eq!(v.owned_domains.len(), 2);
+    let d = &v.owned_domains[0];
+    assert_eq!(
+        (d.domain.as_str(), d.product.as_deref(), d.website, d.line),
+        ("acme-cloud.net", Some("P"), false, 6)
+    );
+    assert!(v.owned_domains[1].website);
+    assert_eq!(v.web_presence.len(), 2);
+    assert_eq!(v.web_presence[0].kind, EndpointKind::Suffix);
+    assert_eq!(v.web_presence[1].kind, EndpointKind::Host);
+    assert_eq!(v.asns.len(), 1);
+    assert_eq!(
+        (v.asns[0].number, v.asns[0].name.as_str()),
+        (64000, "ACME-NET")
+    );
+    // `catalog show` prints them.
+    let json = serde_json::to_string(v).unwrap();
+    assert!(json.contains("\"owned_domains\"") && json.contains("\"asns\""));
+}
+
+#[test]
+fn owned_entry_problems_are_entry_errors_with_lines() {
+    let extra = format!(
+        r#"
+[[owned_domain]]
+domain = "co.uk"
+source = "{SRC}"
+
+[[owned_domain]]
+domain = "microsoft.com"
+source = "{SRC}"
+
+[[owned_domain]]
+domain = "github.io"
+source = "{SRC}"
+
+[[owned_domain]]
+domain = "ok.example"
+source = "not a url"
+
+[[owned_domain]]
+domain = "other.example"
+source = "{SRC}"
+product = "Nope"
+
+[[owned_domain]]
+domain = "Bad.Example"
+source = "{SRC}"
+
+[[web_presence]]
+host = "a.ok2.example"
+suffix = "ok2.example"
+source = "{SRC}"
+
+[[asn]]
+number = 16509
+name = "Amazon.com, Inc."
+source = "{SRC}"
+
+[[asn]]
+number = 65000
+name = "PRIVATE"
+source = "{SRC}"
+
+[[asn]]
+number = 36692
+source = "{SRC}"
+
+[[asn]]
+number = -1
+name = "X"
+source = "{SRC}"
+"#
+    );
+    let c = cat(&[("bad", &owner("Bad", &extra, &[("host", "t.ok.example")]))]);
+    let got: Vec<(u32, IssueKind)> = c
+        .check()
+        .into_iter()
+        .filter(|i| i.severity == Severity::Error)
+        .map(|i| (i.line, i.kind))
+        .collect();
+    use IssueKind::*;
+    assert_eq!(
+        got,
+        vec![
+            (6, PublicSuffix),
+            (10, GeneralPlatform),
+            (14, PublicSuffix), // private section of the list: still anyone's
+            (19, InvalidSource),
+            (24, UnknownProduct),
+            (27, Malformed), // upper case
+            (31, Malformed), // both host and suffix
+            (36, GeneralPlatform),
+            (41, Malformed), // private-use AS number
+            (46, MissingField),
+            (50, Malformed),
+        ]
+    );
+    let v = c.vendor("bad").unwrap();
+    assert!(v.owned_domains.is_empty() && v.web_presence.is_empty() && v.asns.is_empty());
+    let first = c.first_error().unwrap().to_string();
+    assert!(
+        first.starts_with("bad.toml:6: error: owned_domain \"co.uk\": is a public suffix"),
+        "{first}"
+    );
+}
+
+#[test]
+fn suffix_endpoints_at_public_suffixes_or_platform_apexes_are_errors() {
+    let c = cat(&[(
+        "v",
+        &vendor(
+            "V",
+            "US",
+            &[
+                ("suffix", "com.cn"),
+                ("suffix", "qq.com"),
+                ("suffix", "guanjia.qq.com"),
+            ],
+        ),
+    )]);
+    let kinds: Vec<IssueKind> = c.check().into_iter().map(|i| i.kind).collect();
+    assert_eq!(kinds, [IssueKind::PublicSuffix, IssueKind::GeneralPlatform]);
+    assert!(c.match_name("im.qq.com").is_none());
+    assert_eq!(c.match_name("x.guanjia.qq.com").unwrap().vendor, "V");
+}
+
+#[test]
+fn owned_domains_and_asns_must_not_overlap_across_vendors() {
+    let a = owner(
+        "A",
+        &format!(
+            "[[owned_domain]]\ndomain = \"shared.example\"\nsource = \"{SRC}\"\n\n[[asn]]\nnumber = 64000\nname = \"A\"\nsource = \"{SRC}\"\n\n[[web_presence]]\nhost = \"www.elsewhere.example\"\nsource = \"{SRC}\"\n"
+        ),
+        &[("host", "t.shared.example")],
+    );
+    let b = owner(
+        "B",
+        &format!(
+            "[[owned_domain]]\ndomain = \"shared.example\"\nsource = \"{SRC}\"\n\n[[owned_domain]]\ndomain = \"sub.shared.example\"\nsource = \"{SRC}\"\n\n[[asn]]\nnumber = 64000\nname = \"B\"\nsource = \"{SRC}\"\n"
+        ),
+        &[("host", "u.shared.example")],
+    );
+    let c = cat(&[("a", &a), ("b", &b)]);
+    let got: Vec<(String, u32, Severity, IssueKind)> = c
+        .check()
+        .into_iter()
+        .map(|i| (i.file, i.line, i.severity, i.kind))
+        .collect();
+    use IssueKind::*;
+    use Severity::*;
+    assert_eq!(
+        got,
+        vec![
+            ("a.toml".into(), 14, Warning, MissingField), // web presence outside its domains
+            ("b.toml".into(), 5, Error, Overlap),         // shared.example twice
+            ("b.toml".into(), 9, Error, Overlap),         // inside A's shared.example
+            ("b.toml".into(), 13, Error, Overlap),        // AS64000 twice
+            ("b.toml".into(), 21, Warning, Overlap),      // B's host inside A's domain
+        ]
+    );
+}
+
+#[test]
+fn asns_are_checked_against_the_asn_database() {
+    let mut table = std::collections::BTreeMap::new();
+    let entry = |name: &str| crate::resolve::geoip::AsnEntry {
+        name: name.into(),
+        address: "198.51.100.1".parse().unwrap(),
+    };
+    table.insert(64001, entry("Acme Networks"));
+    table.insert(64002, entry("Someone Else"));
+    let extra = format!(
+        "[[asn]]\nnumber = 64001\nname = \"ACME NETWORKS\"\nsource = \"{SRC}\"\n\n[[asn]]\nnumber = 64002\nname = \"Acme\"\nsource = \"{SRC}\"\n\n[[asn]]\nnumber = 64003\nname = \"Acme\"\nsource = \"{SRC}\"\n"
+    );
+    let c = cat(&[(
+        "acme",
+        &owner("Acme", &extra, &[("host", "t.acme.example")]),
+    )]);
+    let got: Vec<(u32, Severity)> = check::asn_database(c.vendors(), &table, "test.mmdb")
+        .into_iter()
+        .map(|i| (i.line, i.severity))
+        .collect();
+    // Names compare case-insensitively; a different organisation is an
+    // error, a number the database lacks a warning.
+    assert_eq!(got, [(10, Severity::Error), (15, Severity::Warning)]);
+}
