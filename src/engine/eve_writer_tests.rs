@@ -4,26 +4,33 @@
 //! capture of the shared corpus and of the repository's own captures.
 //!
 //! `reference_app_event` is the Value-building path the writers replaced,
-//! kept here as the oracle.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-mod common;
+//! kept here as the oracle; the `to_eve` twins exist only in test builds.
+//! A unit test of the engine, the one module that runs every stage.
 
-use common::*;
-use phonehome::base::json::Obj;
-use phonehome::base::Progress;
-use phonehome::capture::expand_inputs;
-use phonehome::dissect::{dns, http, quic, tls};
-use phonehome::dissect::{AppBody, AppRecord, EventKind};
-use phonehome::engine::{replay, ReplayConfig};
-use phonehome::output::eve::{app_event, header, Ext};
+use super::{replay, ReplayConfig};
+use crate::base::json::Obj;
+use crate::base::Progress;
+use crate::capture::expand_inputs;
+use crate::dissect::{dns, http, quic, tls};
+use crate::dissect::{AppBody, AppRecord, EventKind};
+use crate::output::eve::{app_event, header, Ext};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The shared data folder (`../shared` beside the repository, or
+/// `$PHONEHOME_SHARED`). Missing data is a failure, never a skip.
+fn shared() -> PathBuf {
+    let p = std::env::var_os("PHONEHOME_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    assert!(
+        p.join("captures/MANIFEST.tsv").is_file(),
+        "shared test data not found at {} (set PHONEHOME_SHARED or place ../shared beside the repository)",
+        p.display()
+    );
+    p
+}
 
 fn flag_names<F: bitflags::Flags>(f: &F) -> impl Iterator<Item = String> + '_ {
     f.iter_names().map(|(n, _)| n.to_ascii_lowercase())
