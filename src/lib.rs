@@ -23,6 +23,8 @@
 //! * [`judge`] applies the jurisdiction policy and makes findings.
 //! * [`output`] writes EVE JSON lines and the other document formats (ECS,
 //!   CEF), and deduplicates alerts.
+//! * [`export`] writes the vendor catalog as Suricata rules, a Zeek intel
+//!   file, Sigma rules, an RPZ zone, a hosts file or JSON.
 //! * [`sink`] delivers them to SOC tools (syslog, Splunk HEC, Elasticsearch,
 //!   Redis, files), spooling what cannot be sent yet.
 //! * [`evidence`] reads the inputs again for the packets behind each finding
@@ -50,6 +52,7 @@ pub mod decode;
 pub mod dissect;
 pub mod engine;
 pub mod evidence;
+pub mod export;
 pub mod flow;
 pub mod judge;
 pub mod output;

@@ -27,7 +27,8 @@ const LAYERS: &[&[&str]] = &[
     &["dissect"],
     &["resolve"],
     &["judge"],
-    &["output"],
+    // export reads the catalog and the policy, and writes rule files.
+    &["output", "export"],
     &["sink", "evidence"],
     &["report"],
     &["engine"],

@@ -296,7 +296,7 @@ fn finding_flows(events: &[Value]) -> BTreeMap<FindingKey, BTreeMap<u64, EveFlow
             continue;
         }
         let key = (
-            e["src_ip"].as_str().unwrap().to_string(),
+            ip_text(e["src_ip"].as_str().unwrap()),
             m["vendor"].as_str().unwrap().to_string(),
             m["product"].as_str().unwrap().to_string(),
         );

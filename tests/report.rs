@@ -139,20 +139,27 @@ fn chromium_dom(page: &Path) -> String {
         .unwrap_or_else(|e| {
             panic!("{bin} is needed for this test (scripts/test installs it): {e}")
         });
+    // Drain stdout while Chromium runs: a DOM larger than the pipe buffer
+    // would otherwise block it forever.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut buf).map(|_| buf)
+    });
     let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             panic!("{bin} did not finish within 180 s");
         }
         std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{bin} failed");
-    let dom = String::from_utf8(out.stdout).unwrap();
+    };
+    assert!(status.success(), "{bin} failed");
+    let out_stdout = reader.join().unwrap().unwrap();
+    let dom = String::from_utf8(out_stdout).unwrap();
     assert!(dom.contains("</html>"), "no DOM from {bin}: {dom}");
     dom
 }

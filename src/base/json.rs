@@ -5,7 +5,7 @@
 //! control characters below 0x20), so a writer and a `serde_json::Value`
 //! holding the same data give the same bytes.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Lowercase hex digits of every byte value.
 const HEX_PAIRS: [[u8; 2]; 256] = {
@@ -70,6 +70,22 @@ pub fn push_ipv4(out: &mut Vec<u8>, a: Ipv4Addr) {
             out.push(b'.');
         }
         out.extend_from_slice(ibuf.format(o).as_bytes());
+    }
+}
+
+/// An IPv6 address in full, as Suricata's EVE has it: eight groups of four
+/// lowercase hex digits, no `::` compression, no dotted IPv4 tail
+/// (`2001:0db8:0000:0000:0000:0000:0000:0001`). Fixed width, so the same
+/// address is always the same text to grep for.
+pub fn push_ipv6_full(out: &mut Vec<u8>, a: Ipv6Addr) {
+    for (i, seg) in a.segments().into_iter().enumerate() {
+        if i > 0 {
+            out.push(b':');
+        }
+        for shift in [12u16, 8, 4, 0] {
+            let d = u8::try_from((seg >> shift) & 0xf).unwrap_or(0);
+            out.push(if d < 10 { b'0' + d } else { b'a' + d - 10 });
+        }
     }
 }
 
@@ -200,6 +216,7 @@ impl<'a> Obj<'a> {
         self
     }
 
+    /// An address in RFC 5952 text (IPv6 compressed): phonehome's own fields.
     pub fn ip(&mut self, k: &str, ip: IpAddr) -> &mut Self {
         use std::io::Write;
         self.key(k);
@@ -209,6 +226,19 @@ impl<'a> Obj<'a> {
             IpAddr::V6(a) => {
                 let _ = write!(self.out, "{a}");
             }
+        }
+        self.out.push(b'"');
+        self
+    }
+
+    /// An address as Suricata writes it (IPv6 in full): Suricata's own
+    /// fields (`src_ip`, `dest_ip`, `tunnel`).
+    pub fn suricata_ip(&mut self, k: &str, ip: IpAddr) -> &mut Self {
+        self.key(k);
+        self.out.push(b'"');
+        match ip {
+            IpAddr::V4(a) => push_ipv4(self.out, a),
+            IpAddr::V6(a) => push_ipv6_full(self.out, a),
         }
         self.out.push(b'"');
         self
@@ -390,6 +420,42 @@ mod tests {
         assert_eq!(v["n"], 42);
         assert_eq!(v["b"], false);
         assert_eq!(v["in"]["ip"], "::1");
+    }
+
+    #[test]
+    fn ipv6_is_written_in_full_and_reads_back() {
+        for (ip, full) in [
+            ("2001:db8::1", "2001:0db8:0000:0000:0000:0000:0000:0001"),
+            ("::", "0000:0000:0000:0000:0000:0000:0000:0000"),
+            (
+                "fe80::a:bcde:f012",
+                "fe80:0000:0000:0000:0000:000a:bcde:f012",
+            ),
+            (
+                "::ffff:192.0.2.1",
+                "0000:0000:0000:0000:0000:ffff:c000:0201",
+            ),
+            (
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            ),
+        ] {
+            let a: Ipv6Addr = ip.parse().unwrap();
+            let mut buf = Vec::new();
+            push_ipv6_full(&mut buf, a);
+            assert_eq!(String::from_utf8_lossy(&buf), full);
+            assert_eq!(full.parse::<Ipv6Addr>().unwrap(), a);
+        }
+        let mut buf = Vec::new();
+        let mut o = Obj::new(&mut buf);
+        o.suricata_ip("v4", "192.0.2.1".parse().unwrap())
+            .suricata_ip("v6", "2001:db8::1".parse().unwrap())
+            .ip("short", "2001:db8::1".parse().unwrap());
+        o.end();
+        assert_eq!(
+            String::from_utf8_lossy(&buf),
+            r#"{"v4":"192.0.2.1","v6":"2001:0db8:0000:0000:0000:0000:0000:0001","short":"2001:db8::1"}"#
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! unwritable output; output is still written for what could be read),
 //! 2 usage error.
 
+mod export;
 mod progress;
 mod replay;
 mod report;
@@ -98,6 +99,9 @@ pub enum CatalogCmd {
         #[command(flatten)]
         src: CatalogArgs,
     },
+    /// Write the catalog as Suricata rules, a Zeek intel file, Sigma rules,
+    /// an RPZ zone, a hosts file or JSON.
+    Export(Box<export::ExportArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -209,6 +213,7 @@ fn load_catalog(dir: Option<&std::path::Path>) -> anyhow::Result<Catalog> {
 
 fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
     match c {
+        CatalogCmd::Export(a) => Ok(export::run(&a, DEFAULT_HOME)?),
         CatalogCmd::List { src, json } => {
             let cat = load_catalog(src.catalog.as_deref())?;
             for v in cat.list() {

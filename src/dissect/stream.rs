@@ -18,8 +18,19 @@ pub struct Stream {
     delivered: u64,
     pending: Vec<(u32, Vec<u8>)>,
     pending_bytes: usize,
+    /// Highest acknowledgement the peer sent for this direction.
+    peer_ack: Option<u32>,
     /// A gap was reported: nothing more is delivered.
     stopped: bool,
+}
+
+/// What the stream hands its consumer, in stream order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Piece<'a> {
+    Data(&'a [u8]),
+    /// Bytes the peer acknowledged but the capture does not have: they will
+    /// never arrive, the data that follows is delivered after this mark.
+    Hole,
 }
 
 /// What a segment did to the stream.
@@ -41,6 +52,11 @@ impl Stream {
         self.delivered
     }
 
+    /// The sequence number after the last byte delivered (None before any).
+    pub fn next_seq(&self) -> Option<u32> {
+        self.next
+    }
+
     pub fn is_stopped(&self) -> bool {
         self.stopped
     }
@@ -53,8 +69,18 @@ impl Stream {
         }
     }
 
+    /// The peer acknowledged this direction up to `ack`.
+    pub fn peer_acked(&mut self, ack: u32) {
+        if self.peer_ack.is_none_or(|a| seq_diff(ack, a) > 0) {
+            self.peer_ack = Some(ack);
+        }
+    }
+
     /// Handles a segment's payload at `seq`, passing in-order bytes to `out`.
-    pub fn segment(&mut self, seq: u32, data: &[u8], out: &mut impl FnMut(&[u8])) -> Delivery {
+    /// A segment after a hole the peer has already acknowledged (lost by the
+    /// capture, so never retransmitted) is not held: the hole is marked and
+    /// delivery goes on from the segment, as Suricata reports a gap.
+    pub fn segment(&mut self, seq: u32, data: &[u8], out: &mut impl FnMut(Piece<'_>)) -> Delivery {
         if self.stopped {
             return Delivery::Gap;
         }
@@ -64,7 +90,11 @@ impl Stream {
         let next = *self.next.get_or_insert(seq);
         let ahead = seq_diff(seq, next);
         if ahead > 0 {
-            return self.hold(seq, data);
+            if self.peer_ack.is_none_or(|a| seq_diff(a, seq) < 0) {
+                return self.hold(seq, data);
+            }
+            out(Piece::Hole);
+            self.next = Some(seq);
         }
         self.deliver(seq, data, out);
         self.drain(out);
@@ -72,13 +102,13 @@ impl Stream {
     }
 
     /// Delivers the part of `data` (at `seq`, not after `next`) not yet delivered.
-    fn deliver(&mut self, seq: u32, data: &[u8], out: &mut impl FnMut(&[u8])) {
+    fn deliver(&mut self, seq: u32, data: &[u8], out: &mut impl FnMut(Piece<'_>)) {
         let Some(next) = self.next else {
             return;
         };
         let skip = (-seq_diff(seq, next)).max(0) as usize;
         if let Some(new) = data.get(skip..).filter(|d| !d.is_empty()) {
-            out(new);
+            out(Piece::Data(new));
             self.delivered += new.len() as u64;
             self.next = Some(next.wrapping_add(new.len() as u32));
         }
@@ -103,7 +133,7 @@ impl Stream {
     }
 
     /// Delivers held segments that the stream has now reached.
-    fn drain(&mut self, out: &mut impl FnMut(&[u8])) {
+    fn drain(&mut self, out: &mut impl FnMut(Piece<'_>)) {
         while let Some(next) = self.next {
             let Some(i) = self
                 .pending
@@ -136,7 +166,32 @@ mod tests {
     use super::*;
 
     fn run(s: &mut Stream, seq: u32, d: &[u8], got: &mut Vec<u8>) -> Delivery {
-        s.segment(seq, d, &mut |b: &[u8]| got.extend_from_slice(b))
+        s.segment(seq, d, &mut |p: Piece<'_>| match p {
+            Piece::Data(b) => got.extend_from_slice(b),
+            Piece::Hole => got.extend_from_slice(b"|"),
+        })
+    }
+
+    #[test]
+    fn a_hole_the_peer_acknowledged_is_skipped() {
+        let mut s = Stream::default();
+        let mut got = Vec::new();
+        s.syn(99);
+        assert_eq!(run(&mut s, 100, b"abc", &mut got), Delivery::Ok);
+        // 103..106 never captured; unacknowledged, the next segment waits.
+        assert_eq!(run(&mut s, 106, b"ghi", &mut got), Delivery::Ok);
+        assert_eq!(got, b"abc");
+        // The peer acknowledged past the hole: the held segment goes out
+        // when it comes again, and so does new data.
+        s.peer_acked(109);
+        assert_eq!(run(&mut s, 106, b"ghi", &mut got), Delivery::Ok);
+        assert_eq!(run(&mut s, 109, b"jk", &mut got), Delivery::Ok);
+        assert_eq!(got, b"abc|ghijk");
+        // An older acknowledgement does not move it back.
+        s.peer_acked(50);
+        assert_eq!(run(&mut s, 115, b"x", &mut got), Delivery::Ok);
+        assert_eq!(got, b"abc|ghijk");
+        assert!(!s.is_stopped());
     }
 
     #[test]

@@ -96,11 +96,23 @@ fn reference_app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str) {
             ("http", http::to_eve(&h.request))
         }
     };
+    // A DNS message over UDP reads in its own packet's direction, over TCP
+    // by its kind (a response: server → client).
+    let mut meta = a.meta.clone();
+    let server_side = match &a.body {
+        AppBody::Dns(d) if d.transport == dns::Transport::Tcp => d.msg.is_response(),
+        AppBody::Dns(_) => !a.to_server,
+        _ => false,
+    };
+    if server_side {
+        std::mem::swap(&mut meta.src, &mut meta.dst);
+        std::mem::swap(&mut meta.sport, &mut meta.dport);
+    }
     let mut o = Obj::new(buf);
     header(
         &mut o,
         a.ts_ns,
-        &a.meta,
+        &meta,
         a.pcap_cnt,
         pcap_filename,
         event_type,

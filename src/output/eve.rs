@@ -119,11 +119,11 @@ pub fn header(
     }
     o.str("pcap_filename", pcap_filename)
         .str("event_type", event_type)
-        .ip("src_ip", m.src);
+        .suricata_ip("src_ip", m.src);
     if m.icmp.is_none() {
         o.u64("src_port", u64::from(m.sport));
     }
-    o.ip("dest_ip", m.dst);
+    o.suricata_ip("dest_ip", m.dst);
     if m.icmp.is_none() {
         o.u64("dest_port", u64::from(m.dport));
     }
@@ -141,9 +141,9 @@ pub fn header(
     }
     if let Some(t) = &m.tunnel {
         o.obj("tunnel", |t2| {
-            t2.ip("src_ip", t.src)
+            t2.suricata_ip("src_ip", t.src)
                 .u64("src_port", u64::from(t.sport))
-                .ip("dest_ip", t.dst)
+                .suricata_ip("dest_ip", t.dst)
                 .u64("dest_port", u64::from(t.dport))
                 .str("proto", &proto_name(t.proto))
                 .u64("depth", u64::from(t.depth));
@@ -322,11 +322,18 @@ pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ex
         AppBody::Http(_) => ("http", None),
     };
     let ech = ch.is_some_and(|ch| ch.ech);
+    let packet_side;
+    let meta = if from_server(a) {
+        packet_side = reversed(&a.meta);
+        &packet_side
+    } else {
+        &a.meta
+    };
     let mut o = Obj::new(buf);
     header(
         &mut o,
         a.ts_ns,
-        &a.meta,
+        meta,
         a.pcap_cnt,
         pcap_filename,
         event_type,
@@ -348,6 +355,32 @@ pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ex
     });
     write_ext(&mut o, ech, Some(&a.body), None, ext);
     o.end();
+}
+
+/// Whether an event is written server → client. Suricata logs a DNS message
+/// over UDP in its own packet's direction and one over TCP by its kind (a
+/// response from the server), while TLS, QUIC and HTTP events keep the
+/// flow's client → server. (A TCP event goes out on the packet that
+/// acknowledges it, which runs the other way: hence the kind.)
+pub fn from_server(a: &AppRecord) -> bool {
+    match &a.body {
+        AppBody::Dns(d) => match d.transport {
+            dns::Transport::Udp => !a.to_server,
+            dns::Transport::Tcp => d.msg.is_response(),
+        },
+        _ => false,
+    }
+}
+
+/// The flow seen from its server's side.
+pub fn reversed(m: &FlowMeta) -> FlowMeta {
+    FlowMeta {
+        src: m.dst,
+        dst: m.src,
+        sport: m.dport,
+        dport: m.sport,
+        ..m.clone()
+    }
 }
 
 /// phonehome's signature ids (gid 1), one per kind of finding, in a range no
@@ -381,9 +414,9 @@ pub fn alert_event(buf: &mut Vec<u8>, f: &Finding) {
     let mut o = Obj::new(buf);
     o.ts("timestamp", f.first_seen_ns)
         .str("event_type", "alert")
-        .ip("src_ip", f.host);
+        .suricata_ip("src_ip", f.host);
     if let Some(ip) = first_dest {
-        o.ip("dest_ip", ip);
+        o.suricata_ip("dest_ip", ip);
     }
     o.obj("alert", |a| {
         a.str("action", "allowed")
@@ -567,4 +600,108 @@ pub fn stats_event(buf: &mut Vec<u8>, st: &RunStats) {
         });
     });
     o.end();
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use crate::dissect::dns::{parse_message, DnsFlavor, Transport};
+    use crate::dissect::DnsEvent;
+    use crate::flow::Vlan;
+
+    fn meta() -> FlowMeta {
+        FlowMeta {
+            flow_id: 7,
+            src: "10.0.0.2".parse().unwrap(),
+            dst: "10.0.0.53".parse().unwrap(),
+            sport: 40000,
+            dport: 53,
+            proto: 17,
+            vlan: Vlan::default(),
+            community_id: [0; 20],
+            tunnel: None,
+            icmp: None,
+        }
+    }
+
+    fn dns_line(to_server: bool) -> serde_json::Value {
+        // A query for a.example, A; as a response when it goes to the client.
+        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01");
+        if !to_server {
+            m[2] = 0x81;
+            m[3] = 0x80;
+        }
+        let rec = AppRecord {
+            meta: meta(),
+            ts_ns: 1,
+            pcap_cnt: Some(2),
+            file: 0,
+            to_server,
+            body: AppBody::Dns(Box::new(DnsEvent {
+                flavor: DnsFlavor::Dns,
+                transport: Transport::Udp,
+                msg: parse_message(&m).unwrap(),
+            })),
+        };
+        let mut buf = Vec::new();
+        app_event(&mut buf, &rec, "x.pcap", &Ext::default());
+        serde_json::from_slice(&buf).unwrap()
+    }
+
+    #[test]
+    fn dns_events_carry_their_own_packets_direction() {
+        let q = dns_line(true);
+        assert_eq!(q["dns"]["type"], "request");
+        assert_eq!(
+            (&q["src_ip"], &q["src_port"], &q["dest_ip"], &q["dest_port"]),
+            (
+                &"10.0.0.2".into(),
+                &40000.into(),
+                &"10.0.0.53".into(),
+                &53.into()
+            )
+        );
+        let r = dns_line(false);
+        assert_eq!(r["dns"]["type"], "response");
+        assert_eq!(
+            (&r["src_ip"], &r["src_port"], &r["dest_ip"], &r["dest_port"]),
+            (
+                &"10.0.0.53".into(),
+                &53.into(),
+                &"10.0.0.2".into(),
+                &40000.into()
+            )
+        );
+        // The flow's identity is the same either way.
+        assert_eq!(q["flow_id"], r["flow_id"]);
+        assert_eq!(q["community_id"], r["community_id"]);
+    }
+
+    #[test]
+    fn dns_over_tcp_reads_by_message_kind() {
+        // Over TCP a message goes out on the peer's acknowledging packet:
+        // the response still reads server → client, the query the other way.
+        for (response, packet_to_server) in [(true, true), (true, false), (false, false)] {
+            let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+            m.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01");
+            if response {
+                m[2] = 0x81;
+            }
+            let rec = AppRecord {
+                meta: FlowMeta { proto: 6, ..meta() },
+                ts_ns: 1,
+                pcap_cnt: None,
+                file: 0,
+                to_server: packet_to_server,
+                body: AppBody::Dns(Box::new(DnsEvent {
+                    flavor: DnsFlavor::Dns,
+                    transport: Transport::Tcp,
+                    msg: parse_message(&m).unwrap(),
+                })),
+            };
+            assert_eq!(from_server(&rec), response, "{response} {packet_to_server}");
+        }
+    }
 }

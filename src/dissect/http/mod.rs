@@ -14,7 +14,8 @@ mod request;
 pub use eve::to_eve;
 pub use eve::write_eve;
 pub use request::{
-    is_http_request_start, parse_request, HttpAnomalies, HttpRequest, Parse, MAX_HEAD, MAX_METHOD,
+    is_http_request_start, parse_request, parse_unfinished_request, HttpAnomalies, HttpRequest,
+    Parse, MAX_HEAD, MAX_METHOD,
 };
 
 #[cfg(test)]

@@ -419,7 +419,7 @@ fn shipped_catalog_is_embedded_and_has_no_errors() {
         "microsoft"
     );
     assert_eq!(
-        c.match_name("x.guanjia.qq.com").unwrap().vendor_slug,
+        c.match_name("security.guanjia.qq.com").unwrap().vendor_slug,
         "tencent"
     );
     assert!(c.match_name("qq.com").is_none());
