@@ -9,28 +9,15 @@
 
 use super::{replay, ReplayConfig};
 use crate::base::json::Obj;
+use crate::base::testdata::shared;
 use crate::base::Progress;
 use crate::capture::expand_inputs;
 use crate::dissect::{dns, http, quic, tls};
 use crate::dissect::{AppBody, AppRecord, EventKind};
 use crate::output::eve::{app_event, header, Ext};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-
-/// The shared data folder (`../shared` beside the repository, or
-/// `$PHONEHOME_SHARED`). Missing data is a failure, never a skip.
-fn shared() -> PathBuf {
-    let p = std::env::var_os("PHONEHOME_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    assert!(
-        p.join("captures/MANIFEST.tsv").is_file(),
-        "shared test data not found at {} (set PHONEHOME_SHARED or place ../shared beside the repository)",
-        p.display()
-    );
-    p
-}
 
 fn flag_names<F: bitflags::Flags>(f: &F) -> impl Iterator<Item = String> + '_ {
     f.iter_names().map(|(n, _)| n.to_ascii_lowercase())
