@@ -594,7 +594,7 @@ fn report_of_the_realstack_replay_lists_exactly_its_findings_and_prints() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let want = rows_of_alerts(&events);
-    assert_eq!(want.len(), 10);
+    assert_eq!(want.len(), 14);
     let out = tmp.path().join("report");
     let run = report(&[&eve], &out);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -602,13 +602,13 @@ fn report_of_the_realstack_replay_lists_exactly_its_findings_and_prints() {
     assert!(!run.stderr.contains('\r') && !run.stderr.contains("eta"));
     assert!(
         run.stderr
-            .starts_with("phonehome: report: 10 finding(s) on 9 host(s) (8 foreign, 2 domestic, 6 sending data abroad)"),
+            .starts_with("phonehome: report: 14 finding(s) on 11 host(s) (12 foreign, 2 domestic, 10 sending data abroad)"),
         "{}",
         run.stderr
     );
     let dom = chromium_dom(&out.join("report.html"));
     let rows = inventory_rows(&dom);
-    assert_eq!(rows.len(), 10, "one row per finding");
+    assert_eq!(rows.len(), 14, "one row per finding");
     let got: BTreeSet<RowKey> = rows.iter().map(key_of_cells).collect();
     assert_eq!(got, want);
     assert!(rows.iter().any(|r| r["product"] == "PC Manager (电脑管家)"));

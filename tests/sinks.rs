@@ -15,6 +15,7 @@ mod common;
 
 use phonehome::judge::policy::{FindingKind, Severity};
 use phonehome::judge::{Confidence, Destination, Evidence, Finding};
+use phonehome::resolve::catalog::Tier;
 use phonehome::resolve::EvidenceKind;
 use phonehome::sink::config::{Dest, FileFormat, RedisMode, SyslogAddr, SyslogBody};
 use phonehome::sink::redis::{command, read_reply, Reply};
@@ -82,6 +83,7 @@ fn finding(i: u32) -> Finding {
         kind: FindingKind::ForeignVendorDataAbroad,
         severity: Severity::High,
         confidence: Confidence::High,
+        tier: Tier::Endpoint,
         foreign_vendor: true,
         data_abroad: true,
         first_seen_ns: ts,
@@ -102,6 +104,7 @@ fn finding(i: u32) -> Finding {
         destinations_dropped: 0,
         evidence: vec![Evidence {
             kind: EvidenceKind::TlsSni,
+            tier: Tier::Endpoint,
             value: format!("t{i}.cloudsink.net"),
             pattern: "*.cloudsink.net".into(),
             purpose: "telemetry",

@@ -69,6 +69,10 @@ pub struct CatalogArgs {
     /// A directory of vendor TOML files instead of the built-in catalog.
     #[arg(long, value_name = "DIR", global = true)]
     pub catalog: Option<PathBuf>,
+    /// A directory of the site's own vendor TOML files, added on top of the
+    /// catalog (a file with a built-in vendor's slug extends that vendor).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub catalog_extra: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,6 +97,9 @@ pub enum CatalogCmd {
         items: Vec<String>,
         #[command(flatten)]
         src: CatalogArgs,
+        /// Use a catalog with entry errors (those entries are left out).
+        #[arg(long)]
+        allow_catalog_errors: bool,
     },
     /// Lint the catalog: duplicates, overlaps, malformed entries, missing sources.
     Check {
@@ -204,18 +211,46 @@ fn one_line(e: &anyhow::Error) -> String {
     line
 }
 
-fn load_catalog(dir: Option<&std::path::Path>) -> anyhow::Result<Catalog> {
-    Ok(match dir {
+fn load_catalog(src: &CatalogArgs) -> anyhow::Result<Catalog> {
+    let base = match &src.catalog {
         Some(d) => Catalog::load_dir(d)?,
         None => Catalog::embedded()?,
+    };
+    Ok(match &src.catalog_extra {
+        Some(d) => base.with_overlay_dir(d)?,
+        None => base,
     })
+}
+
+/// The catalog for a run: refuses to start on any catalog error (an entry
+/// left out of matching would silently lose its findings) unless allowed.
+fn load_catalog_strict(
+    dir: Option<&std::path::Path>,
+    extra: Option<&std::path::Path>,
+    allow_errors: bool,
+) -> anyhow::Result<Catalog> {
+    let cat = load_catalog(&CatalogArgs {
+        catalog: dir.map(PathBuf::from),
+        catalog_extra: extra.map(PathBuf::from),
+    })?;
+    if !allow_errors {
+        if let Some(e) = cat.first_error() {
+            anyhow::bail!(
+                "catalog {}:{}: {} (see `phonehome catalog check`; --allow-catalog-errors leaves such entries out)",
+                e.file,
+                e.line,
+                e.message
+            );
+        }
+    }
+    Ok(cat)
 }
 
 fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
     match c {
         CatalogCmd::Export(a) => Ok(export::run(&a, DEFAULT_HOME)?),
         CatalogCmd::List { src, json } => {
-            let cat = load_catalog(src.catalog.as_deref())?;
+            let cat = load_catalog(&src)?;
             for v in cat.list() {
                 if json {
                     println!("{}", serde_json::to_string(&v)?);
@@ -233,7 +268,7 @@ fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         CatalogCmd::Show { vendor, src } => {
-            let cat = load_catalog(src.catalog.as_deref())?;
+            let cat = load_catalog(&src)?;
             let Some(v) = cat.vendor(&vendor) else {
                 anyhow::bail!(
                     "no vendor named '{vendor}' in the catalog (see `phonehome catalog list`)"
@@ -242,24 +277,45 @@ fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
             println!("{}", serde_json::to_string_pretty(v)?);
             Ok(EXIT_OK)
         }
-        CatalogCmd::Match { items, src } => {
-            let cat = load_catalog(src.catalog.as_deref())?;
+        CatalogCmd::Match {
+            items,
+            src,
+            allow_catalog_errors,
+        } => {
+            let cat = load_catalog_strict(
+                src.catalog.as_deref(),
+                src.catalog_extra.as_deref(),
+                allow_catalog_errors,
+            )?;
+            // Addresses without a published range: the AS they are in.
+            let geo = if cat.has_asns() {
+                GeoIp::embedded()?
+            } else {
+                GeoIp::none()
+            };
             let mut missing = false;
             for item in &items {
                 let m = match item.parse::<std::net::IpAddr>() {
-                    Ok(ip) => cat.match_ip(ip),
-                    Err(_) => {
+                    Ok(ip) => cat
+                        .match_ip(ip)
+                        .or_else(|| geo.lookup(ip).asn.and_then(|n| cat.match_asn(n))),
+                    Err(_) => cat.match_name(item).or_else(|| {
                         let n = item.trim_end_matches('.').to_ascii_lowercase();
-                        cat.match_name(&n).or_else(|| cat.match_cert_name(&n))
-                    }
+                        cat.match_cert_name(&n)
+                    }),
                 };
                 match m {
                     Some(m) => println!(
-                        "{item}\t{} / {}\t{}\t{} {}\t{}\t{}\t{}",
+                        "{item}\t{} / {}\t{}\t{}\t{} {}\t{}\t{}\t{}",
                         m.vendor,
                         m.product,
                         m.jurisdiction.join("/"),
-                        m.kind.key(),
+                        m.tier.as_str(),
+                        match m.tier {
+                            phonehome::resolve::catalog::Tier::OwnedDomain => "owned_domain",
+                            phonehome::resolve::catalog::Tier::OwnedNetwork => "asn",
+                            _ => m.kind.key(),
+                        },
                         m.pattern,
                         m.purpose.as_str(),
                         m.confidence.as_str(),
@@ -267,7 +323,11 @@ fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
                     ),
                     None => {
                         missing = true;
-                        println!("{item}\tno match");
+                        if item.parse::<std::net::IpAddr>().is_err() && cat.is_web_presence(item) {
+                            println!("{item}\tno match (web presence: never evidence)");
+                        } else {
+                            println!("{item}\tno match");
+                        }
                     }
                 }
             }
@@ -275,7 +335,7 @@ fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
             Ok(if missing { EXIT_RUNTIME } else { EXIT_OK })
         }
         CatalogCmd::Check { src } => {
-            let cat = load_catalog(src.catalog.as_deref())?;
+            let cat = load_catalog(&src)?;
             let mut issues = cat.check();
             // [[asn]] numbers and names against the shipped ASN database.
             issues.extend(cat.check_asn_database(&GeoIp::embedded()?)?);

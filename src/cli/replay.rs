@@ -4,7 +4,7 @@
 use super::progress::Bar;
 use super::sinks::SinkArgs;
 use super::summary::summary;
-use super::{load_catalog, GeoIpFlags, DEFAULT_HOME, EXIT_OK, EXIT_RUNTIME};
+use super::{load_catalog_strict, GeoIpFlags, DEFAULT_HOME, EXIT_OK, EXIT_RUNTIME};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use phonehome::base::Progress;
@@ -86,6 +86,16 @@ pub struct ReplayArgs {
     /// A directory of vendor TOML files instead of the built-in catalog.
     #[arg(long, value_name = "DIR")]
     pub catalog: Option<PathBuf>,
+
+    /// A directory of the site's own vendor TOML files, added on top of the
+    /// catalog [default: the policy's `catalog_extra`, if any].
+    #[arg(long, value_name = "DIR")]
+    pub catalog_extra: Option<PathBuf>,
+
+    /// Start even if the catalog has entry errors (those entries are left
+    /// out of matching, so their findings are missed).
+    #[arg(long)]
+    pub allow_catalog_errors: bool,
 
     #[command(flatten)]
     pub geoip: GeoIpFlags,
@@ -221,15 +231,16 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         community_id_seed: a.community_id_seed,
         ..FlowConfig::default()
     };
-    let mut catalog = load_catalog(a.catalog.as_deref())?;
-    if let Some(n) = a.bench_catalog_scale {
-        catalog = catalog.synthetic_scaled(n);
-    }
-    let geoip = GeoIp::open(&a.geoip.options().to_config()?)?;
     let policy = match &a.policy {
         Some(p) => Policy::load(p)?,
         None => Policy::default_for(&a.home_country)?,
     };
+    let extra = a.catalog_extra.as_deref().or(policy.catalog_extra());
+    let mut catalog = load_catalog_strict(a.catalog.as_deref(), extra, a.allow_catalog_errors)?;
+    if let Some(n) = a.bench_catalog_scale {
+        catalog = catalog.synthetic_scaled(n);
+    }
+    let geoip = GeoIp::open(&a.geoip.options().to_config()?)?;
     // --- evidence bundle (issue #5): refuse a used directory before writing anything ---
     if let Some(dir) = &a.evidence.evidence {
         let eve = (a.eve != "-").then(|| std::path::Path::new(&a.eve));
@@ -336,8 +347,13 @@ pub fn findings_table(findings: &[Finding], home: &str) -> String {
     for f in rows {
         let cc = f.destination_countries();
         let vp = format!("{} / {}", f.vendor, f.product);
-        let ev = f.best_evidence().map_or(String::new(), |e| {
-            format!("{} ({})", e.value, e.kind.label())
+        // The tier when it is not a documented endpoint: an analyst weighs
+        // an owned-domain or owned-network attribution differently.
+        let ev = f.best_evidence().map_or(String::new(), |e| match e.tier {
+            phonehome::resolve::catalog::Tier::Endpoint => {
+                format!("{} ({})", e.value, e.kind.label())
+            }
+            t => format!("{} ({}, {})", e.value, e.kind.label(), t.label()),
         });
         let mark = match &f.exception {
             Some(x) if !x.expired => " [excepted]",

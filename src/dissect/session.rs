@@ -384,6 +384,10 @@ impl Proto {
                             let n = facts.names();
                             n.quic_sni.clone_from(&ch.sni);
                             n.ech |= ch.ech;
+                            // A fingerprint only where no name attributes the flow.
+                            if ch.sni.is_none() && n.ja4.is_none() {
+                                n.ja4 = Some(tls::ja4(ch, tls::Transport::Quic));
+                            }
                         }
                         out.push(AppBody::Quic(Box::new(QuicEvent {
                             version,
@@ -532,6 +536,10 @@ impl TlsSession {
             if n.sni.is_none() {
                 n.sni.clone_from(&ch.sni);
                 n.ech = ch.ech;
+            }
+            // A fingerprint only where no name attributes the flow.
+            if ch.sni.is_none() && n.ja4.is_none() {
+                n.ja4 = Some(tls::ja4(&ch, tls::Transport::Tcp));
             }
             self.client_hello = Some(ch);
             self.emitted = false;

@@ -171,7 +171,7 @@ impl<W: Write> Output<W> {
         match &ev.kind {
             EventKind::Flow(f) => {
                 let geo = self.resolver.geo(f.meta.dst);
-                let all = self.resolver.attribute_all(f);
+                let all = self.resolver.attribute_flow(f, geo.asn);
                 if !all.is_empty() {
                     self.counts.attributed_flows += 1;
                     let cid = community_id::encode(&f.meta.community_id);

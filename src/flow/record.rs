@@ -165,4 +165,7 @@ pub struct FlowNames {
     pub connect_target: Option<(String, u16)>,
     /// DNS names of the server's certificate (subject CN and SAN DNS names).
     pub cert_names: Vec<String>,
+    /// JA4 of the first ClientHello (TLS or QUIC), kept only when it carried
+    /// no server name: the catalog's `ja4` tier attributes nameless flows only.
+    pub ja4: Option<String>,
 }

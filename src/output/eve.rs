@@ -229,7 +229,8 @@ fn write_ext(
                     .str("evidence", a.kind.as_str())
                     .str("name", &a.value)
                     .str("pattern", a.endpoint.pattern)
-                    .str("purpose", a.endpoint.purpose.as_str());
+                    .str("purpose", a.endpoint.purpose.as_str())
+                    .str("tier", a.endpoint.tier.as_str());
             });
         }
         if let Some(n) = names {
@@ -251,6 +252,9 @@ fn write_ext(
                 }
                 if n.ech {
                     m.bool("ech", true);
+                }
+                if let Some(v) = &n.ja4 {
+                    m.str("ja4", v);
                 }
             });
         }

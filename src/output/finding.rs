@@ -20,6 +20,7 @@ pub struct FindingDoc<'a> {
     finding_kind: &'static str,
     severity: &'static str,
     confidence: &'static str,
+    tier: &'static str,
     foreign_vendor: bool,
     data_abroad: bool,
     reason: &'a str,
@@ -56,6 +57,7 @@ struct DestinationDoc<'a> {
 #[derive(Serialize)]
 struct EvidenceDoc<'a> {
     kind: &'static str,
+    tier: &'static str,
     value: &'a str,
     pattern: &'a str,
     purpose: &'a str,
@@ -88,6 +90,7 @@ impl<'a> FindingDoc<'a> {
             finding_kind: f.kind.as_str(),
             severity: f.severity.as_str(),
             confidence: f.confidence.as_str(),
+            tier: f.tier.as_str(),
             foreign_vendor: f.foreign_vendor,
             data_abroad: f.data_abroad,
             reason: &f.reason,
@@ -132,6 +135,7 @@ impl<'a> EvidenceDoc<'a> {
     fn new(e: &'a Evidence) -> Self {
         EvidenceDoc {
             kind: e.kind.as_str(),
+            tier: e.tier.as_str(),
             value: &e.value,
             pattern: &e.pattern,
             purpose: e.purpose,
@@ -148,6 +152,7 @@ mod tests {
     use super::*;
     use crate::judge::policy::{FindingKind, Severity};
     use crate::judge::{Confidence, Excepted};
+    use crate::resolve::catalog::Tier;
 
     fn finding() -> Finding {
         Finding {
@@ -158,6 +163,7 @@ mod tests {
             kind: FindingKind::ForeignVendorDataAbroad,
             severity: Severity::High,
             confidence: Confidence::Medium,
+            tier: Tier::OwnedDomain,
             foreign_vendor: true,
             data_abroad: true,
             first_seen_ns: 1_700_000_000_123_456_789,
@@ -190,6 +196,7 @@ mod tests {
             destinations_dropped: 0,
             evidence: vec![Evidence {
                 kind: EvidenceKind::DnsAnswer,
+                tier: Tier::OwnedDomain,
                 value: "a.example".into(),
                 pattern: "*.example".into(),
                 purpose: "telemetry",
@@ -219,13 +226,15 @@ mod tests {
             concat!(
                 r#"{"host":"2001:db8::7","vendor":"Vendor \"Q\"","product":"Agent\u0001","#,
                 r#""vendor_country":["US"],"finding_kind":"foreign_vendor_data_abroad","#,
-                r#""severity":"high","confidence":"medium","foreign_vendor":true,"data_abroad":true,"#,
+                r#""severity":"high","confidence":"medium","tier":"owned_domain","foreign_vendor":true,"#,
+                r#""data_abroad":true,"#,
                 r#""reason":"r","first_seen":"2023-11-14T22:13:20.123456+0000","#,
                 r#""last_seen":"2023-11-14T22:14:20.000000+0000","flows":2,"bytes_toserver":10,"#,
                 r#""bytes_toclient":20,"destinations":[{"ip":"192.0.2.1","names":["a.example"],"#,
                 r#""country":"US","asn":64500,"flows":2,"bytes_toserver":10,"bytes_toclient":20},"#,
                 r#"{"names":[],"as_org":"Org","flows":0,"bytes_toserver":0,"bytes_toclient":0}],"#,
-                r#""evidence":[{"kind":"dns_answer","value":"a.example","pattern":"*.example","#,
+                r#""evidence":[{"kind":"dns_answer","tier":"owned_domain","value":"a.example","#,
+                r#""pattern":"*.example","#,
                 r#""purpose":"telemetry","source":"https://docs.example/x","community_id":"1:abc=","#,
                 r#""flow_id":42,"timestamp":"2023-11-14T22:13:20.000000+0000"}],"#,
                 r#""evidence_counts":{"dns_answer":3},"#,

@@ -71,6 +71,11 @@ foreign_jurisdictions = "all-but-home"
 # every member state.
 allowed_destination_countries = ["{HOME}"]
 
+# A directory of your own vendor catalog files (same format as the built-in
+# catalog/*.toml), added on top of the built-in catalog, like
+# `--catalog-extra DIR`; a relative path is relative to this file.
+# catalog_extra = "site-catalog"
+
 # The severity of each kind of finding: "info", "low", "medium", "high" or
 # "critical". In Suricata-style alerts, critical and high become severity 1,
 # medium 2, low 3 and info 4.

@@ -79,6 +79,8 @@ struct RawPolicy {
     foreign_jurisdictions: Option<Spanned<RawForeign>>,
     allowed_destination_countries: Option<Vec<Spanned<String>>>,
     severity: Option<RawSeverity>,
+    /// A directory of the site's own catalog files (`--catalog-extra`).
+    catalog_extra: Option<Spanned<String>>,
     #[serde(default)]
     exception: Vec<Spanned<RawException>>,
 }
@@ -339,6 +341,8 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
         });
     }
 
+    let catalog_extra = text_field(&ctx, raw.catalog_extra, "catalog_extra")?.map(PathBuf::from);
+
     Ok(Policy {
         home_country,
         internal_networks,
@@ -346,5 +350,6 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
         allowed_destination_countries,
         severity,
         exceptions,
+        catalog_extra,
     })
 }

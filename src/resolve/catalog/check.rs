@@ -76,6 +76,13 @@ struct At<'a> {
 }
 
 pub(crate) fn run(vendors: &[Vendor]) -> Vec<CheckIssue> {
+    // An overlay file extending a vendor (same slug) is that vendor: its
+    // entries compare as the vendor's own.
+    let canon: Vec<usize> = vendors
+        .iter()
+        .map(|v| vendors.iter().position(|o| o.slug == v.slug).unwrap_or(0))
+        .collect();
+    let id = |vi: usize| canon.get(vi).copied().unwrap_or(vi);
     let mut out = Vec::new();
     let mut push = |at: At<'_>, severity, kind, message: String| {
         out.push(CheckIssue {
@@ -91,7 +98,7 @@ pub(crate) fn run(vendors: &[Vendor]) -> Vec<CheckIssue> {
     let mut vendor_names: FxHashMap<String, &Vendor> = FxHashMap::default();
     for (vi, v) in vendors.iter().enumerate() {
         let key = v.name.to_lowercase();
-        if let Some(first) = vendor_names.get(&key) {
+        if let Some(first) = vendor_names.get(&key).filter(|f| f.slug != v.slug) {
             push(
                 At {
                     vendor: vi,
@@ -133,7 +140,7 @@ pub(crate) fn run(vendors: &[Vendor]) -> Vec<CheckIssue> {
                     .entry((e.kind, e.pattern.as_str()))
                     .or_default()
                     .push(At {
-                        vendor: vi,
+                        vendor: id(vi),
                         v,
                         line: e.line,
                     });
@@ -233,12 +240,16 @@ pub(crate) fn run(vendors: &[Vendor]) -> Vec<CheckIssue> {
         }
     }
 
-    owned(vendors, &mut push);
+    owned(vendors, &id, &mut push);
     out
 }
 
 /// Owned domains, web presence and ASNs across vendors.
-fn owned(vendors: &[Vendor], push: &mut impl FnMut(At<'_>, Severity, IssueKind, String)) {
+fn owned(
+    vendors: &[Vendor],
+    id: &impl Fn(usize) -> usize,
+    push: &mut impl FnMut(At<'_>, Severity, IssueKind, String),
+) {
     // Owned domains: unique across the catalog, and none under another
     // vendor's (the vendor would be decided by which is more specific, and
     // two vendors cannot both own a domain).
@@ -246,12 +257,12 @@ fn owned(vendors: &[Vendor], push: &mut impl FnMut(At<'_>, Severity, IssueKind, 
     for (vi, v) in vendors.iter().enumerate() {
         for d in &v.owned_domains {
             let at = At {
-                vendor: vi,
+                vendor: id(vi),
                 v,
                 line: d.line,
             };
             match domains.get(d.domain.as_str()) {
-                Some(first) if first.vendor == vi => push(
+                Some(first) if first.vendor == id(vi) => push(
                     at,
                     Severity::Error,
                     IssueKind::Duplicate,
@@ -278,12 +289,12 @@ fn owned(vendors: &[Vendor], push: &mut impl FnMut(At<'_>, Severity, IssueKind, 
     for (vi, v) in vendors.iter().enumerate() {
         for d in &v.owned_domains {
             let at = At {
-                vendor: vi,
+                vendor: id(vi),
                 v,
                 line: d.line,
             };
             for parent in names::suffixes(&d.domain).skip(1) {
-                if let Some(outer) = domains.get(parent).filter(|o| o.vendor != vi) {
+                if let Some(outer) = domains.get(parent).filter(|o| o.vendor != id(vi)) {
                     push(
                         at,
                         Severity::Error,
@@ -304,10 +315,10 @@ fn owned(vendors: &[Vendor], push: &mut impl FnMut(At<'_>, Severity, IssueKind, 
                     continue;
                 }
                 for parent in names::suffixes(&e.pattern) {
-                    if let Some(outer) = domains.get(parent).filter(|o| o.vendor != vi) {
+                    if let Some(outer) = domains.get(parent).filter(|o| o.vendor != id(vi)) {
                         push(
                             At {
-                                vendor: vi,
+                                vendor: id(vi),
                                 v,
                                 line: e.line,
                             },
@@ -324,18 +335,21 @@ fn owned(vendors: &[Vendor], push: &mut impl FnMut(At<'_>, Severity, IssueKind, 
         }
         // Web presence only matters under the vendor's owned domains or suffixes.
         for w in &v.web_presence {
+            let same = || vendors.iter().filter(|o| o.slug == v.slug);
             let covered = names::suffixes(&w.pattern).any(|s| {
-                v.owned_domains.iter().any(|d| d.domain == s)
-                    || v.products.iter().any(|p| {
-                        p.endpoints
-                            .iter()
-                            .any(|e| e.kind == EndpointKind::Suffix && e.pattern == s)
-                    })
+                same().any(|o| {
+                    o.owned_domains.iter().any(|d| d.domain == s)
+                        || o.products.iter().any(|p| {
+                            p.endpoints
+                                .iter()
+                                .any(|e| e.kind == EndpointKind::Suffix && e.pattern == s)
+                        })
+                })
             });
             if !covered {
                 push(
                     At {
-                        vendor: vi,
+                        vendor: id(vi),
                         v,
                         line: w.line,
                     },
@@ -355,12 +369,12 @@ fn owned(vendors: &[Vendor], push: &mut impl FnMut(At<'_>, Severity, IssueKind, 
     for (vi, v) in vendors.iter().enumerate() {
         for a in &v.asns {
             let at = At {
-                vendor: vi,
+                vendor: id(vi),
                 v,
                 line: a.line,
             };
             match asns.get(&a.number) {
-                Some(first) if first.vendor == vi => push(
+                Some(first) if first.vendor == id(vi) => push(
                     at,
                     Severity::Error,
                     IssueKind::Duplicate,

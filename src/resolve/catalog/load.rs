@@ -444,6 +444,7 @@ fn build_asn(
     match (ok, source, product) {
         (true, Some(source), Ok(product)) => Some(OwnedAsn {
             number,
+            pattern: format!("AS{number}"),
             name,
             source,
             product,

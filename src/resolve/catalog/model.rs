@@ -77,6 +77,9 @@ pub struct OwnedAsn {
     pub number: u32,
     /// The organisation name as the shipped ASN database gives it.
     pub name: String,
+    /// `AS<number>`, as matches show it.
+    #[serde(skip)]
+    pub pattern: String,
     pub source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
@@ -248,7 +251,64 @@ impl fmt::Display for Confidence {
     }
 }
 
-/// Compact handle of an endpoint, cheap to keep in a flow record.
+/// Which kind of catalog knowledge an attribution rests on, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// A `[[product.endpoint]]`: a host, suffix, range or certificate name the catalog lists.
+    Endpoint,
+    /// A server certificate whose name lies under an owned domain.
+    Certificate,
+    /// A name under an owned domain that no endpoint lists.
+    OwnedDomain,
+    /// A destination in an autonomous system registered to the vendor.
+    OwnedNetwork,
+    /// A TLS client fingerprint (JA4) the catalog lists.
+    Ja4,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 5] = [
+        Tier::Endpoint,
+        Tier::Certificate,
+        Tier::OwnedDomain,
+        Tier::OwnedNetwork,
+        Tier::Ja4,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Endpoint => "endpoint",
+            Tier::Certificate => "certificate",
+            Tier::OwnedDomain => "owned_domain",
+            Tier::OwnedNetwork => "owned_network",
+            Tier::Ja4 => "ja4",
+        }
+    }
+    /// How the report names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tier::Endpoint => "documented endpoint",
+            Tier::Certificate => "certificate under an owned domain",
+            Tier::OwnedDomain => "owned domain",
+            Tier::OwnedNetwork => "owned network",
+            Tier::Ja4 => "JA4 fingerprint",
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The product of an owned-domain or owned-network match that no endpoint
+/// or entry pins to one product.
+pub const UNIDENTIFIED_PRODUCT: &str = "unidentified product";
+
+/// Compact handle of what matched, cheap to keep in a flow record. For the
+/// owned tiers `endpoint` is [`EndpointId::NO_ENDPOINT`] and `product` may
+/// be [`EndpointId::NO_PRODUCT`] (an unidentified product).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct EndpointId {
     pub vendor: u16,
@@ -256,15 +316,24 @@ pub struct EndpointId {
     pub endpoint: u32,
 }
 
+impl EndpointId {
+    pub const NO_PRODUCT: u16 = u16::MAX;
+    pub const NO_ENDPOINT: u32 = u32::MAX;
+}
+
 /// A catalog hit: borrowed from the catalog, so matching never allocates.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Match<'a> {
     pub id: EndpointId,
+    pub tier: Tier,
     pub vendor: &'a str,
     pub vendor_slug: &'a str,
     pub jurisdiction: &'a [String],
     pub product: &'a str,
+    /// The pattern's shape: an owned domain matches like a `suffix`, an
+    /// owned AS like a `cidr` (its pattern is then `AS<number>`).
     pub kind: EndpointKind,
+    /// The endpoint pattern, owned domain, or `AS<number>` that matched.
     pub pattern: &'a str,
     pub purpose: Purpose,
     pub source: &'a str,

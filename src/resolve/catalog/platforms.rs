@@ -383,6 +383,11 @@ pub const WEB_LABELS: &[&str] = &[
     "www3",
 ];
 
+/// How many labels a web-presence name may have above the owned domain or
+/// suffix it is under (or, for other names, above its registrable domain):
+/// `www.x`, `docs.product.x`.
+pub const WEB_DEPTH: usize = 2;
+
 /// Whether the first label of `name` is a web-presence label.
 pub fn has_web_label(name: &str) -> bool {
     let first = name.split('.').next().unwrap_or("");
