@@ -11,6 +11,7 @@ mod progress;
 mod removal;
 mod replay;
 mod report;
+mod sinks;
 mod summary;
 
 use anyhow::Context;
@@ -123,7 +124,7 @@ pub struct GeoipArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub geoip: GeoIpOptions,
+    pub geoip: GeoIpFlags,
 }
 
 #[derive(Subcommand, Debug)]
@@ -143,6 +144,34 @@ pub enum PolicyCmd {
 /// The home country when neither --policy nor --home-country says: the
 /// audits phonehome was first written for.
 pub const DEFAULT_HOME: &str = "CN";
+
+/// The `--geoip-*` flags, ready for `#[command(flatten)]`.
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoIpFlags {
+    /// Country database (MaxMind or ip-location-db layout) instead of the built-in one
+    #[arg(long = "geoip-country", value_name = "FILE")]
+    pub country: Option<PathBuf>,
+    /// ASN database (MaxMind or ip-location-db layout) instead of the built-in one
+    #[arg(long = "geoip-asn", value_name = "FILE")]
+    pub asn: Option<PathBuf>,
+    /// geoipupdate directory: use GeoIP2/GeoLite2 Country (or City) and ASN (or ISP) found there
+    #[arg(long = "geoip-dir", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Look for geoipupdate databases in /usr/share/GeoIP, /var/lib/GeoIP and similar
+    #[arg(long = "geoip-system-dirs")]
+    pub system_dirs: bool,
+}
+
+impl GeoIpFlags {
+    pub fn options(&self) -> GeoIpOptions {
+        GeoIpOptions {
+            country: self.country.clone(),
+            asn: self.asn.clone(),
+            dir: self.dir.clone(),
+            system_dirs: self.system_dirs,
+        }
+    }
+}
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
@@ -338,7 +367,7 @@ fn geoip_cmd(g: &GeoipArgs) -> anyhow::Result<u8> {
     use phonehome::resolve::geoip::{
         geoip_command, geoip_command_json, geoip_lookup_all, ATTRIBUTION,
     };
-    let geo = GeoIp::open(&g.geoip.to_config()?)?;
+    let geo = GeoIp::open(&g.geoip.options().to_config()?)?;
     if g.json {
         print!("{}", geoip_command_json(&g.ips, &geo));
     } else {
