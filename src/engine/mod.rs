@@ -94,9 +94,10 @@ pub fn replay(
         let (out_tx, out_rx) = crossbeam_channel::bounded::<worker::Output>(cfg.queue_depth + 2);
         let flow_cfg = cfg.flow.clone();
         let dissect = cfg.dissect;
+        let worker_progress = Arc::clone(&progress);
         let h = std::thread::Builder::new()
             .name(format!("phonehome-worker-{w}"))
-            .spawn(move || worker::run(w, flow_cfg, dissect, job_rx, out_tx))
+            .spawn(move || worker::run(w, flow_cfg, dissect, job_rx, out_tx, &worker_progress))
             .map_err(EngineError::Thread)?;
         job_txs.push(job_tx);
         out_rxs.push(out_rx);

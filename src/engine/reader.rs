@@ -87,6 +87,7 @@ pub fn run(cfg: &ReplayConfig, txs: Vec<Sender<Arc<Job>>>, progress: &Progress) 
             }
         };
         res.capture.files += 1;
+        progress.file.store(fi as u64 + 1, Ordering::Relaxed);
         loop {
             let buf = pool_rx.try_recv().unwrap_or_default();
             let mut block = Block::with_buffer(buf, Some(pool_tx.clone()));

@@ -1,12 +1,14 @@
 //! A worker thread: decode, flow tracking and dissection for its share of packets.
 
 use super::reader::Job;
+use crate::base::Progress;
 use crate::decode::{self, DecodeStats, Decoded};
 use crate::dissect::{AppRecord, Event, EventKind};
 use crate::dissect::{AppState, Emitted, FlowFacts};
 use crate::flow::EventKey;
 use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
 use crossbeam_channel::{Receiver, Sender};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// A worker's answer to one job, or its last words.
@@ -63,7 +65,10 @@ pub fn run(
     dissect: bool,
     jobs: Receiver<Arc<Job>>,
     out: Sender<Output>,
+    progress: &Progress,
 ) {
+    // Flows created, as last added to `progress` (once per job, for the bar).
+    let mut counted_flows = 0;
     let mut table: FlowTable<AppState> = FlowTable::new(cfg);
     let mut dstats = DecodeStats::default();
     let mut ended: Vec<Ended<AppState>> = Vec::new();
@@ -139,6 +144,11 @@ pub fn run(
         for e in ended.drain(..) {
             close_flow(e, &mut events);
         }
+        let created = table.stats().created;
+        progress
+            .flows
+            .fetch_add(created.saturating_sub(counted_flows), Ordering::Relaxed);
+        counted_flows = created;
         // Release the block before answering so its buffer can be reused.
         drop(job);
         if out.send(Output::Events(events)).is_err() {
