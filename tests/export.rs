@@ -545,15 +545,12 @@ fn exported_names_read_back_to_the_same_vendor() {
             .get(&p.item)
             .unwrap_or_else(|| panic!("no answer for {}", p.item));
         let same = got.as_ref().is_some_and(|(v, _)| v == want);
-        // Owned domains: `catalog match` of this branch knows endpoints only;
-        // an owned-domain name must not match ANOTHER vendor. TODO(attr merge):
-        // demand the same vendor once the owned-domain tier is in `catalog match`.
-        let ok = match p.tier.as_str() {
-            "owned_domain" => got.is_none() || same,
-            _ => same,
-        };
-        if !ok {
-            wrong.push(format!("{} -> {:?}, want {want} ({})", p.item, got, p.from));
+        // Every tier, owned domains included, reads back to the same vendor.
+        if !same {
+            wrong.push(format!(
+                "{} -> {:?}, want {want} ({}, {})",
+                p.item, got, p.tier, p.from
+            ));
         }
         *counted
             .entry(p.from.split(':').next().unwrap())
