@@ -9,6 +9,8 @@ pub mod country;
 pub mod json;
 pub mod lines;
 pub mod progress;
+#[cfg(test)]
+pub mod testdata;
 pub mod time;
 
 pub use progress::Progress;
