@@ -1,12 +1,11 @@
 //! A worker thread: decode, flow tracking and dissection for its share of packets.
 
-use super::reader::Job;
-use crate::base::Progress;
-use crate::decode::{self, DecodeStats, Decoded};
+use crate::decode::{self, worker_of, Batch, DecodeStats, Decoded};
 use crate::dissect::{AppRecord, Event, EventKind};
 use crate::dissect::{AppState, Emitted, FlowFacts};
 use crate::flow::EventKey;
 use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
+use crate::base::Progress;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -61,13 +60,14 @@ fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>) {
 
 pub fn run(
     me: usize,
+    workers: usize,
     cfg: FlowConfig,
     dissect: bool,
-    jobs: Receiver<Arc<Job>>,
+    jobs: Receiver<Arc<Batch>>,
     out: Sender<Output>,
     progress: &Progress,
 ) {
-    // Flows created, as last added to `progress` (once per job, for the bar).
+    // Flows created, as last added to `progress` (once per batch, for the bar).
     let mut counted_flows = 0;
     let mut table: FlowTable<AppState> = FlowTable::new(cfg);
     let mut dstats = DecodeStats::default();
@@ -75,9 +75,15 @@ pub fn run(
     let mut bodies = Emitted::new();
     for job in jobs {
         let mut events = Vec::new();
-        let mine = job.assign.get(me).map(Vec::as_slice).unwrap_or_default();
         let mut ticks = job.ticks.iter().peekable();
-        for &(pos, src) in mine {
+        for (pos, &slot) in job.slots.iter().enumerate() {
+            let Some(hash) = slot.hash() else {
+                continue;
+            };
+            if worker_of(hash, workers) != me {
+                continue;
+            }
+            let pos = pos as u32;
             while let Some(&&(tpos, clock)) = ticks.peek() {
                 if tpos > pos {
                     break;
@@ -85,15 +91,16 @@ pub fn run(
                 table.tick(clock, job.base + u64::from(tpos), &mut ended);
                 ticks.next();
             }
-            let Some((meta, bytes, packets)) = job.bytes(pos, src) else {
+            let Some(item) = job.item(pos as usize, slot) else {
                 continue;
             };
+            let (meta, bytes, packets) = (item.meta, item.bytes, item.packets);
             let ctx = PacketCtx {
                 idx: job.base + u64::from(pos),
                 ts_ns: meta.ts_ns,
                 wire_len: meta.origlen.max(meta.caplen),
                 packets,
-                file: job.file,
+                file: job.input(),
                 layer: 0,
             };
             let Decoded::Packet(p) = decode::decode(meta.linktype, bytes, &mut dstats) else {
@@ -144,12 +151,12 @@ pub fn run(
         for e in ended.drain(..) {
             close_flow(e, &mut events);
         }
+        // Release the block before answering so its buffer can be reused.
         let created = table.stats().created;
         progress
             .flows
             .fetch_add(created.saturating_sub(counted_flows), Ordering::Relaxed);
         counted_flows = created;
-        // Release the block before answering so its buffer can be reused.
         drop(job);
         if out.send(Output::Events(events)).is_err() {
             return;
