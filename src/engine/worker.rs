@@ -1,11 +1,11 @@
 //! A worker thread: decode, flow tracking and dissection for its share of packets.
 
+use crate::base::Progress;
 use crate::decode::{self, worker_of, Batch, DecodeStats, Decoded};
 use crate::dissect::{AppRecord, Event, EventKind};
 use crate::dissect::{AppState, Emitted, FlowFacts};
 use crate::flow::EventKey;
 use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
-use crate::base::Progress;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
