@@ -239,6 +239,8 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        // The reader of `--eve -` went away: a normal end, as for printing commands.
+        Err(e) if crate::stdio::is_broken_pipe(&e) => ExitCode::from(EXIT_OK),
         Err(e) => {
             eprintln!("phonehome: error: {}", one_line(&e));
             ExitCode::from(EXIT_RUNTIME)

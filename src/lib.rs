@@ -25,6 +25,11 @@
     )
 )]
 
+// First, so its print!/println!/eprint!/eprintln! (safe on a closed pipe)
+// replace std's in every module below.
+#[macro_use]
+pub mod stdio;
+
 pub mod capture;
 pub mod cli;
 pub mod decode;
