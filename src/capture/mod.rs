@@ -12,6 +12,7 @@
 //! gzip-compressed.
 
 mod file;
+mod gzip;
 mod inputs;
 
 pub use file::{CaptureFile, FileStats, Format};
