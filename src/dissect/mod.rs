@@ -3,6 +3,7 @@
 //! Each protocol folder holds pure parsers over byte slices (no flow state,
 //! no I/O); anomalies are flags on what they return, never errors that stop
 //! the flow.
+pub mod caps;
 pub mod dns;
 pub mod http;
 pub mod quic;

@@ -494,8 +494,19 @@ fn for_each_anomaly(body: &AppBody, f: &mut dyn FnMut(&str, &str, bool)) {
             if let Some(sh) = &t.server_hello {
                 flags(&sh.anomalies, "tls.server_hello.", f);
             }
+            if t.cert.as_ref().is_some_and(|c| c.truncated) {
+                f("tls.certificate.", "field_truncated", false);
+            }
         }
-        AppBody::Quic(q) => q.anomalies.names().for_each(|n| f("quic.", n, false)),
+        AppBody::Quic(q) => {
+            q.anomalies.names().for_each(|n| f("quic.", n, false));
+            // The hello's own flags are TLS-over-TCP business, except a cut.
+            if let Some(ch) = &q.client_hello {
+                let cut = ch.anomalies
+                    & (tls::HelloAnomalies::SNI_TRUNCATED | tls::HelloAnomalies::LIST_TRUNCATED);
+                flags(&cut, "quic.client_hello.", f);
+            }
+        }
         AppBody::Http(h) => h
             .request
             .anomalies

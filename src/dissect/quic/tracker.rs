@@ -77,8 +77,10 @@ impl Anomalies {
     /// A Version Negotiation or Retry from the server.
     pub const VERSION_NEGOTIATION: Self = Self(1 << 17);
     pub const RETRY: Self = Self(1 << 18);
+    /// A Google CHLO's SNI or UAID was cut at its cap.
+    pub const FIELD_TRUNCATED: Self = Self(1 << 19);
 
-    const NAMES: [(Self, &'static str); 19] = [
+    const NAMES: [(Self, &'static str); 20] = [
         (Self::TRUNCATED_HEADER, "truncated_header"),
         (Self::LENGTH_BEYOND_DATAGRAM, "length_beyond_datagram"),
         (Self::CID_TOO_LONG, "cid_too_long"),
@@ -98,6 +100,7 @@ impl Anomalies {
         (Self::TRUNCATED_CHLO, "truncated_chlo"),
         (Self::VERSION_NEGOTIATION, "version_negotiation"),
         (Self::RETRY, "retry"),
+        (Self::FIELD_TRUNCATED, "field_truncated"),
     ];
 
     pub fn contains(self, other: Self) -> bool {
@@ -585,6 +588,9 @@ impl QuicClientTracker {
                 if !chlo.truncated || chlo.sni.is_some() {
                     if chlo.truncated {
                         self.anomalies.insert(Anomalies::TRUNCATED_CHLO);
+                    }
+                    if chlo.field_truncated {
+                        self.anomalies.insert(Anomalies::FIELD_TRUNCATED);
                     }
                     let version = p.version;
                     return self.finish(Progress::GoogleChlo { version, chlo });
