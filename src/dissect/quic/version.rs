@@ -153,8 +153,12 @@ static P_T051: InitialParams = params(
 ///
 /// Drafts share salts in ranges (22; 23–28; 29–32; 33–34 use the v1 salt).
 /// Facebook's mvfst versions map onto the draft they were built from.
+/// Reserved versions `0x?a?a?a?a` (RFC 9000 §15), which clients send to
+/// force version negotiation, are opened with the v1 keys, as tshark does:
+/// clients build them from their v1 Initial, ClientHello and all.
 pub fn initial_params(version: u32) -> Option<&'static InitialParams> {
     match version {
+        _ if family(version) == Family::Greased => Some(&P_V1),
         V1 | 0xff00_0021 | 0xff00_0022 | 0xface_b003 => Some(&P_V1),
         V2 => Some(&P_V2),
         0xff00_001d..=0xff00_0020 => Some(&P_D29),
@@ -293,6 +297,8 @@ mod tests {
         assert_eq!(q50.handshake, Handshake::GoogleChlo);
         assert_eq!(q50.frames, FrameSyntax::Google);
         assert_eq!(initial_params(0x5130_3433), None);
-        assert_eq!(initial_params(0x0a0a_0a0a), None);
+        assert_eq!(initial_params(0x0a0a_0a0a).map(|p| p.salt), Some(&SALT_V1));
+        assert_eq!(initial_params(0xfafa_fafa).map(|p| p.salt), Some(&SALT_V1));
+        assert_eq!(initial_params(0x1234_5678), None);
     }
 }
