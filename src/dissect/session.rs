@@ -10,7 +10,7 @@
 use super::stream::{Delivery, Stream};
 use super::{dns, http, quic, tls, DnsEvent, HttpEvent, QuicEvent, TlsEvent};
 use crate::decode::{Packet, L4};
-use crate::event::{AppBody, FlowNames};
+use crate::event::{AppBody, FlowAnomalies, FlowNames};
 use crate::flow::tcp::SYN;
 
 /// Client-side bytes inspected per TCP flow before giving up on finding a protocol.
@@ -60,6 +60,7 @@ enum Proto {
 pub struct FlowFacts<'a> {
     pub names: &'a mut Option<Box<FlowNames>>,
     pub app_proto: &'a mut Option<&'static str>,
+    pub anomalies: &'a mut FlowAnomalies,
 }
 
 impl FlowFacts<'_> {
@@ -112,11 +113,13 @@ impl AppState {
     /// The flow ended: whatever was seen but not yet reported is reported now.
     pub fn finish(self, facts: &mut FlowFacts<'_>, out: &mut Emitted) {
         if let AppState::Active(s) = self {
+            if s.streams.iter().any(Stream::has_pending) {
+                *facts.anomalies |= FlowAnomalies::STREAM_GAP_AT_END;
+            }
             if let Proto::Tls(t) = s.proto {
                 t.finish(out);
             }
         }
-        let _ = facts;
     }
 }
 
@@ -147,6 +150,7 @@ impl Session {
                 let delivery = stream.segment(t.seq, p.payload, &mut |bytes: &[u8]| {
                     proto.tcp_bytes(to_server, *ports, bytes, facts, out);
                 });
+                *facts.anomalies |= stream.anomalies();
                 if delivery == Delivery::Gap {
                     proto.tcp_gap(to_server);
                 }

@@ -82,6 +82,10 @@ pub struct RunStats {
     /// Decoder counters from the workers and the reader (fragments).
     pub decode: DecodeStats,
     pub flows: FlowStats,
+    /// Flows whose TCP streams lost data, by reason.
+    pub stream: crate::dissect::stream::StreamStats,
+    /// The DNS cache's counters (filled by the output stage).
+    pub dns_cache: crate::resolve::dns_cache::DnsCacheStats,
     /// Events handed to the sink.
     pub events: u64,
 }
@@ -156,10 +160,12 @@ pub fn replay(
                     events,
                     decode,
                     flows,
+                    stream,
                 }) => {
                     round.extend(events);
                     stats.decode.merge(&decode);
                     stats.flows.merge(&flows);
+                    stats.stream.merge(&stream);
                     finished += 1;
                 }
                 Err(_) => break 'rounds,
