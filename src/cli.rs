@@ -121,7 +121,7 @@ pub enum PolicyCmd {
     /// Write the documented default policy (to standard output, or -o FILE).
     Init {
         /// ISO 3166 alpha-2 code of the home country.
-        #[arg(long, value_name = "CC", default_value = DEFAULT_HOME)]
+        #[arg(long, value_name = "CC", default_value = DEFAULT_HOME, value_parser = home_country)]
         home_country: String,
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -133,6 +133,13 @@ pub enum PolicyCmd {
 /// The home country when neither --policy nor --home-country says: the
 /// audits phonehome was first written for.
 pub const DEFAULT_HOME: &str = "CN";
+
+/// `--home-country`: a bad code is a usage error (exit 2), found before any work.
+fn home_country(s: &str) -> Result<String, String> {
+    Policy::default_for(s)
+        .map(|p| p.home_country().to_string())
+        .map_err(|e| e.to_string())
+}
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
@@ -189,7 +196,7 @@ pub struct ReplayArgs {
     pub policy: Option<PathBuf>,
 
     /// Home country (ISO alpha-2) for the default policy, when no --policy is given.
-    #[arg(long, value_name = "CC", default_value = DEFAULT_HOME)]
+    #[arg(long, value_name = "CC", default_value = DEFAULT_HOME, value_parser = home_country)]
     pub home_country: String,
 
     /// A directory of vendor TOML files instead of the built-in catalog.
@@ -360,7 +367,12 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<u8> {
     }
     let geoip = GeoIp::open(&a.geoip.to_config()?)?;
     let policy = match &a.policy {
-        Some(p) => Policy::load(p)?,
+        Some(p) => {
+            let policy = Policy::load(p)?;
+            // An exception naming what the catalog lacks would never apply.
+            policy.check_catalog(&catalog, &p.display().to_string())?;
+            policy
+        }
         None => Policy::default_for(&a.home_country)?,
     };
     // --- evidence bundle (issue #5): refuse a used directory before writing anything ---
