@@ -16,6 +16,7 @@ mod gzip;
 mod inputs;
 
 pub use file::{CaptureFile, FileStats, Format};
+pub use gzip::{Gunzip, GzipDamage};
 pub use inputs::{expand_inputs, probe, InputFile, Inputs};
 
 use crossbeam_channel::Sender;
