@@ -7,7 +7,9 @@ use super::frames::{Frame, Frames};
 use super::gquic::{self, GoogleChlo};
 use super::header::{negotiation_versions, LongPacket, Packet, PacketType, Packets, MAX_CID_LEN};
 use super::protection::InitialKeys;
-use super::version::{family, initial_params, Family, Handshake, InitialParams};
+use super::version::{
+    family, initial_params, initial_params_all, Family, Handshake, InitialParams,
+};
 use super::QuicError;
 
 /// Smallest datagram a client may send an Initial in (RFC 9000 §14.1).
@@ -190,6 +192,8 @@ impl Cid {
 #[derive(Debug)]
 struct CachedKeys {
     version: u32,
+    /// The salt the keys came from (a reserved version has two candidates).
+    salt: &'static [u8; 20],
     dcid: Cid,
     keys: InitialKeys,
 }
@@ -358,17 +362,17 @@ impl QuicClientTracker {
                     if lp.ptype != PacketType::Initial {
                         continue;
                     }
-                    let Some(params) = initial_params(lp.version) else {
+                    if initial_params(lp.version).is_none() {
                         self.anomalies.insert(Anomalies::UNSUPPORTED_VERSION);
                         continue;
-                    };
+                    }
                     if dgram.len() < MIN_INITIAL_DATAGRAM {
                         self.anomalies.insert(Anomalies::SMALL_INITIAL_DATAGRAM);
                     }
                     if lp.dcid.len() < MIN_CLIENT_DCID {
                         self.anomalies.insert(Anomalies::SHORT_DCID);
                     }
-                    match self.initial(&lp, params) {
+                    match self.initial(&lp) {
                         Progress::NeedMore => {}
                         done => return done,
                     }
@@ -422,14 +426,12 @@ impl QuicClientTracker {
     fn keys_for(
         &mut self,
         version: u32,
-        params: &InitialParams,
+        params: &'static InitialParams,
         dcid: Cid,
     ) -> Result<usize, QuicError> {
-        if let Some(i) = self
-            .keys
-            .iter()
-            .position(|k| k.version == version && k.dcid == dcid)
-        {
+        if let Some(i) = self.keys.iter().position(|k| {
+            k.version == version && k.dcid == dcid && std::ptr::eq(k.salt, params.salt)
+        }) {
             return Ok(i);
         }
         let keys = InitialKeys::client(params, dcid.as_slice())?;
@@ -439,6 +441,7 @@ impl QuicClientTracker {
         }
         self.keys.push(CachedKeys {
             version,
+            salt: params.salt,
             dcid,
             keys,
         });
@@ -446,7 +449,7 @@ impl QuicClientTracker {
     }
 
     /// Opens a client Initial and feeds its CRYPTO frames.
-    fn initial(&mut self, lp: &LongPacket<'_>, params: &InitialParams) -> Progress {
+    fn initial(&mut self, lp: &LongPacket<'_>) -> Progress {
         let Some(own) = Cid::new(lp.dcid) else {
             self.anomalies.insert(Anomalies::CID_TOO_LONG);
             return Progress::NeedMore;
@@ -460,7 +463,11 @@ impl QuicClientTracker {
             candidates[2] = None;
         }
         let mut opened = None;
-        for cand in candidates.into_iter().flatten() {
+        let tries = initial_params_all(lp.version)
+            .into_iter()
+            .flatten()
+            .flat_map(|p| candidates.into_iter().flatten().map(move |c| (p, c)));
+        for (params, cand) in tries {
             let idx = match self.keys_for(lp.version, params, cand) {
                 Ok(i) => i,
                 Err(e) => {
@@ -476,7 +483,7 @@ impl QuicClientTracker {
                 .open(lp.bytes, lp.pn_offset, self.largest_pn, &mut self.scratch)
             {
                 Ok(o) => {
-                    opened = Some((cand, o));
+                    opened = Some((cand, o, params));
                     break;
                 }
                 Err(QuicError::DecryptFailed) => continue,
@@ -486,7 +493,7 @@ impl QuicClientTracker {
                 }
             }
         }
-        let Some((used, o)) = opened else {
+        let Some((used, o, params)) = opened else {
             self.anomalies.insert(Anomalies::DECRYPT_FAILED);
             return Progress::NeedMore;
         };
@@ -636,6 +643,19 @@ mod tests {
         payload_len: usize,
     ) -> Vec<u8> {
         let params = initial_params(version).unwrap();
+        initial_with(params, version, dcid, key_dcid, pn, frames, payload_len)
+    }
+
+    /// [`initial`] protected with `params`, whatever the version says.
+    fn initial_with(
+        params: &InitialParams,
+        version: u32,
+        dcid: &[u8],
+        key_dcid: &[u8],
+        pn: u32,
+        frames: &[u8],
+        payload_len: usize,
+    ) -> Vec<u8> {
         let m = initial_material(params, key_dcid, Side::Client).unwrap();
         let first = if params.v2_packet_types { 0xd3 } else { 0xc3 };
         let mut pkt = vec![first];
@@ -836,14 +856,21 @@ mod tests {
     /// way: its ClientHello is read with the v1 keys (as tshark reads it).
     #[test]
     fn reserved_version_initial_is_read_with_v1_keys() {
+        // Built from a v1 Initial (current tshark reads them so), or with
+        // draft-29's salt (what Wireshark 4.0 uses for an unknown version).
+        let v1 = initial_params(V1).unwrap();
+        let d29 = initial_params(super::super::version::DRAFT_29).unwrap();
         for version in [0x1a2a_3a4a, 0xdada_dada] {
-            let ch = client_hello(300);
-            let d = initial(version, &DCID, &DCID, 0, &crypto(0, &ch), 1180);
-            let mut t = QuicClientTracker::default();
-            assert_eq!(
-                t.push_client_datagram(&d),
-                Progress::ClientHello { version, msg: ch }
-            );
+            for params in [v1, d29] {
+                let ch = client_hello(300);
+                let d = initial_with(params, version, &DCID, &DCID, 0, &crypto(0, &ch), 1180);
+                let mut t = QuicClientTracker::default();
+                assert_eq!(
+                    t.push_client_datagram(&d),
+                    Progress::ClientHello { version, msg: ch }
+                );
+                assert!(!t.anomalies().contains(Anomalies::DECRYPT_FAILED));
+            }
         }
     }
 

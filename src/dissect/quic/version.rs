@@ -154,8 +154,9 @@ static P_T051: InitialParams = params(
 /// Drafts share salts in ranges (22; 23–28; 29–32; 33–34 use the v1 salt).
 /// Facebook's mvfst versions map onto the draft they were built from.
 /// Reserved versions `0x?a?a?a?a` (RFC 9000 §15), which clients send to
-/// force version negotiation, are opened with the v1 keys, as tshark does:
-/// clients build them from their v1 Initial, ClientHello and all.
+/// force version negotiation, have v1's layout and are opened with v1's
+/// keys (clients build them from their v1 Initial, ClientHello and all);
+/// [`initial_params_all`] adds a second candidate.
 pub fn initial_params(version: u32) -> Option<&'static InitialParams> {
     match version {
         _ if family(version) == Family::Greased => Some(&P_V1),
@@ -170,6 +171,19 @@ pub fn initial_params(version: u32) -> Option<&'static InitialParams> {
         0x5430_3530 => Some(&P_T050),
         0x5430_3531 => Some(&P_T051),
         _ => None,
+    }
+}
+
+/// Every parameter set worth trying for `version`, most likely first: the
+/// one of a known version; for a reserved version `0x?a?a?a?a`, v1's keys
+/// (clients build these Initials from their v1 one; current tshark reads
+/// them so) and then draft-29's salt (what Wireshark 4.0 uses for a version
+/// it does not know). The AEAD tag tells which one opened a packet.
+pub fn initial_params_all(version: u32) -> [Option<&'static InitialParams>; 2] {
+    if family(version) == Family::Greased {
+        [Some(&P_V1), Some(&P_D29)]
+    } else {
+        [initial_params(version), None]
     }
 }
 
