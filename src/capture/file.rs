@@ -336,7 +336,10 @@ impl CaptureFile {
             Some(d) => ReadEnd::Fail(CaptureError::Corrupt {
                 path: self.path.clone(),
                 offset: d.offset,
-                detail: format!("{} after {} inflated bytes", d.detail, d.inflated),
+                detail: format!(
+                    "gzip: {} ({} bytes inflated before it)",
+                    d.detail, d.inflated
+                ),
             }),
             None => ReadEnd::Fail(CaptureError::Read {
                 path: self.path.clone(),

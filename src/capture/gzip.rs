@@ -145,12 +145,9 @@ impl<R: BufRead> Gunzip<R> {
         let id2 = self.byte()?;
         if id1 != 0x1f || id2 != Some(0x8b) {
             let detail = if self.members == 0 {
-                "not a gzip member header".to_string()
+                "not a gzip member header"
             } else {
-                format!(
-                    "data after the last gzip member (its {} inflated bytes were read)",
-                    self.out
-                )
+                "data after the last gzip member"
             };
             return Err(self.fail(start, detail, false));
         }
@@ -206,9 +203,8 @@ impl<R: BufRead> Gunzip<R> {
                     self.inner.consume(i);
                     self.pos += i as u64;
                     let detail = format!(
-                        "data after the last gzip member and {} zero bytes (its {} inflated bytes were read)",
-                        self.pos - start,
-                        self.out
+                        "data after the last gzip member and {} zero bytes",
+                        self.pos - start
                     );
                     return Err(self.fail(self.pos, detail, false));
                 }
