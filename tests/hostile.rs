@@ -258,7 +258,7 @@ fn gzip_damage_keeps_every_packet_before_it() {
     assert_eq!(u(&garbage.stats()["decoder"]["pkts"]), all);
     assert!(
         garbage.stderr.contains(&format!(
-            "damaged at byte {}: data after the last gzip member",
+            "damaged at byte {}: gzip: data after the last gzip member",
             g.garbage_at
         )),
         "{}",
