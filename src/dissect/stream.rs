@@ -50,8 +50,13 @@ pub struct Stream {
     next: Option<u32>,
     /// Bytes delivered so far.
     delivered: u64,
-    /// Bytes from `next` on, as received; only the ranges in `runs` are data.
+    /// `held[base..]` are the bytes from `next` on, as received; only the
+    /// ranges in `runs` are data. Delivered bytes are dropped from the front
+    /// only once they are half the buffer, so moving the window costs
+    /// amortised O(1) per byte (tiny in-order segments in front of a far
+    /// run would otherwise shift 64 KiB each).
     held: Vec<u8>,
+    base: usize,
     /// Received ranges of `held` (offsets from `next`): sorted, disjoint,
     /// not touching.
     runs: Vec<(usize, usize)>,
@@ -128,7 +133,7 @@ impl Stream {
         if self.runs.is_empty() {
             return;
         }
-        self.held.drain(..n.min(self.held.len()));
+        self.base = (self.base + n).min(self.held.len());
         self.runs.retain_mut(|r| {
             r.0 = r.0.saturating_sub(n);
             r.1 = r.1.saturating_sub(n);
@@ -136,14 +141,18 @@ impl Stream {
         });
         if self.runs.is_empty() {
             self.held.clear();
+            self.base = 0;
             self.no_room = 0;
+        } else if self.base > self.held.len() / 2 {
+            self.held.drain(..self.base);
+            self.base = 0;
         }
     }
 
     /// Delivers held bytes the stream has now reached.
     fn drain(&mut self, out: &mut impl FnMut(&[u8])) {
         while let Some(&(0, end)) = self.runs.first() {
-            if let Some(bytes) = self.held.get(..end) {
+            if let Some(bytes) = self.held.get(self.base..self.base + end) {
                 out(bytes);
             }
             self.advance(end);
@@ -159,17 +168,18 @@ impl Stream {
         if end < ahead + data.len() {
             self.anomalies |= FlowAnomalies::STREAM_OOO_DROPPED;
         }
-        if self.held.len() < end {
-            self.held.resize(end, 0);
+        let (at, to) = (self.base + ahead, self.base + end);
+        if self.held.len() < to {
+            self.held.resize(to, 0);
         }
-        if let (Some(dst), Some(src)) = (self.held.get_mut(ahead..end), data.get(..end - ahead)) {
+        if let (Some(dst), Some(src)) = (self.held.get_mut(at..to), data.get(..end - ahead)) {
             dst.copy_from_slice(src);
         }
         self.add_run(ahead, end);
         if self.runs.len() > MAX_RUNS {
             // Too scattered: the run farthest ahead goes, the start stays.
             if let Some((start, _)) = self.runs.pop() {
-                self.held.truncate(start);
+                self.held.truncate(self.base + start);
             }
             return self.no_room();
         }
@@ -206,6 +216,7 @@ impl Stream {
     pub fn give_up(&mut self) {
         self.stopped = true;
         self.held = Vec::new();
+        self.base = 0;
         self.runs = Vec::new();
     }
 
@@ -303,6 +314,28 @@ mod tests {
         run(&mut s, 1000, &hello[..1], &mut got);
         assert_eq!(got, hello);
         assert!(s.anomalies().is_empty());
+        assert!(!s.has_pending());
+    }
+
+    #[test]
+    fn tiny_in_order_segments_before_a_far_run_move_the_window_cheaply() {
+        let mut s = Stream::default();
+        let mut got = Vec::new();
+        s.syn(0);
+        // One byte at the far end of the window, then 60,000 one-byte
+        // segments in order: each moves the window by one byte.
+        run(&mut s, 1 + WINDOW as u32 - 1, b"Z", &mut got);
+        for i in 0..60_000u32 {
+            run(&mut s, 1 + i, &[(i % 251) as u8], &mut got);
+            assert!(s.held.len() <= 2 * WINDOW);
+        }
+        assert_eq!(got.len(), 60_000);
+        assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+        // Fill the rest of the hole: the far byte comes out last.
+        let rest = vec![7u8; WINDOW - 1 - 60_000];
+        run(&mut s, 60_001, &rest, &mut got);
+        assert_eq!(got.len(), WINDOW);
+        assert_eq!(got.last(), Some(&b'Z'));
         assert!(!s.has_pending());
     }
 
