@@ -22,8 +22,8 @@ fn baseline(file: &str) -> BTreeMap<Tuple, BTreeSet<String>> {
     for r in rows {
         let t: Tuple = (
             r["proto"].as_u64().unwrap(),
-            r["saddr"].as_str().unwrap().to_string(),
-            r["daddr"].as_str().unwrap().to_string(),
+            ip_text(r["saddr"].as_str().unwrap()),
+            ip_text(r["daddr"].as_str().unwrap()),
             r["sport"].as_u64().unwrap_or(0),
             r["dport"].as_u64().unwrap_or(0),
         );
@@ -63,8 +63,8 @@ fn check(seed: &str, file: &str) {
     for f in &flows {
         let proto = proto_num(f["proto"].as_str().unwrap());
         let (s, d) = (
-            f["src_ip"].as_str().unwrap(),
-            f["dest_ip"].as_str().unwrap(),
+            &ip_text(f["src_ip"].as_str().unwrap()),
+            &ip_text(f["dest_ip"].as_str().unwrap()),
         );
         let (sp, dp) = if proto == 1 || proto == 58 {
             // ICMP flows are listed in the baseline by type/counterpart.

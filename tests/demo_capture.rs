@@ -30,9 +30,9 @@ type Key = (String, String, u64, String, u64, String);
 fn key_of_event(e: &Value) -> Key {
     (
         e["proto"].as_str().unwrap().to_lowercase(),
-        e["src_ip"].as_str().unwrap().to_string(),
+        ip_text(e["src_ip"].as_str().unwrap()),
         e["src_port"].as_u64().unwrap_or(0),
-        e["dest_ip"].as_str().unwrap().to_string(),
+        ip_text(e["dest_ip"].as_str().unwrap()),
         e["dest_port"].as_u64().unwrap_or(0),
         e["vlan"].to_string().replace("null", "[]"),
     )
@@ -41,9 +41,9 @@ fn key_of_event(e: &Value) -> Key {
 fn key_of_expected(f: &Value) -> Key {
     (
         f["transport"].as_str().unwrap().to_string(),
-        f["client"].as_str().unwrap().to_string(),
+        ip_text(f["client"].as_str().unwrap()),
         f["client_port"].as_u64().unwrap_or(0),
-        f["server"].as_str().unwrap().to_string(),
+        ip_text(f["server"].as_str().unwrap()),
         f["server_port"].as_u64().unwrap_or(0),
         f["vlan"].to_string(),
     )
@@ -71,7 +71,7 @@ fn every_flow_has_the_generators_counts_and_end_state() {
             .iter()
             .find(|r| {
                 r["timestamp"].as_str().unwrap()
-                    == phonehome::report::time::eve_ts(f["first_ts_us"].as_u64().unwrap() * 1000)
+                    == phonehome::base::time::eve_ts(f["first_ts_us"].as_u64().unwrap() * 1000)
             })
             .unwrap_or_else(|| {
                 panic!(
@@ -87,7 +87,7 @@ fn every_flow_has_the_generators_counts_and_end_state() {
         assert_eq!(fl["bytes_toclient"], f["to_client"]["bytes"], "{what}");
         assert_eq!(
             fl["end"].as_str().unwrap(),
-            phonehome::report::time::eve_ts(f["last_ts_us"].as_u64().unwrap() * 1000),
+            phonehome::base::time::eve_ts(f["last_ts_us"].as_u64().unwrap() * 1000),
             "{what}"
         );
         match f["tcp_end"].as_str() {

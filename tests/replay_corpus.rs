@@ -95,7 +95,7 @@ fn tshark_conversations(rel: &str) -> (BTreeSet<Conv>, BTreeSet<Conv>) {
 }
 
 fn endpoint(ip: &str, port: u64) -> String {
-    format!("{ip}:{port}")
+    format!("{}:{port}", ip_text(ip))
 }
 
 /// Per capture: phonehome's (tcp, udp) flow-record counts where they differ

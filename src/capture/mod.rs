@@ -112,3 +112,20 @@ pub enum CaptureError {
     #[error("{path}: no capture files found in this directory")]
     EmptyDirectory { path: PathBuf },
 }
+
+/// What the reader counted over the inputs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    pub files: u64,
+    pub pkts: u64,
+    /// Sum of captured lengths.
+    pub bytes: u64,
+    pub max_pkt_size: u64,
+    /// Records cut short by the end of a file.
+    pub truncated_records: u64,
+    /// Files that stopped early on damage (their earlier packets were read).
+    pub damaged_files: u64,
+    /// Capture time of the first and last packet (ns), and the largest seen.
+    pub first_ts: Option<u64>,
+    pub last_ts: Option<u64>,
+}

@@ -93,6 +93,15 @@ pub struct Tunnel {
     pub vlan_len: u8,
 }
 
+impl Tunnel {
+    /// Whether the carrier is a flow of its own, as Suricata tracks one: a
+    /// UDP tunnel (VXLAN, Geneve, Teredo, ...) or IP in IP is; GRE (ERSPAN
+    /// included) and MPLS in IP are not, only the flows inside them.
+    pub fn has_own_flow(&self) -> bool {
+        !matches!(self.proto, walk::P_GRE | walk::P_MPLS_IN_IP)
+    }
+}
+
 /// A decoded frame: its innermost IP packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Packet<'a> {

@@ -614,6 +614,8 @@ fn assert_tunnel(p: &Packet, kind: TunnelKind, sport: u16, dport: u16, proto: u8
         (t.sport, t.dport, t.proto, t.depth),
         (sport, dport, proto, depth)
     );
+    // Suricata tracks UDP and IP-in-IP carriers as flows, not GRE or MPLS in IP.
+    assert_eq!(t.has_own_flow(), matches!(proto, 17 | 4 | 41), "{kind:?}");
 }
 
 #[test]

@@ -2,15 +2,21 @@
 //!
 //! Each protocol folder holds pure parsers over byte slices (no flow state,
 //! no I/O); anomalies are flags on what they return, never errors that stop
-//! the flow.
+//! the flow. What the stage hands on are the plain records of `record`:
+//! [`AppRecord`] and [`Event`].
 pub mod caps;
+pub mod dhcp;
 pub mod dns;
+pub mod hostid;
 pub mod http;
+pub mod nbns;
 pub mod quic;
+mod record;
 mod session;
 pub mod stream;
 pub mod tls;
 
+pub use record::{AppBody, AppRecord, Event, EventKind};
 pub use session::{AppState, Emitted, FlowFacts};
 
 /// A DNS message seen on a flow.

@@ -7,16 +7,17 @@
 //! to DNS or to the QUIC Initial tracker. Once the flow's names are known the
 //! state becomes [`AppState::Done`] and later packets cost nothing here.
 
-use super::stream::{Delivery, Stream};
-use super::{dns, http, quic, tls, DnsEvent, HttpEvent, QuicEvent, TlsEvent};
+use super::stream::{Delivery, Piece, Stream};
+use super::{dns, http, quic, tls, AppBody, DnsEvent, HttpEvent, QuicEvent, TlsEvent};
 use crate::decode::{Packet, L4};
-use crate::event::{AppBody, FlowAnomalies, FlowNames};
-use crate::flow::tcp::SYN;
+use crate::flow::tcp::{ACK, SYN};
+use crate::flow::{FlowAnomalies, FlowNames};
 
 /// Client-side bytes inspected per TCP flow before giving up on finding a protocol.
 const MAX_STREAM_BYTES: u64 = 256 * 1024;
-/// HTTP requests parsed per flow (a keep-alive proxy connection carries many hosts).
-const MAX_HTTP_REQUESTS: u32 = 32;
+/// HTTP requests parsed per flow (a keep-alive proxy connection carries many
+/// hosts; a scanner pipelines dozens): as many as DNS messages over TCP.
+const MAX_HTTP_REQUESTS: u32 = 1024;
 /// A request line and headers larger than this are not waited for.
 const MAX_HTTP_HEAD: usize = 16 * 1024;
 /// DNS messages parsed per TCP flow.
@@ -40,7 +41,27 @@ pub struct Session {
     streams: [Stream; 2],
     proto: Proto,
     ports: (u16, u16),
+    /// TCP events waiting for the peer's acknowledgement, oldest first.
+    held: Vec<Held>,
+    /// Inspection is over; only held events are still to go out.
+    inspected: bool,
 }
+
+/// A TCP application event held until the other side acknowledges the bytes
+/// that completed it. Suricata (IDS mode) parses a direction's stream when
+/// the peer's ACK covers it, so its events carry the acknowledging packet's
+/// `pcap_cnt` and time (a certificate is logged on the client's ACK after it).
+#[derive(Debug)]
+struct Held {
+    /// The bytes came from the client.
+    from_client: bool,
+    /// Sequence number after them.
+    end: u32,
+    body: AppBody,
+}
+
+/// Events held per flow at most; beyond, they go out on their own packet.
+const MAX_HELD_EVENTS: usize = 64;
 
 #[derive(Debug)]
 enum Proto {
@@ -99,14 +120,18 @@ impl AppState {
                 streams: Default::default(),
                 proto,
                 ports: (client_port, server_port),
+                held: Vec::new(),
+                inspected: false,
             }));
         }
         let AppState::Active(s) = self else {
             return;
         };
-        let finished = s.on_packet(p, to_server, facts, out);
-        if finished {
-            *self = AppState::Done;
+        if s.on_packet(p, to_server, facts, out) {
+            s.inspected = true;
+            if s.held.is_empty() {
+                *self = AppState::Done;
+            }
         }
     }
 
@@ -116,8 +141,11 @@ impl AppState {
             if s.streams.iter().any(Stream::has_pending) {
                 *facts.anomalies |= FlowAnomalies::STREAM_GAP_AT_END;
             }
-            if let Proto::Tls(t) = s.proto {
-                t.finish(out);
+            out.extend(s.held.into_iter().map(|h| h.body));
+            match s.proto {
+                Proto::Tls(t) => t.finish(out),
+                Proto::Http(h) => h.finish(facts, out),
+                _ => {}
             }
         }
     }
@@ -134,25 +162,69 @@ impl Session {
     ) -> bool {
         match p.l4 {
             L4::Tcp(t) => {
+                if t.flags & ACK != 0 {
+                    self.release_acked(!to_server, t.ack, out);
+                }
+                if self.inspected {
+                    return true;
+                }
                 let dir = usize::from(!to_server);
                 let Session {
                     streams,
                     proto,
                     ports,
+                    held,
                     ..
                 } = self;
+                if t.flags & ACK != 0 {
+                    if let Some(other) = streams.get_mut(1 - dir) {
+                        other.peer_acked(t.ack);
+                    }
+                }
                 let Some(stream) = streams.get_mut(dir) else {
                     return true;
                 };
                 if t.flags & SYN != 0 {
                     stream.syn(t.seq);
                 }
-                let delivery = stream.segment(t.seq, p.payload, &mut |bytes: &[u8]| {
-                    proto.tcp_bytes(to_server, *ports, bytes, facts, out);
+                let mut fresh = Emitted::new();
+                // After a hole only DNS picks up again (at the next length
+                // prefix); other protocols stop at it, as at any gap.
+                let mut cut = false;
+                let delivery = stream.segment(t.seq, p.payload, &mut |piece| match piece {
+                    Piece::Data(_) if cut => {}
+                    Piece::Data(bytes) => {
+                        proto.tcp_bytes(to_server, *ports, bytes, facts, &mut fresh);
+                    }
+                    Piece::Hole => {
+                        if let Proto::DnsTcp(d) = proto {
+                            d.hole(to_server);
+                        } else {
+                            proto.tcp_gap(to_server);
+                            cut = true;
+                        }
+                    }
                 });
                 *facts.anomalies |= stream.anomalies();
+                if cut {
+                    stream.give_up();
+                }
                 if delivery == Delivery::Gap {
                     proto.tcp_gap(to_server);
+                }
+                let end = stream
+                    .next_seq()
+                    .unwrap_or_else(|| t.seq.wrapping_add(p.payload.len() as u32));
+                for body in fresh {
+                    if held.len() < MAX_HELD_EVENTS {
+                        held.push(Held {
+                            from_client: to_server,
+                            end,
+                            body,
+                        });
+                    } else {
+                        out.push(body);
+                    }
                 }
                 let client_bytes = streams.first().map_or(0, Stream::delivered);
                 matches!(proto, Proto::Finished) || client_bytes > MAX_STREAM_BYTES
@@ -165,6 +237,25 @@ impl Session {
             }
             _ => true,
         }
+    }
+}
+
+impl Session {
+    /// Sends out, in order, the held events of one side's data that `ack`
+    /// (from the other side) covers.
+    fn release_acked(&mut self, from_client: bool, ack: u32, out: &mut Emitted) {
+        if !self.held.iter().any(|h| h.from_client == from_client) {
+            return;
+        }
+        let mut kept = Vec::with_capacity(self.held.len());
+        for h in self.held.drain(..) {
+            if h.from_client == from_client && ack.wrapping_sub(h.end) as i32 >= 0 {
+                out.push(h.body);
+            } else {
+                kept.push(h);
+            }
+        }
+        self.held = kept;
     }
 }
 
@@ -236,6 +327,9 @@ impl Proto {
                     // Keep it: what was seen is reported when the flow ends.
                 }
             }
+            // HTTP reads only the client's bytes: a hole in the responses
+            // (a lost body segment) leaves later requests readable.
+            Proto::Http(_) if !to_server => {}
             Proto::TcpUnknown | Proto::Http(_) | Proto::DnsTcp(_) => *self = Proto::Finished,
             _ => {}
         }
@@ -295,6 +389,10 @@ impl Proto {
                             let n = facts.names();
                             n.quic_sni.clone_from(&ch.sni);
                             n.ech |= ch.ech;
+                            // A fingerprint only where no name attributes the flow.
+                            if ch.sni.is_none() && n.ja4.is_none() {
+                                n.ja4 = Some(tls::ja4(ch, tls::Transport::Quic));
+                            }
                         }
                         out.push(AppBody::Quic(Box::new(QuicEvent {
                             version,
@@ -444,6 +542,10 @@ impl TlsSession {
                 n.sni.clone_from(&ch.sni);
                 n.ech = ch.ech;
             }
+            // A fingerprint only where no name attributes the flow.
+            if ch.sni.is_none() && n.ja4.is_none() {
+                n.ja4 = Some(tls::ja4(&ch, tls::Transport::Tcp));
+            }
             self.client_hello = Some(ch);
             self.emitted = false;
             self.since_hello = 0;
@@ -591,6 +693,23 @@ impl HttpSession {
     }
 }
 
+impl HttpSession {
+    /// The stream ended: a request whose head was cut short (a reset right
+    /// after `GET /`) is reported with what it had, as Suricata does.
+    fn finish(self, facts: &mut FlowFacts<'_>, out: &mut Emitted) {
+        if self.skip > 0 || self.requests >= MAX_HTTP_REQUESTS {
+            return;
+        }
+        if let Some(request) = http::parse_unfinished_request(&self.buf) {
+            let n = facts.names();
+            if n.http_host.is_none() {
+                n.http_host = request.uri_host().or_else(|| request.host_name());
+            }
+            out.push(AppBody::Http(Box::new(HttpEvent { request })));
+        }
+    }
+}
+
 #[derive(Debug)]
 struct DnsTcpSession {
     flavor: dns::DnsFlavor,
@@ -604,6 +723,13 @@ impl DnsTcpSession {
             flavor,
             framers: [dns::TcpDnsFramer::new(), dns::TcpDnsFramer::new()],
             messages: 0,
+        }
+    }
+
+    /// Bytes of one direction were lost: the next byte starts a new message.
+    fn hole(&mut self, to_server: bool) {
+        if let Some(f) = self.framers.get_mut(usize::from(!to_server)) {
+            f.reset();
         }
     }
 
@@ -625,5 +751,197 @@ impl DnsTcpSession {
         });
         self.messages += n;
         self.messages >= MAX_TCP_DNS_MESSAGES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use crate::decode::TcpInfo;
+    use crate::flow::tcp::PSH;
+
+    const CLIENT_ISN: u32 = 1000;
+    const SERVER_ISN: u32 = 5000;
+
+    /// A TCP packet of the flow 10.0.0.1:40000 -> 10.0.0.2:80.
+    fn tcp(to_server: bool, flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Packet<'_> {
+        let (c, s) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let (src, dst, sport, dport) = if to_server {
+            (c, s, 40000, 80)
+        } else {
+            (s, c, 80, 40000)
+        };
+        Packet {
+            src,
+            dst,
+            sport,
+            dport,
+            proto: 6,
+            ip_version: 4,
+            vlan: [0; 3],
+            vlan_len: 0,
+            l4: L4::Tcp(TcpInfo {
+                flags,
+                seq,
+                ack,
+                window: 1000,
+            }),
+            payload,
+            tunnel: None,
+            truncated: false,
+            inner_invalid: None,
+        }
+    }
+
+    struct Flow {
+        app: AppState,
+        names: Option<Box<FlowNames>>,
+        app_proto: Option<&'static str>,
+        anomalies: FlowAnomalies,
+    }
+
+    impl Flow {
+        fn new() -> Self {
+            Flow {
+                app: AppState::Fresh,
+                names: None,
+                app_proto: None,
+                anomalies: FlowAnomalies::empty(),
+            }
+        }
+
+        /// Events the packet released.
+        fn packet(&mut self, p: &Packet<'_>, to_server: bool) -> Emitted {
+            let mut out = Emitted::new();
+            let mut facts = FlowFacts {
+                names: &mut self.names,
+                app_proto: &mut self.app_proto,
+                anomalies: &mut self.anomalies,
+            };
+            self.app.on_packet(p, to_server, &mut facts, &mut out);
+            out
+        }
+
+        fn finish(mut self) -> Emitted {
+            let mut out = Emitted::new();
+            let mut facts = FlowFacts {
+                names: &mut self.names,
+                app_proto: &mut self.app_proto,
+                anomalies: &mut self.anomalies,
+            };
+            std::mem::take(&mut self.app).finish(&mut facts, &mut out);
+            out
+        }
+    }
+
+    fn urls(events: &[AppBody]) -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|b| match b {
+                AppBody::Http(h) => Some(h.request.uri.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_pipelined_request_is_reported() {
+        let mut f = Flow::new();
+        let mut stream = Vec::new();
+        for i in 0..40 {
+            stream.extend_from_slice(format!("GET /{i} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes());
+        }
+        let mut got = Vec::new();
+        let mut seq = CLIENT_ISN + 1;
+        for chunk in stream.chunks(500) {
+            got.extend(f.packet(&tcp(true, ACK | PSH, seq, SERVER_ISN + 1, chunk), true));
+            seq += chunk.len() as u32;
+        }
+        got.extend(f.finish());
+        let want: Vec<String> = (0..40).map(|i| format!("/{i}")).collect();
+        assert_eq!(urls(&got), want);
+    }
+
+    #[test]
+    fn an_event_goes_out_on_the_packet_that_acknowledges_its_bytes() {
+        let mut f = Flow::new();
+        let req = b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+        let c = CLIENT_ISN + 1;
+        let s = SERVER_ISN + 1;
+        let end = c + req.len() as u32;
+        assert!(f
+            .packet(&tcp(true, SYN, CLIENT_ISN, 0, b""), true)
+            .is_empty());
+        // The request is parsed, but held.
+        assert!(f.packet(&tcp(true, ACK | PSH, c, s, req), true).is_empty());
+        // The client's own later packet does not acknowledge it; a server ACK
+        // short of its end does not either.
+        assert!(f.packet(&tcp(true, ACK, end, s, b""), true).is_empty());
+        assert!(f
+            .packet(&tcp(false, ACK, s, end - 1, b""), false)
+            .is_empty());
+        assert_eq!(
+            urls(&f.packet(&tcp(false, ACK, s, end, b""), false)),
+            ["/x"]
+        );
+        assert!(f.finish().is_empty());
+    }
+
+    #[test]
+    fn dns_over_tcp_picks_up_after_a_lost_query() {
+        // Three length-prefixed queries; the capture lost the second, which
+        // the server acknowledged.
+        let query = |id: u8| {
+            let mut m = vec![0, 29, 0, id, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+            m.extend_from_slice(b"\x07example\x03com\x00\x00\x01\x00\x01");
+            m
+        };
+        let len = query(1).len() as u32;
+        let mut f = Flow::new();
+        let (c, s) = (CLIENT_ISN + 1, SERVER_ISN + 1);
+        let mut got = Vec::new();
+        got.extend(f.packet(&tcp(true, SYN, CLIENT_ISN, 0, b""), true));
+        got.extend(f.packet(&tcp(false, SYN | ACK, SERVER_ISN, c, b""), false));
+        got.extend(f.packet(&tcp(true, ACK | PSH, c, s, &query(1)), true));
+        got.extend(f.packet(&tcp(false, ACK, s, c + 2 * len, b""), false));
+        got.extend(f.packet(&tcp(true, ACK | PSH, c + 2 * len, s, &query(3)), true));
+        got.extend(f.packet(&tcp(false, ACK, s, c + 3 * len, b""), false));
+        let ids: Vec<u16> = got
+            .iter()
+            .filter_map(|b| match b {
+                AppBody::Dns(d) => Some(d.msg.id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, [1, 3]);
+    }
+
+    #[test]
+    fn http_requests_after_a_hole_in_the_responses_are_read() {
+        let mut f = Flow::new();
+        let c = CLIENT_ISN + 1;
+        let s = SERVER_ISN + 1;
+        let r1 = b"GET /1 HTTP/1.0\r\n\r\n";
+        let r2 = b"GET /2 HTTP/1.0\r\n\r\n";
+        let mut got = f.packet(&tcp(true, ACK | PSH, c, s, r1), true);
+        let c2 = c + r1.len() as u32;
+        // The client acknowledged 100 response bytes; 50 of them reached the capture.
+        got.extend(f.packet(&tcp(true, ACK, c2, s + 100, b""), true));
+        got.extend(f.packet(&tcp(false, ACK, s + 50, c2, &[b'x'; 50]), false));
+        got.extend(f.packet(&tcp(true, ACK | PSH, c2, s + 100, r2), true));
+        got.extend(f.finish());
+        assert_eq!(urls(&got), ["/1", "/2"]);
+    }
+
+    #[test]
+    fn a_request_cut_short_is_reported_when_the_flow_ends() {
+        let mut f = Flow::new();
+        let got = f.packet(
+            &tcp(true, ACK | PSH, CLIENT_ISN + 1, SERVER_ISN + 1, b"GET /"),
+            true,
+        );
+        assert!(got.is_empty());
+        assert_eq!(urls(&f.finish()), ["/"]);
     }
 }

@@ -10,8 +10,12 @@
 //! order, or behind many later segments) is kept in preference to later
 //! data. Each loss is named in [`Stream::anomalies`]; a hole that stays open
 //! while [`GIVE_UP_AFTER`] more segments find no room stops the stream.
+//!
+//! A hole the peer has acknowledged was lost by the capture and will never
+//! be retransmitted: it is marked ([`Piece::Hole`]) and delivery goes on
+//! after it, as Suricata reports a gap.
 
-use crate::event::FlowAnomalies;
+use crate::flow::FlowAnomalies;
 
 /// Bytes held ahead of a hole, at most.
 pub const WINDOW: usize = 64 * 1024;
@@ -62,9 +66,20 @@ pub struct Stream {
     runs: Vec<(usize, usize)>,
     /// Segments that found no room since the hole opened.
     no_room: u32,
+    /// Highest acknowledgement the peer sent for this direction.
+    peer_ack: Option<u32>,
     /// A gap was reported: nothing more is delivered.
     stopped: bool,
     anomalies: FlowAnomalies,
+}
+
+/// What the stream hands its consumer, in stream order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Piece<'a> {
+    Data(&'a [u8]),
+    /// Bytes the peer acknowledged but the capture does not have: they will
+    /// never arrive, the data that follows is delivered after this mark.
+    Hole,
 }
 
 /// What a segment did to the stream.
@@ -86,6 +101,11 @@ impl Stream {
         self.delivered
     }
 
+    /// The sequence number after the last byte delivered (None before any).
+    pub fn next_seq(&self) -> Option<u32> {
+        self.next
+    }
+
     pub fn is_stopped(&self) -> bool {
         self.stopped
     }
@@ -103,8 +123,18 @@ impl Stream {
         }
     }
 
+    /// The peer acknowledged this direction up to `ack`.
+    pub fn peer_acked(&mut self, ack: u32) {
+        if self.peer_ack.is_none_or(|a| seq_diff(ack, a) > 0) {
+            self.peer_ack = Some(ack);
+        }
+    }
+
     /// Handles a segment's payload at `seq`, passing in-order bytes to `out`.
-    pub fn segment(&mut self, seq: u32, data: &[u8], out: &mut impl FnMut(&[u8])) -> Delivery {
+    /// A segment after a hole the peer has already acknowledged is not held:
+    /// what was held before it comes out, each run after a hole mark, then
+    /// the segment after one.
+    pub fn segment(&mut self, seq: u32, data: &[u8], out: &mut impl FnMut(Piece<'_>)) -> Delivery {
         if self.stopped {
             return Delivery::Gap;
         }
@@ -112,23 +142,50 @@ impl Stream {
             return Delivery::Ok;
         }
         let next = *self.next.get_or_insert(seq);
-        let ahead = seq_diff(seq, next);
+        let mut ahead = seq_diff(seq, next);
         if ahead > 0 {
-            return self.hold(ahead as usize, data);
+            if self.peer_ack.is_none_or(|a| seq_diff(a, seq) < 0) {
+                return self.hold(ahead as usize, data);
+            }
+            self.skip_holes_before(seq, out);
+            let next = self.next.unwrap_or(seq);
+            ahead = seq_diff(seq, next);
+            if ahead > 0 {
+                out(Piece::Hole);
+                self.shift(ahead as usize);
+            }
         }
         // Skip what was delivered already (a retransmission, or an overlap).
-        let skip = usize::try_from(-ahead).unwrap_or(usize::MAX);
+        let skip = usize::try_from(ahead.min(0).unsigned_abs()).unwrap_or(usize::MAX);
         if let Some(new) = data.get(skip..).filter(|d| !d.is_empty()) {
-            out(new);
+            out(Piece::Data(new));
             self.advance(new.len());
             self.drain(out);
         }
         Delivery::Ok
     }
 
+    /// Held runs that start at or before `limit` come out, each after a
+    /// hole mark (the peer acknowledged past them: the holes are for good).
+    fn skip_holes_before(&mut self, limit: u32, out: &mut impl FnMut(Piece<'_>)) {
+        while let (Some(next), Some(&(start, _))) = (self.next, self.runs.first()) {
+            if start == 0 || seq_diff(limit, next.wrapping_add(start as u32)) < 0 {
+                return;
+            }
+            out(Piece::Hole);
+            self.shift(start);
+            self.drain(out);
+        }
+    }
+
     /// `next` moves on by `n` delivered bytes; the window moves with it.
     fn advance(&mut self, n: usize) {
         self.delivered += n as u64;
+        self.shift(n);
+    }
+
+    /// `next` moves on by `n` bytes (delivered, or lost for good).
+    fn shift(&mut self, n: usize) {
         self.next = self.next.map(|s| s.wrapping_add(n as u32));
         if self.runs.is_empty() {
             return;
@@ -150,10 +207,10 @@ impl Stream {
     }
 
     /// Delivers held bytes the stream has now reached.
-    fn drain(&mut self, out: &mut impl FnMut(&[u8])) {
+    fn drain(&mut self, out: &mut impl FnMut(Piece<'_>)) {
         while let Some(&(0, end)) = self.runs.first() {
             if let Some(bytes) = self.held.get(self.base..self.base + end) {
-                out(bytes);
+                out(Piece::Data(bytes));
             }
             self.advance(end);
         }
@@ -231,7 +288,58 @@ mod tests {
     use super::*;
 
     fn run(s: &mut Stream, seq: u32, d: &[u8], got: &mut Vec<u8>) -> Delivery {
-        s.segment(seq, d, &mut |b: &[u8]| got.extend_from_slice(b))
+        s.segment(seq, d, &mut |p: Piece<'_>| match p {
+            Piece::Data(b) => got.extend_from_slice(b),
+            Piece::Hole => got.extend_from_slice(b"|"),
+        })
+    }
+
+    #[test]
+    fn a_hole_the_peer_acknowledged_is_skipped() {
+        let mut s = Stream::default();
+        let mut got = Vec::new();
+        s.syn(99);
+        assert_eq!(run(&mut s, 100, b"abc", &mut got), Delivery::Ok);
+        // 103..106 never captured; unacknowledged, the next segment waits.
+        assert_eq!(run(&mut s, 106, b"ghi", &mut got), Delivery::Ok);
+        assert_eq!(got, b"abc");
+        // The peer acknowledged past the hole: the held segment goes out
+        // when it comes again, and so does new data.
+        s.peer_acked(109);
+        assert_eq!(run(&mut s, 106, b"ghi", &mut got), Delivery::Ok);
+        assert_eq!(run(&mut s, 109, b"jk", &mut got), Delivery::Ok);
+        assert_eq!(got, b"abc|ghijk");
+        // An older acknowledgement does not move it back.
+        s.peer_acked(50);
+        assert_eq!(run(&mut s, 115, b"x", &mut got), Delivery::Ok);
+        assert_eq!(got, b"abc|ghijk");
+        assert!(!s.is_stopped());
+    }
+
+    #[test]
+    fn held_runs_before_an_acknowledged_segment_come_out_in_order() {
+        let mut s = Stream::default();
+        let mut got = Vec::new();
+        s.syn(99);
+        run(&mut s, 100, b"ab", &mut got);
+        // Two runs held behind holes, one after the segment to come.
+        run(&mut s, 104, b"ef", &mut got);
+        run(&mut s, 110, b"kl", &mut got);
+        run(&mut s, 120, b"uv", &mut got);
+        s.peer_acked(125);
+        // A segment at 114: the runs before it come out after hole marks,
+        // the one after it stays held until its own hole is passed.
+        run(&mut s, 114, b"op", &mut got);
+        assert_eq!(got, b"ab|ef|kl|op");
+        assert!(s.has_pending());
+        run(&mut s, 122, b"wx", &mut got);
+        assert_eq!(got, b"ab|ef|kl|op|uvwx");
+        assert!(!s.has_pending());
+        // Far beyond the window, acknowledged: a hole mark, then delivered.
+        s.peer_acked(1_000_000);
+        run(&mut s, 500_000, b"z", &mut got);
+        assert_eq!(got, b"ab|ef|kl|op|uvwx|z");
+        assert_eq!(s.next_seq(), Some(500_001));
     }
 
     #[test]

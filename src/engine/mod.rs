@@ -19,15 +19,17 @@
 //!   index of the packet that caused it; the merge puts each round in key
 //!   order, so the output is byte-identical for any `--workers`.
 
+#[cfg(test)]
+mod eve_writer_tests;
 pub mod output;
 mod reader;
 mod worker;
 
+use crate::base::Progress;
 use crate::capture::{CaptureError, InputFile};
-use crate::decode::DecodeStats;
-use crate::event::Event;
-use crate::flow::{FlowConfig, FlowStats};
-use std::sync::atomic::AtomicU64;
+use crate::dissect::Event;
+use crate::flow::FlowConfig;
+use crate::output::RunStats;
 use std::sync::Arc;
 
 /// Settings of one replay.
@@ -56,46 +58,6 @@ impl ReplayConfig {
             dissect: true,
         }
     }
-}
-
-/// What the reader counted.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CaptureStats {
-    pub files: u64,
-    pub pkts: u64,
-    /// Sum of captured lengths.
-    pub bytes: u64,
-    pub max_pkt_size: u64,
-    /// Records cut short by the end of a file.
-    pub truncated_records: u64,
-    /// Files that stopped early on damage (their earlier packets were read).
-    pub damaged_files: u64,
-    /// Capture time of the first and last packet (ns), and the largest seen.
-    pub first_ts: Option<u64>,
-    pub last_ts: Option<u64>,
-}
-
-/// Everything counted during a replay, for the `stats` event and the summary.
-#[derive(Clone, Debug, Default)]
-pub struct RunStats {
-    pub capture: CaptureStats,
-    /// Decoder counters from the workers and the reader (fragments).
-    pub decode: DecodeStats,
-    pub flows: FlowStats,
-    /// Flows whose TCP streams lost data, by reason.
-    pub stream: crate::dissect::stream::StreamStats,
-    /// The DNS cache's counters (filled by the output stage).
-    pub dns_cache: crate::resolve::dns_cache::DnsCacheStats,
-    /// Events handed to the sink.
-    pub events: u64,
-}
-
-/// Progress counters readable while a replay runs.
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Bytes of the input files read from disk so far.
-    pub disk_bytes: AtomicU64,
-    pub packets: AtomicU64,
 }
 
 /// Errors that stop a replay.

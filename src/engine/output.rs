@@ -4,17 +4,17 @@
 //! are learnt before the flows they explain end, and findings do not depend
 //! on which worker saw what.
 
-use crate::event::{AppBody, Event, EventKind};
+use crate::dissect::{AppBody, Event, EventKind};
 use crate::flow::community_id;
 use crate::judge::{Finding, FindingKey, Judge};
-use crate::report::dedup::{splice_dedup, Dedup, DedupKey, Summary, Verdict};
-use crate::report::eve::{EveWriter, Ext};
-use crate::report::sink::{splice_stats, SinkReport, Sinks};
+use crate::output::dedup::{splice_dedup, Dedup, DedupKey, Summary, Verdict};
+use crate::output::eve::{EveWriter, Ext};
 use crate::resolve::{EvidenceKind, Resolver};
+use crate::sink::{splice_stats, SinkReport, Sinks};
 use std::io::Write;
 
 /// When alerts are written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AlertMode {
     /// At the end of the run: one complete alert per finding.
     #[default]
@@ -47,13 +47,13 @@ pub struct Output<W: Write> {
     /// Resolve and judge at all (off: flows and names only, for measuring their cost).
     pub attribute: bool,
     pub counts: OutputCounts,
-    // --- sinks (src/report/sink) ---
+    // --- sinks (src/sink) ---
     /// Other outputs, fed every line the EVE writer writes (empty: none).
     pub sinks: Sinks,
     /// Alert deduplication (none: off).
     pub dedup: Option<Dedup<Finding>>,
     /// Evidence bundle (`--evidence`): which flows back which finding.
-    pub evidence: Option<crate::report::evidence::FlowIndex>,
+    pub evidence: Option<crate::evidence::FlowIndex>,
     /// When alerts are written.
     pub alert_mode: AlertMode,
     /// Stream mode: the findings the current event touched, with the country
@@ -171,7 +171,7 @@ impl<W: Write> Output<W> {
         match &ev.kind {
             EventKind::Flow(f) => {
                 let geo = self.resolver.geo(f.meta.dst);
-                let all = self.resolver.attribute_all(f);
+                let all = self.resolver.attribute_flow(f, geo.asn);
                 if !all.is_empty() {
                     self.counts.attributed_flows += 1;
                     let cid = community_id::encode(&f.meta.community_id);
@@ -255,13 +255,13 @@ impl<W: Write> Output<W> {
         Ok(findings)
     }
 
-    // --- sinks (src/report/sink) ---
+    // --- sinks (src/sink) ---
 
     /// An alert for a deduplication window that had repeats: the latest
     /// finding, with `phonehome.dedup`.
     fn alert_update(&mut self, s: &Summary<Finding>) -> std::io::Result<()> {
         let mut line = Vec::with_capacity(4096);
-        crate::report::eve::alert_event(&mut line, &s.latest);
+        crate::output::eve::alert_event(&mut line, &s.latest);
         line.push(b'\n');
         splice_dedup(&mut line, s);
         self.eve.write_line(&line)?;
@@ -273,11 +273,11 @@ impl<W: Write> Output<W> {
     /// Writes the final `stats` event: the sinks first deliver what they
     /// have (bounded wait) so their counters in `stats.phonehome.sinks` cover
     /// every event before it; then the stats event itself is delivered.
-    pub fn stats(&mut self, st: &crate::engine::RunStats) -> std::io::Result<()> {
+    pub fn stats(&mut self, st: &crate::output::RunStats) -> std::io::Result<()> {
         let mut line = Vec::with_capacity(8192);
         let mut st = st.clone();
         st.dns_cache = self.resolver.dns_stats().clone();
-        crate::report::eve::stats_event(&mut line, &st);
+        crate::output::eve::stats_event(&mut line, &st);
         line.push(b'\n');
         if !self.sinks.is_empty() {
             self.sinks.flush();

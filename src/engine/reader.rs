@@ -1,7 +1,8 @@
 //! The reader thread: capture files → jobs for the workers.
 
-use super::{CaptureStats, Progress, ReplayConfig};
-use crate::capture::{Block, CaptureError, CaptureFile, PacketMeta};
+use super::ReplayConfig;
+use crate::base::Progress;
+use crate::capture::{Block, CaptureError, CaptureFile, CaptureStats, PacketMeta};
 use crate::decode::{self, DecodeStats, Defragmenter, Shard};
 use crossbeam_channel::Sender;
 use std::sync::atomic::Ordering;

@@ -3,9 +3,9 @@
 use super::reader::Job;
 use crate::decode::{self, DecodeStats, Decoded};
 use crate::dissect::stream::StreamStats;
+use crate::dissect::{AppRecord, Event, EventKind};
 use crate::dissect::{AppState, Emitted, FlowFacts};
-use crate::event::EndReason;
-use crate::event::{AppRecord, Event, EventKey, EventKind};
+use crate::flow::{EndReason, EventKey};
 use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
@@ -101,9 +101,9 @@ pub fn run(
             let Decoded::Packet(p) = decode::decode(meta.linktype, bytes, &mut dstats) else {
                 continue;
             };
-            if let Some(t) = &p.tunnel {
-                // The tunnel's own flow (VXLAN, GRE, ...) is a flow too, as
-                // Suricata and tshark count it; nothing in it is dissected.
+            if let Some(t) = p.tunnel.as_ref().filter(|t| t.has_own_flow()) {
+                // The tunnel's own flow (VXLAN, IP in IP, ...) is a flow too,
+                // as Suricata counts it; nothing in it is dissected.
                 let outer = decode::outer_packet(t);
                 let octx = PacketCtx { layer: 1, ..ctx };
                 let (of, _) = table.packet(&outer, &octx, &mut ended);

@@ -2,11 +2,11 @@
 
 use super::community_id;
 use super::key::{FlowKey, Side};
-use super::tcp::TcpTrack;
-use crate::decode::{Packet, Tunnel, L4};
-use crate::event::{
+use super::record::{
     EndReason, EventKey, FlowMeta, FlowNames, FlowRecord, FlowState, TcpSummary, Vlan,
 };
+use super::tcp::TcpTrack;
+use crate::decode::{Packet, Tunnel, L4};
 use hashbrown::HashMap;
 use rustc_hash::FxBuildHasher;
 use std::collections::BTreeMap;
@@ -159,7 +159,7 @@ pub struct FlowInfo {
     /// Names learnt from the flow's own packets (SNI, Host, ...).
     pub names: Option<Box<FlowNames>>,
     /// What went wrong putting its streams in order (set by the dissectors).
-    pub anomalies: crate::event::FlowAnomalies,
+    pub anomalies: crate::flow::FlowAnomalies,
 }
 
 impl<A> Flow<A> {
@@ -278,14 +278,10 @@ fn orient(p: &Packet<'_>, sender: Side) -> Side {
                 return other;
             }
         }
-        L4::Icmp { icmp_type, .. } => {
-            // Replies come from the server.
-            return if matches!(icmp_type, 0 | 14 | 16 | 18 | 129) {
-                other
-            } else {
-                sender
-            };
-        }
+        // ICMP has no handshake to read: as in Suricata, whoever sent the
+        // first packet is the flow's source, a reply without its request
+        // (the request unseen, or on another VLAN or tunnel) included.
+        L4::Icmp { .. } => return sender,
         _ => {}
     }
     let (s, d) = (
@@ -924,5 +920,34 @@ mod tests {
             "10.0.0.9".parse::<std::net::IpAddr>().unwrap()
         );
         assert_eq!(r[1].meta.icmp, Some((3, 3)));
+    }
+
+    #[test]
+    fn echo_reply_without_its_request_is_a_flow_from_its_sender() {
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        let mut out = Vec::new();
+        let reply = L4::Icmp {
+            icmp_type: 0,
+            code: 0,
+        };
+        t.packet(
+            &pkt("10.0.0.1", 0, "10.0.0.9", 0, reply),
+            &ctx(0, 1),
+            &mut out,
+        );
+        t.packet(
+            &pkt("10.0.0.1", 0, "10.0.0.9", 0, reply),
+            &ctx(1, 1),
+            &mut out,
+        );
+        t.flush(&mut out);
+        let r = records(&out);
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            r[0].meta.src,
+            "10.0.0.1".parse::<std::net::IpAddr>().unwrap()
+        );
+        assert_eq!(r[0].meta.icmp, Some((0, 0)));
+        assert_eq!((r[0].pkts_toserver, r[0].pkts_toclient), (2, 0));
     }
 }

@@ -8,7 +8,8 @@
 
 pub mod policy;
 
-use crate::event::FlowRecord;
+use crate::flow::FlowRecord;
+use crate::resolve::catalog::Tier;
 use crate::resolve::geoip::GeoAnswer;
 use crate::resolve::{Attribution, EvidenceKind};
 use policy::{Candidate, FindingKind, Policy, Severity};
@@ -27,6 +28,8 @@ const MAX_FLOW_IDS: usize = 4096;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Evidence {
     pub kind: EvidenceKind,
+    /// Which catalog tier matched: documented endpoint, owned domain, ...
+    pub tier: Tier,
     /// The name (or address) that matched the catalog.
     pub value: String,
     /// The catalog pattern it matched.
@@ -92,6 +95,8 @@ pub struct Finding {
     pub kind: FindingKind,
     pub severity: Severity,
     pub confidence: Confidence,
+    /// The strongest catalog tier among the evidence.
+    pub tier: Tier,
     pub foreign_vendor: bool,
     pub data_abroad: bool,
     pub first_seen_ns: u64,
@@ -126,6 +131,7 @@ struct Acc {
     evidence: Vec<Evidence>,
     evidence_counts: BTreeMap<EvidenceKind, u64>,
     best: Confidence,
+    best_tier: Tier,
 }
 
 /// What a finding is about: (host, vendor, product).
@@ -146,6 +152,10 @@ fn key_of(host: IpAddr, a: &Attribution<'_>) -> FindingKey {
     )
 }
 
+/// Confidence of one attribution: by how it was seen (direct names high, DNS
+/// bindings medium, the rest low), capped by what it matched: a name under an
+/// owned domain, or a certificate, sits below a documented endpoint (at most
+/// medium); an owned network or a JA4 is low.
 fn confidence(a: &Attribution<'_>) -> Confidence {
     use crate::resolve::catalog::Confidence as Cat;
     let by_kind = match a.kind {
@@ -153,9 +163,14 @@ fn confidence(a: &Attribution<'_>) -> Confidence {
         EvidenceKind::DnsAnswer => Confidence::Medium,
         _ => Confidence::Low,
     };
+    let by_tier = match a.tier() {
+        Tier::Endpoint => by_kind,
+        Tier::Certificate | Tier::OwnedDomain => by_kind.min(Confidence::Medium),
+        Tier::OwnedNetwork | Tier::Ja4 => Confidence::Low,
+    };
     match a.endpoint.confidence {
-        Cat::Inferred => by_kind.min(Confidence::Medium),
-        _ => by_kind,
+        Cat::Inferred => by_tier.min(Confidence::Medium),
+        _ => by_tier,
     }
 }
 
@@ -186,10 +201,12 @@ impl Judge {
             evidence: Vec::new(),
             evidence_counts: BTreeMap::new(),
             best: Confidence::Low,
+            best_tier: a.tier(),
         });
         acc.first_seen_ns = acc.first_seen_ns.min(ts);
         acc.last_seen_ns = acc.last_seen_ns.max(ts);
         acc.best = acc.best.max(confidence(a));
+        acc.best_tier = acc.best_tier.min(a.tier());
         acc
     }
 
@@ -204,6 +221,7 @@ impl Judge {
         if acc.evidence.len() < MAX_EVIDENCE {
             acc.evidence.push(Evidence {
                 kind: a.kind,
+                tier: a.tier(),
                 value: a.value.clone(),
                 pattern: a.endpoint.pattern.to_string(),
                 purpose: a.endpoint.purpose.as_str(),
@@ -346,6 +364,7 @@ impl Judge {
             kind: verdict.kind,
             severity: verdict.severity,
             confidence: acc.best,
+            tier: acc.best_tier,
             foreign_vendor: verdict.foreign_vendor,
             data_abroad: verdict.data_abroad,
             first_seen_ns: acc.first_seen_ns,
@@ -391,11 +410,13 @@ impl Finding {
             EvidenceKind::DnsAnswer => 1,
             EvidenceKind::CertName => 2,
             EvidenceKind::AddressRange => 3,
-            _ => 4,
+            EvidenceKind::DnsQuery => 4,
+            EvidenceKind::DestinationAs => 5,
+            _ => 6,
         };
         self.evidence
             .iter()
-            .min_by_key(|e| (rank(e.kind), e.timestamp_ns))
+            .min_by_key(|e| (e.tier, rank(e.kind), e.timestamp_ns))
     }
 }
 
@@ -407,8 +428,18 @@ pub fn reason(f: &Finding) -> String {
     } else {
         format!("{} vendor", f.vendor_country.join("/"))
     };
-    let via = f.best_evidence().map_or(String::new(), |e| {
-        format!(", via {} ({})", e.value, e.kind.label())
+    let via = f.best_evidence().map_or(String::new(), |e| match e.tier {
+        Tier::Endpoint => format!(", via {} ({})", e.value, e.kind.label()),
+        t if e.value == e.pattern => {
+            format!(", via {} ({}, {})", e.value, e.kind.label(), t.label())
+        }
+        t => format!(
+            ", via {} ({}, {} {})",
+            e.value,
+            e.kind.label(),
+            t.label(),
+            e.pattern
+        ),
     });
     if f.dns_only {
         return format!(
@@ -452,7 +483,7 @@ pub fn reason(f: &Finding) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EndReason, FlowMeta, FlowState, Vlan};
+    use crate::flow::{EndReason, FlowMeta, FlowState, Vlan};
     use crate::resolve::catalog::Catalog;
 
     fn catalog() -> Catalog {

@@ -30,7 +30,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 use std::fmt;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// How severe a finding is, lowest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -359,6 +359,9 @@ pub struct Policy {
     allowed_destination_countries: Vec<String>,
     severity: SeverityRules,
     exceptions: Vec<Exception>,
+    /// The site's catalog overlay directory (`catalog_extra`), relative
+    /// paths resolved against the policy file's directory by [`Policy::load`].
+    catalog_extra: Option<PathBuf>,
 }
 
 impl Policy {
@@ -372,6 +375,7 @@ impl Policy {
             allowed_destination_countries: vec![home.clone()],
             severity: SeverityRules::default(),
             exceptions: Vec::new(),
+            catalog_extra: None,
             home_country: home,
         })
     }
@@ -457,7 +461,18 @@ impl Policy {
             path: path.to_path_buf(),
             source,
         })?;
-        Policy::from_toml(&text, &path.display().to_string())
+        let mut p = Policy::from_toml(&text, &path.display().to_string())?;
+        if let (Some(extra), Some(dir)) = (&p.catalog_extra, path.parent()) {
+            if extra.is_relative() {
+                p.catalog_extra = Some(dir.join(extra));
+            }
+        }
+        Ok(p)
+    }
+
+    /// The site's catalog overlay directory the policy names (`catalog_extra`).
+    pub fn catalog_extra(&self) -> Option<&Path> {
+        self.catalog_extra.as_deref()
     }
 
     /// Parses policy text; `origin` names it in errors (`origin:line: ...`).

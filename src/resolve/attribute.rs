@@ -4,14 +4,20 @@
 //! Evidence is tried strongest first: the names the flow itself carried (TLS
 //! SNI, QUIC SNI, HTTP Host, CONNECT target), then the names a DNS answer
 //! bound to its destination shortly before it started, then the server
-//! certificate's names, then the vendor's published address ranges.
+//! certificate's names, then the vendor's published address ranges. A flow
+//! that carried no name at all is then tried by its destination's AS and
+//! its JA4.
+//!
+//! Each name is matched against documented endpoints first and vendor-owned
+//! domains second ([`Tier`]); a vendor's web presence never matches.
 
-use super::catalog::{Catalog, Match};
+use super::catalog::{platforms, Catalog, Match, Tier};
 use super::dns_cache::{DnsCache, DnsCacheConfig, DnsCacheStats, ResponseOutcome};
 use super::geoip::{GeoAnswer, GeoIp};
 use crate::dissect::dns::DnsFlavor;
+use crate::dissect::AppRecord;
 use crate::dissect::DnsEvent;
-use crate::event::{AppRecord, FlowRecord};
+use crate::flow::FlowRecord;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -31,6 +37,10 @@ pub enum EvidenceKind {
     AddressRange,
     /// The host asked DNS for a catalogued name (it tried to reach it).
     DnsQuery,
+    /// A flow without names went to an AS registered to the vendor.
+    DestinationAs,
+    /// A flow without names sent a TLS/QUIC ClientHello with a catalogued JA4.
+    Ja4,
 }
 
 impl EvidenceKind {
@@ -44,6 +54,8 @@ impl EvidenceKind {
             EvidenceKind::CertName => "cert_name",
             EvidenceKind::AddressRange => "address_range",
             EvidenceKind::DnsQuery => "dns_query",
+            EvidenceKind::DestinationAs => "destination_as",
+            EvidenceKind::Ja4 => "ja4",
         }
     }
 
@@ -58,6 +70,8 @@ impl EvidenceKind {
             EvidenceKind::CertName => "server certificate",
             EvidenceKind::AddressRange => "vendor address range",
             EvidenceKind::DnsQuery => "DNS query",
+            EvidenceKind::DestinationAs => "destination AS",
+            EvidenceKind::Ja4 => "JA4 fingerprint",
         }
     }
 
@@ -78,9 +92,45 @@ impl EvidenceKind {
 #[derive(Clone, Debug)]
 pub struct Attribution<'c> {
     pub kind: EvidenceKind,
-    /// The name (or address) that matched.
+    /// The name (or address, or fingerprint) that matched.
     pub value: String,
+    /// What it matched, with its tier (`endpoint.tier`).
     pub endpoint: Match<'c>,
+}
+
+impl Attribution<'_> {
+    /// Which catalog tier matched.
+    pub fn tier(&self) -> Tier {
+        self.endpoint.tier
+    }
+}
+
+/// Evidence for another vendor or product than the strongest is a different
+/// claim (e.g. a shared address): keeps the primary product's only. Evidence
+/// that names no product (an owned domain or network shared by several)
+/// supports any product of its vendor; when the strongest names none, the
+/// first that does decides, and the rest are told that product.
+fn primary_product_only(out: &mut Vec<Attribution<'_>>) {
+    use super::catalog::EndpointId;
+    let Some(first) = out.first().map(|a| a.endpoint.id) else {
+        return;
+    };
+    let v = first.vendor;
+    let named = out
+        .iter()
+        .find(|a| a.endpoint.id.vendor == v && a.endpoint.id.product != EndpointId::NO_PRODUCT)
+        .map(|a| (a.endpoint.id.product, a.endpoint.product));
+    let p = named.map_or(first.product, |(p, _)| p);
+    out.retain(|a| {
+        a.endpoint.id.vendor == v
+            && (a.endpoint.id.product == p || a.endpoint.id.product == EndpointId::NO_PRODUCT)
+    });
+    if let Some((p, name)) = named {
+        for a in out.iter_mut() {
+            a.endpoint.id.product = p;
+            a.endpoint.product = name;
+        }
+    }
 }
 
 /// Catalog, GeoIP and DNS bindings: everything that turns addresses and names
@@ -140,28 +190,44 @@ impl Resolver {
     }
 
     fn name<'c>(&'c self, kind: EvidenceKind, name: &str) -> Option<Attribution<'c>> {
-        let n = normal(name);
-        let m = self.catalog.match_name(&n)?;
+        // Matching normalises on the stack; only a hit allocates the value.
+        let m = self.catalog.match_name(name)?;
         Some(Attribution {
             kind,
-            value: n,
+            value: normal(name),
             endpoint: m,
         })
     }
 
-    /// The catalogued endpoint a finished flow reached, by its strongest evidence.
+    /// The catalogued endpoint a finished flow reached, by its strongest
+    /// evidence (the destination's AS looked up here, uncached).
     pub fn attribute(&self, rec: &FlowRecord) -> Option<Attribution<'_>> {
         self.attribute_all(rec).into_iter().next()
     }
 
-    /// Every piece of evidence that ties a finished flow to a catalogued
-    /// endpoint, strongest first, at most one per kind: the flow's own names
-    /// (TLS SNI, QUIC SNI, HTTP Host, CONNECT target), the names a DNS answer
-    /// bound to its destination shortly before it started, the server
-    /// certificate's own name, the vendor's published ranges.
+    /// [`attribute_flow`](Self::attribute_flow), looking the destination's
+    /// AS up here (uncached; the engine passes the answer it already has).
     pub fn attribute_all(&self, rec: &FlowRecord) -> Vec<Attribution<'_>> {
+        let asn = if self.catalog.has_asns() {
+            self.geoip.lookup(rec.meta.dst).asn
+        } else {
+            None
+        };
+        self.attribute_flow(rec, asn)
+    }
+
+    /// Every piece of evidence that ties a finished flow to a vendor,
+    /// strongest first, at most one per kind: the flow's own names (TLS SNI,
+    /// QUIC SNI, HTTP Host, CONNECT target), the names a DNS answer bound to
+    /// its destination shortly before it started, the server certificate,
+    /// the vendor's published ranges; for a flow that carried no name and
+    /// had no DNS binding, its destination AS (`asn`) and its JA4.
+    pub fn attribute_flow(&self, rec: &FlowRecord, asn: Option<u32>) -> Vec<Attribution<'_>> {
         let mut out: Vec<Attribution<'_>> = Vec::new();
         let names = rec.names.as_deref();
+        // Whether the client named its destination (a name not attributed is
+        // then a statement that the flow is not the vendor's).
+        let mut named = false;
         if let Some(n) = names {
             // With ECH the SNI is only the provider's public name: not evidence.
             let (sni, quic_sni) = if n.ech {
@@ -180,6 +246,7 @@ impl Resolver {
                 (EvidenceKind::QuicSni, quic_sni),
                 (EvidenceKind::HttpHost, n.http_host.as_deref()),
             ];
+            named = n.ech || direct.iter().any(|(_, name)| name.is_some());
             out.extend(
                 direct
                     .into_iter()
@@ -188,55 +255,106 @@ impl Resolver {
         }
         let m = &rec.meta;
         if let Some(b) = self.dns.lookup(m.dst, m.src, rec.start_ns) {
-            // The question name first, then the CNAME chain: the first catalogued wins.
-            if let Some(a) = b
-                .names
-                .iter()
-                .find_map(|n| self.name(EvidenceKind::DnsAnswer, n))
-            {
-                out.push(a);
+            named = true;
+            if let Some(a) = self.chain(EvidenceKind::DnsAnswer, &b.names) {
+                out.push(a.1);
             }
         }
         if let Some(n) = names {
-            // A certificate lists every name its front end serves (shared
-            // CDN and cloud front ends list dozens): only an explicit
-            // `cert_name` entry, or a concrete (non-wildcard) first name, the
-            // subject's own, counts.
-            let cert = n.cert_names.iter().enumerate().find_map(|(i, c)| {
-                let c = normal(c);
-                let m = self.catalog.match_cert_name(&c).or_else(|| {
-                    (i == 0 && !c.starts_with("*."))
-                        .then(|| self.catalog.match_name(&c))
-                        .flatten()
-                })?;
-                Some(Attribution {
-                    kind: EvidenceKind::CertName,
-                    value: c,
-                    endpoint: m,
-                })
-            });
-            out.extend(cert);
+            out.extend(self.certificate(&n.cert_names, named && out.is_empty()));
         }
-        if let Some(endpoint) = self.catalog.match_ip(m.dst) {
+        // A published range announced by a hyperscaler, CDN or hosting AS
+        // (a vendor's block on a cloud) may hold other tenants: not evidence.
+        let shared_network = asn.is_some_and(platforms::is_shared_network);
+        if let Some(endpoint) = self.catalog.match_ip(m.dst).filter(|_| !shared_network) {
             out.push(Attribution {
                 kind: EvidenceKind::AddressRange,
                 value: m.dst.to_string(),
                 endpoint,
             });
         }
-        // Evidence for another product than the strongest is a different
-        // claim (e.g. a shared address): keep the primary product's only.
-        if let Some(first) = out.first().map(|a| a.endpoint.id) {
-            let (v, p) = (first.vendor, first.product);
-            out.retain(|a| a.endpoint.id.vendor == v && a.endpoint.id.product == p);
+        // Address and fingerprint say nothing about a flow whose client
+        // named a destination that is not the vendor's (its web site on the
+        // vendor's own network, say).
+        if !named || !out.is_empty() {
+            if let Some(endpoint) = asn.and_then(|a| self.catalog.match_asn(a)) {
+                out.push(Attribution {
+                    kind: EvidenceKind::DestinationAs,
+                    value: format!("AS{}", asn.unwrap_or_default()),
+                    endpoint,
+                });
+            }
+            let ja4 = names.and_then(|n| n.ja4.as_deref());
+            if let Some(endpoint) = ja4.and_then(|j| self.catalog.match_ja4(j)) {
+                out.push(Attribution {
+                    kind: EvidenceKind::Ja4,
+                    value: ja4.unwrap_or_default().to_string(),
+                    endpoint,
+                });
+            }
         }
+        primary_product_only(&mut out);
         out
+    }
+
+    /// The first name of a DNS chain (question, then CNAME targets) that
+    /// matches, as (its position, attribution). Nothing when the question is
+    /// a vendor's web presence: `www.vendor.com` CNAME'd onto the vendor's
+    /// own load balancer is still a visit to its web site.
+    fn chain<'c>(
+        &'c self,
+        kind: EvidenceKind,
+        chain: &[String],
+    ) -> Option<(usize, Attribution<'c>)> {
+        let hit = chain
+            .iter()
+            .enumerate()
+            .find_map(|(i, n)| Some((i, self.name(kind, n)?)))?;
+        // Checked on a hit only: most chains match nothing.
+        let question = chain.first()?;
+        (hit.0 == 0 || !self.catalog.is_web_presence(question)).then_some(hit)
+    }
+
+    /// The server certificate's evidence. A certificate lists every name its
+    /// front end serves (shared CDN and cloud front ends list dozens): only
+    /// an explicit `cert_name` entry or the subject's own (first, concrete)
+    /// name matching an endpoint counts, or (tier `certificate`) that first
+    /// name under an owned domain, wildcard or not, unless the client named
+    /// another destination (`client_named_other`).
+    fn certificate(
+        &self,
+        cert_names: &[String],
+        client_named_other: bool,
+    ) -> Option<Attribution<'_>> {
+        let documented = cert_names.iter().enumerate().find_map(|(i, c)| {
+            let c = normal(c);
+            let m = self.catalog.match_cert_name(&c).or_else(|| {
+                (i == 0 && !c.starts_with("*."))
+                    .then(|| self.catalog.match_endpoint_name(&c))
+                    .flatten()
+            })?;
+            Some(Attribution {
+                kind: EvidenceKind::CertName,
+                value: c,
+                endpoint: m,
+            })
+        });
+        if documented.is_some() || client_named_other {
+            return documented;
+        }
+        let first = normal(cert_names.first()?);
+        let m = self.catalog.match_owned(&first, Tier::Certificate)?;
+        Some(Attribution {
+            kind: EvidenceKind::CertName,
+            value: first,
+            endpoint: m,
+        })
     }
 
     /// The endpoint an application event's own name points at (TLS/QUIC SNI
     /// unless ECH, HTTP Host or CONNECT target), for annotating that event.
     pub fn match_event(&self, rec: &AppRecord) -> Option<Attribution<'_>> {
-        use crate::event::AppBody;
+        use crate::dissect::AppBody;
         match &rec.body {
             AppBody::Tls(t) => t
                 .client_hello
@@ -294,18 +412,41 @@ impl Resolver {
             self.dns.query(m.flow_id, m.src, &d.msg, rec.ts_ns);
             EvidenceKind::DnsQuery
         };
-        d.msg
-            .queries
-            .iter()
-            .filter_map(|q| self.name(kind, &q.rrname))
-            .collect()
+        let mut out = Vec::new();
+        for q in &d.msg.queries {
+            if let Some(a) = self.name(kind, &q.rrname) {
+                out.push(a);
+                continue;
+            }
+            if kind != EvidenceKind::DnsAnswer {
+                continue;
+            }
+            // The answer's CNAME chain ends at a vendor: the name asked for is
+            // the vendor's (a customer alias, a regional front name).
+            if !d
+                .msg
+                .answers
+                .iter()
+                .any(|r| matches!(r.rdata, crate::dissect::dns::RData::Cname(_)))
+            {
+                continue;
+            }
+            let chain = super::dns_cache::cname_chain(&d.msg, &q.rrname);
+            if let Some((i, mut a)) = self.chain(kind, &chain) {
+                if i > 0 {
+                    a.value = chain.first().cloned().unwrap_or_default();
+                    out.push(a);
+                }
+            }
+        }
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EndReason, FlowMeta, FlowNames, FlowState, Vlan};
+    use crate::flow::{EndReason, FlowMeta, FlowNames, FlowState, Vlan};
 
     const CATALOG: &str = r#"
 vendor = "Acme"
@@ -469,7 +610,7 @@ source = "https://acme.example/docs"
                 pcap_cnt: None,
                 file: 0,
                 to_server: true,
-                body: crate::event::AppBody::Dns(Box::new(d.clone())),
+                body: crate::dissect::AppBody::Dns(Box::new(d.clone())),
             };
             (rec, d)
         };
@@ -493,5 +634,306 @@ source = "https://acme.example/docs"
         let mut late = record("203.0.113.9", None);
         late.start_ns = 1_000_000_000_000;
         assert!(r.attribute(&late).is_none());
+    }
+
+    const OWNED: &str = r#"
+vendor = "Owner"
+jurisdiction = ["RU"]
+
+[[owned_domain]]
+domain = "owner-telemetry.example"
+source = "https://owner.example/docs"
+
+[[owned_domain]]
+domain = "owner.example"
+source = "https://owner.example/docs"
+website = true
+
+[[asn]]
+number = 64200
+name = "OWNER-NET"
+source = "https://owner.example/docs"
+
+[[product]]
+name = "AV"
+[[product.endpoint]]
+host = "ksn.owner-telemetry.example"
+purpose = "cloud_lookup"
+confidence = "documented"
+source = "https://owner.example/docs"
+[[product.endpoint]]
+ja4 = "t13d1516h2_8daaf6152771_e5627efa2ab1"
+purpose = "telemetry"
+confidence = "community"
+source = "https://owner.example/lab"
+"#;
+
+    fn owned_resolver() -> Resolver {
+        let cat = Catalog::from_files([
+            ("acme.toml".into(), "acme".into(), CATALOG.into()),
+            ("owner.toml".into(), "owner".into(), OWNED.into()),
+        ])
+        .unwrap();
+        assert!(cat.first_error().is_none(), "{:?}", cat.first_error());
+        Resolver::new(cat, GeoIp::none(), DnsCacheConfig::default())
+    }
+
+    fn tiers(
+        r: &Resolver,
+        rec: &FlowRecord,
+        asn: Option<u32>,
+    ) -> Vec<(EvidenceKind, Tier, String)> {
+        r.attribute_flow(rec, asn)
+            .into_iter()
+            .map(|a| (a.kind, a.tier(), a.value))
+            .collect()
+    }
+
+    #[test]
+    fn unlisted_names_under_an_owned_domain_attribute_at_that_tier() {
+        let r = owned_resolver();
+        for (names, kind) in [
+            (
+                FlowNames {
+                    sni: Some("ksn-eu7.owner-telemetry.example".into()),
+                    ..FlowNames::default()
+                },
+                EvidenceKind::TlsSni,
+            ),
+            (
+                FlowNames {
+                    http_host: Some("ksn-eu7.owner-telemetry.example".into()),
+                    ..FlowNames::default()
+                },
+                EvidenceKind::HttpHost,
+            ),
+        ] {
+            let got = tiers(&r, &record("203.0.113.9", Some(names)), None);
+            assert_eq!(
+                got,
+                [(
+                    kind,
+                    Tier::OwnedDomain,
+                    "ksn-eu7.owner-telemetry.example".to_string()
+                )]
+            );
+        }
+        // The vendor's web site is not evidence, by name or on its own network.
+        let web = FlowNames {
+            sni: Some("www.owner.example".into()),
+            ..FlowNames::default()
+        };
+        assert!(tiers(&r, &record("203.0.113.9", Some(web)), Some(64200)).is_empty());
+    }
+
+    #[test]
+    fn nameless_flows_are_attributed_by_owned_network_and_ja4_only() {
+        let r = owned_resolver();
+        // TLS without SNI to the vendor's AS: owned network, then the JA4.
+        let nameless = FlowNames {
+            ja4: Some("t13d1516h2_8daaf6152771_e5627efa2ab1".into()),
+            ..FlowNames::default()
+        };
+        assert_eq!(
+            tiers(
+                &r,
+                &record("203.0.113.9", Some(nameless.clone())),
+                Some(64200)
+            ),
+            [
+                (
+                    EvidenceKind::DestinationAs,
+                    Tier::OwnedNetwork,
+                    "AS64200".to_string()
+                ),
+                (
+                    EvidenceKind::Ja4,
+                    Tier::Ja4,
+                    "t13d1516h2_8daaf6152771_e5627efa2ab1".to_string()
+                ),
+            ]
+        );
+        // A bare flow (no names at all) to the AS.
+        assert_eq!(
+            tiers(&r, &record("203.0.113.9", None), Some(64200)).len(),
+            1
+        );
+        // Any other AS: nothing.
+        assert!(tiers(&r, &record("203.0.113.9", None), Some(64201)).is_empty());
+        // A flow that named another destination is not the vendor's, whatever
+        // its address or fingerprint.
+        let named = FlowNames {
+            sni: Some("example.org".into()),
+            ja4: None,
+            ..nameless
+        };
+        assert!(tiers(&r, &record("203.0.113.9", Some(named)), Some(64200)).is_empty());
+    }
+
+    #[test]
+    fn certificates_under_owned_domains_attribute_flows_without_names() {
+        let r = owned_resolver();
+        let cert = |sni: Option<&str>, names: &[&str]| FlowNames {
+            sni: sni.map(str::to_string),
+            cert_names: names.iter().map(|n| n.to_string()).collect(),
+            ..FlowNames::default()
+        };
+        assert_eq!(
+            tiers(
+                &r,
+                &record(
+                    "203.0.113.9",
+                    Some(cert(None, &["*.owner-telemetry.example"]))
+                ),
+                None
+            ),
+            [(
+                EvidenceKind::CertName,
+                Tier::Certificate,
+                "*.owner-telemetry.example".to_string()
+            )]
+        );
+        // Only the subject's own (first) name: a front end listing it among others is not enough.
+        assert!(tiers(
+            &r,
+            &record(
+                "203.0.113.9",
+                Some(cert(
+                    None,
+                    &["cdn.example.net", "a.owner-telemetry.example"]
+                ))
+            ),
+            None
+        )
+        .is_empty());
+        // The web site's certificate.
+        assert!(tiers(
+            &r,
+            &record("203.0.113.9", Some(cert(None, &["*.owner.example"]))),
+            None
+        )
+        .is_empty());
+        // The client asked for another name: the certificate does not override it.
+        assert!(tiers(
+            &r,
+            &record(
+                "203.0.113.9",
+                Some(cert(Some("example.org"), &["a.owner-telemetry.example"]))
+            ),
+            None
+        )
+        .is_empty());
+    }
+
+    /// A DNS query and its response (`answers`: (owner, CNAME target or A address)).
+    fn dns_pair(question: &str, answers: &[(&str, &str)]) -> (Vec<u8>, Vec<u8>) {
+        fn name(out: &mut Vec<u8>, n: &str) {
+            for l in n.split('.') {
+                out.push(l.len() as u8);
+                out.extend_from_slice(l.as_bytes());
+            }
+            out.push(0);
+        }
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        name(&mut q, question);
+        q.extend_from_slice(&[0, 1, 0, 1]);
+        let mut a = q.clone();
+        a[2] = 0x81;
+        a[3] = 0x80;
+        a[7] = answers.len() as u8;
+        for (owner, target) in answers {
+            name(&mut a, owner);
+            match target.parse::<std::net::Ipv4Addr>() {
+                Ok(ip) => {
+                    a.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                    a.extend_from_slice(&ip.octets());
+                }
+                Err(_) => {
+                    let mut t = Vec::new();
+                    name(&mut t, target);
+                    a.extend_from_slice(&[0, 5, 0, 1, 0, 0, 0, 60, 0, t.len() as u8]);
+                    a.extend_from_slice(&t);
+                }
+            }
+        }
+        (q, a)
+    }
+
+    fn dns_exchange(r: &mut Resolver, q: Vec<u8>, a: Vec<u8>) -> Vec<(EvidenceKind, Tier, String)> {
+        use crate::dissect::dns::{parse_message, DnsFlavor, Transport};
+        let meta = record("10.0.0.53", None).meta;
+        let mut last = Vec::new();
+        for (msg, ts) in [(q, 500_000_000), (a, 600_000_000)] {
+            let d = DnsEvent {
+                flavor: DnsFlavor::Dns,
+                transport: Transport::Udp,
+                msg: parse_message(&msg).unwrap(),
+            };
+            let rec = AppRecord {
+                meta: meta.clone(),
+                ts_ns: ts,
+                pcap_cnt: None,
+                file: 0,
+                to_server: true,
+                body: crate::dissect::AppBody::Dns(Box::new(d.clone())),
+            };
+            last = r
+                .on_dns(&rec, &d)
+                .into_iter()
+                .map(|a| (a.kind, a.tier(), a.value))
+                .collect();
+        }
+        last
+    }
+
+    #[test]
+    fn cname_chains_ending_under_an_owned_domain_attribute_the_name_asked() {
+        let mut r = owned_resolver();
+        let (q, a) = dns_pair(
+            "av.customer.example",
+            &[
+                ("av.customer.example", "edge7.owner-telemetry.example"),
+                ("edge7.owner-telemetry.example", "192.0.2.20"),
+            ],
+        );
+        assert_eq!(
+            dns_exchange(&mut r, q, a),
+            [(
+                EvidenceKind::DnsAnswer,
+                Tier::OwnedDomain,
+                "av.customer.example".to_string()
+            )]
+        );
+        // The flow that follows is attributed through the binding.
+        let got = tiers(&r, &record("192.0.2.20", None), Some(64200));
+        assert_eq!(
+            got.first(),
+            Some(&(
+                EvidenceKind::DnsAnswer,
+                Tier::OwnedDomain,
+                "edge7.owner-telemetry.example".to_string()
+            ))
+        );
+        // The web site behind the vendor's own load balancer: not evidence,
+        // and the flow to it is named, so its AS does not count either.
+        let (q, a) = dns_pair(
+            "www.owner.example",
+            &[
+                ("www.owner.example", "lb.owner-telemetry.example"),
+                ("lb.owner-telemetry.example", "192.0.2.21"),
+            ],
+        );
+        assert!(dns_exchange(&mut r, q, a).is_empty());
+        assert_eq!(tiers(&r, &record("192.0.2.21", None), Some(64200)), []);
+    }
+
+    #[test]
+    fn a_published_range_announced_by_a_hyperscaler_is_not_evidence() {
+        let r = resolver();
+        let rec = record("198.51.100.7", None);
+        assert_eq!(r.attribute_flow(&rec, Some(64496)).len(), 1);
+        assert_eq!(r.attribute_flow(&rec, None).len(), 1);
+        // AS16509: Amazon.
+        assert!(r.attribute_flow(&rec, Some(16509)).is_empty());
     }
 }

@@ -216,6 +216,27 @@ fn same_name(wire: &str, normalized: &str) -> bool {
         .eq_ignore_ascii_case(normalized)
 }
 
+/// The CNAME chain of `question` in a response's answer section: the
+/// question (normalised) first, then each CNAME target in order, at most
+/// [`MAX_CHAIN`] hops, stopping at a loop. The same walk `response` binds by.
+pub fn cname_chain(msg: &DnsMessage, question: &str) -> Vec<String> {
+    let Some(first) = normalize(question) else {
+        return Vec::new();
+    };
+    let mut names = vec![first];
+    while let Some(owner) = names.last() {
+        let next = msg.answers.iter().find_map(|r| match &r.rdata {
+            RData::Cname(t) if same_name(&r.rrname, owner) => normalize(t),
+            _ => None,
+        });
+        match next {
+            Some(next) if !names.contains(&next) && names.len() <= MAX_CHAIN => names.push(next),
+            _ => break,
+        }
+    }
+    names
+}
+
 /// IPv4-mapped IPv6 addresses are the IPv4 address they carry.
 fn canonical(addr: IpAddr) -> IpAddr {
     addr.to_canonical()

@@ -1,8 +1,8 @@
 //! Resolve stage: destinations to vendor endpoints, countries and ASNs.
 mod attribute;
 pub mod catalog;
-pub mod country;
 pub mod dns_cache;
 pub mod geoip;
+pub mod hosts;
 
 pub use attribute::{Attribution, EvidenceKind, Resolver};

@@ -212,6 +212,15 @@ impl EveValidator {
     }
 }
 
+/// An address as Rust prints it (RFC 5952: IPv6 compressed), whatever form
+/// it was written in: EVE has Suricata's full IPv6, tshark and baselines the
+/// compressed one.
+pub fn ip_text(s: &str) -> String {
+    s.parse::<std::net::IpAddr>()
+        .unwrap_or_else(|e| panic!("{s:?} is not an address: {e}"))
+        .to_string()
+}
+
 /// Two runs wrote the same bytes and ended with the same exit code.
 pub fn assert_identical(a: &Run, b: &Run, what: &str) {
     assert_eq!(a.code, b.code, "{what}: exit codes differ");

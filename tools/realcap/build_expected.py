@@ -46,18 +46,51 @@ def is_lan(addr):
 # Catalog: the matching rules of catalog/README.md, re-implemented independently of the Rust
 # matcher so the expected answers do not come from the code under test.
 # ---------------------------------------------------------------------------------------------
+# Web-presence first labels and depth (catalog/README.md, "Never evidence").
+WEB_LABELS = set("""www www2 www3 web docs doc documentation support supportportal help helpcenter
+kb knowledgebase community communities forum forums blog blogs news newsroom press media store
+shop buy estore careers jobs investor investors ir partner partners partnerportal training academy
+learn learning university education webinar webinars marketing go info pages resources static-www
+status trust trustcenter legal privacy about contact developer developers dev-docs api-docs
+answers ideas success customer customers""".split())
+WEB_DEPTH = 2
+
+
 class Catalog:
     def __init__(self, directory):
         self.hosts, self.suffixes, self.cidrs, self.cert_names = {}, {}, [], {}
         self.vendors = {}
+        self.owned, self.web_hosts, self.web_suffixes, self.asns = {}, set(), set(), {}
+        self.name_endpoints = {}  # vendor slug -> [(pattern, product)] of host/suffix entries
         for path in sorted(glob.glob(os.path.join(directory, "*.toml"))):
             slug = os.path.basename(path)[: -len(".toml")]
             with open(path, "rb") as f:
                 doc = tomllib.load(f)
             self.vendors[slug] = {"vendor": doc["vendor"], "jurisdiction": doc["jurisdiction"]}
+            base = {"catalog_file": f"catalog/{slug}.toml", "vendor_slug": slug,
+                    "vendor": doc["vendor"], "jurisdiction": doc["jurisdiction"],
+                    "purpose": "unspecified", "confidence": "documented", "shared_cloud": False}
+            for d in doc.get("owned_domain", []):
+                self.owned[d["domain"]] = dict(base, match="owned_domain", pattern=d["domain"],
+                                               product=d.get("product"), tier="owned_domain")
+                if d.get("website"):
+                    self.web_hosts.add(d["domain"])
+            for w in doc.get("web_presence", []):
+                if "host" in w:
+                    self.web_hosts.add(w["host"])
+                else:
+                    self.web_suffixes.add(w["suffix"])
+            for a in doc.get("asn", []):
+                self.asns[int(a["number"])] = dict(base, match="asn", pattern=f"AS{a['number']}",
+                                                   product=a.get("product"), tier="owned_network")
+            self.name_endpoints[slug] = [
+                (ep.get("host") or ep.get("suffix"), product["name"])
+                for product in doc.get("product", []) for ep in product.get("endpoint", [])
+                if "host" in ep or "suffix" in ep]
             for product in doc.get("product", []):
                 for ep in product.get("endpoint", []):
                     entry = {
+                        "tier": "endpoint",
                         "catalog_file": f"catalog/{slug}.toml",
                         "vendor_slug": slug,
                         "vendor": doc["vendor"],
@@ -81,7 +114,20 @@ class Catalog:
                             entry, match="cert_name", pattern=ep["cert_name"]
                         )
 
+    def web(self, name, base):
+        """Web presence: a web first label at most WEB_DEPTH labels above `base`, a website
+        apex or [[web_presence]] host, or under a [[web_presence]] suffix."""
+        labels = name.split(".")
+        above = len(labels) - len(base.split(".")) if base else len(labels)
+        if name != base and labels[0] in WEB_LABELS and above <= WEB_DEPTH:
+            return True
+        if name in self.web_hosts:
+            return True
+        return any(".".join(labels[i:]) in self.web_suffixes for i in range(len(labels)))
+
     def match_name(self, name):
+        """Documented endpoint first (exact host, then longest suffix), then the longest owned
+        domain; web presence never matches (except an exact host)."""
         name = name.lower().rstrip(".")
         if name in self.hosts:
             return self.hosts[name]
@@ -89,8 +135,46 @@ class Catalog:
         for i in range(len(labels) - 1):  # longest suffix first; needs two labels
             cand = ".".join(labels[i:])
             if cand in self.suffixes:
-                return self.suffixes[cand]
+                return None if self.web(name, cand) else self.suffixes[cand]
+        return self.match_owned(name, "owned_domain")
+
+    def match_owned(self, name, tier):
+        name = name.lower().rstrip(".")
+        if name.startswith("*."):
+            name = name[2:]
+        labels = name.split(".")
+        for i in range(len(labels) - 1):
+            domain = ".".join(labels[i:])
+            if domain not in self.owned:
+                continue
+            if self.web(name, domain):
+                return None
+            o = self.owned[domain]
+            # The product whose endpoints share the longest suffix with the name (at least the
+            # domain); on a tie, the domain's own product; else unidentified.
+            best, products = -1, set()
+            for pattern, product in self.name_endpoints[o["vendor_slug"]]:
+                if not (pattern == domain or pattern.endswith("." + domain)):
+                    continue
+                shared = 0
+                for a, b in zip(reversed(labels), reversed(pattern.split("."))):
+                    if a != b:
+                        break
+                    shared += 1
+                if shared > best:
+                    best, products = shared, {product}
+                elif shared == best:
+                    products.add(product)
+            product = (next(iter(products)) if len(products) == 1
+                       else o["product"] or "unidentified product")
+            return dict(o, product=product, tier=tier)
         return None
+
+    def match_asn(self, asn):
+        a = self.asns.get(int(asn)) if asn else None
+        if a is None:
+            return None
+        return dict(a, product=a["product"] or "unidentified product")
 
     def match_ip(self, addr):
         ip = ipaddress.ip_address(addr)
@@ -105,10 +189,21 @@ class Catalog:
         return self.cert_names.get(name.lower())
 
 
+def vendor_match(catalog, s, by_real):
+    """What attributes a vendor scene: its name, or for a flow without one, the server
+    certificate's subject under an owned domain, or the server's AS."""
+    if s.get("attribution") == "destination_as":
+        return catalog.match_asn(by_real[s["server_ip"]]["asn"])
+    if s.get("attribution") == "cert_name":
+        cn = next(ev["subject_cn"] for ev in s["evidence"] if ev["kind"] == "tls_certificate")
+        return catalog.match_owned(cn, "certificate")
+    return catalog.match_name(s["name"])
+
+
 def public(entry):
     if entry is None:
         return None
-    keys = ["catalog_file", "vendor", "product", "purpose", "confidence", "match", "pattern"]
+    keys = ["catalog_file", "vendor", "product", "purpose", "confidence", "match", "pattern", "tier"]
     out = {k: entry[k] for k in keys}
     if entry["shared_cloud"]:
         out["shared_cloud"] = True
@@ -442,16 +537,18 @@ def main():
         for ev in s["evidence"]:
             if ev["kind"] == "tls_certificate":
                 for n in [ev["subject_cn"]] + ev["san"]:
-                    cert_matches[n] = public(catalog.match_cert(n))
+                    # The subject's own name may also be under an owned domain.
+                    owned = catalog.match_owned(n, "certificate") if n == ev["subject_cn"] else None
+                    cert_matches[n] = public(catalog.match_cert(n) or owned)
         server_ips = sorted({f["server_ip"] for f in fls if not is_lan(f["server_ip"])})
         answer_ips = sorted({a for ev in s["evidence"] if ev["kind"] == "dns_answer" for a in ev["answers"]})
         ip_matches = {ip: public(catalog.match_ip(ip)) for ip in sorted(set(server_ips + answer_ips))}
 
         vendor_file = s.get("vendor_file")
         if vendor_file:
-            m = catalog.match_name(s["name"])
+            m = vendor_match(catalog, s, by_real)
             if m is None or m["vendor_slug"] != vendor_file:
-                fail(f"{s['id']}: {s['name']} does not match catalog/{vendor_file}.toml")
+                fail(f"{s['id']}: {s.get('name') or s['server_ip']} does not match catalog/{vendor_file}.toml")
         else:
             hits = [n for n, m in name_matches.items() if m] + [n for n, m in cert_matches.items() if m]
             hits += [ip for ip, m in ip_matches.items() if m]
@@ -489,10 +586,10 @@ def main():
             benign.append({"scene": s["id"], "client": s["client"], "server_name": s.get("name"),
                            "server_ip": s.get("server_ip")})
             continue
-        m = catalog.match_name(s["name"])
+        m = vendor_match(catalog, s, by_real)
         kinds = list(dict.fromkeys(ev["kind"] for ev in s["evidence"] if ev["kind"] != "tls_version"))
-        if s.get("attribution") == "dns_binding":
-            attribution = "dns_binding"
+        if s.get("attribution") in ("dns_binding", "destination_as", "cert_name"):
+            attribution = s["attribution"]
         elif s.get("dns_only"):
             attribution = "dns_query"
         elif s.get("via_proxy"):
@@ -504,8 +601,8 @@ def main():
             "scene": s["id"], "client": s["client"],
             "vendor": m["vendor"], "product": m["product"], "catalog_file": m["catalog_file"],
             "purpose": m["purpose"], "match": m["match"], "pattern": m["pattern"],
-            "vendor_jurisdiction": m["jurisdiction"],
-            "server_name": s["name"], "attribution": attribution, "evidence_kinds": kinds,
+            "tier": m["tier"], "vendor_jurisdiction": m["jurisdiction"],
+            "server_name": s.get("name"), "attribution": attribution, "evidence_kinds": kinds,
             "protocol": s["protocol"], "transport": s["transport"],
         }
         if s.get("dns_only"):

@@ -57,7 +57,8 @@ fi
 WORK="$(mktemp -d /tmp/realcap.XXXXXX)"
 chmod 755 "$WORK"
 PIDS=()
-NAMESPACES=(rc-lan rc-dns rc-inet rc-h11 rc-h12 rc-h13 rc-h14 rc-h15 rc-h16 rc-h17 rc-h18 rc-h19)
+NAMESPACES=(rc-lan rc-dns rc-inet rc-h11 rc-h12 rc-h13 rc-h14 rc-h15 rc-h16 rc-h17 rc-h18 rc-h19
+    rc-h20 rc-h21)
 
 cleanup() {
     local rc=$?
@@ -91,6 +92,12 @@ CERT_NAMES=(
     "www.example.com|example.com"
     "cdn.jsdelivr.net|"
     "www.sophos.com|"
+    "ts01-lion-b.cloudsink.net|"
+    "ts01-gyr-lion.cloudsink.net|"
+    "ksn-edge7.kaspersky-labs.com|"
+    "www.eset.com|eset.com"
+    "support.kaspersky.com|"
+    "www.crowdstrike.com|crowdstrike.com"
 )
 make_certs() {
     rm -rf "$CERTS"
@@ -102,13 +109,17 @@ make_certs() {
         -subj "/O=phonehome test lab/CN=phonehome realcap test CA" \
         -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
         -out "$CERTS/ca.pem"
+}
+# One leaf per name that has none yet (serials follow the list order).
+make_leaves() {
     local serial=100 entry name extra san
     for entry in "${CERT_NAMES[@]}"; do
         name="${entry%%|*}"
         extra="${entry#*|}"
+        serial=$((serial + 1))
+        [ -f "$CERTS/$name.pem" ] && continue
         san="DNS:$name"
         if [ -n "$extra" ]; then san="$san,DNS:${extra//,/,DNS:}"; fi
-        serial=$((serial + 1))
         openssl ecparam -name prime256v1 -genkey -noout -out "$CERTS/$name.key.tmp"
         openssl pkcs8 -topk8 -nocrypt -in "$CERTS/$name.key.tmp" -out "$CERTS/$name.key"
         rm "$CERTS/$name.key.tmp"
@@ -124,8 +135,9 @@ if [ "$NEW_CERTS" = 1 ] || [ ! -f "$CERTS/ca.pem" ]; then
     say "making a private CA and server certificates in $CERTS (test keys, never use elsewhere)"
     make_certs
 else
-    say "reusing certificates in $CERTS"
+    say "reusing certificates in $CERTS (new names get one from the same CA)"
 fi
+make_leaves
 
 # ---------------------------------------------------------------------------------------------
 # 3. Network: one bridge (rc-lan/br0) joins every namespace; the capture is taken on it.
@@ -177,7 +189,7 @@ done <"$HERE/addrmap.tsv"
 attach rc-dns 02:00:0a:14:00:35
 nsx rc-dns ip addr add 10.20.0.53/24 dev eth0
 
-for h in 11 12 13 14 15 16 17 18 19; do
+for h in 11 12 13 14 15 16 17 18 19 20 21; do
     ns="rc-h$h"
     attach "$ns" "02:00:0a:14:00:$h"
     nsx "$ns" ip addr add "10.20.0.$h/24" dev eth0
@@ -230,11 +242,18 @@ start_tls 198.18.0.28 pcmgrmonitor.3g.qq.com -tls1_2
 start_tls 198.18.0.91 www.example.com -tls1_3
 start_tls 198.18.0.92 cdn.jsdelivr.net -tls1_3
 start_tls 198.18.0.94 www.sophos.com -tls1_3
+start_tls 198.18.0.40 ts01-lion-b.cloudsink.net -tls1_3
+start_tls 198.18.0.42 ksn-edge7.kaspersky-labs.com -tls1_3
+start_tls 198.18.0.43 ts01-gyr-lion.cloudsink.net -tls1_2
+start_tls 198.18.0.96 www.eset.com -tls1_3
+start_tls 198.18.0.97 support.kaspersky.com -tls1_3
+start_tls 198.18.0.98 www.crowdstrike.com -tls1_2
 
 start_bg rc-inet quic-server gtlsserver -q -d "$WORK/www" 2001:db8:18::13 443 \
     "$CERTS/usea1-014.sentinelone.net.key" "$CERTS/usea1-014.sentinelone.net.pem"
 start_bg rc-inet http-eset "$PY" -m http.server --bind 198.18.0.14 --directory "$WORK/www-eset" 80
 start_bg rc-inet http-plain "$PY" -m http.server --bind 198.18.0.93 --directory "$WORK/www-plain" 80
+start_bg rc-inet http-eset2 "$PY" -m http.server --bind 198.18.0.41 --directory "$WORK/www-eset" 80
 
 sed "s|@WORK@|$WORK|g" "$HERE/tinyproxy.conf.in" >"$WORK/tinyproxy.conf"
 : >"$WORK/tinyproxy.log"
@@ -250,12 +269,13 @@ wait_listen() { # wait_listen NAMESPACE ss-flags PATTERN
     return 1
 }
 wait_listen rc-dns -lun '10.20.0.53:53'
-for a in 11 12 15 16 18 28 91 92 94; do wait_listen rc-inet -ltn "198.18.0.$a:443"; done
+for a in 11 12 15 16 18 28 40 42 43 91 92 94 96 97 98; do wait_listen rc-inet -ltn "198.18.0.$a:443"; done
+wait_listen rc-inet -ltn '198.18.0.41:80' 
 wait_listen rc-inet -lun '\[2001:db8:18::13\]:443'
 wait_listen rc-inet -ltn '198.18.0.14:80'
 wait_listen rc-inet -ltn '198.18.0.93:80'
 wait_listen rc-inet -ltn '10.20.0.80:3128'
-say "servers up: dnsmasq, 9x openssl s_server, gtlsserver (QUIC), 2x python http.server, tinyproxy"
+say "servers up: dnsmasq, 15x openssl s_server, gtlsserver (QUIC), 3x python http.server, tinyproxy"
 
 # ---------------------------------------------------------------------------------------------
 # 5. Capture on the bridge: every frame between the hosts, the resolver and the gateway.
@@ -363,6 +383,36 @@ client 19 getent ahosts www.debian.org || echo "NXDOMAIN as expected"
 
 scene "s15: 10.20.0.19 benign: ping 3 echo requests to the 9.9.9.9 lab address"
 client 19 ping -c 3 -i 0.2 -n 198.18.0.95 | tail -2
+
+scene "s16: 10.20.0.20 curl TLS 1.3 -> ts01-lion-b.cloudsink.net (CrowdStrike name not in the catalog, under its owned domain)"
+client 20 curl -sS --tlsv1.3 --cacert "$CA" -o /dev/null -w '%{http_code} %{remote_ip}\n' \
+    https://ts01-lion-b.cloudsink.net/ok.txt
+
+scene "s17: 10.20.0.20 curl plain HTTP -> um99.eset.com (ESET name not in the catalog, on ESET's own AS)"
+client 20 curl -sS -o /dev/null -w '%{http_code} %{remote_ip}\n' \
+    http://um99.eset.com/eset_upd/v16/update.ver
+
+scene "s18: 10.20.0.21 TLS 1.3 without SNI and without DNS to an address in Kaspersky's own AS"
+printf 'GET /ok.txt HTTP/1.0\r\n\r\n' |
+    client 21 openssl s_client -quiet -tls1_3 -connect 198.18.0.42:443 -noservername \
+        -CAfile "$CA" -keylogfile "$KEYS" 2>"$WORK/s18.err"
+echo
+
+scene "s19: 10.20.0.21 TLS 1.2 without SNI and without DNS to CrowdStrike's own AS: certificate in clear"
+printf 'GET /ok.txt HTTP/1.0\r\n\r\n' |
+    client 21 openssl s_client -quiet -tls1_2 -connect 198.18.0.43:443 -noservername \
+        -CAfile "$CA" -keylogfile "$KEYS" 2>"$WORK/s19.err"
+echo
+
+scene "s20: 10.20.0.19 benign: curl TLS 1.3 -> www.eset.com (vendor web site on the vendor's own AS)"
+client 19 curl -sS --cacert "$CA" -o /dev/null -w '%{http_code} %{remote_ip}\n' https://www.eset.com/ok.txt
+
+scene "s21: 10.20.0.19 benign: curl TLS 1.3 -> support.kaspersky.com (vendor support site on its own AS)"
+client 19 curl -sS --cacert "$CA" -o /dev/null -w '%{http_code} %{remote_ip}\n' https://support.kaspersky.com/ok.txt
+
+scene "s22: 10.20.0.19 benign: curl TLS 1.2 -> www.crowdstrike.com (vendor web site, certificate in clear)"
+client 19 curl -sS --tlsv1.2 --tls-max 1.2 --cacert "$CA" -o /dev/null -w '%{http_code} %{remote_ip}\n' \
+    https://www.crowdstrike.com/ok.txt
 
 sleep 1
 kill -INT "$TCPDUMP_PID"

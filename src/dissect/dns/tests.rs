@@ -740,7 +740,7 @@ fn huge_null_rdata_is_capped_and_written_once() {
     );
     assert_eq!(line.matches("\\\\xee").count(), MAX_RDATA_BYTES);
     let mut written = Vec::new();
-    let mut o = crate::report::json::Obj::new(&mut written);
+    let mut o = crate::base::json::Obj::new(&mut written);
     write_eve(&mut o, &m, DnsFlavor::Dns);
     o.end();
     assert_eq!(String::from_utf8(written).unwrap(), line);

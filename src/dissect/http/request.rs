@@ -250,6 +250,23 @@ enum Last {
     Other,
 }
 
+/// The request head a stream ended in the middle of (the client reset or
+/// closed, or the capture stopped): what its bytes say so far, as libhtp
+/// completes a request at the end of the stream (`GET /` with nothing after
+/// it is a request for `/`). None when the bytes are not a request start.
+pub fn parse_unfinished_request(buf: &[u8]) -> Option<HttpRequest> {
+    if !matches!(parse_request(buf), Parse::Incomplete) {
+        return None;
+    }
+    let mut ended = Vec::with_capacity(buf.len() + 4);
+    ended.extend_from_slice(buf);
+    ended.extend_from_slice(b"\r\n\r\n");
+    match parse_request(&ended) {
+        Parse::Done { value, .. } => Some(value),
+        _ => None,
+    }
+}
+
 /// Parses the request head at the start of `buf`. Text fields are capped
 /// (see [`crate::dissect::caps`]) and a cut is flagged.
 pub fn parse_request(buf: &[u8]) -> Parse<HttpRequest> {

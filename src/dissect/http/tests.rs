@@ -317,3 +317,21 @@ fn long_fields_are_capped_and_flagged() {
     );
     assert!(r.anomalies.host_truncated);
 }
+
+#[test]
+fn a_request_cut_short_by_the_end_of_the_stream() {
+    let r = parse_unfinished_request(b"GET /").unwrap();
+    assert_eq!(
+        (r.method.as_str(), r.uri.as_str(), r.version),
+        ("GET", "/", None)
+    );
+    let r = parse_unfinished_request(b"GET /a HTTP/1.1\r\nHost: x.example\r\nUser-Ag").unwrap();
+    assert_eq!(r.uri, "/a");
+    assert_eq!(r.host.as_deref(), Some("x.example"));
+    let r = parse_unfinished_request(b"POST /up HTTP/1.1\r\n").unwrap();
+    assert_eq!(r.method, "POST");
+    // Not a request start, or a whole request (reported already): nothing.
+    assert_eq!(parse_unfinished_request(b"GE"), None);
+    assert_eq!(parse_unfinished_request(b"\x16\x03\x01"), None);
+    assert_eq!(parse_unfinished_request(SIMPLE), None);
+}

@@ -1,17 +1,18 @@
 //! Suricata EVE `tls` object (see reference/suricata-eve-schema.json).
 //!
 //! Only fields of Suricata's schema are written here; phonehome's own
-//! additions (the ECH flag) are added by the report stage.
+//! additions (the ECH flag) are added by the output stage.
 
+#[cfg(test)]
 use serde_json::{json, Map, Value};
 
 use super::fingerprint::{md5_hex, push_ja3_string, push_ja3s_string, push_ja4};
-use super::{
-    escape_name, ja3, ja3s, ja4, version_string, CertInfo, ClientHello, ServerHello, Transport,
-};
-use crate::report::json::{push_str, Obj};
+use super::{escape_name, version_string, CertInfo, ClientHello, ServerHello, Transport};
+#[cfg(test)]
+use super::{ja3, ja3s, ja4};
+use crate::base::json::{push_str, Obj};
 
-/// What one TLS session showed, for [`to_eve`].
+/// What one TLS session showed, for [`write_eve`].
 #[derive(Clone, Copy, Debug)]
 pub struct EveTls<'a> {
     pub client_hello: Option<&'a ClientHello>,
@@ -22,14 +23,14 @@ pub struct EveTls<'a> {
     pub transport: Transport,
 }
 
+#[cfg(test)]
 /// Builds the EVE `tls` object. `version` is the server's negotiated
-/// version, "UNDETERMINED" without a ServerHello, as Suricata logs it.
+/// version, else the client's offered one (see [`logged_version`]).
 ///
 /// [`write_eve`] writes the same object, byte for byte, without building it.
 pub fn to_eve(t: &EveTls<'_>) -> Value {
     let mut o = Map::new();
-    let version = t.server_hello.map_or(0, |sh| sh.version);
-    o.insert("version".into(), json!(version_string(version)));
+    o.insert("version".into(), json!(version_string(logged_version(t))));
 
     if let Some(ch) = t.client_hello {
         if let Some(sni) = &ch.sni {
@@ -83,6 +84,7 @@ pub fn to_eve(t: &EveTls<'_>) -> Value {
     Value::Object(o)
 }
 
+#[cfg(test)]
 /// The schema wants at least one item in these arrays: omit empty ones.
 fn insert_list(o: &mut Map<String, Value>, key: &str, items: &[u16]) {
     if !items.is_empty() {
@@ -91,7 +93,7 @@ fn insert_list(o: &mut Map<String, Value>, key: &str, items: &[u16]) {
 }
 
 /// Writes the fields of the EVE `tls` object into `o`: the same keys and
-/// bytes as [`to_eve`] serialized (keys in sorted order, as a
+/// bytes as `to_eve` (the test-only twin) serialized (keys in sorted order, as a
 /// `serde_json::Map` keeps them), with no intermediate tree.
 pub fn write_eve(o: &mut Obj<'_>, t: &EveTls<'_>) {
     let ch = t.client_hello;
@@ -158,7 +160,18 @@ pub fn write_eve(o: &mut Obj<'_>, t: &EveTls<'_>) {
             o.str_list("subjectaltname", c.san_dns.iter().map(String::as_str));
         }
     }
-    version_field(o, sh.map_or(0, |sh| sh.version));
+    version_field(o, logged_version(t));
+}
+
+/// `tls.version` as Suricata logs it: the server's version, falling back to
+/// what the client offered when no ServerHello was seen (a client that got
+/// no answer, or a capture cut short); 0 ("UNDETERMINED") without either.
+pub fn logged_version(t: &EveTls<'_>) -> u16 {
+    match (t.server_hello, t.client_hello) {
+        (Some(sh), _) if sh.version != 0 => sh.version,
+        (_, Some(ch)) => ch.offered_version(),
+        _ => 0,
+    }
 }
 
 /// `ja3`: `{"hash": .., "string": ..}`, absent for an SSLv2-format hello.
@@ -409,6 +422,64 @@ mod tests {
     }
 
     #[test]
+    fn version_falls_back_to_the_clients_offer() {
+        let only_client = |ch: &ClientHello| {
+            let t = EveTls {
+                client_hello: Some(ch),
+                server_hello: None,
+                server_cert: None,
+                transport: Transport::Tcp,
+            };
+            let w: Value = serde_json::from_str(&written(&t)).unwrap();
+            assert_eq!(to_eve(&t)["version"], w["version"]);
+            w["version"].clone()
+        };
+        let tls10 = ClientHello {
+            legacy_version: 0x0301,
+            ..ClientHello::default()
+        };
+        assert_eq!(only_client(&tls10), "TLSv1");
+        // supported_versions: the first known one, past GREASE and unknown values.
+        let tls13 = ClientHello {
+            legacy_version: 0x0303,
+            supported_versions: vec![0x1a1a, 0x0305, 0x0304, 0x0303],
+            ..ClientHello::default()
+        };
+        assert_eq!(only_client(&tls13), "TLS 1.3");
+        let draft = ClientHello {
+            legacy_version: 0x0303,
+            supported_versions: vec![0x7f17, 0x0303],
+            ..ClientHello::default()
+        };
+        assert_eq!(only_client(&draft), "TLS 1.3 draft-23");
+        // 0x0304 in legacy_version is an early draft, as in a ServerHello.
+        let early = ClientHello {
+            legacy_version: 0x0304,
+            ..ClientHello::default()
+        };
+        assert_eq!(only_client(&early), "TLS 1.3 draft-<16");
+        // The server's version wins when there is one.
+        let sh = ServerHello {
+            version: 0x0303,
+            ..ServerHello::default()
+        };
+        let t = EveTls {
+            client_hello: Some(&tls13),
+            server_hello: Some(&sh),
+            server_cert: None,
+            transport: Transport::Tcp,
+        };
+        assert_eq!(to_eve(&t)["version"], "TLS 1.2");
+        let none = EveTls {
+            client_hello: None,
+            server_hello: None,
+            server_cert: None,
+            transport: Transport::Tcp,
+        };
+        assert_eq!(to_eve(&none)["version"], "UNDETERMINED");
+    }
+
+    #[test]
     fn minimal_objects_validate() {
         let validator = schema_validator();
         // Only a bare SSLv2-style hello: no JA3, no SNI, no lists.
@@ -423,10 +494,11 @@ mod tests {
             server_cert: None,
             transport: Transport::Tcp,
         });
+        // No ServerHello: the version is the client's, unknown values as numbers.
         assert_eq!(
             v,
             json!({
-                "version": "UNDETERMINED",
+                "version": "2",
                 "ja4": "ts2i000000_000000000000_000000000000",
                 "client_handshake": {"version": "2"},
             })

@@ -7,7 +7,7 @@
 //! there and replaced by their hash. The `String` functions wrap these.
 
 use super::{ext, is_grease, ClientHello, ServerHello};
-use crate::report::json::{hex_pair, push_hex, push_u64};
+use crate::base::json::{hex_pair, push_hex, push_u64};
 
 /// What carried the hello: the first character of JA4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -117,6 +117,25 @@ impl ClientHello {
             .max()
             .unwrap_or(self.legacy_version)
     }
+
+    /// The version Suricata reads from a ClientHello (its `tls.version` when
+    /// no ServerHello was seen): the first known TLS version in
+    /// supported_versions (the client's preferred; GREASE and unknown values
+    /// skipped), else `legacy_version`, where 0x0304 and the first drafts
+    /// (0x7f01..0x7f0f) stand for "TLS 1.3 draft-<16" as in a ServerHello.
+    pub fn offered_version(&self) -> u16 {
+        if self.sslv2 {
+            return self.legacy_version;
+        }
+        let known = |v: u16| v >= 0x0300 && super::version_name(v) != "UNDETERMINED";
+        if let Some(v) = self.supported_versions.iter().copied().find(|&v| known(v)) {
+            return v;
+        }
+        match self.legacy_version {
+            0x0304 | 0x7f01..=0x7f0f => 0x7f01,
+            v => v,
+        }
+    }
 }
 
 /// What a ServerHello says about the chosen parameters.

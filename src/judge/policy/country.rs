@@ -2,7 +2,7 @@
 
 use super::Problem;
 
-pub use crate::resolve::country::ISO_3166_ALPHA2;
+pub use crate::base::country::ISO_3166_ALPHA2;
 
 /// The upper-case code for `s` (any case, surrounding spaces ignored), or why
 /// it is not one.

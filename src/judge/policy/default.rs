@@ -17,11 +17,9 @@ const INTERNAL: &[&str] = &[
 ];
 
 pub(super) fn internal_networks() -> Vec<IpNet> {
-    // Constants above; a typo there fails the round-trip test, not a user.
-    INTERNAL
-        .iter()
-        .filter_map(|s| super::load::parse_network(s).ok())
-        .collect()
+    // Constants above, all CIDRs; a typo there fails the round-trip test
+    // (which reads them back through the policy loader), not a user.
+    INTERNAL.iter().filter_map(|s| s.parse().ok()).collect()
 }
 
 const TEMPLATE: &str = r##"# phonehome jurisdiction policy
@@ -72,6 +70,11 @@ foreign_jurisdictions = "all-but-home"
 # it cannot be shown to stay home. To allow, for example, the whole EU, list
 # every member state.
 allowed_destination_countries = ["{HOME}"]
+
+# A directory of your own vendor catalog files (same format as the built-in
+# catalog/*.toml), added on top of the built-in catalog, like
+# `--catalog-extra DIR`; a relative path is relative to this file.
+# catalog_extra = "site-catalog"
 
 # The severity of each kind of finding: "info", "low", "medium", "high" or
 # "critical". In Suricata-style alerts, critical and high become severity 1,

@@ -3,6 +3,7 @@
 use super::{
     country, Date, Exception, FindingKind, ForeignJurisdictions, Policy, Severity, SeverityRules,
 };
+use crate::base::lines::Lines;
 use ipnet::IpNet;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -88,6 +89,8 @@ struct RawPolicy {
     foreign_jurisdictions: Option<Spanned<RawForeign>>,
     allowed_destination_countries: Option<Vec<Spanned<String>>>,
     severity: Option<RawSeverity>,
+    /// A directory of the site's own catalog files (`--catalog-extra`).
+    catalog_extra: Option<Spanned<String>>,
     #[serde(default)]
     exception: Vec<Spanned<RawException>>,
 }
@@ -139,26 +142,6 @@ impl<'de> Deserialize<'de> for RawForeign {
             }
         }
         d.deserialize_any(V)
-    }
-}
-
-/// Byte offset → 1-based line.
-struct Lines(Vec<usize>);
-
-impl Lines {
-    fn new(text: &str) -> Self {
-        Lines(
-            text.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i)
-                .collect(),
-        )
-    }
-
-    fn line(&self, offset: usize) -> u32 {
-        let n = self.0.partition_point(|&nl| nl < offset) + 1;
-        u32::try_from(n).unwrap_or(u32::MAX)
     }
 }
 
@@ -368,6 +351,8 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
         });
     }
 
+    let catalog_extra = text_field(&ctx, raw.catalog_extra, "catalog_extra")?.map(PathBuf::from);
+
     Ok(Policy {
         home_country,
         internal_networks,
@@ -375,5 +360,6 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
         allowed_destination_countries,
         severity,
         exceptions,
+        catalog_extra,
     })
 }

@@ -708,3 +708,26 @@ source = "https://acme.example/docs"
         )
     );
 }
+
+#[test]
+fn catalog_extra_is_read_and_resolved_against_the_policy_file() {
+    let p = Policy::from_toml(
+        "home_country = \"DE\"\ncatalog_extra = \"site\"\n",
+        "p.toml",
+    )
+    .unwrap();
+    assert_eq!(p.catalog_extra(), Some(std::path::Path::new("site")));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.toml");
+    std::fs::write(&file, "home_country = \"DE\"\ncatalog_extra = \"site\"\n").unwrap();
+    let p = Policy::load(&file).unwrap();
+    assert_eq!(p.catalog_extra(), Some(dir.path().join("site").as_path()));
+    assert_eq!(Policy::default_for("DE").unwrap().catalog_extra(), None);
+    // The documented default keeps it commented out.
+    assert!(Policy::default_toml("DE").contains("# catalog_extra = "));
+    let empty = Policy::from_toml("home_country = \"DE\"\ncatalog_extra = \" \"\n", "p.toml");
+    assert!(empty
+        .unwrap_err()
+        .to_string()
+        .starts_with("p.toml:2: empty `catalog_extra`"));
+}

@@ -37,6 +37,15 @@ pub enum IssueKind {
     MissingField,
     /// A pattern would match a shared cloud or CDN beyond the vendor's own names.
     SharedCloud,
+    /// An owned domain that is a public suffix (Public Suffix List), or above one.
+    PublicSuffix,
+    /// An owned domain at a general platform's apex (microsoft.com, qq.com...),
+    /// or an AS of a hyperscaler, CDN, hosting provider or general platform.
+    GeneralPlatform,
+    /// `product = ...` names no product of the vendor.
+    UnknownProduct,
+    /// An `[[asn]]` the ASN database does not know, or knows under another name.
+    AsnDatabase,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -67,6 +76,13 @@ struct At<'a> {
 }
 
 pub(crate) fn run(vendors: &[Vendor]) -> Vec<CheckIssue> {
+    // An overlay file extending a vendor (same slug) is that vendor: its
+    // entries compare as the vendor's own.
+    let canon: Vec<usize> = vendors
+        .iter()
+        .map(|v| vendors.iter().position(|o| o.slug == v.slug).unwrap_or(0))
+        .collect();
+    let id = |vi: usize| canon.get(vi).copied().unwrap_or(vi);
     let mut out = Vec::new();
     let mut push = |at: At<'_>, severity, kind, message: String| {
         out.push(CheckIssue {
@@ -82,7 +98,7 @@ pub(crate) fn run(vendors: &[Vendor]) -> Vec<CheckIssue> {
     let mut vendor_names: FxHashMap<String, &Vendor> = FxHashMap::default();
     for (vi, v) in vendors.iter().enumerate() {
         let key = v.name.to_lowercase();
-        if let Some(first) = vendor_names.get(&key) {
+        if let Some(first) = vendor_names.get(&key).filter(|f| f.slug != v.slug) {
             push(
                 At {
                     vendor: vi,
@@ -124,7 +140,7 @@ pub(crate) fn run(vendors: &[Vendor]) -> Vec<CheckIssue> {
                     .entry((e.kind, e.pattern.as_str()))
                     .or_default()
                     .push(At {
-                        vendor: vi,
+                        vendor: id(vi),
                         v,
                         line: e.line,
                     });
@@ -224,5 +240,199 @@ pub(crate) fn run(vendors: &[Vendor]) -> Vec<CheckIssue> {
         }
     }
 
+    owned(vendors, &id, &mut push);
+    out
+}
+
+/// Owned domains, web presence and ASNs across vendors.
+fn owned(
+    vendors: &[Vendor],
+    id: &impl Fn(usize) -> usize,
+    push: &mut impl FnMut(At<'_>, Severity, IssueKind, String),
+) {
+    // Owned domains: unique across the catalog, and none under another
+    // vendor's (the vendor would be decided by which is more specific, and
+    // two vendors cannot both own a domain).
+    let mut domains: FxHashMap<&str, At<'_>> = FxHashMap::default();
+    for (vi, v) in vendors.iter().enumerate() {
+        for d in &v.owned_domains {
+            let at = At {
+                vendor: id(vi),
+                v,
+                line: d.line,
+            };
+            match domains.get(d.domain.as_str()) {
+                Some(first) if first.vendor == id(vi) => push(
+                    at,
+                    Severity::Error,
+                    IssueKind::Duplicate,
+                    format!(
+                        "owned_domain {:?} already listed at line {}",
+                        d.domain, first.line
+                    ),
+                ),
+                Some(first) => push(
+                    at,
+                    Severity::Error,
+                    IssueKind::Overlap,
+                    format!(
+                        "owned_domain {:?} is also owned by {} ({}:{})",
+                        d.domain, first.v.name, first.v.file, first.line
+                    ),
+                ),
+                None => {
+                    domains.insert(&d.domain, at);
+                }
+            }
+        }
+    }
+    for (vi, v) in vendors.iter().enumerate() {
+        for d in &v.owned_domains {
+            let at = At {
+                vendor: id(vi),
+                v,
+                line: d.line,
+            };
+            for parent in names::suffixes(&d.domain).skip(1) {
+                if let Some(outer) = domains.get(parent).filter(|o| o.vendor != id(vi)) {
+                    push(
+                        at,
+                        Severity::Error,
+                        IssueKind::Overlap,
+                        format!(
+                            "owned_domain {:?} lies inside {}'s owned domain {parent:?} ({}:{})",
+                            d.domain, outer.v.name, outer.v.file, outer.line
+                        ),
+                    );
+                }
+            }
+        }
+        // Another vendor's documented endpoint under this vendor's owned
+        // domain: legal (the endpoint is more specific and wins) but odd.
+        for p in &v.products {
+            for e in &p.endpoints {
+                if !matches!(e.kind, EndpointKind::Host | EndpointKind::Suffix) {
+                    continue;
+                }
+                for parent in names::suffixes(&e.pattern) {
+                    if let Some(outer) = domains.get(parent).filter(|o| o.vendor != id(vi)) {
+                        push(
+                            At {
+                                vendor: id(vi),
+                                v,
+                                line: e.line,
+                            },
+                            Severity::Warning,
+                            IssueKind::Overlap,
+                            format!(
+                                "{} {:?} lies inside {}'s owned domain {parent:?} ({}:{}); the endpoint wins",
+                                e.kind, e.pattern, outer.v.name, outer.v.file, outer.line
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        // Web presence only matters under the vendor's owned domains or suffixes.
+        for w in &v.web_presence {
+            let same = || vendors.iter().filter(|o| o.slug == v.slug);
+            let covered = names::suffixes(&w.pattern).any(|s| {
+                same().any(|o| {
+                    o.owned_domains.iter().any(|d| d.domain == s)
+                        || o.products.iter().any(|p| {
+                            p.endpoints
+                                .iter()
+                                .any(|e| e.kind == EndpointKind::Suffix && e.pattern == s)
+                        })
+                })
+            });
+            if !covered {
+                push(
+                    At {
+                        vendor: id(vi),
+                        v,
+                        line: w.line,
+                    },
+                    Severity::Warning,
+                    IssueKind::MissingField,
+                    format!(
+                        "web_presence {:?} is under none of {}'s owned domains or suffixes: it has no effect",
+                        w.pattern, v.name
+                    ),
+                );
+            }
+        }
+    }
+
+    // ASNs: one vendor each.
+    let mut asns: FxHashMap<u32, At<'_>> = FxHashMap::default();
+    for (vi, v) in vendors.iter().enumerate() {
+        for a in &v.asns {
+            let at = At {
+                vendor: id(vi),
+                v,
+                line: a.line,
+            };
+            match asns.get(&a.number) {
+                Some(first) if first.vendor == id(vi) => push(
+                    at,
+                    Severity::Error,
+                    IssueKind::Duplicate,
+                    format!("asn {} already listed at line {}", a.number, first.line),
+                ),
+                Some(first) => push(
+                    at,
+                    Severity::Error,
+                    IssueKind::Overlap,
+                    format!(
+                        "asn {} is also claimed by {} ({}:{})",
+                        a.number, first.v.name, first.v.file, first.line
+                    ),
+                ),
+                None => {
+                    asns.insert(a.number, at);
+                }
+            }
+        }
+    }
+}
+
+/// Each `[[asn]]` against an ASN database's table (number → organisation):
+/// an error when the database names another organisation, a warning when it
+/// does not know the number.
+pub(crate) fn asn_database(
+    vendors: &[Vendor],
+    table: &std::collections::BTreeMap<u32, crate::resolve::geoip::AsnEntry>,
+    database: &str,
+) -> Vec<CheckIssue> {
+    let mut out = Vec::new();
+    for v in vendors {
+        for a in &v.asns {
+            let (severity, message) = match table.get(&a.number) {
+                None => (
+                    Severity::Warning,
+                    format!(
+                        "asn {} ({:?}) is not in {database}: no address will match it",
+                        a.number, a.name
+                    ),
+                ),
+                Some(e) if !e.name.trim().eq_ignore_ascii_case(&a.name) => (
+                    Severity::Error,
+                    format!(
+                        "asn {}: {database} names it {:?}, not {:?} (e.g. {}): check the number",
+                        a.number, e.name, a.name, e.address
+                    ),
+                ),
+                Some(_) => continue,
+            };
+            out.push(CheckIssue {
+                file: v.file.clone(),
+                line: a.line,
+                severity,
+                kind: IssueKind::AsnDatabase,
+                message,
+            });
+        }
+    }
     out
 }

@@ -1,8 +1,13 @@
 //! Reading catalog files: TOML → plain model, recording per-entry problems
 //! (with file and line) instead of failing, so `check` can list them all.
 use super::check::{CheckIssue, IssueKind, Severity};
-use super::model::{Confidence, Endpoint, EndpointKind, Product, Purpose, Vendor};
+use super::model::{
+    Confidence, Endpoint, EndpointKind, OwnedAsn, OwnedDomain, Product, Purpose, Vendor,
+    WebPresence,
+};
 use super::names;
+use super::platforms;
+use crate::base::lines::Lines;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -41,7 +46,43 @@ struct RawVendor {
     parent: Option<String>,
     notes: Option<String>,
     #[serde(default)]
+    owned_domain: Vec<RawOwnedDomain>,
+    #[serde(default)]
+    web_presence: Vec<RawWebPresence>,
+    #[serde(default)]
+    asn: Vec<RawAsn>,
+    #[serde(default)]
     product: Vec<RawProduct>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOwnedDomain {
+    domain: Spanned<String>,
+    source: Option<Spanned<String>>,
+    product: Option<Spanned<String>>,
+    website: Option<bool>,
+    notes: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebPresence {
+    host: Option<Spanned<String>>,
+    suffix: Option<Spanned<String>>,
+    source: Option<Spanned<String>>,
+    notes: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAsn {
+    // i64: a negative or too large number is an entry error, not a parse failure.
+    number: Spanned<i64>,
+    name: Option<Spanned<String>>,
+    source: Option<Spanned<String>>,
+    product: Option<Spanned<String>>,
+    notes: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -68,25 +109,6 @@ struct RawEndpoint {
     region: Option<String>,
     ports: Option<String>,
     notes: Option<String>,
-}
-
-/// Byte offset → 1-based line.
-struct Lines(Vec<usize>);
-
-impl Lines {
-    fn new(text: &str) -> Self {
-        Lines(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i)
-                .collect(),
-        )
-    }
-    fn line(&self, offset: usize) -> u32 {
-        let n = self.0.partition_point(|&nl| nl < offset) + 1;
-        u32::try_from(n).unwrap_or(u32::MAX)
-    }
 }
 
 /// Parses one file. Entry-level problems go to `issues`; the entry is left out.
@@ -134,7 +156,7 @@ pub(crate) fn parse_file(
         ),
         Some(list) => {
             for cc in list.get_ref() {
-                if crate::resolve::country::ISO_3166_ALPHA2
+                if crate::base::country::ISO_3166_ALPHA2
                     .binary_search(&cc.get_ref().as_str())
                     .is_ok()
                 {
@@ -196,6 +218,23 @@ pub(crate) fn parse_file(
         });
     }
 
+    let product_names: Vec<&str> = products.iter().map(|p| p.name.as_str()).collect();
+    let owned_domains = raw
+        .owned_domain
+        .into_iter()
+        .filter_map(|r| build_owned_domain(r, &lines, &product_names, &mut issue))
+        .collect();
+    let web_presence = raw
+        .web_presence
+        .into_iter()
+        .filter_map(|r| build_web_presence(r, &lines, &mut issue))
+        .collect();
+    let asns = raw
+        .asn
+        .into_iter()
+        .filter_map(|r| build_asn(r, &lines, &product_names, &mut issue))
+        .collect();
+
     if no_products {
         // Legal: the vendor is known (jurisdiction, inventory) but no endpoint
         // has been found yet. A warning keeps the gap visible.
@@ -219,7 +258,201 @@ pub(crate) fn parse_file(
         notes: raw.notes,
         file: file.to_string(),
         products,
+        owned_domains,
+        web_presence,
+        asns,
     })
+}
+
+/// A required `source`: an http(s) URL. `None` (and an issue) when absent or bad.
+fn required_source(
+    source: Option<&Spanned<String>>,
+    line: u32,
+    lines: &Lines,
+    issue: &mut impl FnMut(u32, IssueKind, String),
+) -> Option<String> {
+    match source {
+        None => {
+            issue(
+                line,
+                IssueKind::MissingSource,
+                "missing `source` URL".into(),
+            );
+            None
+        }
+        Some(s) => match names::url_problem(s.get_ref()) {
+            None => Some(s.get_ref().clone()),
+            Some(why) => {
+                issue(
+                    lines.line(s.span().start),
+                    IssueKind::InvalidSource,
+                    format!("source {:?}: {why}", s.get_ref()),
+                );
+                None
+            }
+        },
+    }
+}
+
+/// An optional `product` naming one of the vendor's products.
+fn known_product(
+    product: Option<Spanned<String>>,
+    what: &str,
+    products: &[&str],
+    lines: &Lines,
+    issue: &mut impl FnMut(u32, IssueKind, String),
+) -> Result<Option<String>, ()> {
+    let Some(p) = product else { return Ok(None) };
+    match products
+        .iter()
+        .find(|name| name.eq_ignore_ascii_case(p.get_ref()))
+    {
+        Some(name) => Ok(Some((*name).to_string())),
+        None => {
+            issue(
+                lines.line(p.span().start),
+                IssueKind::UnknownProduct,
+                format!(
+                    "{what}: product {:?} is not one of this vendor's products ({})",
+                    p.get_ref(),
+                    products.join(", ")
+                ),
+            );
+            Err(())
+        }
+    }
+}
+
+fn build_owned_domain(
+    r: RawOwnedDomain,
+    lines: &Lines,
+    products: &[&str],
+    issue: &mut impl FnMut(u32, IssueKind, String),
+) -> Option<OwnedDomain> {
+    let line = lines.line(r.domain.span().start);
+    let domain = r.domain.get_ref().as_str();
+    let what = format!("owned_domain {domain:?}");
+    let mut ok = true;
+    if let Some(why) = names::name_problem(domain, false) {
+        issue(line, IssueKind::Malformed, format!("{what}: {why}"));
+        ok = false;
+    } else if let Some(why) = platforms::owned_domain_problem(domain) {
+        issue(line, why.0, format!("{what}: {}", why.1));
+        ok = false;
+    }
+    let source = required_source(r.source.as_ref(), line, lines, issue);
+    let product = known_product(r.product, &what, products, lines, issue);
+    match (ok, source, product) {
+        (true, Some(source), Ok(product)) => Some(OwnedDomain {
+            domain: domain.to_string(),
+            source,
+            product,
+            website: r.website.unwrap_or(false),
+            notes: r.notes,
+            line,
+        }),
+        _ => None,
+    }
+}
+
+fn build_web_presence(
+    r: RawWebPresence,
+    lines: &Lines,
+    issue: &mut impl FnMut(u32, IssueKind, String),
+) -> Option<WebPresence> {
+    let (kind, pattern) = match (r.host, r.suffix) {
+        (Some(h), None) => (EndpointKind::Host, h),
+        (None, Some(s)) => (EndpointKind::Suffix, s),
+        (h, s) => {
+            let at = h.or(s).map_or(0, |x| x.span().start);
+            let at = r.source.as_ref().map_or(at, |x| at.min(x.span().start));
+            issue(
+                lines.line(at),
+                IssueKind::Malformed,
+                "web_presence needs exactly one of host, suffix".into(),
+            );
+            return None;
+        }
+    };
+    let line = lines.line(pattern.span().start);
+    let mut ok = true;
+    if let Err(why) = normalize_pattern(kind, pattern.get_ref()) {
+        issue(
+            line,
+            IssueKind::Malformed,
+            format!("web_presence {} {:?}: {why}", kind.key(), pattern.get_ref()),
+        );
+        ok = false;
+    }
+    let source = required_source(r.source.as_ref(), line, lines, issue);
+    match (ok, source) {
+        (true, Some(source)) => Some(WebPresence {
+            kind,
+            pattern: pattern.into_inner(),
+            source,
+            notes: r.notes,
+            line,
+        }),
+        _ => None,
+    }
+}
+
+fn build_asn(
+    r: RawAsn,
+    lines: &Lines,
+    products: &[&str],
+    issue: &mut impl FnMut(u32, IssueKind, String),
+) -> Option<OwnedAsn> {
+    let line = lines.line(r.number.span().start);
+    let raw_number = *r.number.get_ref();
+    let mut ok = true;
+    let number = match u32::try_from(raw_number) {
+        Ok(n) if n > 0 => n,
+        _ => {
+            issue(
+                line,
+                IssueKind::Malformed,
+                format!("asn {raw_number}: not an AS number (1 to 4294967295)"),
+            );
+            ok = false;
+            0
+        }
+    };
+    let what = format!("asn {number}");
+    if ok {
+        if let Some((kind, why)) = platforms::asn_problem(number) {
+            issue(line, kind, format!("{what}: {why}"));
+            ok = false;
+        }
+    }
+    let name = match &r.name {
+        Some(n) if !n.get_ref().trim().is_empty() => n.get_ref().trim().to_string(),
+        _ => {
+            issue(
+                line,
+                IssueKind::MissingField,
+                format!(
+                    "{what}: missing `name` (the organisation as geoip/asn.mmdb gives it; see `phonehome geoip <address in the AS>`)"
+                ),
+            );
+            ok = false;
+            String::new()
+        }
+    };
+    let source = required_source(r.source.as_ref(), line, lines, issue);
+    let product = known_product(r.product, &what, products, lines, issue);
+    match (ok, source, product) {
+        (true, Some(source), Ok(product)) => Some(OwnedAsn {
+            number,
+            pattern: format!("AS{number}"),
+            name,
+            source,
+            product,
+            notes: r.notes,
+            line,
+        }),
+        _ => None,
+    }
 }
 
 fn build_endpoint(
@@ -385,6 +618,16 @@ fn build_endpoint(
             }
         }
     }
+    if ok && kind == EndpointKind::Suffix {
+        // A suffix claims every name under it, like an owned domain: never
+        // a public suffix or a general platform's apex.
+        if let Some((k @ (IssueKind::PublicSuffix | IssueKind::GeneralPlatform), why)) =
+            platforms::owned_domain_problem(&pattern)
+        {
+            issue(line, k, format!("suffix {pattern:?} {why}"));
+            ok = false;
+        }
+    }
     if !ok {
         return None;
     }
@@ -475,16 +718,6 @@ pub(crate) fn read_dir(dir: &Path) -> Result<Vec<(String, String, String)>, Load
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_numbers_from_offsets() {
-        let l = Lines::new("a\nbb\n\nc");
-        assert_eq!(l.line(0), 1);
-        assert_eq!(l.line(1), 1); // the newline itself belongs to line 1
-        assert_eq!(l.line(2), 2);
-        assert_eq!(l.line(5), 3);
-        assert_eq!(l.line(6), 4);
-    }
 
     #[test]
     fn cidr_normalisation() {

@@ -19,11 +19,13 @@ mod index;
 mod load;
 mod model;
 mod names;
+pub mod platforms;
 
 pub use check::{CheckIssue, IssueKind, Severity};
 pub use load::LoadError;
 pub use model::{
-    Confidence, Endpoint, EndpointId, EndpointKind, Match, Product, Purpose, Vendor, VendorSummary,
+    Confidence, Endpoint, EndpointId, EndpointKind, Match, OwnedAsn, OwnedDomain, Product, Purpose,
+    Tier, Vendor, VendorSummary, WebPresence, UNIDENTIFIED_PRODUCT,
 };
 
 use index::Index;
@@ -88,6 +90,59 @@ impl Catalog {
         Ok(Catalog::assemble(vendors, load_issues))
     }
 
+    /// This catalog with a site's own files from `dir` on top (`--catalog-extra`).
+    /// A file whose slug is new adds a vendor; a file with the slug of a
+    /// vendor already here extends it (its products, endpoints, owned
+    /// domains, web presence and ASNs are added; findings merge by vendor
+    /// and product name). Problems are reported with the overlay's file and line.
+    pub fn with_overlay_dir(self, dir: &Path) -> Result<Catalog, LoadError> {
+        self.with_overlay(load::read_dir(dir)?)
+    }
+
+    /// [`with_overlay_dir`](Self::with_overlay_dir) from in-memory files:
+    /// (file name for messages, slug, TOML text).
+    pub fn with_overlay<I>(self, files: I) -> Result<Catalog, LoadError>
+    where
+        I: IntoIterator<Item = (String, String, String)>,
+    {
+        let Catalog {
+            mut vendors,
+            mut load_issues,
+            ..
+        } = self;
+        let base = vendors.len();
+        for (file, slug, text) in files {
+            if let Some(other) = vendors.iter().skip(base).find(|v| v.slug == slug) {
+                return Err(LoadError::DuplicateSlug {
+                    file,
+                    slug,
+                    other: other.file.clone(),
+                });
+            }
+            vendors.push(load::parse_file(&file, &slug, &text, &mut load_issues)?);
+        }
+        if vendors.len() > usize::from(u16::MAX) {
+            return Err(LoadError::Parse {
+                file: String::new(),
+                line: 0,
+                message: format!("too many vendors ({})", vendors.len()),
+            });
+        }
+        Ok(Catalog::assemble(vendors, load_issues))
+    }
+
+    /// A copy keeping only the endpoints `keep` accepts (for held-out
+    /// evaluations: hide endpoints, then see what still attributes them).
+    pub fn retain_endpoints(&self, keep: impl Fn(&Vendor, &Product, &Endpoint) -> bool) -> Catalog {
+        let mut vendors = self.vendors.clone();
+        for (v, orig) in vendors.iter_mut().zip(&self.vendors) {
+            for (p, op) in v.products.iter_mut().zip(&orig.products) {
+                p.endpoints.retain(|e| keep(orig, op, e));
+            }
+        }
+        Catalog::assemble(vendors, self.load_issues.clone())
+    }
+
     fn assemble(vendors: Vec<Vendor>, load_issues: Vec<CheckIssue>) -> Catalog {
         let index = Index::build(&vendors);
         Catalog {
@@ -136,6 +191,11 @@ impl Catalog {
         let e = p.endpoints.get(usize::try_from(id.endpoint).ok()?)?;
         Some(Match {
             id,
+            tier: if e.kind == EndpointKind::Ja4 {
+                Tier::Ja4
+            } else {
+                Tier::Endpoint
+            },
             vendor: &v.name,
             vendor_slug: &v.slug,
             jurisdiction: &v.jurisdiction,
@@ -150,11 +210,137 @@ impl Catalog {
         })
     }
 
-    /// A host name from SNI, DNS or HTTP Host. Does not allocate.
+    /// A host name from SNI, DNS or HTTP Host: a documented endpoint (exact
+    /// host, then the longest suffix), else an owned domain. A vendor's web
+    /// presence never matches, except as an exact `host` endpoint. Does not
+    /// allocate; costs a few hash probes per label, whatever the catalog size.
     pub fn match_name(&self, name: &str) -> Option<Match<'_>> {
         let mut buf = [0u8; 256];
         let n = names::normalize_into(name, &mut buf)?;
+        match self.index.name(n) {
+            Some(id) => self.get(id),
+            None => self.owned(n, Tier::OwnedDomain),
+        }
+    }
+
+    /// Like [`match_name`](Self::match_name), documented endpoints only.
+    pub fn match_endpoint_name(&self, name: &str) -> Option<Match<'_>> {
+        let mut buf = [0u8; 256];
+        let n = names::normalize_into(name, &mut buf)?;
         self.get(self.index.name(n)?)
+    }
+
+    /// A name under an owned domain (not web presence), attributed at `tier`
+    /// ([`Tier::OwnedDomain`] for names the client used, [`Tier::Certificate`]
+    /// for a server certificate's). A leading `*.` (certificate wildcard) is
+    /// read as the domain it covers.
+    pub fn match_owned(&self, name: &str, tier: Tier) -> Option<Match<'_>> {
+        let mut buf = [0u8; 256];
+        let n = names::normalize_into(name, &mut buf)?;
+        self.owned(n.strip_prefix("*.").unwrap_or(n), tier)
+    }
+
+    fn owned(&self, n: &str, tier: Tier) -> Option<Match<'_>> {
+        let (r, pick) = self.index.owned_name(n)?;
+        let v = self.vendors.get(usize::from(r.vendor))?;
+        let d = v.owned_domains.get(usize::try_from(r.index).ok()?)?;
+        let product = pick.or_else(|| {
+            let name = d.product.as_deref()?;
+            let i = v.products.iter().position(|p| p.name == name)?;
+            u16::try_from(i).ok()
+        });
+        Some(self.owned_match(
+            r.vendor,
+            product,
+            tier,
+            EndpointKind::Suffix,
+            &d.domain,
+            &d.source,
+        ))
+    }
+
+    fn owned_match<'a>(
+        &'a self,
+        vendor: u16,
+        product: Option<u16>,
+        tier: Tier,
+        kind: EndpointKind,
+        pattern: &'a str,
+        source: &'a str,
+    ) -> Match<'a> {
+        let v = self.vendors.get(usize::from(vendor));
+        let p = product.and_then(|p| v?.products.get(usize::from(p)));
+        Match {
+            id: EndpointId {
+                vendor,
+                product: match p {
+                    Some(_) => product.unwrap_or(EndpointId::NO_PRODUCT),
+                    None => EndpointId::NO_PRODUCT,
+                },
+                endpoint: EndpointId::NO_ENDPOINT,
+            },
+            tier,
+            vendor: v.map_or("", |v| v.name.as_str()),
+            vendor_slug: v.map_or("", |v| v.slug.as_str()),
+            jurisdiction: v.map_or(&[], |v| v.jurisdiction.as_slice()),
+            product: p.map_or(UNIDENTIFIED_PRODUCT, |p| p.name.as_str()),
+            kind,
+            pattern,
+            purpose: Purpose::Unspecified,
+            source,
+            confidence: Confidence::Documented,
+            shared_cloud: false,
+            region: None,
+        }
+    }
+
+    /// A destination's autonomous system, when it is registered to a vendor
+    /// (never a hyperscaler, CDN or hosting network).
+    pub fn match_asn(&self, number: u32) -> Option<Match<'_>> {
+        let r = self.index.asn(number)?;
+        let v = self.vendors.get(usize::from(r.vendor))?;
+        let a = v.asns.get(usize::try_from(r.index).ok()?)?;
+        let product = a.product.as_deref().and_then(|name| {
+            let i = v.products.iter().position(|p| p.name == name)?;
+            u16::try_from(i).ok()
+        });
+        Some(self.owned_match(
+            r.vendor,
+            product,
+            Tier::OwnedNetwork,
+            EndpointKind::Cidr,
+            &a.pattern,
+            &a.source,
+        ))
+    }
+
+    /// Whether `name` is web presence: a web first label such as `www.` or
+    /// `support.` at most [`platforms::WEB_DEPTH`] labels above the vendor
+    /// domain it lies under (or its registrable domain), a website apex, or
+    /// a `[[web_presence]]`.
+    pub fn is_web_presence(&self, name: &str) -> bool {
+        let mut buf = [0u8; 256];
+        let Some(n) = names::normalize_into(name, &mut buf) else {
+            return false;
+        };
+        // Relative to the vendor domain it lies under, else to its
+        // registrable domain (`www.customer.example`).
+        let base = self
+            .index
+            .base_of(n)
+            .or_else(|| platforms::registrable_domain(n))
+            .unwrap_or("");
+        self.index.is_web(n, base)
+    }
+
+    /// Whether the catalog lists any JA4 (flows without names are then checked).
+    pub fn has_ja4(&self) -> bool {
+        !self.index.ja4.is_empty()
+    }
+
+    /// Whether the catalog lists any AS.
+    pub fn has_asns(&self) -> bool {
+        self.vendors.iter().any(|v| !v.asns.is_empty())
     }
 
     /// A destination address: longest prefix among the vendors' published ranges.
@@ -192,6 +378,35 @@ impl Catalog {
         all
     }
 
+    /// The `[[asn]]` entries against an ASN database (the shipped one for
+    /// `catalog check`): wrong names are errors, unknown numbers warnings.
+    pub fn check_asn_database(
+        &self,
+        geoip: &crate::resolve::geoip::GeoIp,
+    ) -> Result<Vec<CheckIssue>, crate::resolve::geoip::GeoIpError> {
+        if self.vendors.iter().all(|v| v.asns.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let name = geoip
+            .databases()
+            .into_iter()
+            .find(|d| d.role == crate::resolve::geoip::Role::Asn)
+            .map_or_else(|| "the ASN database".to_string(), |d| d.name);
+        Ok(check::asn_database(
+            &self.vendors,
+            &geoip.asn_table()?,
+            &name,
+        ))
+    }
+
+    /// The first error `check` finds (entry errors and cross-vendor
+    /// conflicts), for refusing to start on a broken catalog.
+    pub fn first_error(&self) -> Option<CheckIssue> {
+        self.check()
+            .into_iter()
+            .find(|i| i.severity == Severity::Error)
+    }
+
     /// Distinct prefix lengths (IPv4, IPv6): what one address lookup costs.
     pub fn prefix_levels(&self) -> (usize, usize) {
         self.index.prefix_levels()
@@ -201,7 +416,8 @@ impl Catalog {
     /// vendor, so the result is about `factor` times larger. Synthetic names get
     /// a `synN-` prefix on their first label (same label counts, never seen on a
     /// real network); synthetic CIDRs keep their prefix length but move into
-    /// reserved space (240.0.0.0/4, 2001:db8::/32). Real traffic therefore
+    /// reserved space (240.0.0.0/4, 2001:db8::/32); owned domains get the
+    /// same prefix, owned ASNs private-use numbers. Real traffic therefore
     /// matches exactly as against `self`, only against bigger tables.
     pub fn synthetic_scaled(&self, factor: usize) -> Catalog {
         let mut vendors = self.vendors.clone();
@@ -219,6 +435,18 @@ impl Catalog {
                         counter = counter.wrapping_add(1);
                         e.pattern = synthetic_pattern(e.kind, &e.pattern, copy, counter);
                     }
+                }
+                for d in &mut s.owned_domains {
+                    d.domain = format!("syn{copy}-{}", d.domain);
+                }
+                for w in &mut s.web_presence {
+                    w.pattern = format!("syn{copy}-{}", w.pattern);
+                }
+                // Private-use AS numbers: never announced on the Internet.
+                for a in &mut s.asns {
+                    counter = counter.wrapping_add(1);
+                    a.number = 4_200_000_000 + u32::try_from(counter % 90_000_000).unwrap_or(0);
+                    a.pattern = format!("AS{}", a.number);
                 }
                 vendors.push(s);
             }

@@ -21,6 +21,17 @@ pub struct Vendor {
     /// from a directory).
     pub file: String,
     pub products: Vec<Product>,
+    /// Registrable domains (or a general platform's security sub-suffixes)
+    /// the vendor owns and its products use: every unlisted name under one is
+    /// the vendor's (the `owned_domain` tier).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub owned_domains: Vec<OwnedDomain>,
+    /// The vendor's own web presence beyond the shared rule: never evidence.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub web_presence: Vec<WebPresence>,
+    /// Autonomous systems registered to the vendor itself (the `owned_network` tier).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub asns: Vec<OwnedAsn>,
 }
 
 impl Vendor {
@@ -28,6 +39,53 @@ impl Vendor {
     pub fn endpoint_count(&self) -> usize {
         self.products.iter().map(|p| p.endpoints.len()).sum()
     }
+}
+
+/// `[[owned_domain]]`: a domain the vendor owns and its products use.
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnedDomain {
+    /// Lower case, no trailing dot; never a public suffix or a general
+    /// platform's apex (the loader refuses those).
+    pub domain: String,
+    pub source: String,
+    /// Set when every name under the domain belongs to this product.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// The apex and `www.` are the vendor's public web site (not evidence).
+    pub website: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub line: u32,
+}
+
+/// `[[web_presence]]`: a host or a subtree that is the vendor's web site,
+/// support portal, shop...: visiting it is not evidence of a product.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebPresence {
+    /// `host` (exactly this name) or `suffix` (the name and its subdomains).
+    pub kind: EndpointKind,
+    pub pattern: String,
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub line: u32,
+}
+
+/// `[[asn]]`: an autonomous system registered to the vendor itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnedAsn {
+    pub number: u32,
+    /// The organisation name as the shipped ASN database gives it.
+    pub name: String,
+    /// `AS<number>`, as matches show it.
+    #[serde(skip)]
+    pub pattern: String,
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub line: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -193,7 +251,64 @@ impl fmt::Display for Confidence {
     }
 }
 
-/// Compact handle of an endpoint, cheap to keep in a flow record.
+/// Which kind of catalog knowledge an attribution rests on, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// A `[[product.endpoint]]`: a host, suffix, range or certificate name the catalog lists.
+    Endpoint,
+    /// A server certificate whose name lies under an owned domain.
+    Certificate,
+    /// A name under an owned domain that no endpoint lists.
+    OwnedDomain,
+    /// A destination in an autonomous system registered to the vendor.
+    OwnedNetwork,
+    /// A TLS client fingerprint (JA4) the catalog lists.
+    Ja4,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 5] = [
+        Tier::Endpoint,
+        Tier::Certificate,
+        Tier::OwnedDomain,
+        Tier::OwnedNetwork,
+        Tier::Ja4,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Endpoint => "endpoint",
+            Tier::Certificate => "certificate",
+            Tier::OwnedDomain => "owned_domain",
+            Tier::OwnedNetwork => "owned_network",
+            Tier::Ja4 => "ja4",
+        }
+    }
+    /// How the report names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tier::Endpoint => "documented endpoint",
+            Tier::Certificate => "certificate under an owned domain",
+            Tier::OwnedDomain => "owned domain",
+            Tier::OwnedNetwork => "owned network",
+            Tier::Ja4 => "JA4 fingerprint",
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The product of an owned-domain or owned-network match that no endpoint
+/// or entry pins to one product.
+pub const UNIDENTIFIED_PRODUCT: &str = "unidentified product";
+
+/// Compact handle of what matched, cheap to keep in a flow record. For the
+/// owned tiers `endpoint` is [`EndpointId::NO_ENDPOINT`] and `product` may
+/// be [`EndpointId::NO_PRODUCT`] (an unidentified product).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct EndpointId {
     pub vendor: u16,
@@ -201,15 +316,24 @@ pub struct EndpointId {
     pub endpoint: u32,
 }
 
+impl EndpointId {
+    pub const NO_PRODUCT: u16 = u16::MAX;
+    pub const NO_ENDPOINT: u32 = u32::MAX;
+}
+
 /// A catalog hit: borrowed from the catalog, so matching never allocates.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Match<'a> {
     pub id: EndpointId,
+    pub tier: Tier,
     pub vendor: &'a str,
     pub vendor_slug: &'a str,
     pub jurisdiction: &'a [String],
     pub product: &'a str,
+    /// The pattern's shape: an owned domain matches like a `suffix`, an
+    /// owned AS like a `cidr` (its pattern is then `AS<number>`).
     pub kind: EndpointKind,
+    /// The endpoint pattern, owned domain, or `AS<number>` that matched.
     pub pattern: &'a str,
     pub purpose: Purpose,
     pub source: &'a str,

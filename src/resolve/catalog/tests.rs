@@ -67,9 +67,11 @@ fn suffix_matches_itself_and_subdomains_on_label_boundaries() {
     assert_eq!(hit(&c, "michigan.org"), None);
     assert_eq!(hit(&c, "www.michigan.org"), None);
     assert_eq!(
-        hit(&c, "www.higan.org"),
+        hit(&c, "cdn.higan.org"),
         Some(("Higan".into(), "higan.org".into()))
     );
+    // A web first label under a suffix is the vendor's web site, not evidence.
+    assert_eq!(hit(&c, "www.higan.org"), None);
 }
 
 #[test]
@@ -419,10 +421,516 @@ fn shipped_catalog_is_embedded_and_has_no_errors() {
         "microsoft"
     );
     assert_eq!(
-        c.match_name("x.guanjia.qq.com").unwrap().vendor_slug,
+        c.match_name("security.guanjia.qq.com").unwrap().vendor_slug,
         "tencent"
     );
     assert!(c.match_name("qq.com").is_none());
     assert!(c.match_name("www.huawei.com").is_none());
     assert!(c.match_name("events.data.microsoft.com").is_none());
+}
+
+/// A vendor with owned domains, web presence and ASNs, as research files write them.
+fn owner(name: &str, extra: &str, endpoints: &[(&str, &str)]) -> String {
+    let v = vendor(name, "US", endpoints);
+    // The vendor-level tables go before the first [[product]].
+    let at = v.find("[[product]]").unwrap();
+    format!("{}{extra}\n{}", &v[..at], &v[at..])
+}
+
+#[test]
+fn owned_domains_web_presence_and_asns_load() {
+    let extra = format!(
+        r#"
+[[owned_domain]]
+domain = "acme-cloud.net"
+source = "{SRC}"
+product = "p"
+notes = "telemetry domain"
+
+[[owned_domain]]
+domain = "acme.com"
+source = "{SRC}"
+website = true
+
+[[web_presence]]
+suffix = "esupport.acme.com"
+source = "{SRC}"
+
+[[web_presence]]
+host = "portal.acme.com"
+source = "{SRC}"
+
+[[asn]]
+number = 64000
+name = "ACME-NET"
+source = "{SRC}"
+"#
+    );
+    let c = cat(&[(
+        "acme",
+        &owner("Acme", &extra, &[("host", "t.acme-cloud.net")]),
+    )]);
+    assert!(c.check().is_empty(), "{:?}", c.check());
+    let v = c.vendor("acme").unwrap();
+    assert_eq!(v.owned_domains.len(), 2);
+    let d = &v.owned_domains[0];
+    assert_eq!(
+        (d.domain.as_str(), d.product.as_deref(), d.website, d.line),
+        ("acme-cloud.net", Some("P"), false, 6)
+    );
+    assert!(v.owned_domains[1].website);
+    assert_eq!(v.web_presence.len(), 2);
+    assert_eq!(v.web_presence[0].kind, EndpointKind::Suffix);
+    assert_eq!(v.web_presence[1].kind, EndpointKind::Host);
+    assert_eq!(v.asns.len(), 1);
+    assert_eq!(
+        (v.asns[0].number, v.asns[0].name.as_str()),
+        (64000, "ACME-NET")
+    );
+    // `catalog show` prints them.
+    let json = serde_json::to_string(v).unwrap();
+    assert!(json.contains("\"owned_domains\"") && json.contains("\"asns\""));
+}
+
+#[test]
+fn owned_entry_problems_are_entry_errors_with_lines() {
+    let extra = format!(
+        r#"
+[[owned_domain]]
+domain = "co.uk"
+source = "{SRC}"
+
+[[owned_domain]]
+domain = "microsoft.com"
+source = "{SRC}"
+
+[[owned_domain]]
+domain = "github.io"
+source = "{SRC}"
+
+[[owned_domain]]
+domain = "ok.example"
+source = "not a url"
+
+[[owned_domain]]
+domain = "other.example"
+source = "{SRC}"
+product = "Nope"
+
+[[owned_domain]]
+domain = "Bad.Example"
+source = "{SRC}"
+
+[[web_presence]]
+host = "a.ok2.example"
+suffix = "ok2.example"
+source = "{SRC}"
+
+[[asn]]
+number = 16509
+name = "Amazon.com, Inc."
+source = "{SRC}"
+
+[[asn]]
+number = 65000
+name = "PRIVATE"
+source = "{SRC}"
+
+[[asn]]
+number = 36692
+source = "{SRC}"
+
+[[asn]]
+number = -1
+name = "X"
+source = "{SRC}"
+"#
+    );
+    let c = cat(&[("bad", &owner("Bad", &extra, &[("host", "t.ok.example")]))]);
+    let got: Vec<(u32, IssueKind)> = c
+        .check()
+        .into_iter()
+        .filter(|i| i.severity == Severity::Error)
+        .map(|i| (i.line, i.kind))
+        .collect();
+    use IssueKind::*;
+    assert_eq!(
+        got,
+        vec![
+            (6, PublicSuffix),
+            (10, GeneralPlatform),
+            (14, PublicSuffix), // private section of the list: still anyone's
+            (19, InvalidSource),
+            (24, UnknownProduct),
+            (27, Malformed), // upper case
+            (31, Malformed), // both host and suffix
+            (36, GeneralPlatform),
+            (41, Malformed), // private-use AS number
+            (46, MissingField),
+            (50, Malformed),
+        ]
+    );
+    let v = c.vendor("bad").unwrap();
+    assert!(v.owned_domains.is_empty() && v.web_presence.is_empty() && v.asns.is_empty());
+    let first = c.first_error().unwrap().to_string();
+    assert!(
+        first.starts_with("bad.toml:6: error: owned_domain \"co.uk\": is a public suffix"),
+        "{first}"
+    );
+}
+
+#[test]
+fn suffix_endpoints_at_public_suffixes_or_platform_apexes_are_errors() {
+    let c = cat(&[(
+        "v",
+        &vendor(
+            "V",
+            "US",
+            &[
+                ("suffix", "com.cn"),
+                ("suffix", "qq.com"),
+                ("suffix", "guanjia.qq.com"),
+            ],
+        ),
+    )]);
+    let kinds: Vec<IssueKind> = c.check().into_iter().map(|i| i.kind).collect();
+    assert_eq!(kinds, [IssueKind::PublicSuffix, IssueKind::GeneralPlatform]);
+    assert!(c.match_name("im.qq.com").is_none());
+    assert_eq!(c.match_name("x.guanjia.qq.com").unwrap().vendor, "V");
+}
+
+#[test]
+fn owned_domains_and_asns_must_not_overlap_across_vendors() {
+    let a = owner(
+        "A",
+        &format!(
+            "[[owned_domain]]\ndomain = \"shared.example\"\nsource = \"{SRC}\"\n\n[[asn]]\nnumber = 64000\nname = \"A\"\nsource = \"{SRC}\"\n\n[[web_presence]]\nhost = \"www.elsewhere.example\"\nsource = \"{SRC}\"\n"
+        ),
+        &[("host", "t.shared.example")],
+    );
+    let b = owner(
+        "B",
+        &format!(
+            "[[owned_domain]]\ndomain = \"shared.example\"\nsource = \"{SRC}\"\n\n[[owned_domain]]\ndomain = \"sub.shared.example\"\nsource = \"{SRC}\"\n\n[[asn]]\nnumber = 64000\nname = \"B\"\nsource = \"{SRC}\"\n"
+        ),
+        &[("host", "u.shared.example")],
+    );
+    let c = cat(&[("a", &a), ("b", &b)]);
+    let got: Vec<(String, u32, Severity, IssueKind)> = c
+        .check()
+        .into_iter()
+        .map(|i| (i.file, i.line, i.severity, i.kind))
+        .collect();
+    use IssueKind::*;
+    use Severity::*;
+    assert_eq!(
+        got,
+        vec![
+            ("a.toml".into(), 14, Warning, MissingField), // web presence outside its domains
+            ("b.toml".into(), 5, Error, Overlap),         // shared.example twice
+            ("b.toml".into(), 9, Error, Overlap),         // inside A's shared.example
+            ("b.toml".into(), 13, Error, Overlap),        // AS64000 twice
+            ("b.toml".into(), 21, Warning, Overlap),      // B's host inside A's domain
+        ]
+    );
+}
+
+#[test]
+fn asns_are_checked_against_the_asn_database() {
+    let mut table = std::collections::BTreeMap::new();
+    let entry = |name: &str| crate::resolve::geoip::AsnEntry {
+        name: name.into(),
+        address: "198.51.100.1".parse().unwrap(),
+    };
+    table.insert(64001, entry("Acme Networks"));
+    table.insert(64002, entry("Someone Else"));
+    let extra = format!(
+        "[[asn]]\nnumber = 64001\nname = \"ACME NETWORKS\"\nsource = \"{SRC}\"\n\n[[asn]]\nnumber = 64002\nname = \"Acme\"\nsource = \"{SRC}\"\n\n[[asn]]\nnumber = 64003\nname = \"Acme\"\nsource = \"{SRC}\"\n"
+    );
+    let c = cat(&[(
+        "acme",
+        &owner("Acme", &extra, &[("host", "t.acme.example")]),
+    )]);
+    let got: Vec<(u32, Severity)> = check::asn_database(c.vendors(), &table, "test.mmdb")
+        .into_iter()
+        .map(|i| (i.line, i.severity))
+        .collect();
+    // Names compare case-insensitively; a different organisation is an
+    // error, a number the database lacks a warning.
+    assert_eq!(got, [(10, Severity::Error), (15, Severity::Warning)]);
+}
+
+/// Two products under one owned telemetry domain, a website domain, an AS.
+fn owned_catalog() -> Catalog {
+    let text = format!(
+        r#"vendor = "Acme"
+jurisdiction = ["IL"]
+
+[[owned_domain]]
+domain = "acme-cloud.net"
+source = "{SRC}"
+
+[[owned_domain]]
+domain = "acme.com"
+source = "{SRC}"
+website = true
+
+[[owned_domain]]
+domain = "acme-edr.io"
+source = "{SRC}"
+product = "EDR"
+
+[[web_presence]]
+suffix = "portal.acme.com"
+source = "{SRC}"
+
+[[asn]]
+number = 64100
+name = "ACME-AS"
+source = "{SRC}"
+product = "EDR"
+
+[[product]]
+name = "EDR"
+
+[[product.endpoint]]
+host = "ts01.edr.acme-cloud.net"
+purpose = "telemetry"
+source = "{SRC}"
+confidence = "documented"
+
+[[product.endpoint]]
+host = "api.acme-cloud.net"
+purpose = "management"
+source = "{SRC}"
+confidence = "documented"
+
+[[product.endpoint]]
+host = "www.acme-cloud.net"
+purpose = "update"
+source = "{SRC}"
+confidence = "documented"
+
+[[product]]
+name = "Mail"
+
+[[product.endpoint]]
+host = "relay.mail.acme-cloud.net"
+purpose = "telemetry"
+source = "{SRC}"
+confidence = "documented"
+
+[[product.endpoint]]
+host = "api2.acme-cloud.net"
+purpose = "management"
+source = "{SRC}"
+confidence = "documented"
+"#
+    );
+    cat(&[("acme", &text)])
+}
+
+fn tier_of(c: &Catalog, name: &str) -> Option<(Tier, String, String)> {
+    c.match_name(name)
+        .map(|m| (m.tier, m.product.to_string(), m.pattern.to_string()))
+}
+
+#[test]
+fn names_under_owned_domains_go_to_the_most_specific_product() {
+    let c = owned_catalog();
+    assert!(c.check().is_empty(), "{:?}", c.check());
+    let owned = |p: &str, d: &str| Some((Tier::OwnedDomain, p.to_string(), d.to_string()));
+    // Listed: the endpoint tier.
+    assert_eq!(
+        tier_of(&c, "ts01.edr.acme-cloud.net"),
+        Some((
+            Tier::Endpoint,
+            "EDR".into(),
+            "ts01.edr.acme-cloud.net".into()
+        ))
+    );
+    // Unlisted, sharing edr.acme-cloud.net with an EDR endpoint only.
+    assert_eq!(
+        tier_of(&c, "ts77.edr.acme-cloud.net"),
+        owned("EDR", "acme-cloud.net")
+    );
+    assert_eq!(
+        tier_of(&c, "x.mail.acme-cloud.net"),
+        owned("Mail", "acme-cloud.net")
+    );
+    // Only the domain itself in common, with endpoints of both products.
+    assert_eq!(
+        tier_of(&c, "new.acme-cloud.net"),
+        owned(UNIDENTIFIED_PRODUCT, "acme-cloud.net")
+    );
+    // No endpoint under it, but the owned domain names its product.
+    assert_eq!(tier_of(&c, "eu.acme-edr.io"), owned("EDR", "acme-edr.io"));
+    // Label boundaries: not under acme-cloud.net.
+    assert_eq!(tier_of(&c, "xacme-cloud.net"), None);
+    assert_eq!(tier_of(&c, "acme-cloud.net.evil.example"), None);
+    let m = c.match_name("new.acme-cloud.net").unwrap();
+    assert_eq!(m.id.product, EndpointId::NO_PRODUCT);
+    assert_eq!(m.id.endpoint, EndpointId::NO_ENDPOINT);
+    assert_eq!((m.vendor, m.source), ("Acme", SRC));
+}
+
+#[test]
+fn web_presence_is_never_evidence() {
+    let c = owned_catalog();
+    for web in [
+        "acme.com",               // website apex
+        "www.acme.com",           // shared rule
+        "support.acme-cloud.net", // shared rule under a telemetry domain too
+        "docs.acme-edr.io",
+        "portal.acme.com", // [[web_presence]] suffix
+        "eu.portal.acme.com",
+        "WWW.Acme.com.",
+    ] {
+        assert_eq!(tier_of(&c, web), None, "{web}");
+        assert!(c.is_web_presence(web), "{web}");
+    }
+    // Not web: another first label, or a web label deeper down.
+    assert!(c.match_name("telemetry.acme.com").is_some());
+    assert!(c.match_name("agent.www.acme.com").is_some());
+    // A documented host keeps counting even with a web label.
+    assert_eq!(
+        tier_of(&c, "www.acme-cloud.net").map(|t| t.0),
+        Some(Tier::Endpoint)
+    );
+    // Certificates: a wildcard is read as the domain it covers; the web
+    // site's own certificate is not evidence.
+    assert_eq!(
+        c.match_owned("*.edr.acme-cloud.net", Tier::Certificate)
+            .map(|m| (m.tier, m.product)),
+        Some((Tier::Certificate, "EDR"))
+    );
+    assert!(c.match_owned("*.acme.com", Tier::Certificate).is_none());
+    assert!(c.match_owned("www.acme.com", Tier::Certificate).is_none());
+}
+
+#[test]
+fn owned_networks_match_by_as_number_never_shared_ones() {
+    let c = owned_catalog();
+    let m = c.match_asn(64100).unwrap();
+    assert_eq!(
+        (m.tier, m.vendor, m.product, m.pattern),
+        (Tier::OwnedNetwork, "Acme", "EDR", "AS64100")
+    );
+    assert!(c.match_asn(64101).is_none());
+    // A hyperscaler's AS is refused at load and never matches.
+    let aws = owner(
+        "Cloudy",
+        &format!("[[asn]]\nnumber = 16509\nname = \"Amazon.com, Inc.\"\nsource = \"{SRC}\"\n"),
+        &[("host", "t.cloudy.example")],
+    );
+    let c = cat(&[("cloudy", &aws)]);
+    assert!(c.match_asn(16509).is_none());
+    assert!(!c.has_asns());
+}
+
+#[test]
+fn an_overlay_adds_vendors_and_extends_built_in_ones() {
+    let site = format!(
+        r#"vendor = "Acme"
+jurisdiction = ["IL"]
+
+[[owned_domain]]
+domain = "acme-lab.example"
+source = "{SRC}"
+
+[[product]]
+name = "EDR"
+
+[[product.endpoint]]
+host = "onprem-relay.corp.example"
+purpose = "telemetry"
+source = "{SRC}"
+confidence = "inferred"
+"#
+    );
+    let local = vendor("Local", "DE", &[("suffix", "local-av.example")]);
+    let c = owned_catalog()
+        .with_overlay([
+            ("site/acme.toml".into(), "acme".into(), site),
+            ("site/local.toml".into(), "local".into(), local),
+        ])
+        .unwrap();
+    assert!(c.check().is_empty(), "{:?}", c.check());
+    assert_eq!(
+        c.match_name("onprem-relay.corp.example").unwrap().product,
+        "EDR"
+    );
+    assert_eq!(c.match_name("x.acme-lab.example").unwrap().vendor, "Acme");
+    assert_eq!(c.match_name("a.local-av.example").unwrap().vendor, "Local");
+    // Built-in entries still match.
+    assert_eq!(
+        c.match_name("api.acme-cloud.net").unwrap().tier,
+        Tier::Endpoint
+    );
+    // An overlay claiming another vendor's owned domain is an overlap.
+    let clash = owner(
+        "Other",
+        &format!("[[owned_domain]]\ndomain = \"acme-cloud.net\"\nsource = \"{SRC}\"\n"),
+        &[("host", "t.other.example")],
+    );
+    let c = owned_catalog()
+        .with_overlay([("site/other.toml".into(), "other".into(), clash)])
+        .unwrap();
+    let e = c.first_error().unwrap();
+    assert_eq!(
+        (e.file.as_str(), e.kind),
+        ("site/other.toml", IssueKind::Overlap)
+    );
+}
+
+#[test]
+fn hiding_endpoints_leaves_owned_domains_to_attribute_them() {
+    let c = owned_catalog();
+    let hidden = c.retain_endpoints(|_, _, e| e.pattern != "ts01.edr.acme-cloud.net");
+    assert_eq!(c.endpoint_count() - 1, hidden.endpoint_count());
+    // The vendor is still known; with its only edr.* endpoint gone, nothing
+    // narrows the product below the domain both products use.
+    let m = hidden.match_name("ts01.edr.acme-cloud.net").unwrap();
+    assert_eq!(
+        (m.tier, m.vendor, m.product),
+        (Tier::OwnedDomain, "Acme", UNIDENTIFIED_PRODUCT)
+    );
+}
+
+#[test]
+fn owned_matches_are_the_same_against_a_much_larger_catalog() {
+    // Lookups are hash probes per label: a catalog 50 times larger answers
+    // the same (and the synthetic copies never match real names).
+    let c = owned_catalog();
+    let big = c.synthetic_scaled(50);
+    assert!(big.vendors().len() >= 50);
+    for n in [
+        "ts77.edr.acme-cloud.net",
+        "new.acme-cloud.net",
+        "www.acme.com",
+        "eu.acme-edr.io",
+        "example.org",
+    ] {
+        let a = c.match_name(n).map(|m| (m.vendor.to_string(), m.tier));
+        let b = big.match_name(n).map(|m| (m.vendor.to_string(), m.tier));
+        assert_eq!(a, b, "{n}");
+    }
+    assert_eq!(big.match_asn(64100).map(|m| m.vendor), Some("Acme"));
+}
+
+#[test]
+fn web_labels_count_near_the_domain_only() {
+    let c = owned_catalog();
+    // Two labels above the domain: still a web site (docs of a product).
+    assert!(c.match_name("docs.edr.acme-cloud.net").is_none());
+    assert!(c.is_web_presence("docs.edr.acme-cloud.net"));
+    // Deeper: a service name that happens to start with a web word.
+    assert_eq!(
+        tier_of(&c, "resources.prod-eu-1.edr.acme-cloud.net").map(|t| t.0),
+        Some(Tier::OwnedDomain)
+    );
+    assert!(!c.is_web_presence("resources.prod-eu-1.edr.acme-cloud.net"));
+    // Names outside the catalog: relative to their registrable domain.
+    assert!(c.is_web_presence("www.customer.example.co.uk"));
+    assert!(!c.is_web_presence("api.customer.example.co.uk"));
 }

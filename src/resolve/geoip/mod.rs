@@ -158,20 +158,17 @@ impl Default for GeoIpConfig {
     }
 }
 
-/// Command-line options, ready for `#[command(flatten)]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+/// Where GeoIP data comes from, as the user gave it (the command line maps
+/// its `--geoip-*` flags to this).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GeoIpOptions {
-    /// Country database (MaxMind or ip-location-db layout) instead of the built-in one
-    #[arg(long = "geoip-country", value_name = "FILE")]
+    /// Country database (MaxMind or ip-location-db layout) instead of the built-in one.
     pub country: Option<PathBuf>,
-    /// ASN database (MaxMind or ip-location-db layout) instead of the built-in one
-    #[arg(long = "geoip-asn", value_name = "FILE")]
+    /// ASN database (MaxMind or ip-location-db layout) instead of the built-in one.
     pub asn: Option<PathBuf>,
-    /// geoipupdate directory: use GeoIP2/GeoLite2 Country (or City) and ASN (or ISP) found there
-    #[arg(long = "geoip-dir", value_name = "DIR")]
+    /// geoipupdate directory: GeoIP2/GeoLite2 Country (or City) and ASN (or ISP) found there.
     pub dir: Option<PathBuf>,
-    /// Look for geoipupdate databases in /usr/share/GeoIP, /var/lib/GeoIP and similar
-    #[arg(long = "geoip-system-dirs")]
+    /// Look for geoipupdate databases in /usr/share/GeoIP, /var/lib/GeoIP and similar.
     pub system_dirs: bool,
 }
 
@@ -485,6 +482,15 @@ fn open_source(role: Role, source: &Source, verify: bool) -> Result<Option<Datab
     }))
 }
 
+/// One AS of the ASN database ([`GeoIp::asn_table`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AsnEntry {
+    /// Organisation name as the database gives it (may be empty).
+    pub name: String,
+    /// An address announced by the AS.
+    pub address: IpAddr,
+}
+
 /// Country and ASN lookups. `Send + Sync`: share it behind an `Arc`, or give
 /// each thread its own.
 #[derive(Debug)]
@@ -537,6 +543,46 @@ impl GeoIp {
                 }
             })
             .collect()
+    }
+
+    /// Every AS in the ASN database: its organisation name and one address
+    /// in it (the first network found), by number. Walks the whole database
+    /// (about a second for the shipped one): for `catalog check` and tests,
+    /// never per flow. Empty without an ASN database.
+    pub fn asn_table(&self) -> Result<std::collections::BTreeMap<u32, AsnEntry>, GeoIpError> {
+        let mut out = std::collections::BTreeMap::new();
+        let Some(db) = self.asn.as_ref() else {
+            return Ok(out);
+        };
+        let corrupt = |source| GeoIpError::Corrupt {
+            role: Role::Asn,
+            name: db.name(),
+            source,
+        };
+        let mut seen = std::collections::HashSet::new();
+        for item in db
+            .reader
+            .networks(maxminddb::WithinOptions::default())
+            .map_err(corrupt)?
+        {
+            let found = item.map_err(corrupt)?;
+            let Some(offset) = found.offset() else {
+                continue;
+            };
+            if !seen.insert(offset) {
+                continue;
+            }
+            let Some(AnyRecord(rec)) = found.decode::<AnyRecord<'_>>().map_err(corrupt)? else {
+                continue;
+            };
+            let Some(number) = rec.asn() else { continue };
+            let address = found.network().map_err(corrupt)?.ip();
+            out.entry(number).or_insert_with(|| AsnEntry {
+                name: rec.as_org().unwrap_or_default().to_owned(),
+                address,
+            });
+        }
+        Ok(out)
     }
 
     /// How many lookups met a record that failed to decode.

@@ -1,0 +1,559 @@
+//! A minimal JSON writer: EVE lines are written field by field into a
+//! reused buffer, in a fixed key order, without building a tree first.
+//!
+//! Strings are escaped exactly as serde_json escapes them (only `"`, `\` and
+//! control characters below 0x20), so a writer and a `serde_json::Value`
+//! holding the same data give the same bytes.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Lowercase hex digits of every byte value.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    // Evaluated at compile time: an out-of-bounds index would not compile.
+    #[allow(clippy::indexing_slicing)]
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 0x0f]];
+        i += 1;
+    }
+    t
+};
+
+/// The two lowercase hex digits of `b`.
+#[inline]
+pub fn hex_pair(b: u8) -> [u8; 2] {
+    HEX_PAIRS
+        .get(usize::from(b))
+        .copied()
+        .unwrap_or([b'0', b'0'])
+}
+
+/// Appends `bytes` as lowercase hex, two digits a byte.
+pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        out.extend_from_slice(&hex_pair(b));
+    }
+}
+
+/// Appends `v` in lowercase hex without leading zeros (`format!("{v:x}")`).
+pub fn push_hex_u64(out: &mut Vec<u8>, v: u64) {
+    let mut digits = [0u8; 16];
+    let mut n = v;
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = hex_pair((n & 0x0f) as u8)[1];
+        }
+        n >>= 4;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(at..).unwrap_or_default());
+}
+
+/// Appends `v` in decimal.
+#[inline]
+pub fn push_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// Appends an IPv4 address in dotted decimal (as its `Display`).
+pub fn push_ipv4(out: &mut Vec<u8>, a: Ipv4Addr) {
+    let mut ibuf = itoa::Buffer::new();
+    for (i, o) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        out.extend_from_slice(ibuf.format(o).as_bytes());
+    }
+}
+
+/// An IPv6 address in full, as Suricata's EVE has it: eight groups of four
+/// lowercase hex digits, no `::` compression, no dotted IPv4 tail
+/// (`2001:0db8:0000:0000:0000:0000:0000:0001`). Fixed width, so the same
+/// address is always the same text to grep for.
+pub fn push_ipv6_full(out: &mut Vec<u8>, a: Ipv6Addr) {
+    for (i, seg) in a.segments().into_iter().enumerate() {
+        if i > 0 {
+            out.push(b':');
+        }
+        for shift in [12u16, 8, 4, 0] {
+            let d = u8::try_from((seg >> shift) & 0xf).unwrap_or(0);
+            out.push(if d < 10 { b'0' + d } else { b'a' + d - 10 });
+        }
+    }
+}
+
+/// Bytes a JSON string can hold as they are (serde_json escapes only `"`,
+/// `\` and control characters).
+#[inline]
+fn plain(b: u8) -> bool {
+    b >= 0x20 && b != b'"' && b != b'\\'
+}
+
+/// Whether every byte is [`plain`] (and ASCII, if asked), eight at a time.
+#[inline]
+fn all_plain(s: &[u8], ascii: bool) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        // A zero word is flagged, so a failed conversion (none) takes the slow path.
+        let x = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        // Per byte, the high bit of `v - 1 & !v` is set for a zero byte, and
+        // of `x - 0x20 & !x` for a byte below 0x20 (exact as a yes/no).
+        let zero = |v: u64| v.wrapping_sub(LO) & !v;
+        let flags = (x.wrapping_sub(LO * 0x20) & !x)
+            | zero(x ^ (LO * u64::from(b'"')))
+            | zero(x ^ (LO * u64::from(b'\\')))
+            | if ascii { x } else { 0 };
+        if flags & HI != 0 {
+            return false;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .all(|&b| plain(b) && (!ascii || b < 0x80))
+}
+
+/// Appends `s` as a JSON string, escaped.
+#[inline]
+pub fn push_str(out: &mut Vec<u8>, s: &str) {
+    if all_plain(s.as_bytes(), false) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        push_str_escaped(out, s);
+    }
+}
+
+/// The rare case, kept out of line: serde_json's own escaping.
+#[cold]
+#[inline(never)]
+fn push_str_escaped(out: &mut Vec<u8>, s: &str) {
+    if serde_json::to_writer(&mut *out, s).is_err() {
+        out.extend_from_slice(b"\"\"");
+    }
+}
+
+/// Appends a JSON string whose text `f` appends to the buffer: written in
+/// place when it needs no escaping (the usual case), else taken back out and
+/// escaped. Text that is not UTF-8 is written lossily.
+pub fn push_str_with(out: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>)) {
+    out.push(b'"');
+    let start = out.len();
+    f(out);
+    let clean = out.get(start..).is_some_and(|t| all_plain(t, true));
+    if clean {
+        out.push(b'"');
+        return;
+    }
+    let text = out.split_off(start);
+    out.pop(); // the opening quote
+    push_str(out, &String::from_utf8_lossy(&text));
+}
+
+/// Writes one JSON object into `out`. Call [`Obj::end`] to close it.
+pub struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    pub fn new(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Obj { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        push_str(self.out, k);
+        self.out.push(b':');
+    }
+
+    pub fn str(&mut self, k: &str, v: &str) -> &mut Self {
+        self.key(k);
+        push_str(self.out, v);
+        self
+    }
+
+    /// A string whose text `f` appends (see [`push_str_with`]).
+    pub fn str_with(&mut self, k: &str, f: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        self.key(k);
+        push_str_with(self.out, f);
+        self
+    }
+
+    pub fn u64(&mut self, k: &str, v: u64) -> &mut Self {
+        self.key(k);
+        push_u64(self.out, v);
+        self
+    }
+
+    pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
+        self.key(k);
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+        self
+    }
+
+    pub fn ts(&mut self, k: &str, ts_ns: u64) -> &mut Self {
+        self.key(k);
+        self.out.push(b'"');
+        super::time::push_eve_ts(self.out, ts_ns);
+        self.out.push(b'"');
+        self
+    }
+
+    /// An address in RFC 5952 text (IPv6 compressed): phonehome's own fields.
+    pub fn ip(&mut self, k: &str, ip: IpAddr) -> &mut Self {
+        use std::io::Write;
+        self.key(k);
+        self.out.push(b'"');
+        match ip {
+            IpAddr::V4(a) => push_ipv4(self.out, a),
+            IpAddr::V6(a) => {
+                let _ = write!(self.out, "{a}");
+            }
+        }
+        self.out.push(b'"');
+        self
+    }
+
+    /// An address as Suricata writes it (IPv6 in full): Suricata's own
+    /// fields (`src_ip`, `dest_ip`, `tunnel`).
+    pub fn suricata_ip(&mut self, k: &str, ip: IpAddr) -> &mut Self {
+        self.key(k);
+        self.out.push(b'"');
+        match ip {
+            IpAddr::V4(a) => push_ipv4(self.out, a),
+            IpAddr::V6(a) => push_ipv6_full(self.out, a),
+        }
+        self.out.push(b'"');
+        self
+    }
+
+    /// Any serde value (used for dissector objects and nested lists).
+    pub fn value<T: serde::Serialize + ?Sized>(&mut self, k: &str, v: &T) -> &mut Self {
+        self.key(k);
+        if serde_json::to_writer(&mut *self.out, v).is_err() {
+            self.out.extend_from_slice(b"null");
+        }
+        self
+    }
+
+    /// A value `f` writes as raw JSON; `f` must append exactly one valid
+    /// JSON value.
+    pub fn raw(&mut self, k: &str, f: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        self.key(k);
+        f(self.out);
+        self
+    }
+
+    /// A nested object written by `f`.
+    pub fn obj(&mut self, k: &str, f: impl FnOnce(&mut Obj<'_>)) -> &mut Self {
+        self.key(k);
+        let mut inner = Obj::new(self.out);
+        f(&mut inner);
+        inner.end();
+        self
+    }
+
+    /// An array of objects, each written by `f`.
+    pub fn key_array<T>(
+        &mut self,
+        k: &str,
+        items: impl Iterator<Item = T>,
+        mut f: impl FnMut(&mut Obj<'_>, T),
+    ) -> &mut Self {
+        self.key(k);
+        self.out.push(b'[');
+        for (i, item) in items.enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            let mut inner = Obj::new(self.out);
+            f(&mut inner, item);
+            inner.end();
+        }
+        self.out.push(b']');
+        self
+    }
+
+    /// An array written by `f`, even if empty.
+    pub fn arr(&mut self, k: &str, f: impl FnOnce(&mut Arr<'_>)) -> &mut Self {
+        self.key(k);
+        let mut a = Arr::new(self.out);
+        f(&mut a);
+        a.end();
+        self
+    }
+
+    /// An array written by `f`, left out (key and all) if `f` adds no item.
+    pub fn arr_nonempty(&mut self, k: &str, f: impl FnOnce(&mut Arr<'_>)) -> &mut Self {
+        let mark = self.out.len();
+        let was_first = self.first;
+        self.key(k);
+        let mut a = Arr::new(self.out);
+        f(&mut a);
+        if a.first {
+            self.out.truncate(mark);
+            self.first = was_first;
+        } else {
+            a.end();
+        }
+        self
+    }
+
+    /// An array of strings.
+    pub fn str_list<'s>(&mut self, k: &str, items: impl IntoIterator<Item = &'s str>) -> &mut Self {
+        self.arr(k, |a| {
+            for s in items {
+                a.str(s);
+            }
+        })
+    }
+
+    /// An array of numbers.
+    pub fn u64_list(&mut self, k: &str, items: impl IntoIterator<Item = u64>) -> &mut Self {
+        self.arr(k, |a| {
+            for v in items {
+                a.u64(v);
+            }
+        })
+    }
+
+    pub fn end(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// Writes one JSON array into its buffer; closed by the [`Obj`] method that
+/// opened it.
+pub struct Arr<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Arr<'a> {
+    fn new(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'[');
+        Arr { out, first: true }
+    }
+
+    fn item(&mut self) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+    }
+
+    pub fn str(&mut self, v: &str) -> &mut Self {
+        self.item();
+        push_str(self.out, v);
+        self
+    }
+
+    /// A string whose text `f` appends (see [`push_str_with`]).
+    pub fn str_with(&mut self, f: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        self.item();
+        push_str_with(self.out, f);
+        self
+    }
+
+    pub fn u64(&mut self, v: u64) -> &mut Self {
+        self.item();
+        push_u64(self.out, v);
+        self
+    }
+
+    /// An item `f` writes as raw JSON; `f` must append exactly one valid
+    /// JSON value.
+    pub fn raw(&mut self, f: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        self.item();
+        f(self.out);
+        self
+    }
+
+    /// A nested object written by `f`.
+    pub fn obj(&mut self, f: impl FnOnce(&mut Obj<'_>)) -> &mut Self {
+        self.item();
+        let mut inner = Obj::new(self.out);
+        f(&mut inner);
+        inner.end();
+        self
+    }
+
+    fn end(self) {
+        self.out.push(b']');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_nested_objects_with_escaping() {
+        let mut buf = Vec::new();
+        let mut o = Obj::new(&mut buf);
+        o.str("a", "x\"y\n")
+            .u64("n", 42)
+            .bool("b", false)
+            .obj("in", |i| {
+                i.ip("ip", "::1".parse().unwrap());
+            });
+        o.end();
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["a"], "x\"y\n");
+        assert_eq!(v["n"], 42);
+        assert_eq!(v["b"], false);
+        assert_eq!(v["in"]["ip"], "::1");
+    }
+
+    #[test]
+    fn ipv6_is_written_in_full_and_reads_back() {
+        for (ip, full) in [
+            ("2001:db8::1", "2001:0db8:0000:0000:0000:0000:0000:0001"),
+            ("::", "0000:0000:0000:0000:0000:0000:0000:0000"),
+            (
+                "fe80::a:bcde:f012",
+                "fe80:0000:0000:0000:0000:000a:bcde:f012",
+            ),
+            (
+                "::ffff:192.0.2.1",
+                "0000:0000:0000:0000:0000:ffff:c000:0201",
+            ),
+            (
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            ),
+        ] {
+            let a: Ipv6Addr = ip.parse().unwrap();
+            let mut buf = Vec::new();
+            push_ipv6_full(&mut buf, a);
+            assert_eq!(String::from_utf8_lossy(&buf), full);
+            assert_eq!(full.parse::<Ipv6Addr>().unwrap(), a);
+        }
+        let mut buf = Vec::new();
+        let mut o = Obj::new(&mut buf);
+        o.suricata_ip("v4", "192.0.2.1".parse().unwrap())
+            .suricata_ip("v6", "2001:db8::1".parse().unwrap())
+            .ip("short", "2001:db8::1".parse().unwrap());
+        o.end();
+        assert_eq!(
+            String::from_utf8_lossy(&buf),
+            r#"{"v4":"192.0.2.1","v6":"2001:0db8:0000:0000:0000:0000:0000:0001","short":"2001:db8::1"}"#
+        );
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_does() {
+        let mut all = String::new();
+        for c in (0u32..0x300).filter_map(char::from_u32) {
+            all.push(c);
+        }
+        for s in [
+            "",
+            "plain.example",
+            "\u{7f}del",
+            "bücher.de",
+            "tab\there",
+            "quote\"back\\slash",
+            "\u{0}\u{1f}\u{8}\u{c}\r\n",
+            "\u{2028}\u{2029}\u{feff}😀",
+            &all,
+        ] {
+            let mut buf = Vec::new();
+            push_str(&mut buf, s);
+            assert_eq!(buf, serde_json::to_vec(s).unwrap(), "{s:?}");
+            let mut buf = Vec::new();
+            push_str_with(&mut buf, |o| o.extend_from_slice(s.as_bytes()));
+            assert_eq!(buf, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+        // Bytes that are not UTF-8 are written lossily, never as invalid JSON.
+        let mut buf = Vec::new();
+        push_str_with(&mut buf, |o| o.extend_from_slice(b"a\xffb\""));
+        assert_eq!(buf, b"\"a\xef\xbf\xbdb\\\"\"");
+    }
+
+    #[test]
+    fn word_at_a_time_scan_matches_byte_scan() {
+        let slow = |s: &[u8], ascii: bool| s.iter().all(|&b| plain(b) && (!ascii || b < 0x80));
+        // Every byte value at every place of a word, among plain neighbours
+        // of both kinds (a borrow from a flagged byte must not hide another).
+        for len in [1usize, 7, 8, 9, 16, 17] {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    for fill in [b'a', 0xc3, 0x20, 0x7f] {
+                        let mut s = vec![fill; len];
+                        s[at] = b;
+                        for ascii in [false, true] {
+                            assert_eq!(all_plain(&s, ascii), slow(&s, ascii), "{s:?} {ascii}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(all_plain(b"", true));
+    }
+
+    #[test]
+    fn numbers_hex_and_addresses() {
+        for v in [0u64, 1, 9, 10, 15, 16, 255, 0x8180, 0xdead_beef, u64::MAX] {
+            let mut buf = Vec::new();
+            push_hex_u64(&mut buf, v);
+            assert_eq!(buf, format!("{v:x}").into_bytes());
+            let mut buf = Vec::new();
+            push_u64(&mut buf, v);
+            assert_eq!(buf, v.to_string().into_bytes());
+        }
+        let mut buf = Vec::new();
+        push_hex(&mut buf, &[0x00, 0x0f, 0xa5, 0xff]);
+        assert_eq!(buf, b"000fa5ff");
+        for ip in ["0.0.0.0", "10.1.20.255", "255.255.255.255"] {
+            let mut buf = Vec::new();
+            push_ipv4(&mut buf, ip.parse().unwrap());
+            assert_eq!(buf, ip.as_bytes());
+        }
+    }
+
+    #[test]
+    fn arrays_and_omitted_empty_arrays() {
+        let mut buf = Vec::new();
+        let mut o = Obj::new(&mut buf);
+        o.arr_nonempty("none", |_| {})
+            .str_list("s", ["a", "b\"c"])
+            .arr_nonempty("skipped", |_| {})
+            .u64_list("n", [1, 22])
+            .arr("empty", |_| {})
+            .arr_nonempty("objs", |a| {
+                a.obj(|i| {
+                    i.u64("x", 1);
+                })
+                .str_with(|t| t.extend_from_slice(b"q"));
+            })
+            .arr_nonempty("last", |_| {});
+        o.end();
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            r#"{"s":["a","b\"c"],"n":[1,22],"empty":[],"objs":[{"x":1},"q"]}"#
+        );
+        let mut buf = Vec::new();
+        let mut o = Obj::new(&mut buf);
+        o.arr_nonempty("only", |_| {});
+        o.end();
+        assert_eq!(buf, b"{}");
+    }
+}

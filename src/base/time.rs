@@ -1,0 +1,197 @@
+//! Timestamps as EVE writes them: `2024-01-31T12:34:56.123456+0000`, in UTC
+//! so that the same capture gives the same bytes on any machine.
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
+/// (Howard Hinnant's civil-from-days algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// The inverse of [`push_eve_ts`]: parses EVE's `2025-03-03T12:00:02.000123+0000` (also `Z`, `+01:00`,
+/// any number of fraction digits) to ns since the epoch.
+pub fn parse_ts(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let d = b.get(from..from + len)?;
+        if !d.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(d).ok()?.parse().ok()
+    };
+    let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (h, mi, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    if b.get(4) != Some(&b'-') || b.get(10) != Some(&b'T') || !(1..=12).contains(&mo) {
+        return None;
+    }
+    let mut at = 19;
+    let mut frac_ns: i64 = 0;
+    if b.get(at) == Some(&b'.') {
+        at += 1;
+        let mut scale = 100_000_000;
+        while let Some(c) = b.get(at).filter(|c| c.is_ascii_digit()) {
+            frac_ns += i64::from(c - b'0') * scale;
+            scale /= 10;
+            at += 1;
+        }
+    }
+    let offset_s = match b.get(at) {
+        Some(b'Z') | None => 0,
+        Some(&sign @ (b'+' | b'-')) => {
+            let oh = num(at + 1, 2)?;
+            let om = if b.get(at + 3) == Some(&b':') {
+                num(at + 4, 2)?
+            } else {
+                num(at + 3, 2)?
+            };
+            let o = oh * 3600 + om * 60;
+            if sign == b'-' {
+                -o
+            } else {
+                o
+            }
+        }
+        _ => return None,
+    };
+    // Days from civil (Howard Hinnant).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
+    let ns = i128::from(secs) * 1_000_000_000 + i128::from(frac_ns);
+    u64::try_from(ns).ok()
+}
+
+fn push2(out: &mut Vec<u8>, v: u32) {
+    out.push(b'0' + (v / 10 % 10) as u8);
+    out.push(b'0' + (v % 10) as u8);
+}
+
+/// Appends `ts_ns` in EVE's format (microseconds, UTC offset `+0000`).
+pub fn push_eve_ts(out: &mut Vec<u8>, ts_ns: u64) {
+    let secs = (ts_ns / 1_000_000_000) as i64;
+    let micros = (ts_ns / 1000 % 1_000_000) as u32;
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400) as u32;
+    let mut ibuf = itoa::Buffer::new();
+    out.extend_from_slice(ibuf.format(y).as_bytes());
+    out.push(b'-');
+    push2(out, mo);
+    out.push(b'-');
+    push2(out, d);
+    out.push(b'T');
+    push2(out, sod / 3600);
+    out.push(b':');
+    push2(out, sod / 60 % 60);
+    out.push(b':');
+    push2(out, sod % 60);
+    out.push(b'.');
+    let m = ibuf.format(micros);
+    out.extend(std::iter::repeat_n(b'0', 6 - m.len()));
+    out.extend_from_slice(m.as_bytes());
+    out.extend_from_slice(b"+0000");
+}
+
+/// [`push_eve_ts`] into a new String.
+pub fn eve_ts(ts_ns: u64) -> String {
+    let mut v = Vec::with_capacity(31);
+    push_eve_ts(&mut v, ts_ns);
+    String::from_utf8(v).unwrap_or_default()
+}
+
+/// EVE's `2025-03-03T12:00:02.000000+0000` as RFC 3339 with `Z`
+/// (RFC 5424 and ECS want a colon in offsets; EVE's are always UTC).
+pub fn rfc3339(eve_ts: &str) -> String {
+    match eve_ts.strip_suffix("+0000") {
+        Some(t) => format!("{t}Z"),
+        None => eve_ts.to_string(),
+    }
+}
+
+/// Seconds since the epoch (with microseconds) of an EVE timestamp.
+pub fn epoch_secs(eve_ts: &str) -> Option<f64> {
+    let ns = parse_ts(eve_ts)?;
+    Some((ns / 1_000_000_000) as f64 + (ns / 1000 % 1_000_000) as f64 / 1e6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(
+            rfc3339("2025-03-03T12:00:02.000000+0000"),
+            "2025-03-03T12:00:02.000000Z"
+        );
+        assert_eq!(
+            epoch_secs("2025-03-03T12:00:02.500000+0000"),
+            Some(1_741_003_202.5)
+        );
+        assert_eq!(epoch_secs("1970-01-01T00:00:00.000000+0000"), Some(0.0));
+        assert_eq!(epoch_secs("2000-02-29T00:00:00+0000"), Some(951_782_400.0));
+        assert_eq!(epoch_secs("garbage"), None);
+        assert_eq!(epoch_secs(""), None);
+    }
+
+    #[test]
+    fn eve_timestamps_parse_back() {
+        for ns in [
+            0u64,
+            1_741_003_202_000_123_000,
+            951_782_400_000_001_000,
+            2_147_483_648_000_000_000,
+        ] {
+            assert_eq!(parse_ts(&eve_ts(ns)), Some(ns), "{}", eve_ts(ns));
+        }
+        assert_eq!(
+            parse_ts("2025-03-03T13:00:02.5+01:00"),
+            parse_ts("2025-03-03T12:00:02.500000+0000")
+        );
+        assert_eq!(
+            parse_ts("2025-03-03T12:00:02Z"),
+            Some(1_741_003_202_000_000_000)
+        );
+        for bad in [
+            "",
+            "2025-03-03",
+            "2025-13-03T12:00:02Z",
+            "2025-03-03T12:00:02!",
+            "x025-03-03T12:00:02Z",
+            "1960-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_ts(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(eve_ts(0), "1970-01-01T00:00:00.000000+0000");
+        // 2009-11-24 21:27:09.534255 UTC (date -u -d @1259098029)
+        assert_eq!(
+            eve_ts(1_259_098_029_534_255_000),
+            "2009-11-24T21:27:09.534255+0000"
+        );
+        // Leap day and the 2038 boundary.
+        assert_eq!(
+            eve_ts(951_782_400_000_001_000),
+            "2000-02-29T00:00:00.000001+0000"
+        );
+        assert_eq!(
+            eve_ts(2_147_483_648_000_000_000),
+            "2038-01-19T03:14:08.000000+0000"
+        );
+    }
+}

@@ -1,0 +1,474 @@
+//! `phonehome replay`: the pipeline over the inputs, the EVE output and the
+//! sinks, the summary and findings table on stderr, the evidence bundle.
+
+use super::progress::Bar;
+use super::sinks::SinkArgs;
+use super::summary::summary;
+use super::{load_catalog_strict, GeoIpFlags, DEFAULT_HOME, EXIT_OK, EXIT_RUNTIME};
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use phonehome::base::Progress;
+use phonehome::capture::{expand_inputs, CaptureError, InputFile};
+use phonehome::engine::output::{AlertMode, Output};
+use phonehome::engine::{self, ReplayConfig};
+use phonehome::evidence::bundle::{self, BundleInput, BundleSummary, EveTarget, MANIFEST};
+use phonehome::evidence::{EvidenceError, FlowIndex, Limits};
+use phonehome::flow::FlowConfig;
+use phonehome::judge::policy::Policy;
+use phonehome::judge::{Finding, Judge};
+use phonehome::output::eve::EveWriter;
+use phonehome::resolve::dns_cache::DnsCacheConfig;
+use phonehome::resolve::geoip::GeoIp;
+use phonehome::resolve::Resolver;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// Capture files or directories (searched recursively). Files are read in
+    /// the order of their first packet's time; the format comes from the
+    /// file's magic number, whatever its name.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Where to write EVE JSON lines ("-" for standard output).
+    #[arg(long, value_name = "FILE|-", default_value = "eve.json")]
+    pub eve: String,
+
+    /// Worker threads [default: number of CPU cores]. The output is identical for any value.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
+
+    /// Community ID seed.
+    #[arg(long, value_name = "SEED", default_value_t = 0)]
+    pub community_id_seed: u16,
+
+    /// Most flows held at once (shared among workers); beyond, the flow
+    /// nearest its timeout is written out early with reason "forced".
+    #[arg(long, value_name = "N", default_value_t = 1 << 20)]
+    pub max_flows: usize,
+
+    /// Idle timeout in seconds for UDP, ICMP and other flows (packet time).
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub idle_timeout: u64,
+
+    /// Idle timeout in seconds for established TCP flows (packet time).
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub tcp_idle_timeout: u64,
+
+    /// A flow open longer than this many seconds is written out and continues
+    /// (reason "active_timeout", same flow_id).
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub active_timeout: u64,
+
+    /// No progress bar and no summary on stderr (errors are still printed).
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Track flows only: no DNS/TLS/QUIC/HTTP dissection (for measuring its cost).
+    #[arg(long)]
+    pub no_dissect: bool,
+
+    /// No vendor attribution, GeoIP or findings (for measuring their cost).
+    #[arg(long)]
+    pub no_attribution: bool,
+
+    /// Jurisdiction policy file (see `phonehome policy init`).
+    #[arg(long, value_name = "FILE", conflicts_with = "home_country")]
+    pub policy: Option<PathBuf>,
+
+    /// Home country (ISO alpha-2) for the default policy, when no --policy is given.
+    #[arg(long, value_name = "CC", default_value = DEFAULT_HOME, value_parser = super::home_country)]
+    pub home_country: String,
+
+    /// A directory of vendor TOML files instead of the built-in catalog.
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+
+    /// A directory of the site's own vendor TOML files, added on top of the
+    /// catalog [default: the policy's `catalog_extra`, if any].
+    #[arg(long, value_name = "DIR")]
+    pub catalog_extra: Option<PathBuf>,
+
+    /// Start even if the catalog has entry errors (those entries are left
+    /// out of matching, so their findings are missed).
+    #[arg(long)]
+    pub allow_catalog_errors: bool,
+
+    #[command(flatten)]
+    pub geoip: GeoIpFlags,
+
+    /// When alerts are written: "end" (one complete alert per finding at the
+    /// end of the run) or "stream" (as flows and DNS questions touch a
+    /// finding, deduplicated per --dedup-window, with an update per window
+    /// that had repeats).
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = Alerts::End)]
+    pub alerts: Alerts,
+
+    /// Benchmarking: use a catalog this many times larger (synthetic vendors added).
+    #[arg(long, value_name = "N", hide = true)]
+    pub bench_catalog_scale: Option<usize>,
+
+    // --- sinks (src/sink): --config, --syslog, --hec, --elastic,
+    // --redis, --ecs, --eve-rotate-*, --spool-dir, --sink-timeout, --dedup-window
+    #[command(flatten)]
+    pub sinks: SinkArgs,
+    // --- evidence bundle (issue #5) ---
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+    // --- end evidence bundle ---
+}
+
+/// When alerts are written (`--alerts`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Alerts {
+    /// At the end of the run: one complete alert per finding.
+    #[default]
+    End,
+    /// As activity arrives: an alert when a flow or DNS question touches a
+    /// finding (deduplicated per window), updates when windows with
+    /// repeats close.
+    Stream,
+}
+
+impl Alerts {
+    fn mode(self) -> AlertMode {
+        match self {
+            Alerts::End => AlertMode::End,
+            Alerts::Stream => AlertMode::Stream,
+        }
+    }
+}
+
+/// `replay` options for the evidence bundle.
+#[derive(Args, Debug, Clone, Default)]
+pub struct EvidenceArgs {
+    /// Write an evidence bundle to DIR (new or empty): per finding, the
+    /// packets of its flows as pcapng; findings.json; MANIFEST.sha256.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_attribution")]
+    pub evidence: Option<PathBuf>,
+
+    /// Packets kept per flow in the evidence files (the first ones).
+    #[arg(long, value_name = "N", default_value_t = 50, requires = "evidence",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub evidence_packets: u32,
+
+    /// Bytes of frames kept per finding in the evidence files.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20, requires = "evidence")]
+    pub evidence_bytes: u64,
+}
+
+impl EvidenceArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            packets_per_flow: self.evidence_packets,
+            bytes_per_finding: self.evidence_bytes,
+        }
+    }
+}
+
+fn open_output(
+    spec: &str,
+    rotate: phonehome::sink::config::Rotate,
+) -> anyhow::Result<Box<dyn Write + Send>> {
+    if spec == "-" {
+        if rotate != phonehome::sink::config::Rotate::default() {
+            anyhow::bail!(
+                "--eve-rotate-size/--eve-rotate-secs need --eve FILE, not standard output"
+            );
+        }
+        return Ok(Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        )));
+    }
+    let f = phonehome::sink::file::EveFile::create(std::path::Path::new(spec), rotate)
+        .with_context(|| {
+            format!("cannot write EVE output to {spec}: check the directory exists and is writable")
+        })?;
+    Ok(Box::new(f))
+}
+
+pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
+    let inputs = expand_inputs(&a.paths)?;
+    if !a.quiet && !inputs.skipped.is_empty() {
+        // Directories often hold notes and logs beside captures: say so once.
+        let shown: Vec<String> = inputs
+            .skipped
+            .iter()
+            .take(3)
+            .map(|e| e.to_string())
+            .collect();
+        eprintln!(
+            "phonehome: note: skipped {} file(s) in the given directories that are not captures, e.g.\n  {}",
+            inputs.skipped.len(),
+            shown.join("\n  ")
+        );
+    }
+    let names: Vec<String> = inputs
+        .files
+        .iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
+    let total_bytes: u64 = inputs
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum();
+    let mut cfg = ReplayConfig::new(inputs.files);
+    if let Some(w) = a.workers {
+        cfg.workers = usize::from(w);
+    }
+    cfg.dissect = !a.no_dissect;
+    cfg.flow = FlowConfig {
+        max_flows: (a.max_flows / cfg.workers).max(1),
+        idle_timeout: a.idle_timeout,
+        tcp_idle_timeout: a.tcp_idle_timeout,
+        active_timeout: a.active_timeout,
+        community_id_seed: a.community_id_seed,
+        ..FlowConfig::default()
+    };
+    let policy = match &a.policy {
+        Some(p) => Policy::load(p)?,
+        None => Policy::default_for(&a.home_country)?,
+    };
+    let extra = a.catalog_extra.as_deref().or(policy.catalog_extra());
+    let mut catalog = load_catalog_strict(a.catalog.as_deref(), extra, a.allow_catalog_errors)?;
+    if let Some(p) = &a.policy {
+        // An exception naming what the catalog lacks would never apply.
+        policy.check_catalog(&catalog, &p.display().to_string())?;
+    }
+    if let Some(n) = a.bench_catalog_scale {
+        catalog = catalog.synthetic_scaled(n);
+    }
+    let geoip = GeoIp::open(&a.geoip.options().to_config()?)?;
+    // --- evidence bundle (issue #5): refuse a used directory before writing anything ---
+    if let Some(dir) = &a.evidence.evidence {
+        let eve = (a.eve != "-").then(|| std::path::Path::new(&a.eve));
+        bundle::prepare_dir(dir, eve)?;
+    }
+    // --- end evidence bundle ---
+    // --- sinks (src/sink) ---
+    let sink_settings = a.sinks.settings(&a.eve)?;
+    let out = open_output(&a.eve, sink_settings.eve_rotate)?;
+    let mut output = Output::new(
+        Resolver::new(catalog, geoip, DnsCacheConfig::default()),
+        Judge::new(policy),
+        EveWriter::new(out, names),
+    );
+    output.attribute = !a.no_attribution;
+    output.alert_mode = a.alerts.mode();
+    output.sinks = phonehome::sink::Sinks::start(&sink_settings)?;
+    if sink_settings.dedup_window_ns > 0 {
+        output.dedup = Some(phonehome::output::dedup::Dedup::new(
+            sink_settings.dedup_window_ns,
+            1 << 16,
+        ));
+    }
+    if a.evidence.evidence.is_some() {
+        output.evidence = Some(FlowIndex::new(Default::default()));
+    }
+    let progress = Arc::new(Progress::default());
+    let bar = Bar::start("replay", total_bytes, Arc::clone(&progress), a.quiet);
+    let started = Instant::now();
+    let eve_name = a.eve.clone();
+    let result = engine::replay(&cfg, Arc::clone(&progress), &mut |ev| {
+        output
+            .event(&ev)
+            .with_context(|| format!("cannot write EVE output to {eve_name}"))
+    });
+    drop(bar);
+    let outcome = result?;
+    let findings = output
+        .finish()
+        .and_then(|f| {
+            output.stats(&outcome.stats)?;
+            output.eve.flush()?;
+            Ok(f)
+        })
+        .with_context(|| format!("cannot write EVE output to {}", a.eve))?;
+    for r in output.finish_sinks() {
+        if !a.quiet || r.backlog > 0 || r.counts.dropped > 0 {
+            eprintln!("phonehome: {r}");
+        }
+    }
+    let elapsed = started.elapsed();
+    for e in &outcome.file_errors {
+        eprintln!("phonehome: error: {e}");
+    }
+    if !a.quiet {
+        let written = output.counts.events + output.counts.alerts + 1;
+        eprint!("{}", summary(&outcome.stats, elapsed, written));
+        if !a.no_attribution {
+            let home = output.judge.policy().home_country();
+            eprint!("{}", findings_table(&findings, home));
+        }
+    }
+    // --- evidence bundle (issue #5) ---
+    if let Some(index) = output.evidence.take() {
+        run_evidence(&EvidenceRun {
+            options: &a.evidence,
+            inputs: &cfg.inputs,
+            index: &index,
+            findings: &findings,
+            eve: if a.eve == "-" {
+                EveTarget::Stdout
+            } else {
+                EveTarget::File(PathBuf::from(&a.eve))
+            },
+            home_country: output.judge.policy().home_country(),
+            replayed_packets: outcome.stats.capture.pkts,
+            quiet: a.quiet,
+        })?;
+    }
+    // --- end evidence bundle ---
+    let damaged = outcome
+        .file_errors
+        .iter()
+        .any(|e| !matches!(e, CaptureError::EmptyDirectory { .. }));
+    Ok(if damaged { EXIT_RUNTIME } else { EXIT_OK })
+}
+
+/// The findings as a table an analyst reads at the end of a replay.
+pub fn findings_table(findings: &[Finding], home: &str) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    if findings.is_empty() {
+        let _ = writeln!(s, "  findings: none (home country {home})");
+        return s;
+    }
+    let _ = writeln!(s, "  findings ({}, home country {home}):", findings.len());
+    let _ = writeln!(
+        s,
+        "  {:<8} {:<18} {:<40} {:<10} {:>6}  {:<10} EVIDENCE",
+        "SEVERITY", "HOST", "VENDOR / PRODUCT", "VENDOR CC", "FLOWS", "DEST CC"
+    );
+    let mut rows: Vec<&Finding> = findings.iter().collect();
+    rows.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.host.cmp(&b.host)));
+    for f in rows {
+        let cc = f.destination_countries();
+        let vp = format!("{} / {}", f.vendor, f.product);
+        // The tier when it is not a documented endpoint: an analyst weighs
+        // an owned-domain or owned-network attribution differently.
+        let ev = f.best_evidence().map_or(String::new(), |e| match e.tier {
+            phonehome::resolve::catalog::Tier::Endpoint => {
+                format!("{} ({})", e.value, e.kind.label())
+            }
+            t => format!("{} ({}, {})", e.value, e.kind.label(), t.label()),
+        });
+        let mark = match &f.exception {
+            Some(x) if !x.expired => " [excepted]",
+            _ => "",
+        };
+        let _ = writeln!(
+            s,
+            "  {:<8} {:<18} {:<40} {:<10} {:>6}  {:<10} {}{mark}",
+            f.severity.as_str(),
+            f.host.to_string(),
+            truncate(&vp, 40),
+            f.vendor_country.join("/"),
+            f.flows,
+            if f.dns_only {
+                "dns only".to_string()
+            } else {
+                cc.join(",")
+            },
+            ev
+        );
+    }
+    s
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// What `replay --evidence` needs from the replay.
+struct EvidenceRun<'a> {
+    options: &'a EvidenceArgs,
+    inputs: &'a [InputFile],
+    index: &'a FlowIndex,
+    findings: &'a [Finding],
+    eve: EveTarget,
+    home_country: &'a str,
+    /// Packets the replay read (the evidence pass must read as many).
+    replayed_packets: u64,
+    quiet: bool,
+}
+
+/// The evidence pass and the bundle, with a progress bar and a summary line.
+fn run_evidence(r: &EvidenceRun<'_>) -> Result<BundleSummary, EvidenceError> {
+    let Some(dir) = r.options.evidence.as_deref() else {
+        return Err(EvidenceError::Internal("no evidence directory"));
+    };
+    let started = std::time::Instant::now();
+    let total: u64 = r
+        .inputs
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress = Arc::new(Progress::default());
+    let bar = Bar::start("evidence", total, Arc::clone(&progress), r.quiet);
+    let limits = r.options.limits();
+    let extracted = phonehome::evidence::extract(
+        r.inputs,
+        r.index,
+        r.findings,
+        dir,
+        limits,
+        r.replayed_packets,
+        &progress,
+    );
+    drop(bar);
+    let extracted = extracted?;
+    let summary = bundle::write_bundle(&BundleInput {
+        dir,
+        inputs: r.inputs,
+        eve: r.eve.clone(),
+        findings: r.findings,
+        extracted: &extracted,
+        limits,
+        home_country: r.home_country,
+    })?;
+    if !r.quiet {
+        let st = &extracted.stats;
+        let cut: u64 = extracted.findings.iter().map(|f| f.flows_cut).sum();
+        let over_bytes: u64 = extracted
+            .findings
+            .iter()
+            .map(|f| f.packets_over_byte_limit)
+            .sum();
+        eprintln!(
+            "  evidence: {} pcapng file(s), {} packets of {} flow(s) ({} flow(s) cut at {} packets, {} packets over the {}-byte limit) in {:.2}s; {} files in {}/{MANIFEST}",
+            summary.evidence_files,
+            st.packets_written,
+            r.index.flows.len(),
+            cut,
+            limits.packets_per_flow,
+            over_bytes,
+            limits.bytes_per_finding,
+            started.elapsed().as_secs_f64(),
+            summary.files,
+            dir.display(),
+        );
+        if st.fragments_unkeyed > 0 || st.fragments_not_held > 0 || r.index.dropped() > 0 {
+            eprintln!(
+                "  evidence: note: {} reassembled datagram(s) written as their last fragment only (fragments inside a tunnel), {} fragment(s) not held (bounds), {} flow(s) not indexed (bounds)",
+                st.fragments_unkeyed,
+                st.fragments_not_held,
+                r.index.dropped()
+            );
+        }
+    }
+    Ok(summary)
+}

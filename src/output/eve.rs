@@ -1,0 +1,709 @@
+//! EVE JSON: one event per line, in Suricata's shape.
+//!
+//! Common fields come first in a fixed order (`timestamp`, `flow_id`,
+//! `pcap_cnt`, `pcap_filename`, `event_type`, addresses, `proto`,
+//! `app_proto`, `community_id`, `vlan`, `tunnel`), then the event's object.
+//! phonehome's additions to Suricata's schema live in `phonehome` objects and
+//! are listed in the README; `tests/schema/eve-extensions.json` holds them.
+
+use super::proto_name;
+use crate::base::json::Obj;
+use crate::dissect::{dns, http, quic, tls};
+use crate::dissect::{AppBody, AppRecord, Event, EventKind};
+use crate::flow::community_id;
+use crate::flow::tcp;
+use crate::flow::{FlowAnomalies, FlowMeta, FlowNames, FlowRecord};
+use crate::judge::policy::FindingKind;
+use crate::judge::Finding;
+use crate::output::finding::FindingDoc;
+use crate::output::RunStats;
+use crate::resolve::geoip::GeoAnswer;
+use crate::resolve::Attribution;
+use std::io::Write;
+
+/// Writes EVE lines to any writer; names input files as given.
+pub struct EveWriter<W: Write> {
+    out: W,
+    buf: Vec<u8>,
+    files: Vec<String>,
+}
+
+impl<W: Write> EveWriter<W> {
+    pub fn new(out: W, files: Vec<String>) -> Self {
+        EveWriter {
+            out,
+            buf: Vec::with_capacity(4096),
+            files,
+        }
+    }
+
+    fn file(&self, i: u32) -> &str {
+        self.files.get(i as usize).map_or("", String::as_str)
+    }
+
+    pub fn event(&mut self, ev: &Event, ext: &Ext<'_>) -> std::io::Result<()> {
+        self.buf.clear();
+        let name = |i: u32| self.files.get(i as usize).map_or("", String::as_str);
+        match &ev.kind {
+            EventKind::Flow(f) => {
+                if f.empty {
+                    return Ok(());
+                }
+                flow_event(&mut self.buf, f, name(f.file), ext);
+            }
+            EventKind::App(a) => app_event(&mut self.buf, a, name(a.file), ext),
+        }
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
+    }
+
+    /// An `alert` event for a finding.
+    pub fn alert(&mut self, f: &Finding) -> std::io::Result<()> {
+        self.buf.clear();
+        alert_event(&mut self.buf, f);
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
+    }
+
+    /// The final `stats` event, stamped with the capture's last packet time.
+    pub fn stats(&mut self, st: &RunStats) -> std::io::Result<()> {
+        self.buf.clear();
+        stats_event(&mut self.buf, st);
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// The line the last call wrote (with its newline; empty when nothing
+    /// was written, e.g. an empty flow record): what the sinks are fed.
+    pub fn last_line(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Writes a line made elsewhere (a stats event or alert update that the
+    /// output stage extended); it becomes [`EveWriter::last_line`].
+    pub fn write_line(&mut self, line: &[u8]) -> std::io::Result<()> {
+        self.buf.clear();
+        self.buf.extend_from_slice(line);
+        if self.buf.last() != Some(&b'\n') {
+            self.buf.push(b'\n');
+        }
+        self.out.write_all(&self.buf)
+    }
+
+    /// The name written as `pcap_filename` for input `i`.
+    pub fn file_name(&self, i: u32) -> &str {
+        self.file(i)
+    }
+}
+
+/// Writes the common header fields of an event about flow `m`.
+pub fn header(
+    o: &mut Obj<'_>,
+    ts_ns: u64,
+    m: &FlowMeta,
+    pcap_cnt: Option<u64>,
+    pcap_filename: &str,
+    event_type: &str,
+    app_proto: Option<&str>,
+) {
+    o.ts("timestamp", ts_ns).u64("flow_id", m.flow_id);
+    if let Some(c) = pcap_cnt {
+        o.u64("pcap_cnt", c);
+    }
+    o.str("pcap_filename", pcap_filename)
+        .str("event_type", event_type)
+        .suricata_ip("src_ip", m.src);
+    if m.icmp.is_none() {
+        o.u64("src_port", u64::from(m.sport));
+    }
+    o.suricata_ip("dest_ip", m.dst);
+    if m.icmp.is_none() {
+        o.u64("dest_port", u64::from(m.dport));
+    }
+    o.str("proto", &proto_name(m.proto));
+    if let Some((t, c)) = m.icmp {
+        o.u64("icmp_type", u64::from(t))
+            .u64("icmp_code", u64::from(c));
+    }
+    if let Some(a) = app_proto {
+        o.str("app_proto", a);
+    }
+    o.str("community_id", &community_id::encode(&m.community_id));
+    if m.vlan.len > 0 {
+        o.value("vlan", m.vlan.as_slice());
+    }
+    if let Some(t) = &m.tunnel {
+        o.obj("tunnel", |t2| {
+            t2.suricata_ip("src_ip", t.src)
+                .u64("src_port", u64::from(t.sport))
+                .suricata_ip("dest_ip", t.dst)
+                .u64("dest_port", u64::from(t.dport))
+                .str("proto", &proto_name(t.proto))
+                .u64("depth", u64::from(t.depth));
+        });
+    }
+}
+
+fn flags_obj(o: &mut Obj<'_>, f: u8) {
+    for (bit, name) in [
+        (tcp::SYN, "syn"),
+        (tcp::FIN, "fin"),
+        (tcp::RST, "rst"),
+        (tcp::PSH, "psh"),
+        (tcp::ACK, "ack"),
+        (tcp::URG, "urg"),
+        (tcp::ECE, "ecn"),
+        (tcp::CWR, "cwr"),
+    ] {
+        if f & bit != 0 {
+            o.bool(name, true);
+        }
+    }
+}
+
+fn hex2(f: u8) -> String {
+    format!("{f:02x}")
+}
+
+/// What the resolve stage adds to an event: the destination's country and AS,
+/// and the catalogued endpoint it matched (phonehome's extension).
+#[derive(Clone, Copy, Default)]
+pub struct Ext<'a> {
+    pub dest: Option<&'a GeoAnswer>,
+    pub matched: Option<&'a Attribution<'a>>,
+}
+
+/// The `phonehome` object of an event, when there is anything to say.
+fn write_ext(
+    o: &mut Obj<'_>,
+    ech: bool,
+    body: Option<&AppBody>,
+    names: Option<&FlowNames>,
+    flow_anomalies: FlowAnomalies,
+    ext: &Ext<'_>,
+) {
+    let mut anomalies = !flow_anomalies.is_empty();
+    if let Some(b) = body {
+        for_each_anomaly(b, &mut |_, _, _| anomalies = true);
+    }
+    let dest = ext
+        .dest
+        .filter(|g| g.country.is_some() || g.asn.is_some() || g.internal.is_some());
+    let names = names.filter(|n| **n != FlowNames::default());
+    if !ech && !anomalies && dest.is_none() && ext.matched.is_none() && names.is_none() {
+        return;
+    }
+    o.obj("phonehome", |p| {
+        if ech {
+            p.bool("ech", true);
+        }
+        if anomalies {
+            p.arr("anomalies", |l| {
+                for name in flow_anomalies.names() {
+                    l.str(name);
+                }
+                let Some(b) = body else {
+                    return;
+                };
+                for_each_anomaly(b, &mut |prefix, name, upper| {
+                    l.str_with(|out| {
+                        out.extend_from_slice(prefix.as_bytes());
+                        if upper {
+                            out.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
+                        } else {
+                            out.extend_from_slice(name.as_bytes());
+                        }
+                    });
+                });
+            });
+        }
+        if let Some(g) = dest {
+            p.obj("dest", |d| geo_fields(d, g));
+        }
+        if let Some(a) = ext.matched {
+            p.obj("match", |m| {
+                m.str("vendor", a.endpoint.vendor)
+                    .str("product", a.endpoint.product)
+                    .value("vendor_country", a.endpoint.jurisdiction)
+                    .str("evidence", a.kind.as_str())
+                    .str("name", &a.value)
+                    .str("pattern", a.endpoint.pattern)
+                    .str("purpose", a.endpoint.purpose.as_str())
+                    .str("tier", a.endpoint.tier.as_str());
+            });
+        }
+        if let Some(n) = names {
+            p.obj("names", |m| {
+                if let Some(v) = &n.sni {
+                    m.str("sni", v);
+                }
+                if let Some(v) = &n.quic_sni {
+                    m.str("quic_sni", v);
+                }
+                if let Some(v) = &n.http_host {
+                    m.str("http_host", v);
+                }
+                if let Some((h, port)) = &n.connect_target {
+                    m.str("connect_target", &format!("{h}:{port}"));
+                }
+                if !n.cert_names.is_empty() {
+                    m.value("cert_names", &n.cert_names);
+                }
+                if n.ech {
+                    m.bool("ech", true);
+                }
+                if let Some(v) = &n.ja4 {
+                    m.str("ja4", v);
+                }
+            });
+        }
+    });
+}
+
+fn geo_fields(d: &mut Obj<'_>, g: &GeoAnswer) {
+    if let Some(c) = &g.country {
+        d.str("country", c);
+    }
+    if let Some(n) = g.asn {
+        d.u64("asn", u64::from(n));
+    }
+    if let Some(org) = &g.as_org {
+        d.str("as_org", org);
+    }
+    if let Some(k) = g.internal {
+        d.value("internal", &k);
+    }
+}
+
+/// A `flow` event; its timestamp is the flow's start, as Suricata's.
+pub fn flow_event(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str, ext: &Ext<'_>) {
+    let mut o = Obj::new(buf);
+    header(
+        &mut o,
+        f.start_ns,
+        &f.meta,
+        None,
+        pcap_filename,
+        "flow",
+        f.app_proto,
+    );
+    o.obj("flow", |fl| {
+        fl.u64("pkts_toserver", f.pkts_toserver)
+            .u64("pkts_toclient", f.pkts_toclient)
+            .u64("bytes_toserver", f.bytes_toserver)
+            .u64("bytes_toclient", f.bytes_toclient)
+            .ts("start", f.start_ns)
+            .ts("end", f.end_ns)
+            .u64("age", f.end_ns.saturating_sub(f.start_ns) / 1_000_000_000)
+            .str("state", f.state.as_str())
+            .str("reason", f.reason.as_str())
+            .bool("alerted", false);
+    });
+    if let Some(t) = &f.tcp {
+        o.obj("tcp", |tc| {
+            tc.str("tcp_flags", &hex2(t.flags_ts | t.flags_tc))
+                .str("tcp_flags_ts", &hex2(t.flags_ts))
+                .str("tcp_flags_tc", &hex2(t.flags_tc));
+            flags_obj(tc, t.flags_ts | t.flags_tc);
+            tc.str("state", t.state);
+        });
+    }
+    write_ext(&mut o, false, None, f.names.as_deref(), f.anomalies, ext);
+    o.end();
+}
+
+/// An application event (`dns`/`mdns`/`llmnr`, `tls`, `quic`, `http`): the
+/// common header, Suricata's object for the protocol, and phonehome's
+/// additions (anomaly flags, ECH) in a `phonehome` object.
+///
+/// Everything is written straight into `buf`, in the key order and with the
+/// bytes the dissectors' `to_eve` objects serialize to.
+pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ext<'_>) {
+    let (event_type, ch) = match &a.body {
+        AppBody::Dns(d) => (d.flavor.event_type(), None),
+        AppBody::Tls(t) => ("tls", t.client_hello.as_ref()),
+        AppBody::Quic(q) => ("quic", q.client_hello.as_ref()),
+        AppBody::Http(_) => ("http", None),
+    };
+    let ech = ch.is_some_and(|ch| ch.ech);
+    let packet_side;
+    let meta = if from_server(a) {
+        packet_side = reversed(&a.meta);
+        &packet_side
+    } else {
+        &a.meta
+    };
+    let mut o = Obj::new(buf);
+    header(
+        &mut o,
+        a.ts_ns,
+        meta,
+        a.pcap_cnt,
+        pcap_filename,
+        event_type,
+        None,
+    );
+    o.obj(event_type, |p| match &a.body {
+        AppBody::Dns(d) => dns::write_eve(p, &d.msg, d.flavor),
+        AppBody::Tls(t) => tls::write_eve(
+            p,
+            &tls::EveTls {
+                client_hello: t.client_hello.as_ref(),
+                server_hello: t.server_hello.as_ref(),
+                server_cert: t.cert.as_ref(),
+                transport: t.transport,
+            },
+        ),
+        AppBody::Quic(q) => quic_object(p, q),
+        AppBody::Http(h) => http::write_eve(p, &h.request),
+    });
+    write_ext(
+        &mut o,
+        ech,
+        Some(&a.body),
+        None,
+        FlowAnomalies::empty(),
+        ext,
+    );
+    o.end();
+}
+
+/// Whether an event is written server → client. Suricata logs a DNS message
+/// over UDP in its own packet's direction and one over TCP by its kind (a
+/// response from the server), while TLS, QUIC and HTTP events keep the
+/// flow's client → server. (A TCP event goes out on the packet that
+/// acknowledges it, which runs the other way: hence the kind.)
+pub fn from_server(a: &AppRecord) -> bool {
+    match &a.body {
+        AppBody::Dns(d) => match d.transport {
+            dns::Transport::Udp => !a.to_server,
+            dns::Transport::Tcp => d.msg.is_response(),
+        },
+        _ => false,
+    }
+}
+
+/// The flow seen from its server's side.
+pub fn reversed(m: &FlowMeta) -> FlowMeta {
+    FlowMeta {
+        src: m.dst,
+        dst: m.src,
+        sport: m.dport,
+        dport: m.sport,
+        ..m.clone()
+    }
+}
+
+/// phonehome's signature ids (gid 1), one per kind of finding, in a range no
+/// public rule set uses.
+pub fn signature_id(kind: FindingKind) -> u64 {
+    match kind {
+        FindingKind::ForeignVendorDataAbroad => 9_100_001,
+        FindingKind::ForeignVendorDataHome => 9_100_002,
+        FindingKind::DomesticVendorDataAbroad => 9_100_003,
+        FindingKind::DomesticVendorDataHome => 9_100_004,
+        FindingKind::DnsOnly => 9_100_005,
+    }
+}
+
+fn signature(f: &Finding) -> String {
+    let what = match f.kind {
+        FindingKind::ForeignVendorDataAbroad => "foreign security product sends data abroad",
+        FindingKind::ForeignVendorDataHome => "foreign security product in use",
+        FindingKind::DomesticVendorDataAbroad => "domestic security product sends data abroad",
+        FindingKind::DomesticVendorDataHome => "domestic security product in use",
+        FindingKind::DnsOnly => "security product endpoint looked up",
+    };
+    format!("PHONEHOME {what}: {} {}", f.vendor, f.product)
+}
+
+/// An `alert` for a finding: Suricata's alert object (a private signature-id
+/// range; metadata for SIEM filters) and the finding itself under `phonehome`
+/// (its [`FindingDoc`]).
+pub fn alert_event(buf: &mut Vec<u8>, f: &Finding) {
+    let countries = f.destination_countries();
+    let first_dest = f.destinations.iter().find_map(|d| d.ip);
+    let mut o = Obj::new(buf);
+    o.ts("timestamp", f.first_seen_ns)
+        .str("event_type", "alert")
+        .suricata_ip("src_ip", f.host);
+    if let Some(ip) = first_dest {
+        o.suricata_ip("dest_ip", ip);
+    }
+    o.obj("alert", |a| {
+        a.str("action", "allowed")
+            .u64("gid", 1)
+            .u64("signature_id", signature_id(f.kind))
+            .u64("rev", 1)
+            .str("signature", &signature(f))
+            .str("category", "Security product telemetry")
+            .u64("severity", u64::from(f.severity.suricata_severity()))
+            .obj("metadata", |m| {
+                m.value("vendor", &[&f.vendor])
+                    .value("product", &[&f.product])
+                    .value("jurisdiction", &f.vendor_country)
+                    .value("finding_kind", &[f.kind.as_str()])
+                    .value("confidence", &[f.confidence.as_str()]);
+                if !countries.is_empty() {
+                    m.value("country", &countries);
+                }
+            });
+    });
+    o.value("phonehome", &FindingDoc::new(f));
+    o.end();
+}
+
+/// The `quic` object, keys in sorted order: `ja3`, `ja4`, `sni` (a Google
+/// QUIC CHLO's wins over the TLS hello's), `ua`, `version`.
+fn quic_object(o: &mut Obj<'_>, q: &crate::dissect::QuicEvent) {
+    if let Some(ch) = &q.client_hello {
+        tls::write_ja3(o, ch);
+        tls::write_ja4(o, ch, tls::Transport::Quic);
+    }
+    let gquic_sni = q.gquic.as_ref().and_then(|g| g.sni.as_deref());
+    let ch_sni = q.client_hello.as_ref().and_then(|ch| ch.sni.as_deref());
+    if let Some(sni) = gquic_sni.or(ch_sni) {
+        o.str("sni", sni);
+    }
+    if let Some(ua) = q.gquic.as_ref().and_then(|g| g.uaid.as_deref()) {
+        o.str("ua", ua);
+    }
+    o.str("version", &quic::version_name(q.version));
+}
+
+/// Calls `f(prefix, name, upper)` for each anomaly flag of an event, in
+/// output order; `upper` names (bitflags constants) are written lowercased.
+fn for_each_anomaly(body: &AppBody, f: &mut dyn FnMut(&str, &str, bool)) {
+    fn flags<F: bitflags::Flags>(v: &F, prefix: &str, f: &mut dyn FnMut(&str, &str, bool)) {
+        for (name, _) in v.iter_names() {
+            f(prefix, name, true);
+        }
+    }
+    match body {
+        AppBody::Dns(d) => d.msg.anomalies.names().for_each(|n| f("dns.", n, false)),
+        AppBody::Tls(t) => {
+            if let Some(ch) = &t.client_hello {
+                flags(&ch.anomalies, "tls.client_hello.", f);
+            }
+            if let Some(sh) = &t.server_hello {
+                flags(&sh.anomalies, "tls.server_hello.", f);
+            }
+            if t.cert.as_ref().is_some_and(|c| c.truncated) {
+                f("tls.certificate.", "field_truncated", false);
+            }
+        }
+        AppBody::Quic(q) => {
+            q.anomalies.names().for_each(|n| f("quic.", n, false));
+            // The hello's own flags are TLS-over-TCP business, except a cut.
+            if let Some(ch) = &q.client_hello {
+                let cut = ch.anomalies
+                    & (tls::HelloAnomalies::SNI_TRUNCATED | tls::HelloAnomalies::LIST_TRUNCATED);
+                flags(&cut, "quic.client_hello.", f);
+            }
+        }
+        AppBody::Http(h) => h
+            .request
+            .anomalies
+            .names()
+            .for_each(|n| f("http.", n, false)),
+    }
+}
+
+/// The `stats` event: Suricata's counter names where they exist, the rest
+/// under `stats.phonehome`.
+pub fn stats_event(buf: &mut Vec<u8>, st: &RunStats) {
+    let cap = &st.capture;
+    let fl = &st.flows;
+    let (decoder_extra, ph_decoder) = st.decode.to_eve();
+    let mut o = Obj::new(buf);
+    o.ts("timestamp", cap.last_ts.unwrap_or(0))
+        .str("event_type", "stats");
+    o.obj("stats", |s| {
+        s.obj("decoder", |d| {
+            d.u64("pkts", cap.pkts)
+                .u64("bytes", cap.bytes)
+                .u64("avg_pkt_size", cap.bytes.checked_div(cap.pkts).unwrap_or(0))
+                .u64("max_pkt_size", cap.max_pkt_size);
+            if let serde_json::Value::Object(m) = &decoder_extra {
+                for (k, v) in m {
+                    d.value(k, v);
+                }
+            }
+        });
+        if let serde_json::Value::Object(m) = st.decode.to_eve_defrag() {
+            if !m.is_empty() {
+                s.value("defrag", &m);
+            }
+        }
+        s.obj("flow", |f| {
+            f.u64("total", fl.created)
+                .u64("tcp", fl.tcp)
+                .u64("udp", fl.udp)
+                .u64("icmpv4", fl.icmpv4)
+                .u64("icmpv6", fl.icmpv6)
+                .u64("tcp_reuse", fl.ended_tcp_reuse)
+                .obj("end", |e| {
+                    e.obj("state", |s2| {
+                        s2.u64("new", fl.end_state_new)
+                            .u64("established", fl.end_state_established)
+                            .u64("closed", fl.end_state_closed);
+                    });
+                })
+                .obj("mgr", |m| {
+                    m.u64("flows_timeout", fl.ended_timeout);
+                });
+        });
+        s.obj("phonehome", |p| {
+            p.obj("capture", |c| {
+                c.u64("files", cap.files)
+                    .u64("damaged_files", cap.damaged_files)
+                    .u64("truncated_records", cap.truncated_records);
+            })
+            .obj("stream", |t| {
+                t.u64("ooo_dropped", st.stream.ooo_dropped)
+                    .u64("gave_up", st.stream.gave_up)
+                    .u64("gap_at_end", st.stream.gap_at_end);
+            })
+            .obj("dns_cache", |d| {
+                let c = &st.dns_cache;
+                d.u64("bindings", c.bindings)
+                    .u64("pending", c.pending)
+                    .u64("queries", c.queries)
+                    .u64("solicited", c.solicited)
+                    .u64("unsolicited", c.unsolicited)
+                    .u64("added", c.added)
+                    .u64("refreshed", c.refreshed)
+                    .u64("evicted", c.evicted)
+                    .u64("protected_evicted", c.protected_evicted)
+                    .u64("history_dropped", c.history_dropped)
+                    .u64("expired", c.expired)
+                    .u64("pending_dropped", c.pending_dropped)
+                    .u64("pending_expired", c.pending_expired)
+                    .u64("chains_truncated", c.chains_truncated)
+                    .u64("loops", c.loops);
+            })
+            .obj("flow", |f| {
+                f.u64("other", fl.other)
+                    .u64("evicted", fl.ended_forced)
+                    .u64("active_timeouts", fl.ended_active_timeout)
+                    .u64("ended_at_shutdown", fl.ended_shutdown);
+                // No max_active: each worker knows only its own peak, and
+                // their sum would differ with the worker count.
+            })
+            .value("decoder", &ph_decoder);
+        });
+    });
+    o.end();
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use crate::dissect::dns::{parse_message, DnsFlavor, Transport};
+    use crate::dissect::DnsEvent;
+    use crate::flow::Vlan;
+
+    fn meta() -> FlowMeta {
+        FlowMeta {
+            flow_id: 7,
+            src: "10.0.0.2".parse().unwrap(),
+            dst: "10.0.0.53".parse().unwrap(),
+            sport: 40000,
+            dport: 53,
+            proto: 17,
+            vlan: Vlan::default(),
+            community_id: [0; 20],
+            tunnel: None,
+            icmp: None,
+        }
+    }
+
+    fn dns_line(to_server: bool) -> serde_json::Value {
+        // A query for a.example, A; as a response when it goes to the client.
+        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01");
+        if !to_server {
+            m[2] = 0x81;
+            m[3] = 0x80;
+        }
+        let rec = AppRecord {
+            meta: meta(),
+            ts_ns: 1,
+            pcap_cnt: Some(2),
+            file: 0,
+            to_server,
+            body: AppBody::Dns(Box::new(DnsEvent {
+                flavor: DnsFlavor::Dns,
+                transport: Transport::Udp,
+                msg: parse_message(&m).unwrap(),
+            })),
+        };
+        let mut buf = Vec::new();
+        app_event(&mut buf, &rec, "x.pcap", &Ext::default());
+        serde_json::from_slice(&buf).unwrap()
+    }
+
+    #[test]
+    fn dns_events_carry_their_own_packets_direction() {
+        let q = dns_line(true);
+        assert_eq!(q["dns"]["type"], "request");
+        assert_eq!(
+            (&q["src_ip"], &q["src_port"], &q["dest_ip"], &q["dest_port"]),
+            (
+                &"10.0.0.2".into(),
+                &40000.into(),
+                &"10.0.0.53".into(),
+                &53.into()
+            )
+        );
+        let r = dns_line(false);
+        assert_eq!(r["dns"]["type"], "response");
+        assert_eq!(
+            (&r["src_ip"], &r["src_port"], &r["dest_ip"], &r["dest_port"]),
+            (
+                &"10.0.0.53".into(),
+                &53.into(),
+                &"10.0.0.2".into(),
+                &40000.into()
+            )
+        );
+        // The flow's identity is the same either way.
+        assert_eq!(q["flow_id"], r["flow_id"]);
+        assert_eq!(q["community_id"], r["community_id"]);
+    }
+
+    #[test]
+    fn dns_over_tcp_reads_by_message_kind() {
+        // Over TCP a message goes out on the peer's acknowledging packet:
+        // the response still reads server → client, the query the other way.
+        for (response, packet_to_server) in [(true, true), (true, false), (false, false)] {
+            let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+            m.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01");
+            if response {
+                m[2] = 0x81;
+            }
+            let rec = AppRecord {
+                meta: FlowMeta { proto: 6, ..meta() },
+                ts_ns: 1,
+                pcap_cnt: None,
+                file: 0,
+                to_server: packet_to_server,
+                body: AppBody::Dns(Box::new(DnsEvent {
+                    flavor: DnsFlavor::Dns,
+                    transport: Transport::Tcp,
+                    msg: parse_message(&m).unwrap(),
+                })),
+            };
+            assert_eq!(from_server(&rec), response, "{response} {packet_to_server}");
+        }
+    }
+}
