@@ -159,10 +159,12 @@ pub fn run<S: PacketSource + 'static>(
                     events,
                     decode,
                     flows,
+                    stream,
                 }) => {
                     round.extend(events);
                     stats.decode.merge(&decode);
                     stats.flows.merge(&flows);
+                    stats.stream.merge(&stream);
                     finished += 1;
                 }
                 Err(_) => break 'rounds,

@@ -2,9 +2,10 @@
 
 use crate::base::Progress;
 use crate::decode::{self, worker_of, Batch, DecodeStats, Decoded};
+use crate::dissect::stream::StreamStats;
 use crate::dissect::{AppRecord, Event, EventKind};
 use crate::dissect::{AppState, Emitted, FlowFacts};
-use crate::flow::EventKey;
+use crate::flow::{EndReason, EventKey};
 use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::Ordering;
@@ -17,11 +18,12 @@ pub enum Output {
         events: Vec<Event>,
         decode: Box<DecodeStats>,
         flows: FlowStats,
+        stream: StreamStats,
     },
 }
 
 /// Writes out an ended flow: first what its dissector still held, then its record.
-fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>) {
+fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>, stream: &mut StreamStats) {
     let Ended {
         key,
         mut record,
@@ -33,6 +35,7 @@ fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>) {
         let mut facts = FlowFacts {
             names: &mut record.names,
             app_proto: &mut record.app_proto,
+            anomalies: &mut record.anomalies,
         };
         app.finish(&mut facts, &mut bodies);
         for body in bodies {
@@ -49,6 +52,9 @@ fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>) {
             });
             seq += 1;
         }
+    }
+    if record.reason != EndReason::ActiveTimeout {
+        stream.count(record.anomalies);
     }
     if !record.empty {
         events.push(Event {
@@ -73,6 +79,7 @@ pub fn run(
     let mut dstats = DecodeStats::default();
     let mut ended: Vec<Ended<AppState>> = Vec::new();
     let mut bodies = Emitted::new();
+    let mut stream = StreamStats::default();
     for job in jobs {
         let mut events = Vec::new();
         let mut ticks = job.ticks.iter().peekable();
@@ -126,6 +133,7 @@ pub fn run(
             let mut facts = FlowFacts {
                 names: &mut info.names,
                 app_proto: &mut info.app_proto,
+                anomalies: &mut info.anomalies,
             };
             flow.app.on_packet(&p, to_server, &mut facts, &mut bodies);
             if !bodies.is_empty() {
@@ -149,7 +157,7 @@ pub fn run(
             table.tick(clock, job.base + u64::from(tpos), &mut ended);
         }
         for e in ended.drain(..) {
-            close_flow(e, &mut events);
+            close_flow(e, &mut events, &mut stream);
         }
         // Release the block before answering so its buffer can be reused.
         let created = table.stats().created;
@@ -165,11 +173,12 @@ pub fn run(
     let mut events = Vec::new();
     table.flush(&mut ended);
     for e in ended.drain(..) {
-        close_flow(e, &mut events);
+        close_flow(e, &mut events, &mut stream);
     }
     let _ = out.send(Output::Done {
         events,
         decode: Box::new(dstats),
         flows: table.stats().clone(),
+        stream,
     });
 }
