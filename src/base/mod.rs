@@ -5,10 +5,13 @@
 //! * [`lines`] turns byte offsets of a text into line numbers (file:line in errors).
 //! * [`country`] is the ISO 3166 list that the catalog and the policy check against.
 //! * [`progress`] holds the counters a progress bar reads while a pass over the inputs runs.
+//! * [`stop`] is the stop request (SIGTERM/SIGINT) a packet source honours, and the
+//!   guard that keeps an exit at once from cutting an output line.
 pub mod country;
 pub mod json;
 pub mod lines;
 pub mod progress;
+pub mod stop;
 pub mod time;
 
 pub use progress::Progress;

@@ -10,9 +10,13 @@
 //! the "modified" variant), pcapng (several sections and interfaces, per
 //! interface link type, timestamp resolution and offset), each optionally
 //! gzip-compressed.
+//!
+//! [`live`] captures from network interfaces through libpcap and hands out
+//! the same blocks.
 
 mod file;
 mod inputs;
+pub mod live;
 
 pub use file::{CaptureFile, FileStats, Format};
 pub use inputs::{expand_inputs, probe, InputFile, Inputs};
