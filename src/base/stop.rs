@@ -8,16 +8,17 @@
 //! once; [`LineGuard`] makes that exit leave only whole lines in the output.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-const RUNNING: u8 = 0;
-const GRACEFUL: u8 = 1;
-const NOW: u8 = 2;
 
 /// A shared stop request. Cloning shares it.
 #[derive(Clone, Debug, Default)]
-pub struct Stop(Arc<AtomicU8>);
+pub struct Stop {
+    /// Set by the first request: what a packet source polls.
+    requested: Arc<AtomicBool>,
+    /// Requests so far.
+    count: Arc<AtomicU8>,
+}
 
 /// What a stop request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,13 +39,12 @@ impl Stop {
     /// Asks for a graceful stop; a second request escalates to [`StopLevel::Now`].
     /// Returns the level now in force.
     pub fn request(&self) -> StopLevel {
-        let prev = self
-            .0
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
-                Some(if s == RUNNING { GRACEFUL } else { NOW })
-            })
-            .unwrap_or(NOW);
-        if prev == RUNNING {
+        let before = self
+            .count
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n.saturating_add(1)))
+            .unwrap_or(u8::MAX);
+        self.requested.store(true, Ordering::SeqCst);
+        if before == 0 {
             StopLevel::Graceful
         } else {
             StopLevel::Now
@@ -52,16 +52,21 @@ impl Stop {
     }
 
     pub fn level(&self) -> StopLevel {
-        match self.0.load(Ordering::Relaxed) {
-            RUNNING => StopLevel::Running,
-            GRACEFUL => StopLevel::Graceful,
+        match self.count.load(Ordering::Relaxed) {
+            0 => StopLevel::Running,
+            1 => StopLevel::Graceful,
             _ => StopLevel::Now,
         }
     }
 
     /// True once any stop was asked for: the source should end.
     pub fn requested(&self) -> bool {
-        self.0.load(Ordering::Relaxed) != RUNNING
+        self.requested.load(Ordering::Relaxed)
+    }
+
+    /// The flag itself, for code that polls a plain `AtomicBool`.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.requested)
     }
 }
 
@@ -135,6 +140,7 @@ mod tests {
         assert_eq!(s.request(), StopLevel::Now);
         assert_eq!(shared.level(), StopLevel::Now);
         assert_eq!(s.request(), StopLevel::Now);
+        assert!(s.flag().load(Ordering::Relaxed));
     }
 
     #[test]

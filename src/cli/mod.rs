@@ -4,12 +4,17 @@
 //!
 //! Exit codes are stable: 0 success, 1 runtime error (bad or damaged input,
 //! unwritable output; output is still written for what could be read),
-//! 2 usage error.
+//! 2 usage error, 3 stopped by SIGTERM/SIGINT (`replay`: the output is
+//! complete for what was read before the signal; `live` exits 0 on a
+//! signal, as a service does). A second signal exits at once with 128 + the
+//! signal number (130, 143).
 
 mod export;
+mod live;
 mod progress;
 mod replay;
 mod report;
+mod signals;
 mod summary;
 
 use anyhow::Context;
@@ -23,6 +28,9 @@ use std::process::ExitCode;
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_RUNTIME: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
+/// `replay` stopped by SIGTERM/SIGINT: flows written `shutdown`, findings
+/// and stats written, but the input was not read to its end.
+pub const EXIT_STOPPED: u8 = 3;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -34,7 +42,8 @@ tracks every flow, pulls names and fingerprints from DNS, TLS, QUIC and HTTP, ti
 catalog of security vendors' cloud endpoints, and reports which security products on which \
 hosts send data to which countries, as Suricata-compatible EVE JSON for SOC tools.\n\n\
 Exit codes: 0 success, 1 runtime error (missing, unreadable, damaged or non-capture \
-input; unwritable output), 2 usage error.",
+input; unwritable output), 2 usage error, 3 replay stopped by SIGTERM/SIGINT (output complete \
+up to the stop); a second signal exits at once with 128 + its number.",
     after_help = "Examples:\n  phonehome replay captures/demo.pcap --eve eve.json\n  \
 phonehome replay /data/pcaps/ --workers 4 --eve - | jq 'select(.event_type==\"flow\")'"
 )]
@@ -48,6 +57,9 @@ pub enum Command {
     /// Replay capture files: flows, names, and findings of security products
     /// phoning home, written as EVE JSON events.
     Replay(Box<replay::ReplayArgs>),
+    /// Capture on network interfaces (a tap or SPAN port) as a sensor:
+    /// streamed alerts, periodic stats, SIGHUP reload, graceful SIGTERM.
+    Live(Box<live::LiveArgs>),
     /// Inspect and check the vendor catalog.
     #[command(subcommand)]
     Catalog(CatalogCmd),
@@ -151,6 +163,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Replay(a) => replay::run(&a),
+        Command::Live(a) => live::run(&a),
         Command::Catalog(c) => catalog_cmd(c),
         Command::Geoip(g) => geoip_cmd(&g),
         Command::Policy(p) => policy_cmd(p),

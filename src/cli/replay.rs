@@ -130,16 +130,16 @@ fn open_output(
                 "--eve-rotate-size/--eve-rotate-secs need --eve FILE, not standard output"
             );
         }
-        return Ok(Box::new(std::io::BufWriter::with_capacity(
-            1 << 16,
-            std::io::stdout(),
+        return Ok(Box::new(phonehome::base::stop::LineGuard::new(
+            std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
         )));
     }
     let f = phonehome::sink::file::EveFile::create(std::path::Path::new(spec), rotate)
         .with_context(|| {
             format!("cannot write EVE output to {spec}: check the directory exists and is writable")
         })?;
-    Ok(Box::new(f))
+    // A second signal exits at once, never in the middle of a line.
+    Ok(Box::new(phonehome::base::stop::LineGuard::new(f)))
 }
 
 pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
@@ -218,6 +218,10 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     if a.evidence.evidence.is_some() {
         output.evidence = Some(FlowIndex::new(Default::default()));
     }
+    // SIGTERM/SIGINT: stop reading and finish as at the end of the input
+    // (exit EXIT_STOPPED); a second one exits at once.
+    let flags = super::signals::install(phonehome::base::stop::Stop::new(), false, a.quiet)?;
+    cfg.stop = Some(flags.stop.clone());
     let progress = Arc::new(Progress::default());
     let bar = Bar::start("replay", total_bytes, Arc::clone(&progress), a.quiet);
     let started = Instant::now();
@@ -276,7 +280,13 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         .file_errors
         .iter()
         .any(|e| !matches!(e, CaptureError::EmptyDirectory { .. }));
-    Ok(if damaged { EXIT_RUNTIME } else { EXIT_OK })
+    Ok(if damaged {
+        EXIT_RUNTIME
+    } else if outcome.stopped {
+        super::EXIT_STOPPED
+    } else {
+        EXIT_OK
+    })
 }
 
 /// The findings as a table an analyst reads at the end of a replay.

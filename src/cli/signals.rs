@@ -29,8 +29,11 @@ impl Flags {
 
 /// Starts the signal thread. With `reload`, SIGHUP is taken (else it keeps
 /// its default meaning for this command, or that of other listeners).
-pub fn install(reload: bool, quiet: bool) -> std::io::Result<Flags> {
-    let flags = Flags::default();
+pub fn install(stop: Stop, reload: bool, quiet: bool) -> std::io::Result<Flags> {
+    let flags = Flags {
+        stop,
+        hup: Arc::default(),
+    };
     let mut wanted = vec![SIGTERM, SIGINT];
     if reload {
         wanted.push(SIGHUP);

@@ -23,11 +23,14 @@ pub mod output;
 mod reader;
 mod worker;
 
+use crate::base::stop::Stop;
 use crate::base::Progress;
+use crate::capture::live::LiveSource;
 use crate::capture::{CaptureError, InputFile};
 use crate::dissect::Event;
 use crate::flow::FlowConfig;
 use crate::output::RunStats;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 /// Settings of one replay.
@@ -43,6 +46,37 @@ pub struct ReplayConfig {
     pub queue_depth: usize,
     /// Run the dissectors (off: flows only, for measuring their cost).
     pub dissect: bool,
+    /// A stop request (SIGTERM/SIGINT): reading ends, then every flow still
+    /// open is written with reason `shutdown`, as at the end of the input.
+    pub stop: Option<Stop>,
+    /// Counters the workers publish while they run (live health).
+    pub counters: Option<Arc<EngineCounters>>,
+}
+
+/// What each worker publishes after every job, for a running sensor's health.
+#[derive(Debug, Default)]
+pub struct WorkerCounters {
+    pub flows_active: AtomicU64,
+    pub flows_created: AtomicU64,
+    pub flows_evicted: AtomicU64,
+    pub flows_timed_out: AtomicU64,
+    /// Packets dropped because this worker's queue was full (a lossy live
+    /// feed; the file reader waits instead and drops nothing).
+    pub queue_drops: AtomicU64,
+}
+
+/// Per-worker counters, indexed by worker.
+#[derive(Debug, Default)]
+pub struct EngineCounters {
+    pub workers: Vec<WorkerCounters>,
+}
+
+impl EngineCounters {
+    pub fn new(workers: usize) -> Self {
+        EngineCounters {
+            workers: (0..workers.max(1)).map(|_| WorkerCounters::default()).collect(),
+        }
+    }
 }
 
 impl ReplayConfig {
@@ -54,6 +88,8 @@ impl ReplayConfig {
             block_size: 1 << 20,
             queue_depth: 4,
             dissect: true,
+            stop: None,
+            counters: None,
         }
     }
 }
@@ -75,6 +111,8 @@ pub enum EngineError {
 pub struct Outcome {
     pub stats: RunStats,
     pub file_errors: Vec<CaptureError>,
+    /// Reading ended on [`ReplayConfig::stop`], not at the end of the input.
+    pub stopped: bool,
 }
 
 /// Replays `cfg.inputs`, handing every event to `sink` in a deterministic order.
@@ -83,6 +121,48 @@ pub fn replay(
     progress: Arc<Progress>,
     sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
 ) -> Result<Outcome, EngineError> {
+    let reader_cfg = cfg.clone();
+    run(
+        cfg,
+        progress,
+        move |txs, p| reader::run(&reader_cfg, txs, &p),
+        sink,
+        &mut || Ok(()),
+    )
+}
+
+/// Runs the pipeline over a live capture until it stops (a stop request).
+/// `round` is called after every round of events, at least once per idle
+/// tick of the source, for periodic work (stats events, reloads).
+pub fn run_live(
+    cfg: &ReplayConfig,
+    source: LiveSource,
+    progress: Arc<Progress>,
+    sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+    round: &mut dyn FnMut() -> anyhow::Result<()>,
+) -> Result<Outcome, EngineError> {
+    let reader_cfg = cfg.clone();
+    run(
+        cfg,
+        progress,
+        move |txs, p| reader::run_live(&reader_cfg, source, txs, &p),
+        sink,
+        round,
+    )
+}
+
+fn run<R>(
+    cfg: &ReplayConfig,
+    progress: Arc<Progress>,
+    read: R,
+    sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+    round_done: &mut dyn FnMut() -> anyhow::Result<()>,
+) -> Result<Outcome, EngineError>
+where
+    R: FnOnce(Vec<crossbeam_channel::Sender<Arc<reader::Job>>>, Arc<Progress>) -> reader::ReadResult
+        + Send
+        + 'static,
+{
     let workers = cfg.workers.max(1);
     let mut job_txs = Vec::with_capacity(workers);
     let mut out_rxs = Vec::with_capacity(workers);
@@ -92,19 +172,19 @@ pub fn replay(
         let (out_tx, out_rx) = crossbeam_channel::bounded::<worker::Output>(cfg.queue_depth + 2);
         let flow_cfg = cfg.flow.clone();
         let dissect = cfg.dissect;
+        let counters = cfg.counters.clone();
         let h = std::thread::Builder::new()
             .name(format!("phonehome-worker-{w}"))
-            .spawn(move || worker::run(w, flow_cfg, dissect, job_rx, out_tx))
+            .spawn(move || worker::run(w, flow_cfg, dissect, job_rx, out_tx, counters))
             .map_err(EngineError::Thread)?;
         job_txs.push(job_tx);
         out_rxs.push(out_rx);
         handles.push(h);
     }
-    let reader_cfg = cfg.clone();
     let reader_progress = Arc::clone(&progress);
     let reader = std::thread::Builder::new()
         .name("phonehome-reader".into())
-        .spawn(move || reader::run(&reader_cfg, job_txs, &reader_progress))
+        .spawn(move || read(job_txs, reader_progress))
         .map_err(EngineError::Thread)?;
 
     let mut stats = RunStats::default();
@@ -136,6 +216,10 @@ pub fn replay(
                 sink_error = Some(e);
                 break 'rounds;
             }
+        }
+        if let Err(e) = round_done() {
+            sink_error = Some(e);
+            break 'rounds;
         }
     }
     // On a sink error, dropping the receivers stops the workers, then the reader.
@@ -170,5 +254,6 @@ pub fn replay(
     Ok(Outcome {
         stats,
         file_errors: read.file_errors,
+        stopped: read.stopped,
     })
 }

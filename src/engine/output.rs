@@ -274,17 +274,33 @@ impl<W: Write> Output<W> {
     /// have (bounded wait) so their counters in `stats.phonehome.sinks` cover
     /// every event before it; then the stats event itself is delivered.
     pub fn stats(&mut self, st: &crate::output::RunStats) -> std::io::Result<()> {
+        self.stats_with(st, true, |_| {})
+    }
+
+    /// [`Output::stats`] with more spliced into the line (a live sensor's
+    /// health); `wait` lets the sinks deliver first (the final event).
+    pub fn stats_with(
+        &mut self,
+        st: &crate::output::RunStats,
+        wait: bool,
+        extra: impl FnOnce(&mut Vec<u8>),
+    ) -> std::io::Result<()> {
         let mut line = Vec::with_capacity(8192);
         crate::output::eve::stats_event(&mut line, st);
         line.push(b'\n');
         if !self.sinks.is_empty() {
-            self.sinks.flush();
+            if wait {
+                self.sinks.flush();
+            }
             splice_stats(&mut line, &self.sinks.snapshots());
         }
+        extra(&mut line);
         self.eve.write_line(&line)?;
         if !self.sinks.is_empty() {
             self.sinks.event(&line);
-            self.sinks.flush();
+            if wait {
+                self.sinks.flush();
+            }
         }
         Ok(())
     }

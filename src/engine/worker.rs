@@ -63,16 +63,18 @@ pub fn run(
     dissect: bool,
     jobs: Receiver<Arc<Job>>,
     out: Sender<Output>,
+    counters: Option<Arc<super::EngineCounters>>,
 ) {
+    let mine = counters.as_ref().and_then(|c| c.workers.get(me).map(|_| Arc::clone(c)));
     let mut table: FlowTable<AppState> = FlowTable::new(cfg);
     let mut dstats = DecodeStats::default();
     let mut ended: Vec<Ended<AppState>> = Vec::new();
     let mut bodies = Emitted::new();
     for job in jobs {
         let mut events = Vec::new();
-        let mine = job.assign.get(me).map(Vec::as_slice).unwrap_or_default();
+        let assigned = job.assign.get(me).map(Vec::as_slice).unwrap_or_default();
         let mut ticks = job.ticks.iter().peekable();
-        for &(pos, src) in mine {
+        for &(pos, src) in assigned {
             while let Some(&&(tpos, clock)) = ticks.peek() {
                 if tpos > pos {
                     break;
@@ -141,6 +143,14 @@ pub fn run(
         }
         // Release the block before answering so its buffer can be reused.
         drop(job);
+        if let Some(c) = mine.as_ref().and_then(|c| c.workers.get(me)) {
+            use std::sync::atomic::Ordering::Relaxed;
+            let st = table.stats();
+            c.flows_active.store(table.len() as u64, Relaxed);
+            c.flows_created.store(st.created, Relaxed);
+            c.flows_evicted.store(st.ended_forced, Relaxed);
+            c.flows_timed_out.store(st.ended_timeout, Relaxed);
+        }
         if out.send(Output::Events(events)).is_err() {
             return;
         }

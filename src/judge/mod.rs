@@ -186,6 +186,12 @@ impl Judge {
         &self.policy
     }
 
+    /// Replaces the policy (a reload): what is judged from now on, alerts
+    /// included, uses the new one; what was seen is kept.
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
     fn entry(&mut self, host: IpAddr, a: &Attribution<'_>, ts: u64) -> &mut Acc {
         let key = key_of(host, a);
         let acc = self.acc.entry(key).or_insert_with(|| Acc {

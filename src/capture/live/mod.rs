@@ -279,8 +279,15 @@ pub struct LiveSource {
     readers_done: bool,
     /// The last packet handed out: its time, and when.
     last_packet: Option<(u64, Instant)>,
-    /// Packets handed out.
-    pub packets: u64,
+    /// Packets and bytes handed out, shared (health reads them).
+    handed: Arc<Handed>,
+}
+
+/// What a live source handed to the pipeline so far.
+#[derive(Debug, Default)]
+pub struct Handed {
+    pub packets: AtomicU64,
+    pub bytes: AtomicU64,
 }
 
 impl LiveSource {
@@ -316,7 +323,7 @@ impl LiveSource {
             stop,
             readers_done: false,
             last_packet: None,
-            packets: 0,
+            handed: Arc::default(),
         })
     }
 
@@ -358,6 +365,11 @@ impl LiveSource {
         Ok(())
     }
 
+    /// Packets and bytes handed out so far (shared: readable while it runs).
+    pub fn handed(&self) -> Arc<Handed> {
+        Arc::clone(&self.handed)
+    }
+
     pub fn interface_names(&self) -> &[String] {
         &self.names
     }
@@ -390,6 +402,8 @@ impl LiveSource {
     /// Appends packets to `block` (up to about `max_bytes`), waiting at most
     /// the idle tick for some.
     pub fn fill(&mut self, block: &mut Block, max_bytes: usize) -> Fill {
+        block.data.clear();
+        block.packets.clear();
         let Some(rx) = self.rx.clone() else {
             return Fill::End;
         };
@@ -401,7 +415,10 @@ impl LiveSource {
             }
             let n = self.merge.release(block, max_bytes, self.readers_done);
             if n > 0 {
-                self.packets += n as u64;
+                self.handed.packets.fetch_add(n as u64, Ordering::Relaxed);
+                self.handed
+                    .bytes
+                    .fetch_add(block.data.len() as u64, Ordering::Relaxed);
                 if let Some(p) = block.packets.last() {
                     let ts = self.last_packet.map_or(p.ts_ns, |(t, _)| t.max(p.ts_ns));
                     self.last_packet = Some((ts, Instant::now()));
