@@ -348,6 +348,8 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
                     }
                 }
             }
+            // Packet time trails the wall clock by the capture's latency.
+            out.tick(wall_ns().saturating_sub(500_000_000))?;
             let now = Instant::now();
             if now >= next_health {
                 shared.set(snapshot(&out, reloads, stats_events));
@@ -414,5 +416,6 @@ fn reload(sources: &Sources<'_>, out: &mut Output<Box<dyn Write + Send>>) -> any
     out.judge.set_policy(policy);
     out.resolver.catalog = catalog;
     out.resolver.set_geoip(geoip);
+    out.restart_dedup()?;
     Ok(())
 }
