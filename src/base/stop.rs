@@ -41,7 +41,9 @@ impl Stop {
     pub fn request(&self) -> StopLevel {
         let before = self
             .count
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n.saturating_add(1)))
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                Some(n.saturating_add(1))
+            })
             .unwrap_or(u8::MAX);
         self.requested.store(true, Ordering::SeqCst);
         if before == 0 {

@@ -137,13 +137,21 @@ pub struct LiveArgs {
     pub sinks: phonehome::sink::SinkArgs,
 }
 
-fn open_output(spec: &str, rotate: phonehome::sink::config::Rotate) -> anyhow::Result<Box<dyn Write + Send>> {
+fn open_output(
+    spec: &str,
+    rotate: phonehome::sink::config::Rotate,
+) -> anyhow::Result<Box<dyn Write + Send>> {
     let inner: Box<dyn Write + Send> = if spec == "-" {
-        Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
+        Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        ))
     } else {
         let f = phonehome::sink::file::EveFile::create(std::path::Path::new(spec), rotate)
             .with_context(|| {
-                format!("cannot write EVE output to {spec}: check the directory exists and is writable")
+                format!(
+                    "cannot write EVE output to {spec}: check the directory exists and is writable"
+                )
             })?;
         Box::new(f)
     };
@@ -166,7 +174,11 @@ impl Sources<'_> {
 
     fn catalog(&self, policy: &Policy) -> anyhow::Result<phonehome::resolve::catalog::Catalog> {
         let extra = self.a.catalog_extra.as_deref().or(policy.catalog_extra());
-        load_catalog_strict(self.a.catalog.as_deref(), extra, self.a.allow_catalog_errors)
+        load_catalog_strict(
+            self.a.catalog.as_deref(),
+            extra,
+            self.a.allow_catalog_errors,
+        )
     }
 }
 

@@ -74,7 +74,9 @@ pub struct EngineCounters {
 impl EngineCounters {
     pub fn new(workers: usize) -> Self {
         EngineCounters {
-            workers: (0..workers.max(1)).map(|_| WorkerCounters::default()).collect(),
+            workers: (0..workers.max(1))
+                .map(|_| WorkerCounters::default())
+                .collect(),
         }
     }
 }
@@ -159,7 +161,10 @@ fn run<R>(
     round_done: &mut dyn FnMut() -> anyhow::Result<()>,
 ) -> Result<Outcome, EngineError>
 where
-    R: FnOnce(Vec<crossbeam_channel::Sender<Arc<reader::Job>>>, Arc<Progress>) -> reader::ReadResult
+    R: FnOnce(
+            Vec<crossbeam_channel::Sender<Arc<reader::Job>>>,
+            Arc<Progress>,
+        ) -> reader::ReadResult
         + Send
         + 'static,
 {

@@ -136,7 +136,8 @@ impl<W: Write> Output<W> {
             if f.dns_only {
                 // A flow to the bound address may follow at once: wait for it.
                 if !self.pending_dns.iter().any(|(k, _)| *k == key) {
-                    self.pending_dns.push((key, now.saturating_add(DNS_GRACE_NS)));
+                    self.pending_dns
+                        .push((key, now.saturating_add(DNS_GRACE_NS)));
                 }
                 continue;
             }
@@ -172,8 +173,9 @@ impl<W: Write> Output<W> {
             return Ok(());
         }
         let due: Vec<FindingKey> = {
-            let (ready, wait): (Vec<_>, Vec<_>) =
-                std::mem::take(&mut self.pending_dns).into_iter().partition(|(_, d)| *d <= now);
+            let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_dns)
+                .into_iter()
+                .partition(|(_, d)| *d <= now);
             self.pending_dns = wait;
             ready.into_iter().map(|(k, _)| k).collect()
         };
@@ -291,18 +293,38 @@ impl<W: Write> Output<W> {
                     );
                 }
                 let matched = self.resolver.match_event(a);
-                if self.alert_mode == AlertMode::Stream {
-                    if let Some(m) = &matched {
-                        // A long flow is judged, and alerted, once its
-                        // names are known, not when it ends.
+                if self.alert_mode == AlertMode::Stream
+                    && !self.judged_early.contains(&a.meta.flow_id)
+                {
+                    // A long flow is judged, and alerted, once its names
+                    // are known (its own, or a DNS answer bound to its
+                    // destination), not when it ends.
+                    let rec = early_record(a);
+                    let by_binding;
+                    let early = match &matched {
+                        Some(m) => Some(m),
+                        None => {
+                            // Only a DNS binding: the tiers after it (the
+                            // certificate, ranges, AS) may still be outranked
+                            // by what the rest of the flow shows.
+                            by_binding = self.resolver.attribute_flow(&rec, geo.asn);
+                            by_binding
+                                .first()
+                                .filter(|a| a.kind == EvidenceKind::DnsAnswer)
+                        }
+                    };
+                    if let Some(m) = early {
                         if self.judged_early.len() >= JUDGED_EARLY_MAX {
                             self.judged_early.clear();
                         }
-                        if self.judged_early.insert(a.meta.flow_id) {
-                            let rec = early_record(a);
-                            let key = self.judge.on_flow_named(&rec, m, &geo);
-                            touch(&mut self.touched, self.alert_mode, key, geo.country.as_ref());
-                        }
+                        self.judged_early.insert(a.meta.flow_id);
+                        let key = self.judge.on_flow_named(&rec, m, &geo);
+                        touch(
+                            &mut self.touched,
+                            self.alert_mode,
+                            key,
+                            geo.country.as_ref(),
+                        );
                     }
                 }
                 self.eve.event(

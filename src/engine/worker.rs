@@ -65,7 +65,9 @@ pub fn run(
     out: Sender<Output>,
     counters: Option<Arc<super::EngineCounters>>,
 ) {
-    let mine = counters.as_ref().and_then(|c| c.workers.get(me).map(|_| Arc::clone(c)));
+    let mine = counters
+        .as_ref()
+        .and_then(|c| c.workers.get(me).map(|_| Arc::clone(c)));
     let mut table: FlowTable<AppState> = FlowTable::new(cfg);
     let mut dstats = DecodeStats::default();
     let mut ended: Vec<Ended<AppState>> = Vec::new();

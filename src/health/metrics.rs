@@ -85,7 +85,10 @@ fn gauge_by(
 
 fn encode_snapshot(s: &Snapshot, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
     let by_iface = |f: fn(&crate::capture::live::InterfaceStats) -> u64| -> Vec<(String, u64)> {
-        s.interfaces.iter().map(|i| (i.name.clone(), f(i))).collect()
+        s.interfaces
+            .iter()
+            .map(|i| (i.name.clone(), f(i)))
+            .collect()
     };
     counter_by(
         &mut e,
@@ -388,7 +391,12 @@ fn answer(mut conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
         }
         head.extend_from_slice(buf.get(..n).unwrap_or_default());
         if head.len() > MAX_REQUEST {
-            return respond(&mut conn, "431 Request Header Fields Too Large", "text/plain", "");
+            return respond(
+                &mut conn,
+                "431 Request Header Fields Too Large",
+                "text/plain",
+                "",
+            );
         }
     }
     let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -413,7 +421,9 @@ fn answer(mut conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
             "text/plain; charset=utf-8",
             "phonehome sensor: metrics at /metrics\n",
         ),
-        ("GET", _) | ("HEAD", _) => respond(&mut conn, "404 Not Found", "text/plain", "not found\n"),
+        ("GET", _) | ("HEAD", _) => {
+            respond(&mut conn, "404 Not Found", "text/plain", "not found\n")
+        }
         _ => respond(
             &mut conn,
             "405 Method Not Allowed",

@@ -117,7 +117,12 @@ pub fn peak_resident_bytes() -> u64 {
 /// `VmRSS:     1234 kB` → 1234 * 1024.
 fn vm_field(status: &str, key: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with(key))?;
-    let kb: u64 = line.get(key.len()..)?.split_whitespace().next()?.parse().ok()?;
+    let kb: u64 = line
+        .get(key.len()..)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
     Some(kb * 1024)
 }
 
@@ -160,7 +165,11 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            (s.kernel_received(), s.kernel_dropped(), s.kernel_if_dropped()),
+            (
+                s.kernel_received(),
+                s.kernel_dropped(),
+                s.kernel_if_dropped()
+            ),
             (15, 1, 2)
         );
     }

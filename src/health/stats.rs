@@ -95,7 +95,10 @@ fn splice(line: &mut Vec<u8>, depth: usize, key: &str, v: &Value) -> bool {
     let Some(tail) = end.checked_sub(depth) else {
         return false;
     };
-    if line.get(tail..end).is_none_or(|t| t.iter().any(|&b| b != b'}')) {
+    if line
+        .get(tail..end)
+        .is_none_or(|t| t.iter().any(|&b| b != b'}'))
+    {
         return false;
     }
     let Ok(body) = serde_json::to_vec(v) else {
@@ -165,7 +168,10 @@ mod tests {
         assert_eq!(v["stats"]["capture"]["kernel_packets"], 100);
         assert_eq!(v["stats"]["capture"]["kernel_drops"], 1);
         assert_eq!(v["stats"]["uptime"], 60);
-        assert_eq!(v["stats"]["phonehome"]["live"]["interfaces"][0]["name"], "eth1");
+        assert_eq!(
+            v["stats"]["phonehome"]["live"]["interfaces"][0]["name"],
+            "eth1"
+        );
         assert_eq!(v["stats"]["phonehome"]["interval"]["kernel_packets"], 100);
         assert_eq!(v["stats"]["phonehome"]["live"]["final"], false);
         assert!(first.ends_with(b"}\n"));

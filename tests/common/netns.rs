@@ -49,9 +49,17 @@ impl Pair {
             "ip", "link", "add", &p.if_a, "netns", &p.a, "type", "veth", "peer", "name", &p.if_b,
             "netns", &p.b,
         ]);
-        for (ns, ifc, mac) in [(&p.a, &p.if_a, "02:00:00:70:68:0a"), (&p.b, &p.if_b, "02:00:00:70:68:0b")] {
+        for (ns, ifc, mac) in [
+            (&p.a, &p.if_a, "02:00:00:70:68:0a"),
+            (&p.b, &p.if_b, "02:00:00:70:68:0b"),
+        ] {
             run(&[
-                "ip", "netns", "exec", ns, "sysctl", "-qw",
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
                 "net.ipv6.conf.all.disable_ipv6=1",
                 "net.ipv6.conf.default.disable_ipv6=1",
             ]);
@@ -61,7 +69,10 @@ impl Pair {
             run(&["ip", "-n", ns, "link", "set", ifc, "mtu", "9000", "up"]);
             // Best effort: ethtool may be missing; veth works without.
             let _ = Command::new("ip")
-                .args(["netns", "exec", ns, "ethtool", "-K", ifc, "tx", "off", "rx", "off", "tso", "off", "gso", "off", "gro", "off"])
+                .args([
+                    "netns", "exec", ns, "ethtool", "-K", ifc, "tx", "off", "rx", "off", "tso",
+                    "off", "gso", "off", "gro", "off",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
@@ -71,8 +82,26 @@ impl Pair {
 
     /// Gives each end an IPv4 address (a: .1, b: .2 of `net`.0/24).
     pub fn address(&self, net: &str) {
-        run(&["ip", "-n", &self.a, "addr", "add", &format!("{net}.1/24"), "dev", &self.if_a]);
-        run(&["ip", "-n", &self.b, "addr", "add", &format!("{net}.2/24"), "dev", &self.if_b]);
+        run(&[
+            "ip",
+            "-n",
+            &self.a,
+            "addr",
+            "add",
+            &format!("{net}.1/24"),
+            "dev",
+            &self.if_a,
+        ]);
+        run(&[
+            "ip",
+            "-n",
+            &self.b,
+            "addr",
+            "add",
+            &format!("{net}.2/24"),
+            "dev",
+            &self.if_b,
+        ]);
     }
 
     /// A command run inside namespace `ns`.

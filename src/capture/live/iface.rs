@@ -22,7 +22,9 @@ pub fn valid_name(name: &str) -> bool {
         && name.len() <= 15
         && name != "."
         && name != ".."
-        && !name.bytes().any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+        && !name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
 }
 
 fn sys_path(name: &str, file: &str) -> PathBuf {

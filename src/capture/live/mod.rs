@@ -519,8 +519,14 @@ mod tests {
             ),
         );
         let text = e.to_string();
-        assert!(text.contains("CAP_NET_RAW") && text.contains("CAP_NET_ADMIN"), "{text}");
-        assert!(text.contains("setcap cap_net_raw,cap_net_admin=eip"), "{text}");
+        assert!(
+            text.contains("CAP_NET_RAW") && text.contains("CAP_NET_ADMIN"),
+            "{text}"
+        );
+        assert!(
+            text.contains("setcap cap_net_raw,cap_net_admin=eip"),
+            "{text}"
+        );
         assert!(!text.contains('\n'));
     }
 

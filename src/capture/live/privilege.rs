@@ -18,11 +18,15 @@ pub const KEPT: [Capability; 2] = [Capability::CAP_NET_RAW, Capability::CAP_NET_
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrivilegeError {
-    #[error("--user {0}: no such user (create it, e.g. `useradd --system --no-create-home phonehome`)")]
+    #[error(
+        "--user {0}: no such user (create it, e.g. `useradd --system --no-create-home phonehome`)"
+    )]
     NoSuchUser(String),
     #[error("--user {user}: cannot switch to it: {detail} (start phonehome as root, or leave out --user)")]
     Switch { user: String, detail: String },
-    #[error("--user {user}: the switch must happen before other threads start ({threads} running)")]
+    #[error(
+        "--user {user}: the switch must happen before other threads start ({threads} running)"
+    )]
     Threads { user: String, threads: usize },
 }
 

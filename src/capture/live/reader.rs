@@ -106,7 +106,9 @@ impl Reader {
         self.cap = None;
         *last = LastStat::default();
         self.counters.up.store(false, Ordering::Relaxed);
-        self.counters.down_since_ns.store(now_ns(), Ordering::Relaxed);
+        self.counters
+            .down_since_ns
+            .store(now_ns(), Ordering::Relaxed);
         self.counters.down_events.fetch_add(1, Ordering::Relaxed);
         eprintln!(
             "phonehome: interface {}: {why}; capture stopped, re-opening with backoff (the gap is counted)",
