@@ -677,3 +677,53 @@ fn user_switch_and_missing_permission() {
 fn sensor_pid(s: &Sensor) -> u32 {
     s.child.id()
 }
+
+/// An interface that goes down is closed with one line, re-opened with
+/// backoff when it is back, and the gap is counted; capture goes on.
+#[test]
+fn interface_down_and_back_is_reopened_and_the_gap_counted() {
+    let pair = Pair::new("phli");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("eve.json");
+    let sensor = Sensor::start(
+        &pair.b,
+        &[
+            "-i",
+            &pair.if_b,
+            "--eve",
+            out.to_str().unwrap(),
+            "--stats-interval",
+            "1",
+        ],
+    );
+    let ip = |state: &str| {
+        let st = Command::new("ip")
+            .args(["-n", &pair.b, "link", "set", &pair.if_b, state])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    ip("down");
+    let line = sensor.wait_for("went down", Duration::from_secs(10));
+    assert!(line.contains(&pair.if_b), "{line}");
+    std::thread::sleep(Duration::from_secs(2));
+    ip("up");
+    sensor.wait_for("re-opened after", Duration::from_secs(40));
+    // Capture works again.
+    let sent = Pair::cmd(&pair.a, "tcpreplay")
+        .args(["-q", "-i", &pair.if_a, "--pps", "200"])
+        .arg(root().join("captures/realstack.pcap"))
+        .output()
+        .unwrap();
+    assert!(sent.status.success());
+    std::thread::sleep(Duration::from_millis(1500));
+    let (code, err) = sensor.stop();
+    assert_eq!(code, 0, "{err}");
+    let events = eve(&out);
+    let last = events.last().unwrap();
+    let i = &last["stats"]["phonehome"]["live"]["interfaces"][0];
+    assert_eq!(i["down_events"], 1, "{i}");
+    assert!(i["down_seconds"].as_f64().unwrap() >= 2.0, "{i}");
+    assert_eq!(i["up"], true);
+    assert!(last["stats"]["decoder"]["pkts"].as_u64().unwrap() >= 386);
+}

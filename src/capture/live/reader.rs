@@ -137,7 +137,12 @@ impl Reader {
             if self.cap.is_some() {
                 let ready = self.wait();
                 if ready.is_err() {
-                    self.went_down(&mut last, "the interface reported an error");
+                    let why = match iface_state(&self.name) {
+                        IfaceState::Down => "the interface went down",
+                        IfaceState::Missing => "the interface disappeared",
+                        IfaceState::Up => "the capture socket reported an error",
+                    };
+                    self.went_down(&mut last, why);
                     down_since = Some(Instant::now());
                     next_try = Instant::now() + backoff;
                 } else if let Err(e) = self.drain(&mut batch) {
