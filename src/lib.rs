@@ -5,9 +5,10 @@
 //! this list, never a later one (`tests/architecture.rs` holds the rule):
 //!
 //! ```text
-//!  base ─ capture → decode → flow → dissect → resolve → judge → output ─┬─ sink
-//!                                                                      ├─ evidence → report
-//!  engine: runs the stages over threads                                 ┘
+//!  capture → decode → flow → dissect → resolve → judge → output ─┬→ sink
+//!                                                   │            └→ evidence → report
+//!                                                   └→ export (the catalog as rules)
+//!  base: under every stage          engine: runs the stages over threads
 //! ```
 //!
 //! * [`base`]: the bottom layer: JSON writer, EVE timestamps, offset → line,
@@ -22,7 +23,7 @@
 //! * [`resolve`] maps destinations to vendors, countries and ASNs.
 //! * [`judge`] applies the jurisdiction policy and makes findings.
 //! * [`output`] writes EVE JSON lines and the other document formats (ECS,
-//!   CEF), and deduplicates alerts.
+//!   CEF, the finding document of alerts and bundles), and deduplicates alerts.
 //! * [`export`] writes the vendor catalog as Suricata rules, a Zeek intel
 //!   file, Sigma rules, an RPZ zone, a hosts file or JSON.
 //! * [`sink`] delivers them to SOC tools (syslog, Splunk HEC, Elasticsearch,
@@ -58,6 +59,7 @@ pub mod evidence;
 pub mod export;
 pub mod flow;
 pub mod health;
+pub mod inventory;
 pub mod judge;
 pub mod output;
 pub mod report;

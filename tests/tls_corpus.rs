@@ -28,10 +28,12 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use etherparse::{EtherType, NetSlice, SlicedPacket, TransportSlice};
+use phonehome::base::json::Obj;
 use phonehome::capture::{linktype, Block, CaptureFile};
 use phonehome::dissect::tls::{
-    handshake_type, ja3, ja3s, ja4, ja4_r, parse_certificate, parse_server_hello, to_eve, CertInfo,
-    ClientHello, EveTls, HandshakeReassembler, ReassemblyAnomalies, ServerHello, Transport,
+    handshake_type, ja3, ja3s, ja4, ja4_r, parse_certificate, parse_server_hello, write_eve,
+    CertInfo, ClientHello, EveTls, HandshakeReassembler, ReassemblyAnomalies, ServerHello,
+    Transport,
 };
 
 /// Known differences: (capture, check, reason). `check` is one of "sni",
@@ -454,7 +456,7 @@ fn dissect(pk: &Packets) -> Found {
             // the real one).
             if let Some(ch) = d.client_hellos.first() {
                 let server = results.get(&reverse).and_then(|v| v.get(i).or(v.last()));
-                f.eve.push(to_eve(&EveTls {
+                f.eve.push(tls_object(&EveTls {
                     client_hello: Some(ch),
                     server_hello: server.and_then(|s| s.server_hellos.last()),
                     server_cert: server.and_then(|s| s.first_cert.as_ref()),
@@ -464,6 +466,15 @@ fn dissect(pk: &Packets) -> Found {
         }
     }
     f
+}
+
+/// The EVE `tls` object as the writer writes it into an event line.
+fn tls_object(t: &EveTls<'_>) -> serde_json::Value {
+    let mut buf = Vec::new();
+    let mut o = Obj::new(&mut buf);
+    write_eve(&mut o, t);
+    o.end();
+    serde_json::from_slice(&buf).expect("the tls writer writes JSON")
 }
 
 /// `tls.a.b[i]`-style paths and values of an EVE object, values rendered as

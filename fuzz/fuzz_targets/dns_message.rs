@@ -2,6 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use phonehome::base::json::Obj;
 use phonehome::dissect::dns::{self, DnsFlavor, TcpDnsFramer};
 
 fuzz_target!(|data: &[u8]| {
@@ -12,7 +13,12 @@ fuzz_target!(|data: &[u8]| {
         }
         assert!(m.queries.len() <= dns::MAX_RECORDS_PER_SECTION);
         for flavor in [DnsFlavor::Dns, DnsFlavor::Mdns, DnsFlavor::Llmnr] {
-            let _ = dns::to_eve(&m, flavor);
+            let mut buf = Vec::new();
+            let mut o = Obj::new(&mut buf);
+            dns::write_eve(&mut o, &m, flavor);
+            o.end();
+            // What the writer writes is JSON whatever the input.
+            assert!(serde_json::from_slice::<serde_json::Value>(&buf).is_ok());
         }
     }
     let _ = dns::looks_like_dns(data);

@@ -2,6 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use phonehome::base::json::Obj;
 use phonehome::dissect::http::{self, Parse};
 
 fuzz_target!(|data: &[u8]| {
@@ -16,7 +17,12 @@ fuzz_target!(|data: &[u8]| {
             value.uri_host(),
             value.uri_port(),
         );
-        let _ = http::to_eve(&value);
+        let mut buf = Vec::new();
+        let mut o = Obj::new(&mut buf);
+        http::write_eve(&mut o, &value);
+        o.end();
+        // What the writer writes is JSON whatever the input.
+        assert!(serde_json::from_slice::<serde_json::Value>(&buf).is_ok());
         rest = &rest[consumed..];
     }
 });

@@ -3,8 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use phonehome::base::json::Obj;
 use phonehome::dissect::tls::{
-    ja3, ja4, ja4_o, ja4_r, ja4_ro, parse_client_hello, parse_sslv2_client_hello, to_eve, EveTls,
+    ja3, ja4, ja4_o, ja4_r, ja4_ro, parse_client_hello, parse_sslv2_client_hello, write_eve, EveTls,
     Transport,
 };
 
@@ -19,11 +20,19 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(a.split('_').count(), 3);
             assert_eq!(a.find('_'), Some(10));
         }
-        let _ = to_eve(&EveTls {
-            client_hello: Some(&ch),
-            server_hello: None,
-            server_cert: None,
-            transport: Transport::Tcp,
-        });
+        let mut buf = Vec::new();
+        let mut o = Obj::new(&mut buf);
+        write_eve(
+            &mut o,
+            &EveTls {
+                client_hello: Some(&ch),
+                server_hello: None,
+                server_cert: None,
+                transport: Transport::Tcp,
+            },
+        );
+        o.end();
+        // What the writer writes is JSON whatever the input.
+        assert!(serde_json::from_slice::<serde_json::Value>(&buf).is_ok());
     }
 });

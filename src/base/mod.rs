@@ -12,6 +12,8 @@ pub mod json;
 pub mod lines;
 pub mod progress;
 pub mod stop;
+#[cfg(test)]
+pub mod testdata;
 pub mod time;
 
 pub use progress::Progress;

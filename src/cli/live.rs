@@ -7,14 +7,16 @@
 //! file and reload the catalog, policy and GeoIP (a bad file keeps the old
 //! one), `--user` to drop root once the interfaces are open.
 
+use super::replay::Alerts;
 use super::signals;
-use super::{load_catalog_strict, DEFAULT_HOME, EXIT_OK};
+use super::sinks::SinkArgs;
+use super::{load_catalog_strict, GeoIpFlags, DEFAULT_HOME, EXIT_OK};
 use anyhow::Context;
 use clap::Args;
 use phonehome::base::stop::LineGuard;
 use phonehome::base::Progress;
 use phonehome::capture::live::{privilege, LiveConfig, LiveSource};
-use phonehome::engine::output::{AlertMode, Output};
+use phonehome::engine::output::Output;
 use phonehome::engine::{self, EngineCounters, ReplayConfig};
 use phonehome::flow::{FlowConfig, FlowStats};
 use phonehome::health::{self, stats::Interval, Shared, Snapshot};
@@ -23,7 +25,7 @@ use phonehome::judge::Judge;
 use phonehome::output::eve::EveWriter;
 use phonehome::output::RunStats;
 use phonehome::resolve::dns_cache::DnsCacheConfig;
-use phonehome::resolve::geoip::{GeoIp, GeoIpOptions};
+use phonehome::resolve::geoip::GeoIp;
 use phonehome::resolve::Resolver;
 use std::cell::RefCell;
 use std::io::Write;
@@ -126,15 +128,15 @@ pub struct LiveArgs {
     pub allow_catalog_errors: bool,
 
     #[command(flatten)]
-    pub geoip: GeoIpOptions,
+    pub geoip: GeoIpFlags,
 
     /// When alerts are written: "stream" (as activity arrives, deduplicated)
     /// or "end" (at shutdown).
-    #[arg(long, value_name = "WHEN", value_enum, default_value_t = AlertMode::Stream)]
-    pub alerts: AlertMode,
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = Alerts::Stream)]
+    pub alerts: Alerts,
 
     #[command(flatten)]
-    pub sinks: phonehome::sink::SinkArgs,
+    pub sinks: SinkArgs,
 }
 
 fn open_output(
@@ -190,7 +192,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     let sources = Sources { a };
     let policy = sources.policy()?;
     let catalog = sources.catalog(&policy)?;
-    let geoip = GeoIp::open(&a.geoip.to_config()?)?;
+    let geoip = GeoIp::open(&a.geoip.options().to_config()?)?;
     let sink_settings = a.sinks.settings(&a.eve)?;
     if a.eve == "-" && sink_settings.eve_rotate != phonehome::sink::config::Rotate::default() {
         anyhow::bail!("--eve-rotate-size/--eve-rotate-secs need --eve FILE, not standard output");
@@ -226,7 +228,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
         Judge::new(policy),
         EveWriter::new(out, vec![names.join(",")]),
     );
-    output.alert_mode = a.alerts;
+    output.alert_mode = a.alerts.mode();
     output.sinks = phonehome::sink::Sinks::start(&sink_settings)?;
     if sink_settings.dedup_window_ns > 0 {
         output.dedup = Some(phonehome::output::dedup::Dedup::new(
@@ -424,7 +426,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
 fn reload(sources: &Sources<'_>, out: &mut Output<Box<dyn Write + Send>>) -> anyhow::Result<()> {
     let policy = sources.policy()?;
     let catalog = sources.catalog(&policy)?;
-    let geoip = GeoIp::open(&sources.a.geoip.to_config()?)?;
+    let geoip = GeoIp::open(&sources.a.geoip.options().to_config()?)?;
     out.judge.set_policy(policy);
     out.resolver.catalog = catalog;
     out.resolver.set_geoip(geoip);

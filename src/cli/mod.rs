@@ -12,9 +12,11 @@
 mod export;
 mod live;
 mod progress;
+mod removal;
 mod replay;
 mod report;
 mod signals;
+mod sinks;
 mod summary;
 
 use anyhow::Context;
@@ -73,6 +75,10 @@ pub enum Command {
     /// evidence bundle.
     Report(report::ReportArgs),
     // --- end report ---
+    /// Removal progress from the inventory: per host and product still
+    /// present, removed, replaced, new (or host not seen), totals per
+    /// product, and the share of hosts clear per day.
+    Progress(removal::ProgressArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -130,7 +136,7 @@ pub struct GeoipArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub geoip: GeoIpOptions,
+    pub geoip: GeoIpFlags,
 }
 
 #[derive(Subcommand, Debug)]
@@ -151,6 +157,34 @@ pub enum PolicyCmd {
 /// audits phonehome was first written for.
 pub const DEFAULT_HOME: &str = "CN";
 
+/// The `--geoip-*` flags, ready for `#[command(flatten)]`.
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoIpFlags {
+    /// Country database (MaxMind or ip-location-db layout) instead of the built-in one
+    #[arg(long = "geoip-country", value_name = "FILE")]
+    pub country: Option<PathBuf>,
+    /// ASN database (MaxMind or ip-location-db layout) instead of the built-in one
+    #[arg(long = "geoip-asn", value_name = "FILE")]
+    pub asn: Option<PathBuf>,
+    /// geoipupdate directory: use GeoIP2/GeoLite2 Country (or City) and ASN (or ISP) found there
+    #[arg(long = "geoip-dir", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Look for geoipupdate databases in /usr/share/GeoIP, /var/lib/GeoIP and similar
+    #[arg(long = "geoip-system-dirs")]
+    pub system_dirs: bool,
+}
+
+impl GeoIpFlags {
+    pub fn options(&self) -> GeoIpOptions {
+        GeoIpOptions {
+            country: self.country.clone(),
+            asn: self.asn.clone(),
+            dir: self.dir.clone(),
+            system_dirs: self.system_dirs,
+        }
+    }
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -168,6 +202,7 @@ pub fn main() -> ExitCode {
         Command::Geoip(g) => geoip_cmd(&g),
         Command::Policy(p) => policy_cmd(p),
         Command::Report(r) => report::run(&r),
+        Command::Progress(p) => removal::run(&p),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -345,7 +380,7 @@ fn geoip_cmd(g: &GeoipArgs) -> anyhow::Result<u8> {
     use phonehome::resolve::geoip::{
         geoip_command, geoip_command_json, geoip_lookup_all, ATTRIBUTION,
     };
-    let geo = GeoIp::open(&g.geoip.to_config()?)?;
+    let geo = GeoIp::open(&g.geoip.options().to_config()?)?;
     if g.json {
         print!("{}", geoip_command_json(&g.ips, &geo));
     } else {

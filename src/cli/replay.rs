@@ -2,22 +2,23 @@
 //! sinks, the summary and findings table on stderr, the evidence bundle.
 
 use super::progress::Bar;
+use super::sinks::SinkArgs;
 use super::summary::summary;
-use super::{load_catalog_strict, DEFAULT_HOME, EXIT_OK, EXIT_RUNTIME};
+use super::{load_catalog_strict, GeoIpFlags, DEFAULT_HOME, EXIT_OK, EXIT_RUNTIME};
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use phonehome::base::Progress;
 use phonehome::capture::{expand_inputs, CaptureError, InputFile};
 use phonehome::engine::output::{AlertMode, Output};
 use phonehome::engine::{self, ReplayConfig};
 use phonehome::evidence::bundle::{self, BundleInput, BundleSummary, EveTarget, MANIFEST};
-use phonehome::evidence::{EvidenceError, EvidenceOptions, FlowIndex};
+use phonehome::evidence::{EvidenceError, FlowIndex, Limits};
 use phonehome::flow::FlowConfig;
 use phonehome::judge::policy::Policy;
 use phonehome::judge::{Finding, Judge};
 use phonehome::output::eve::EveWriter;
 use phonehome::resolve::dns_cache::DnsCacheConfig;
-use phonehome::resolve::geoip::{GeoIp, GeoIpOptions};
+use phonehome::resolve::geoip::GeoIp;
 use phonehome::resolve::Resolver;
 use std::io::Write;
 use std::path::PathBuf;
@@ -97,14 +98,14 @@ pub struct ReplayArgs {
     pub allow_catalog_errors: bool,
 
     #[command(flatten)]
-    pub geoip: GeoIpOptions,
+    pub geoip: GeoIpFlags,
 
     /// When alerts are written: "end" (one complete alert per finding at the
     /// end of the run) or "stream" (as flows and DNS questions touch a
     /// finding, deduplicated per --dedup-window, with an update per window
     /// that had repeats).
-    #[arg(long, value_name = "WHEN", value_enum, default_value_t = AlertMode::End)]
-    pub alerts: AlertMode,
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = Alerts::End)]
+    pub alerts: Alerts,
 
     /// Benchmarking: use a catalog this many times larger (synthetic vendors added).
     #[arg(long, value_name = "N", hide = true)]
@@ -113,11 +114,59 @@ pub struct ReplayArgs {
     // --- sinks (src/sink): --config, --syslog, --hec, --elastic,
     // --redis, --ecs, --eve-rotate-*, --spool-dir, --sink-timeout, --dedup-window
     #[command(flatten)]
-    pub sinks: phonehome::sink::SinkArgs,
+    pub sinks: SinkArgs,
     // --- evidence bundle (issue #5) ---
     #[command(flatten)]
-    pub evidence: phonehome::evidence::EvidenceOptions,
+    pub evidence: EvidenceArgs,
     // --- end evidence bundle ---
+}
+
+/// When alerts are written (`--alerts`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Alerts {
+    /// At the end of the run: one complete alert per finding.
+    #[default]
+    End,
+    /// As activity arrives: an alert when a flow or DNS question touches a
+    /// finding (deduplicated per window), updates when windows with
+    /// repeats close.
+    Stream,
+}
+
+impl Alerts {
+    pub fn mode(self) -> AlertMode {
+        match self {
+            Alerts::End => AlertMode::End,
+            Alerts::Stream => AlertMode::Stream,
+        }
+    }
+}
+
+/// `replay` options for the evidence bundle.
+#[derive(Args, Debug, Clone, Default)]
+pub struct EvidenceArgs {
+    /// Write an evidence bundle to DIR (new or empty): per finding, the
+    /// packets of its flows as pcapng; findings.json; MANIFEST.sha256.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_attribution")]
+    pub evidence: Option<PathBuf>,
+
+    /// Packets kept per flow in the evidence files (the first ones).
+    #[arg(long, value_name = "N", default_value_t = 50, requires = "evidence",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub evidence_packets: u32,
+
+    /// Bytes of frames kept per finding in the evidence files.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20, requires = "evidence")]
+    pub evidence_bytes: u64,
+}
+
+impl EvidenceArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            packets_per_flow: self.evidence_packets,
+            bytes_per_finding: self.evidence_bytes,
+        }
+    }
 }
 
 fn open_output(
@@ -191,7 +240,7 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     if let Some(n) = a.bench_catalog_scale {
         catalog = catalog.synthetic_scaled(n);
     }
-    let geoip = GeoIp::open(&a.geoip.to_config()?)?;
+    let geoip = GeoIp::open(&a.geoip.options().to_config()?)?;
     // --- evidence bundle (issue #5): refuse a used directory before writing anything ---
     if let Some(dir) = &a.evidence.evidence {
         let eve = (a.eve != "-").then(|| std::path::Path::new(&a.eve));
@@ -207,7 +256,7 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         EveWriter::new(out, names),
     );
     output.attribute = !a.no_attribution;
-    output.alert_mode = a.alerts;
+    output.alert_mode = a.alerts.mode();
     output.sinks = phonehome::sink::Sinks::start(&sink_settings)?;
     if sink_settings.dedup_window_ns > 0 {
         output.dedup = Some(phonehome::output::dedup::Dedup::new(
@@ -351,7 +400,7 @@ fn truncate(s: &str, n: usize) -> String {
 
 /// What `replay --evidence` needs from the replay.
 struct EvidenceRun<'a> {
-    options: &'a EvidenceOptions,
+    options: &'a EvidenceArgs,
     inputs: &'a [InputFile],
     index: &'a FlowIndex,
     findings: &'a [Finding],

@@ -4,8 +4,11 @@
 //! no I/O); anomalies are flags on what they return, never errors that stop
 //! the flow. What the stage hands on are the plain records of `record`:
 //! [`AppRecord`] and [`Event`].
+pub mod dhcp;
 pub mod dns;
+pub mod hostid;
 pub mod http;
+pub mod nbns;
 pub mod quic;
 mod record;
 mod session;

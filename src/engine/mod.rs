@@ -19,6 +19,8 @@
 //!   index of the packet that caused it; the merge puts each round in key
 //!   order, so the output is byte-identical for any `--workers`.
 
+#[cfg(test)]
+mod eve_writer_tests;
 pub mod output;
 mod reader;
 mod worker;

@@ -14,7 +14,7 @@ use crate::sink::{splice_stats, SinkReport, Sinks};
 use std::io::Write;
 
 /// When alerts are written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AlertMode {
     /// At the end of the run: one complete alert per finding.
     #[default]

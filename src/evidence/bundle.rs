@@ -10,6 +10,7 @@
 use crate::capture::InputFile;
 use crate::evidence::{EvidenceError, Extracted, Limits};
 use crate::judge::Finding;
+use crate::output::finding::FindingDoc;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -126,17 +127,6 @@ pub fn write_manifest_of(dir: &Path, files: &[String]) -> Result<usize, Evidence
     Ok(files.len())
 }
 
-/// The finding as the `phonehome` object of its EVE alert (one shape for
-/// EVE and bundle readers).
-pub fn finding_json(f: &Finding) -> Value {
-    let mut buf = Vec::new();
-    crate::output::eve::alert_event(&mut buf, f);
-    serde_json::from_slice::<Value>(&buf)
-        .ok()
-        .and_then(|mut v| v.get_mut("phonehome").map(Value::take))
-        .unwrap_or(Value::Null)
-}
-
 /// Where the replay's EVE output went.
 #[derive(Clone, Debug)]
 pub enum EveTarget {
@@ -234,7 +224,7 @@ pub fn write_bundle(b: &BundleInput<'_>) -> Result<BundleSummary, EvidenceError>
         .iter()
         .zip(&b.extracted.findings)
         .map(|(f, ev)| {
-            let mut v = finding_json(f);
+            let mut v = FindingDoc::new(f).to_value();
             if let Value::Object(m) = &mut v {
                 m.insert("packets".into(), json!(ev));
             }

@@ -20,33 +20,6 @@ pub use index::{FlowIndex, IndexLimits};
 
 use std::path::PathBuf;
 
-/// `replay` options for the evidence bundle.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct EvidenceOptions {
-    /// Write an evidence bundle to DIR (new or empty): per finding, the
-    /// packets of its flows as pcapng; findings.json; MANIFEST.sha256.
-    #[arg(long, value_name = "DIR", conflicts_with = "no_attribution")]
-    pub evidence: Option<PathBuf>,
-
-    /// Packets kept per flow in the evidence files (the first ones).
-    #[arg(long, value_name = "N", default_value_t = 50, requires = "evidence",
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub evidence_packets: u32,
-
-    /// Bytes of frames kept per finding in the evidence files.
-    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20, requires = "evidence")]
-    pub evidence_bytes: u64,
-}
-
-impl EvidenceOptions {
-    pub fn limits(&self) -> Limits {
-        Limits {
-            packets_per_flow: self.evidence_packets,
-            bytes_per_finding: self.evidence_bytes,
-        }
-    }
-}
-
 /// Why an evidence bundle could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {

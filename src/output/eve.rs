@@ -15,6 +15,7 @@ use crate::flow::tcp;
 use crate::flow::{FlowMeta, FlowNames, FlowRecord};
 use crate::judge::policy::FindingKind;
 use crate::judge::Finding;
+use crate::output::finding::FindingDoc;
 use crate::output::RunStats;
 use crate::resolve::geoip::GeoAnswer;
 use crate::resolve::Attribution;
@@ -411,7 +412,8 @@ fn signature(f: &Finding) -> String {
 }
 
 /// An `alert` for a finding: Suricata's alert object (a private signature-id
-/// range; metadata for SIEM filters) and the finding itself under `phonehome`.
+/// range; metadata for SIEM filters) and the finding itself under `phonehome`
+/// (its [`FindingDoc`]).
 pub fn alert_event(buf: &mut Vec<u8>, f: &Finding) {
     let countries = f.destination_countries();
     let first_dest = f.destinations.iter().find_map(|d| d.ip);
@@ -441,61 +443,7 @@ pub fn alert_event(buf: &mut Vec<u8>, f: &Finding) {
                 }
             });
     });
-    o.obj("phonehome", |p| {
-        p.ip("host", f.host)
-            .str("vendor", &f.vendor)
-            .str("product", &f.product)
-            .value("vendor_country", &f.vendor_country)
-            .str("finding_kind", f.kind.as_str())
-            .str("severity", f.severity.as_str())
-            .str("confidence", f.confidence.as_str())
-            .str("tier", f.tier.as_str())
-            .bool("foreign_vendor", f.foreign_vendor)
-            .bool("data_abroad", f.data_abroad)
-            .str("reason", &f.reason)
-            .ts("first_seen", f.first_seen_ns)
-            .ts("last_seen", f.last_seen_ns)
-            .u64("flows", f.flows)
-            .u64("bytes_toserver", f.bytes_toserver)
-            .u64("bytes_toclient", f.bytes_toclient);
-        p.key_array("destinations", f.destinations.iter(), |d, x| {
-            if let Some(ip) = x.ip {
-                d.ip("ip", ip);
-            }
-            d.value("names", &x.names);
-            if let Some(c) = &x.country {
-                d.str("country", c);
-            }
-            if let Some(n) = x.asn {
-                d.u64("asn", u64::from(n));
-            }
-            if let Some(org) = &x.as_org {
-                d.str("as_org", org);
-            }
-            d.u64("flows", x.flows)
-                .u64("bytes_toserver", x.bytes_toserver)
-                .u64("bytes_toclient", x.bytes_toclient);
-        });
-        p.key_array("evidence", f.evidence.iter(), |d, e| {
-            d.str("kind", e.kind.as_str())
-                .str("tier", e.tier.as_str())
-                .str("value", &e.value)
-                .str("pattern", &e.pattern)
-                .str("purpose", e.purpose)
-                .str("source", &e.source)
-                .str("community_id", &e.community_id)
-                .u64("flow_id", e.flow_id)
-                .ts("timestamp", e.timestamp_ns);
-        });
-        p.value("evidence_counts", &f.evidence_counts);
-        if let Some(x) = &f.exception {
-            p.obj("exception", |e| {
-                e.str("reason", &x.reason)
-                    .bool("expired", x.expired)
-                    .u64("policy_line", u64::from(x.line));
-            });
-        }
-    });
+    o.value("phonehome", &FindingDoc::new(f));
     o.end();
 }
 

@@ -1,11 +1,13 @@
 //! Output stage: the documents phonehome writes about what it saw, from
 //! typed records: EVE JSON lines ([`eve`], in Suricata's shape), ECS
-//! documents ([`ecs`]), CEF ([`cef`]), and alert deduplication ([`dedup`]).
+//! documents ([`ecs`]), CEF ([`cef`]), the finding document of alerts and
+//! evidence bundles ([`finding`]), and alert deduplication ([`dedup`]).
 //! Delivering them elsewhere is the job of the `sink` module, above this one.
 pub mod cef;
 pub mod dedup;
 pub mod ecs;
 pub mod eve;
+pub mod finding;
 
 use crate::capture::CaptureStats;
 use crate::decode::DecodeStats;

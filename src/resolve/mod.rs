@@ -3,5 +3,6 @@ mod attribute;
 pub mod catalog;
 pub mod dns_cache;
 pub mod geoip;
+pub mod hosts;
 
 pub use attribute::{Attribution, EvidenceKind, Resolver};

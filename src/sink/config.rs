@@ -1,5 +1,5 @@
-//! Sink configuration: command-line flags for the common cases and a TOML
-//! file (`--config`) for everything; see docs/sinks.md.
+//! Sink configuration: what the command line's flags and a TOML file
+//! (`--config`) say, as plain settings; see docs/sinks.md.
 //!
 //! ```toml
 //! spool_dir = "/var/spool/phonehome"   # default: phonehome-spool beside the EVE file
@@ -23,6 +23,7 @@
 //! (bytes, `K`/`M`/`G` suffixes, default 256M).
 
 use super::{Select, SinkError};
+use crate::base::lines::line_of;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -163,84 +164,6 @@ impl Default for SinkSettings {
     }
 }
 
-/// Output flags of `phonehome replay`.
-#[derive(clap::Args, Debug, Default, Clone)]
-#[command(next_help_heading = "Outputs (sinks; see docs/sinks.md)")]
-pub struct SinkArgs {
-    /// Sinks and output settings from a TOML file; the flags below add to it.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Send alerts by syslog (RFC 5424; CEF for alerts): udp://HOST:PORT,
-    /// tcp://HOST:PORT (octet-counted) or unix:///PATH. Repeatable.
-    #[arg(long, value_name = "URL", value_parser = parse_syslog_url)]
-    pub syslog: Vec<SyslogAddr>,
-
-    /// Splunk HTTP Event Collector base URL (http[s]://HOST:8088); needs --hec-token.
-    #[arg(long, value_name = "URL", value_parser = parse_http_url, requires = "hec_token")]
-    pub hec: Option<String>,
-
-    /// Splunk HEC token.
-    #[arg(long, value_name = "TOKEN", requires = "hec")]
-    pub hec_token: Option<String>,
-
-    /// Elasticsearch base URL: ECS documents through _bulk.
-    #[arg(long, value_name = "URL", value_parser = parse_http_url)]
-    pub elastic: Option<String>,
-
-    /// Index (or data stream) for --elastic.
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "phonehome",
-        requires = "elastic"
-    )]
-    pub elastic_index: String,
-
-    /// Redis server: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]; EVE lines.
-    #[arg(long, value_name = "URL", value_parser = parse_redis_url)]
-    pub redis: Option<RedisUrl>,
-
-    /// Redis key of the stream or list.
-    #[arg(
-        long,
-        value_name = "KEY",
-        default_value = "phonehome",
-        requires = "redis"
-    )]
-    pub redis_key: String,
-
-    /// Redis stream (XADD) or list (RPUSH).
-    #[arg(long, value_name = "MODE", default_value = "stream", value_parser = ["stream", "list"], requires = "redis")]
-    pub redis_mode: String,
-
-    /// Also write ECS JSON documents, one per line, to FILE ("-": standard output).
-    #[arg(long, value_name = "FILE|-")]
-    pub ecs: Option<String>,
-
-    /// Rotate the EVE file after this many bytes (K, M, G suffixes).
-    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
-    pub eve_rotate_size: Option<u64>,
-
-    /// Rotate the EVE file after this many seconds (wall clock).
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
-    pub eve_rotate_secs: Option<u64>,
-
-    /// Where sinks spool records while their destination is down
-    /// [default: phonehome-spool beside the EVE file].
-    #[arg(long, value_name = "DIR")]
-    pub spool_dir: Option<PathBuf>,
-
-    /// Seconds to wait at the end of a replay for sinks to deliver (the rest stays spooled) [default: 30].
-    #[arg(long, value_name = "SECS")]
-    pub sink_timeout: Option<u64>,
-
-    /// One alert per (host, vendor, product, destination country) per this
-    /// many seconds of packet time; repeats are counted into an update (0: off) [default: 3600].
-    #[arg(long, value_name = "SECS")]
-    pub dedup_window: Option<u64>,
-}
-
 /// A parsed `redis://` URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RedisUrl {
@@ -249,102 +172,108 @@ pub struct RedisUrl {
     pub db: u32,
 }
 
-fn host_port(s: &str, default_port: Option<u16>, what: &str) -> Result<String, String> {
-    if s.is_empty() {
-        return Err(format!("{what}: no host"));
+/// A URL with one of `schemes` and a host: what every sink URL is.
+fn parse_url(s: &str, what: &str, schemes: &[&str], form: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(s).map_err(|e| {
+        // A '/' or '@' in a password cuts the authority short.
+        let hint = if s.contains('@') {
+            " (a '/', '@' or ':' inside a user name or password is written %2F, %40, %3A)"
+        } else {
+            ""
+        };
+        let e = match e {
+            url::ParseError::InvalidPort => "bad port".to_string(),
+            e => e.to_string(),
+        };
+        format!("{what} {s}: {e}{hint}; expected {form}")
+    })?;
+    if !schemes.contains(&u.scheme()) {
+        return Err(format!("{what} {s}: expected {form}"));
     }
-    // [v6]:port, host:port, or host alone when there is a default port.
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let (h, after) = rest
-            .split_once(']')
-            .ok_or_else(|| format!("{what}: unclosed '[' in {s}"))?;
-        (format!("[{h}]"), after.strip_prefix(':'))
-    } else {
-        match s.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (s.to_string(), None),
-        }
-    };
-    if host.is_empty() || host == "[]" || host.contains('/') {
-        return Err(format!("{what}: bad host in {s}"));
+    Ok(u)
+}
+
+/// `host:port` of a URL (IPv6 in brackets), the port defaulting to `default_port`.
+fn host_port(u: &url::Url, s: &str, what: &str, default_port: u16) -> Result<String, String> {
+    let host = u
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("{what} {s}: no host"))?;
+    let port = u.port().unwrap_or(default_port);
+    if port == 0 {
+        return Err(format!("{what} {s}: bad port '0'"));
     }
-    let port = match port {
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|&p| p > 0)
-            .ok_or_else(|| format!("{what}: bad port '{p}'"))?,
-        None => default_port.ok_or_else(|| format!("{what}: a port is needed ({s})"))?,
-    };
     Ok(format!("{host}:{port}"))
+}
+
+/// A percent-decoded user name or password.
+fn decoded(part: &str, s: &str, what: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(part)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| format!("{what} {s}: credentials are not UTF-8 once decoded"))
 }
 
 /// `udp://host:514`, `tcp://host:601`, `unix:///dev/log`.
 pub fn parse_syslog_url(s: &str) -> Result<SyslogAddr, String> {
-    if let Some(rest) = s.strip_prefix("udp://") {
-        return Ok(SyslogAddr::Udp(host_port(rest, Some(514), "syslog URL")?));
-    }
-    if let Some(rest) = s.strip_prefix("tcp://") {
-        return Ok(SyslogAddr::Tcp(host_port(rest, Some(601), "syslog URL")?));
-    }
-    if let Some(rest) = s.strip_prefix("unix://") {
-        if !rest.starts_with('/') {
+    let form = "udp://HOST[:PORT], tcp://HOST[:PORT] or unix:///PATH";
+    let u = parse_url(s, "syslog URL", &["udp", "tcp", "unix"], form)?;
+    if u.scheme() == "unix" {
+        if u.host_str().is_some_and(|h| !h.is_empty()) || !u.path().starts_with('/') {
             return Err(format!(
                 "syslog URL {s}: a unix socket needs an absolute path (unix:///dev/log)"
             ));
         }
-        return Ok(SyslogAddr::Unix(PathBuf::from(rest)));
+        let path = decoded(u.path(), s, "syslog URL")?;
+        return Ok(SyslogAddr::Unix(PathBuf::from(path)));
     }
-    Err(format!(
-        "syslog URL {s}: expected udp://HOST[:PORT], tcp://HOST[:PORT] or unix:///PATH"
-    ))
+    if !matches!(u.path(), "" | "/") || u.query().is_some() || !u.username().is_empty() {
+        return Err(format!("syslog URL {s}: expected {form}"));
+    }
+    Ok(if u.scheme() == "udp" {
+        SyslogAddr::Udp(host_port(&u, s, "syslog URL", 514)?)
+    } else {
+        SyslogAddr::Tcp(host_port(&u, s, "syslog URL", 601)?)
+    })
 }
 
-/// `http://` or `https://` with a host.
+/// `http://` or `https://` with a host; returned as given.
 pub fn parse_http_url(s: &str) -> Result<String, String> {
-    let rest = s
-        .strip_prefix("http://")
-        .or_else(|| s.strip_prefix("https://"))
-        .ok_or_else(|| format!("URL {s}: expected http://HOST[:PORT][/PATH] or https://..."))?;
-    let authority = rest.split('/').next().unwrap_or("");
-    let hostport = authority.rsplit('@').next().unwrap_or("");
-    if hostport.is_empty() {
+    let form = "http://HOST[:PORT][/PATH] or https://...";
+    let u = parse_url(s, "URL", &["http", "https"], form)?;
+    if u.host_str().is_none_or(str::is_empty) {
         return Err(format!("URL {s}: no host"));
     }
-    if hostport.contains(':') && !hostport.ends_with(']') {
-        host_port(hostport, None, "URL")?;
-    }
+    // The HTTP client reads it too: refuse what it would not take.
     ureq::http::Uri::try_from(s).map_err(|e| format!("URL {s}: {e}"))?;
     Ok(s.to_string())
 }
 
-/// `redis://[[user]:password@]host[:port][/db]`.
+/// `redis://[[user]:password@]host[:port][/db]`. User name and password are
+/// percent-decoded (`%2F` for '/', `%40` for '@'); a user name alone is the
+/// password (the older `redis://password@host` form).
 pub fn parse_redis_url(s: &str) -> Result<RedisUrl, String> {
-    let rest = s
-        .strip_prefix("redis://")
-        .ok_or_else(|| format!("redis URL {s}: expected redis://HOST[:PORT][/DB]"))?;
-    let (authority, db) = match rest.split_once('/') {
-        Some((a, "")) => (a, 0),
-        Some((a, d)) => (
-            a,
-            d.parse::<u32>()
-                .map_err(|_| format!("redis URL {s}: bad database number '{d}'"))?,
-        ),
-        None => (rest, 0),
+    let what = "redis URL";
+    let u = parse_url(
+        s,
+        what,
+        &["redis"],
+        "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]",
+    )?;
+    let db = match u.path().trim_start_matches('/') {
+        "" => 0,
+        d => d
+            .parse::<u32>()
+            .map_err(|_| format!("{what} {s}: bad database number '{d}'"))?,
     };
-    let (password, hostport) = match authority.rsplit_once('@') {
-        Some((cred, hp)) => {
-            let (user, pass) = match cred.split_once(':') {
-                Some(("", p)) => (None, p.to_string()),
-                Some((u, p)) => (Some(u.to_string()), p.to_string()),
-                None => (None, cred.to_string()),
-            };
-            (Some((user, pass)), hp)
-        }
-        None => (None, authority),
+    let user = decoded(u.username(), s, what)?;
+    let password = match u.password() {
+        Some(p) => Some(((!user.is_empty()).then_some(user), decoded(p, s, what)?)),
+        None if !user.is_empty() => Some((None, user)),
+        None => None,
     };
     Ok(RedisUrl {
-        addr: host_port(hostport, Some(6379), "redis URL")?,
+        addr: host_port(&u, s, what, 6379)?,
         password,
         db,
     })
@@ -613,90 +542,46 @@ fn base_spec(dest: Dest) -> SinkSpec {
     }
 }
 
-impl SinkArgs {
-    /// Reads `--config` (if any), adds the flags' sinks, and checks the whole.
-    /// `eve` is the `--eve` argument (the default spool lives beside it).
-    pub fn settings(&self, eve: &str) -> Result<SinkSettings, SinkError> {
+impl SinkSpec {
+    /// A sink to `dest` with the defaults of its type.
+    pub fn new(dest: Dest) -> SinkSpec {
+        base_spec(dest)
+    }
+}
+
+impl SinkSettings {
+    /// The settings of a `--config` TOML file.
+    pub fn load(path: &Path) -> Result<SinkSettings, SinkError> {
         let mut s = SinkSettings::default();
-        if let Some(p) = &self.config {
-            apply_file(&mut s, p)?;
-        } else {
-            s.spool_dir = default_spool(eve);
+        apply_file(&mut s, path)?;
+        Ok(s)
+    }
+
+    /// The defaults, with the spool beside the EVE file `eve` (`-`: standard output).
+    pub fn beside(eve: &str) -> SinkSettings {
+        SinkSettings {
+            spool_dir: default_spool(eve),
+            ..SinkSettings::default()
         }
-        let cfg = |e: String| SinkError::Config(e);
-        for a in &self.syslog {
-            s.sinks.push(base_spec(Dest::Syslog {
-                addr: a.clone(),
-                body: SyslogBody::Cef,
-                facility: 21,
-                app_name: "phonehome".into(),
-            }));
-        }
-        if let (Some(url), Some(token)) = (&self.hec, &self.hec_token) {
-            s.sinks.push(base_spec(Dest::Hec {
-                url: url.clone(),
-                token: token.clone(),
-                sourcetype: "suricata:{event_type}".into(),
-                index: None,
-            }));
-        }
-        if let Some(url) = &self.elastic {
-            s.sinks.push(base_spec(Dest::Elastic {
-                url: url.clone(),
-                index: self.elastic_index.clone(),
-                auth: None,
-                format: FileFormat::Ecs,
-            }));
-        }
-        if let Some(u) = &self.redis {
-            s.sinks.push(base_spec(Dest::Redis {
-                addr: u.addr.clone(),
-                password: u.password.clone(),
-                db: u.db,
-                key: self.redis_key.clone(),
-                mode: if self.redis_mode == "list" {
-                    RedisMode::List
-                } else {
-                    RedisMode::Stream
-                },
-                maxlen: 100_000,
-                format: FileFormat::Eve,
-            }));
-        }
-        if let Some(path) = &self.ecs {
-            s.sinks.push(base_spec(Dest::File {
-                path: path.clone(),
-                format: FileFormat::Ecs,
-            }));
-        }
-        if let Some(n) = self.eve_rotate_size {
-            s.eve_rotate.size = Some(n);
-        }
-        if let Some(n) = self.eve_rotate_secs {
-            s.eve_rotate.secs = Some(n);
-        }
-        if let Some(d) = &self.spool_dir {
-            s.spool_dir = d.clone();
-        }
-        if let Some(t) = self.sink_timeout {
-            s.timeout = Duration::from_secs(t);
-        }
-        if let Some(w) = self.dedup_window {
-            s.dedup_window_ns = w.saturating_mul(1_000_000_000);
-        }
-        name_sinks(&mut s.sinks);
-        let stdout_users = s
+    }
+
+    /// Names the sinks uniquely (the type, then `-2`, `-3` for repeats) and
+    /// checks the whole: at most one output on standard output, counting
+    /// the EVE output `eve`.
+    pub fn finish(mut self, eve: &str) -> Result<SinkSettings, SinkError> {
+        name_sinks(&mut self.sinks);
+        let stdout_users = self
             .sinks
             .iter()
             .filter(|k| matches!(&k.dest, Dest::File { path, .. } if path == "-"))
             .count()
             + usize::from(eve == "-");
         if stdout_users > 1 {
-            return Err(cfg(
+            return Err(SinkError::Config(
                 "more than one output writes to standard output (--eve - and an ECS or file sink to \"-\")".into(),
             ));
         }
-        Ok(s)
+        Ok(self)
     }
 }
 
@@ -732,9 +617,7 @@ fn apply_file(s: &mut SinkSettings, p: &Path) -> Result<(), SinkError> {
     let text = std::fs::read_to_string(p)
         .map_err(|e| SinkError::Config(format!("cannot read {}: {e}", p.display())))?;
     let c: FileConfig = toml::from_str(&text).map_err(|e| {
-        let line = e.span().map_or(0, |sp| {
-            text.get(..sp.start).map_or(0, |t| t.matches('\n').count()) + 1
-        });
+        let line = e.span().map_or(0, |sp| line_of(&text, sp.start));
         SinkError::Config(format!(
             "{}:{line}: {}",
             p.display(),
@@ -840,12 +723,54 @@ mod tests {
     }
 
     #[test]
+    fn redis_credentials_are_percent_decoded() {
+        // A password holding '/', '@' and ':' (issue 10: it was cut at the '/').
+        let u = parse_redis_url("redis://ops%40corp:p%2Fss%3Aw%40rd@[::1]:6390/2").unwrap();
+        assert_eq!(
+            u.password,
+            Some((Some("ops@corp".into()), "p/ss:w@rd".into()))
+        );
+        assert_eq!(u.addr, "[::1]:6390");
+        assert_eq!(u.db, 2);
+        assert_eq!(
+            parse_redis_url("redis://:%E5%AF%86%20x@h")
+                .unwrap()
+                .password,
+            Some((None, "密 x".into()))
+        );
+        assert_eq!(
+            parse_redis_url("redis://legacy-secret@h").unwrap().password,
+            Some((None, "legacy-secret".into())),
+            "a user name alone is the password"
+        );
+        // Unencoded, the '/' ends the host: refused with the way to write it.
+        let e = parse_redis_url("redis://:pa/ss@h").unwrap_err();
+        assert!(e.contains("%2F"), "{e}");
+        assert!(parse_redis_url("redis://:%FF@h").is_err(), "not UTF-8");
+    }
+
+    #[test]
+    fn syslog_unix_paths_are_decoded_and_hosts_kept() {
+        assert_eq!(
+            parse_syslog_url("unix:///run/my%20log"),
+            Ok(SyslogAddr::Unix("/run/my log".into()))
+        );
+        assert_eq!(
+            parse_syslog_url("udp://Logs.Example.COM"),
+            Ok(SyslogAddr::Udp("Logs.Example.COM:514".into()))
+        );
+        assert!(parse_syslog_url("tcp://h:601/x").is_err(), "a path");
+        assert!(parse_syslog_url("tcp://u@h").is_err(), "credentials");
+    }
+
+    #[test]
     fn http_urls_and_sizes() {
         assert!(parse_http_url("http://127.0.0.1:8088").is_ok());
         assert!(parse_http_url("https://splunk.example/").is_ok());
         assert!(parse_http_url("ftp://x").is_err());
         assert!(parse_http_url("http://").is_err());
         assert!(parse_http_url("http://h:notaport").is_err());
+        assert!(parse_http_url("https://elastic:p%2Fw@es.example:9200/base").is_ok());
         assert_eq!(parse_size("100M"), Ok(100 << 20));
         assert_eq!(parse_size("512k"), Ok(512 << 10));
         assert_eq!(parse_size("4096"), Ok(4096));
@@ -888,11 +813,8 @@ mode = "list"
 "#,
         )
         .unwrap();
-        let a = SinkArgs {
-            config: Some(p.clone()),
-            ..SinkArgs::default()
-        };
-        let s = a.settings("eve.json").unwrap();
+        let load = |p: &Path| SinkSettings::load(p).and_then(|s| s.finish("eve.json"));
+        let s = load(&p).unwrap();
         assert_eq!(s.spool_dir, PathBuf::from("/tmp/sp"));
         assert_eq!(s.timeout, Duration::from_secs(5));
         assert_eq!(s.dedup_window_ns, 600_000_000_000);
@@ -939,26 +861,9 @@ mode = "list"
             ),
         ] {
             std::fs::write(&p, bad).unwrap();
-            let e = a.settings("eve.json").unwrap_err().to_string();
+            let e = load(&p).unwrap_err().to_string();
             assert!(e.contains(want), "{bad:?}: {e}");
             assert_eq!(e.lines().count(), 1, "one line: {e}");
         }
-    }
-
-    #[test]
-    fn flags_and_defaults() {
-        let a = SinkArgs {
-            syslog: vec![SyslogAddr::Udp("127.0.0.1:514".into())],
-            ecs: Some("-".into()),
-            elastic_index: "phonehome".into(),
-            redis_key: "phonehome".into(),
-            redis_mode: "stream".into(),
-            ..SinkArgs::default()
-        };
-        let s = a.settings("out/eve.json").unwrap();
-        assert_eq!(s.spool_dir, PathBuf::from("out/phonehome-spool"));
-        assert_eq!(s.sinks.len(), 2);
-        assert_eq!(s.dedup_window_ns, 3_600_000_000_000);
-        assert!(a.settings("-").is_err(), "two outputs on stdout");
     }
 }

@@ -70,7 +70,7 @@ pub mod spool;
 mod transport;
 mod worker;
 
-pub use config::{SinkArgs, SinkSettings, SinkSpec};
+pub use config::{SinkSettings, SinkSpec};
 
 use crate::judge::Finding;
 use crossbeam_channel::{bounded, Sender};

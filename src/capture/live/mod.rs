@@ -296,7 +296,7 @@ impl LiveSource {
         let mut opened = Vec::new();
         let mut counters = Vec::new();
         for (i, name) in cfg.interfaces.iter().enumerate() {
-            if cfg.interfaces[..i].contains(name) {
+            if cfg.interfaces.iter().take(i).any(|n| n == name) {
                 return Err(LiveError::Duplicate {
                     iface: name.clone(),
                 });

@@ -7,13 +7,16 @@
 //! schema allows for its section; what is dropped stays available on
 //! [`DnsMessage`].
 
-use super::message::{hex, DnsMessage, DnsRecord, RData};
+#[cfg(test)]
+use super::message::hex;
+use super::message::{DnsMessage, DnsRecord, RData};
 use super::name::slice_to_text;
 use super::names::{rcode_name, rrtype_name};
 use super::DnsFlavor;
 use crate::base::json::{
     hex_pair, push_hex, push_hex_u64, push_ipv4, push_str, push_str_with, Obj,
 };
+#[cfg(test)]
 use serde_json::{json, Map, Value};
 use std::net::Ipv6Addr;
 
@@ -82,6 +85,7 @@ const LLMNR_ADDITIONAL_KEYS: &[&str] = &[
     "unknown",
 ];
 
+#[cfg(test)]
 /// The object for the event's `dns`, `mdns` or `llmnr` key (see
 /// [`DnsFlavor::event_type`]).
 ///
@@ -108,11 +112,13 @@ fn msg_type(m: &DnsMessage) -> &'static str {
     }
 }
 
+#[cfg(test)]
 fn keep(mut obj: Map<String, Value>, allowed: &[&str]) -> Map<String, Value> {
     obj.retain(|k, _| allowed.contains(&k.as_str()));
     obj
 }
 
+#[cfg(test)]
 fn push_nonempty(o: &mut Map<String, Value>, key: &str, items: Vec<Value>) {
     if !items.is_empty() {
         o.insert(key.to_owned(), Value::Array(items));
@@ -124,6 +130,7 @@ fn skip_additional(r: &DnsRecord) -> bool {
     matches!(&r.rdata, RData::Opt(o) if o.is_empty())
 }
 
+#[cfg(test)]
 fn soa_json(s: &super::message::Soa) -> Value {
     json!({
         "mname": s.mname, "rname": s.rname, "serial": s.serial, "refresh": s.refresh,
@@ -131,15 +138,18 @@ fn soa_json(s: &super::message::Soa) -> Value {
     })
 }
 
+#[cfg(test)]
 fn srv_json(s: &super::message::Srv) -> Value {
     json!({"priority": s.priority, "weight": s.weight, "port": s.port, "name": s.target})
 }
 
+#[cfg(test)]
 fn sshfp_json(s: &super::message::Sshfp) -> Value {
     let fp: Vec<String> = s.fingerprint.iter().map(|b| format!("{b:02x}")).collect();
     json!({"fingerprint": fp.join(":"), "algo": s.algo, "type": s.fp_type})
 }
 
+#[cfg(test)]
 fn opt_json(r: &RData) -> Option<Value> {
     match r {
         RData::Opt(opts) => Some(Value::Array(
@@ -153,6 +163,7 @@ fn opt_json(r: &RData) -> Option<Value> {
 
 // ---------------------------------------------------------------- dns (v3)
 
+#[cfg(test)]
 fn dns_eve(m: &DnsMessage) -> Value {
     let f = &m.flags;
     let mut o = Map::new();
@@ -206,6 +217,7 @@ fn dns_eve(m: &DnsMessage) -> Value {
     Value::Object(o)
 }
 
+#[cfg(test)]
 /// Detailed entries; a TXT record gives one entry per string (as Suricata).
 fn dns_details<'a>(recs: impl Iterator<Item = &'a DnsRecord>, allowed: &[&str]) -> Vec<Value> {
     let mut out = Vec::new();
@@ -260,6 +272,7 @@ fn dns_details<'a>(recs: impl Iterator<Item = &'a DnsRecord>, allowed: &[&str]) 
     out
 }
 
+#[cfg(test)]
 fn dns_detail_base(r: &DnsRecord) -> Map<String, Value> {
     let mut e = Map::new();
     e.insert("rrname".into(), json!(r.rrname));
@@ -271,6 +284,7 @@ fn dns_detail_base(r: &DnsRecord) -> Map<String, Value> {
     e
 }
 
+#[cfg(test)]
 fn dns_grouped(answers: &[DnsRecord]) -> Map<String, Value> {
     let mut g: Map<String, Value> = Map::new();
     let mut add = |key: &str, v: Value| {
@@ -306,6 +320,7 @@ fn dns_grouped(answers: &[DnsRecord]) -> Map<String, Value> {
 
 // ---------------------------------------------------------------- mdns / llmnr
 
+#[cfg(test)]
 /// Record object keyed by the lowercase type name, as Suricata's mDNS and
 /// LLMNR loggers write it (`{"rrname": .., "a": "1.2.3.4"}`).
 fn typed_detail(r: &DnsRecord, allowed: &[&str]) -> Value {
@@ -343,6 +358,7 @@ fn typed_detail(r: &DnsRecord, allowed: &[&str]) -> Value {
     Value::Object(keep(e, allowed))
 }
 
+#[cfg(test)]
 fn typed_queries(m: &DnsMessage) -> Vec<Value> {
     m.queries
         .iter()
@@ -361,6 +377,7 @@ fn typed_queries(m: &DnsMessage) -> Vec<Value> {
         .collect()
 }
 
+#[cfg(test)]
 fn typed_sections(o: &mut Map<String, Value>, m: &DnsMessage, keys: [&[&str]; 3]) {
     let [ans, auth, add] = keys;
     let a = m.answers.iter().map(|r| typed_detail(r, ans)).collect();
@@ -380,6 +397,7 @@ fn typed_sections(o: &mut Map<String, Value>, m: &DnsMessage, keys: [&[&str]; 3]
     push_nonempty(o, "additionals", a);
 }
 
+#[cfg(test)]
 fn mdns_eve(m: &DnsMessage) -> Value {
     let f = &m.flags;
     let mut o = Map::new();
@@ -410,6 +428,7 @@ fn mdns_eve(m: &DnsMessage) -> Value {
     Value::Object(o)
 }
 
+#[cfg(test)]
 fn llmnr_eve(m: &DnsMessage) -> Value {
     let f = &m.flags;
     let mut o = Map::new();
@@ -528,7 +547,7 @@ const W_LLMNR_AUTHORITY: Keys = Keys::of(LLMNR_AUTHORITY_KEYS);
 const W_LLMNR_ADDITIONAL: Keys = Keys::of(LLMNR_ADDITIONAL_KEYS);
 
 /// Writes the fields of the `dns`, `mdns` or `llmnr` object into `o`: the
-/// same keys and bytes as [`to_eve`] serialized, with no intermediate tree.
+/// same keys and bytes as `to_eve` (the test-only twin) serialized, with no intermediate tree.
 pub fn write_eve(o: &mut Obj<'_>, m: &DnsMessage, flavor: DnsFlavor) {
     match flavor {
         DnsFlavor::Dns => write_dns(o, m),

@@ -6,7 +6,8 @@
 //! * [`TcpDnsFramer`] splits one direction of a TCP stream into messages.
 //! * [`DnsFlavor::from_ports`] tells DNS, mDNS and LLMNR apart (same wire format);
 //!   [`looks_like_dns`] is a strict content check for DNS on other ports.
-//! * [`to_eve`] builds the `dns` / `mdns` / `llmnr` object of an EVE event.
+//! * [`write_eve`] writes the `dns` / `mdns` / `llmnr` object of an EVE event
+//!   (`to_eve`, its `serde_json::Value` twin, is built in tests only, to check it).
 //!
 //! Names are in presentation form with the case kept as on the wire (0x20
 //! randomisation is visible); use [`lowercase_name`] for matching.
@@ -17,7 +18,9 @@ mod name;
 mod names;
 mod tcp;
 
-pub use eve::{suricata_ipv6, to_eve, write_eve};
+#[cfg(test)]
+pub use eve::to_eve;
+pub use eve::{suricata_ipv6, write_eve};
 pub use message::{
     hex, looks_like_dns, parse_message, DnsAnomalies, DnsFlags, DnsMessage, DnsQuery, DnsRecord,
     EdnsOption, NotDns, RData, Soa, Srv, Sshfp, Svcb, HEADER_LEN, MAX_OPTIONS,
@@ -69,7 +72,7 @@ impl DnsFlavor {
         }
     }
 
-    /// The EVE `event_type`, which is also the key of the object [`to_eve`] builds.
+    /// The EVE `event_type`, which is also the key of the object [`write_eve`] writes.
     pub fn event_type(self) -> &'static str {
         match self {
             DnsFlavor::Dns => "dns",

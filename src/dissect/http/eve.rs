@@ -2,8 +2,10 @@
 
 use super::request::HttpRequest;
 use crate::base::json::Obj;
+#[cfg(test)]
 use serde_json::{json, Map, Value};
 
+#[cfg(test)]
 /// `hostname`, `http_port`, `url`, `http_user_agent`, `http_method`, `protocol`.
 ///
 /// Like Suricata (libhtp), the host of an absolute-form URI wins over the Host
@@ -40,7 +42,7 @@ fn host_port(r: &HttpRequest) -> (Option<String>, Option<u16>) {
 }
 
 /// Writes the fields of the EVE `http` object into `o`: the same keys and
-/// bytes as [`to_eve`] serialized (keys in sorted order, as a
+/// bytes as `to_eve` (the test-only twin) serialized (keys in sorted order, as a
 /// `serde_json::Map` keeps them), with no intermediate tree.
 pub fn write_eve(o: &mut Obj<'_>, r: &HttpRequest) {
     let (host, port) = host_port(r);

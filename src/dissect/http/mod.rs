@@ -4,12 +4,15 @@
 //! * [`parse_request`] parses one request head; `consumed` lets the caller
 //!   step to the body (see [`HttpRequest::content_length`] / `chunked`) and
 //!   then to the next pipelined request.
-//! * [`to_eve`] builds the `http` object of an EVE event.
+//! * [`write_eve`] writes the `http` object of an EVE event (`to_eve`, its
+//!   `serde_json::Value` twin, is built in tests only, to check it).
 
 mod eve;
 mod request;
 
-pub use eve::{to_eve, write_eve};
+#[cfg(test)]
+pub use eve::to_eve;
+pub use eve::write_eve;
 pub use request::{
     is_http_request_start, parse_request, parse_unfinished_request, HttpAnomalies, HttpRequest,
     Parse, MAX_HEAD, MAX_METHOD,

@@ -1,17 +1,18 @@
 //! Suricata EVE `tls` object (see reference/suricata-eve-schema.json).
 //!
 //! Only fields of Suricata's schema are written here; phonehome's own
-//! additions (the ECH flag) are added by the report stage.
+//! additions (the ECH flag) are added by the output stage.
 
+#[cfg(test)]
 use serde_json::{json, Map, Value};
 
 use super::fingerprint::{md5_hex, push_ja3_string, push_ja3s_string, push_ja4};
-use super::{
-    escape_name, ja3, ja3s, ja4, version_string, CertInfo, ClientHello, ServerHello, Transport,
-};
+use super::{escape_name, version_string, CertInfo, ClientHello, ServerHello, Transport};
+#[cfg(test)]
+use super::{ja3, ja3s, ja4};
 use crate::base::json::{push_str, Obj};
 
-/// What one TLS session showed, for [`to_eve`].
+/// What one TLS session showed, for [`write_eve`].
 #[derive(Clone, Copy, Debug)]
 pub struct EveTls<'a> {
     pub client_hello: Option<&'a ClientHello>,
@@ -22,6 +23,7 @@ pub struct EveTls<'a> {
     pub transport: Transport,
 }
 
+#[cfg(test)]
 /// Builds the EVE `tls` object. `version` is the server's negotiated
 /// version, else the client's offered one (see [`logged_version`]).
 ///
@@ -82,6 +84,7 @@ pub fn to_eve(t: &EveTls<'_>) -> Value {
     Value::Object(o)
 }
 
+#[cfg(test)]
 /// The schema wants at least one item in these arrays: omit empty ones.
 fn insert_list(o: &mut Map<String, Value>, key: &str, items: &[u16]) {
     if !items.is_empty() {
@@ -90,7 +93,7 @@ fn insert_list(o: &mut Map<String, Value>, key: &str, items: &[u16]) {
 }
 
 /// Writes the fields of the EVE `tls` object into `o`: the same keys and
-/// bytes as [`to_eve`] serialized (keys in sorted order, as a
+/// bytes as `to_eve` (the test-only twin) serialized (keys in sorted order, as a
 /// `serde_json::Map` keeps them), with no intermediate tree.
 pub fn write_eve(o: &mut Obj<'_>, t: &EveTls<'_>) {
     let ch = t.client_hello;

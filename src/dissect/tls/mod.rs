@@ -5,7 +5,8 @@
 //! * [`parse_client_hello`], [`parse_server_hello`], [`parse_certificate`]
 //!   read those messages; anomalies are flags on what they return.
 //! * [`ja3`], [`ja3s`], [`ja4`] (and raw / original-order variants) fingerprint
-//!   the hellos; [`to_eve`] builds Suricata's EVE `tls` object.
+//!   the hellos; [`write_eve`] writes Suricata's EVE `tls` object (`to_eve`, its
+//!   `serde_json::Value` twin, is built in tests only, to check it).
 //!
 //! QUIC hands [`parse_client_hello`] the ClientHello it decrypted from Initial
 //! packets and asks for [`ja4`] with [`Transport::Quic`].
@@ -19,7 +20,9 @@ mod reader;
 mod record;
 
 pub use cert::{parse_certificate, CertAnomalies, CertInfo, Certificates, MAX_CERTS};
-pub use eve::{to_eve, write_eve, write_ja3, write_ja4, EveTls};
+#[cfg(test)]
+pub use eve::to_eve;
+pub use eve::{write_eve, write_ja3, write_ja4, EveTls};
 pub use fingerprint::{
     ja3, ja3s, ja4, ja4_o, ja4_r, ja4_ro, md5_hex, push_ja3_string, push_ja3s_string, push_ja4,
     Ja3, Transport,

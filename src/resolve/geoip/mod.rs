@@ -150,20 +150,17 @@ impl Default for GeoIpConfig {
     }
 }
 
-/// Command-line options, ready for `#[command(flatten)]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+/// Where GeoIP data comes from, as the user gave it (the command line maps
+/// its `--geoip-*` flags to this).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GeoIpOptions {
-    /// Country database (MaxMind or ip-location-db layout) instead of the built-in one
-    #[arg(long = "geoip-country", value_name = "FILE")]
+    /// Country database (MaxMind or ip-location-db layout) instead of the built-in one.
     pub country: Option<PathBuf>,
-    /// ASN database (MaxMind or ip-location-db layout) instead of the built-in one
-    #[arg(long = "geoip-asn", value_name = "FILE")]
+    /// ASN database (MaxMind or ip-location-db layout) instead of the built-in one.
     pub asn: Option<PathBuf>,
-    /// geoipupdate directory: use GeoIP2/GeoLite2 Country (or City) and ASN (or ISP) found there
-    #[arg(long = "geoip-dir", value_name = "DIR")]
+    /// geoipupdate directory: GeoIP2/GeoLite2 Country (or City) and ASN (or ISP) found there.
     pub dir: Option<PathBuf>,
-    /// Look for geoipupdate databases in /usr/share/GeoIP, /var/lib/GeoIP and similar
-    #[arg(long = "geoip-system-dirs")]
+    /// Look for geoipupdate databases in /usr/share/GeoIP, /var/lib/GeoIP and similar.
     pub system_dirs: bool,
 }
 

@@ -4,23 +4,17 @@
 //! capture of the shared corpus and of the repository's own captures.
 //!
 //! `reference_app_event` is the Value-building path the writers replaced,
-//! kept here as the oracle.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-mod common;
+//! kept here as the oracle; the `to_eve` twins exist only in test builds.
+//! A unit test of the engine, the one module that runs every stage.
 
-use common::*;
-use phonehome::base::json::Obj;
-use phonehome::base::Progress;
-use phonehome::capture::expand_inputs;
-use phonehome::dissect::{dns, http, quic, tls};
-use phonehome::dissect::{AppBody, AppRecord, EventKind};
-use phonehome::engine::{replay, ReplayConfig};
-use phonehome::output::eve::{app_event, header, Ext};
+use super::{replay, ReplayConfig};
+use crate::base::json::Obj;
+use crate::base::testdata::shared;
+use crate::base::Progress;
+use crate::capture::expand_inputs;
+use crate::dissect::{dns, http, quic, tls};
+use crate::dissect::{AppBody, AppRecord, EventKind};
+use crate::output::eve::{app_event, header, Ext};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
