@@ -249,7 +249,9 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
         community_id_seed: a.community_id_seed,
         ..FlowConfig::default()
     };
-    cfg.stop = Some(flags_stop.clone());
+    // The stop flag goes to the live source, not the engine: the source
+    // first hands out what its readers already took from the kernel, then ends.
+    cfg.stop = None;
     let counters = Arc::new(EngineCounters::new(cfg.workers));
     cfg.counters = Some(Arc::clone(&counters));
 
@@ -333,7 +335,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
 
     let progress = Arc::new(Progress::default());
     let eve_name = a.eve.clone();
-    let result = engine::run_live(
+    let result = engine::run_with(
         &cfg,
         source,
         progress,

@@ -25,10 +25,9 @@ pub mod output;
 mod reader;
 mod worker;
 
-use crate::base::stop::Stop;
 use crate::base::Progress;
-use crate::capture::live::LiveSource;
-use crate::capture::{CaptureError, InputFile};
+use crate::capture::{CaptureError, FileSource, InputFile, PacketSource};
+use crate::decode::{PacketStream, StreamConfig};
 use crate::dissect::Event;
 use crate::flow::FlowConfig;
 use crate::output::RunStats;
@@ -48,22 +47,25 @@ pub struct ReplayConfig {
     pub queue_depth: usize,
     /// Run the dissectors (off: flows only, for measuring their cost).
     pub dissect: bool,
-    /// A stop request (SIGTERM/SIGINT): reading ends, then every flow still
-    /// open is written with reason `shutdown`, as at the end of the input.
-    pub stop: Option<Stop>,
-    /// Counters the workers publish while they run (live health).
+    /// Set from another thread (a signal handler) to stop reading: flows
+    /// still open are written with reason `shutdown`, then the findings,
+    /// as at the end of the input ([`Outcome::stopped`]).
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Counters the workers publish while they run (a live sensor's health).
     pub counters: Option<Arc<EngineCounters>>,
 }
 
-/// What each worker publishes after every job, for a running sensor's health.
+/// What each worker publishes after every batch, for a running sensor's health.
 #[derive(Debug, Default)]
 pub struct WorkerCounters {
     pub flows_active: AtomicU64,
     pub flows_created: AtomicU64,
     pub flows_evicted: AtomicU64,
     pub flows_timed_out: AtomicU64,
-    /// Packets dropped because this worker's queue was full (a lossy live
-    /// feed; the file reader waits instead and drops nothing).
+    /// Packets dropped because this worker's queue was full. The reader
+    /// waits instead (a live capture's backlog lands in the kernel ring,
+    /// whose drops pcap_stats counts), so this stays 0; it is exported so a
+    /// drop here could never be silent.
     pub queue_drops: AtomicU64,
 }
 
@@ -115,7 +117,7 @@ pub enum EngineError {
 pub struct Outcome {
     pub stats: RunStats,
     pub file_errors: Vec<CaptureError>,
-    /// Reading ended on [`ReplayConfig::stop`], not at the end of the input.
+    /// Reading stopped on [`ReplayConfig::stop`] before the input ended.
     pub stopped: bool,
 }
 
@@ -125,73 +127,61 @@ pub fn replay(
     progress: Arc<Progress>,
     sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
 ) -> Result<Outcome, EngineError> {
-    let reader_cfg = cfg.clone();
-    run(
-        cfg,
-        progress,
-        move |txs, p| reader::run(&reader_cfg, txs, &p),
-        sink,
-        &mut || Ok(()),
-    )
+    run(cfg, FileSource::new(cfg.inputs.clone()), progress, sink)
 }
 
-/// Runs the pipeline over a live capture until it stops (a stop request).
-/// `round` is called after every round of events, at least once per idle
-/// tick of the source, for periodic work (stats events, reloads).
-pub fn run_live(
+/// Runs the pipeline over any packet source (capture files, standard
+/// input, live interfaces); `cfg.inputs` only names the inputs.
+pub fn run<S: PacketSource + 'static>(
     cfg: &ReplayConfig,
-    source: LiveSource,
+    source: S,
     progress: Arc<Progress>,
     sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
-    round: &mut dyn FnMut() -> anyhow::Result<()>,
 ) -> Result<Outcome, EngineError> {
-    let reader_cfg = cfg.clone();
-    run(
-        cfg,
-        progress,
-        move |txs, p| reader::run_live(&reader_cfg, source, txs, &p),
-        sink,
-        round,
-    )
+    run_with(cfg, source, progress, sink, &mut || Ok(()))
 }
 
-fn run<R>(
+/// [`run`], with `round` called on the output thread after every round of
+/// events (a live source's idle pulls make rounds too, about once a second
+/// on a quiet link): the place for periodic work such as stats events and
+/// reloads, in order with the events.
+pub fn run_with<S: PacketSource + 'static>(
     cfg: &ReplayConfig,
+    source: S,
     progress: Arc<Progress>,
-    read: R,
     sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
     round_done: &mut dyn FnMut() -> anyhow::Result<()>,
-) -> Result<Outcome, EngineError>
-where
-    R: FnOnce(
-            Vec<crossbeam_channel::Sender<Arc<reader::Job>>>,
-            Arc<Progress>,
-        ) -> reader::ReadResult
-        + Send
-        + 'static,
-{
+) -> Result<Outcome, EngineError> {
     let workers = cfg.workers.max(1);
     let mut job_txs = Vec::with_capacity(workers);
     let mut out_rxs = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
     for w in 0..workers {
-        let (job_tx, job_rx) = crossbeam_channel::bounded::<Arc<reader::Job>>(cfg.queue_depth);
+        let (job_tx, job_rx) = crossbeam_channel::bounded(cfg.queue_depth);
         let (out_tx, out_rx) = crossbeam_channel::bounded::<worker::Output>(cfg.queue_depth + 2);
         let flow_cfg = cfg.flow.clone();
         let dissect = cfg.dissect;
         let counters = cfg.counters.clone();
         let h = std::thread::Builder::new()
             .name(format!("phonehome-worker-{w}"))
-            .spawn(move || worker::run(w, flow_cfg, dissect, job_rx, out_tx, counters))
+            .spawn(move || worker::run(w, workers, flow_cfg, dissect, job_rx, out_tx, counters))
             .map_err(EngineError::Thread)?;
         job_txs.push(job_tx);
         out_rxs.push(out_rx);
         handles.push(h);
     }
+    let stream = PacketStream::new(
+        source,
+        StreamConfig {
+            block_size: cfg.block_size,
+            pool: workers * cfg.queue_depth + 4,
+            stop: cfg.stop.clone(),
+        },
+    );
     let reader_progress = Arc::clone(&progress);
     let reader = std::thread::Builder::new()
         .name("phonehome-reader".into())
-        .spawn(move || read(job_txs, reader_progress))
+        .spawn(move || reader::run(stream, job_txs, &reader_progress))
         .map_err(EngineError::Thread)?;
 
     let mut stats = RunStats::default();
@@ -260,7 +250,7 @@ where
     stats.decode.merge(&read.decode);
     Ok(Outcome {
         stats,
-        file_errors: read.file_errors,
+        file_errors: read.errors,
         stopped: read.stopped,
     })
 }

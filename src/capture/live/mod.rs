@@ -474,6 +474,36 @@ pub fn snapshot(counters: &[(String, Arc<IfaceCounters>)]) -> Vec<InterfaceStats
         .collect()
 }
 
+/// The live capture at the packet-source seam: the engine reads it as it
+/// reads files. All interfaces are one input (0), merged in time order.
+impl super::PacketSource for LiveSource {
+    fn pull(&mut self, block: &mut Block, target: usize) -> super::Pull {
+        block.input = 0;
+        match self.fill(block, target) {
+            Fill::Packets => super::Pull::Packets,
+            Fill::Idle { clock_ns } => super::Pull::Idle { now_ns: clock_ns },
+            Fill::End => super::Pull::End,
+        }
+    }
+
+    /// Interface problems are not input errors: a downed interface is
+    /// re-opened and its gap counted in [`IfaceCounters`].
+    fn take_errors(&mut self) -> Vec<super::CaptureError> {
+        Vec::new()
+    }
+
+    fn counts(&self) -> super::SourceCounts {
+        super::SourceCounts {
+            files: 1,
+            ..super::SourceCounts::default()
+        }
+    }
+
+    fn disk_bytes(&self) -> u64 {
+        0
+    }
+}
+
 impl Drop for LiveSource {
     fn drop(&mut self) {
         // Readers end on the stop flag or when the merge side is gone.
