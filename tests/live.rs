@@ -727,3 +727,84 @@ fn interface_down_and_back_is_reopened_and_the_gap_counted() {
     assert_eq!(i["up"], true);
     assert!(last["stats"]["decoder"]["pkts"].as_u64().unwrap() >= 386);
 }
+
+/// `live -r -`: a capture stream on standard input (`tcpdump -U -w - |`)
+/// runs the live pipeline: alerts arrive while the stream is still open,
+/// and when it closes the flows and findings are those of `replay`.
+#[test]
+fn a_capture_stream_on_stdin_is_alerted_while_open_and_matches_replay() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let live_eve = dir.path().join("live.json");
+    let err_path = dir.path().join("stderr.txt");
+    let file = root().join("captures/demo.pcap");
+    let mut args = vec![
+        "live",
+        "-r",
+        "-",
+        "--eve",
+        live_eve.to_str().unwrap(),
+        "--workers",
+        "2",
+        "--stats-interval",
+        "1",
+    ];
+    args.extend(TIMEOUTS);
+    let mut child = Command::new(bin())
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&std::fs::read(&file).unwrap()).unwrap();
+    stdin.flush().unwrap();
+    // The writer stays open: what arrived is processed and alerted anyway.
+    wait_alert(&live_eve, |_| true, Duration::from_secs(30));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "live ended while its input stream was still open"
+    );
+    drop(stdin);
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t0.elapsed() > Duration::from_secs(40) {
+            let _ = child.kill();
+            panic!("live -r - did not end within 40 s of its input closing");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("reading -"), "{err}");
+
+    let mut rargs = vec![
+        "replay",
+        file.to_str().unwrap(),
+        "--eve",
+        "-",
+        "-q",
+        "--alerts",
+        "stream",
+    ];
+    rargs.extend(TIMEOUTS);
+    let reference = common::phonehome(&rargs).events();
+    let live = eve(&live_eve);
+    assert_eq!(flows(&live), flows(&reference), "flows differ");
+    assert_eq!(findings(&live), findings(&reference), "findings differ");
+    assert!(!findings(&live).is_empty());
+    let last = live.iter().rfind(|e| e["event_type"] == "stats").unwrap();
+    let want = reference
+        .iter()
+        .rfind(|e| e["event_type"] == "stats")
+        .unwrap();
+    assert_eq!(last["stats"]["phonehome"]["live"]["final"], true);
+    assert_eq!(
+        last["stats"]["decoder"]["pkts"],
+        want["stats"]["decoder"]["pkts"]
+    );
+}

@@ -150,6 +150,16 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// One `read`, retried if interrupted (0: the end of the input).
+fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
 fn u16_at(b: &[u8], at: usize, be: bool) -> Option<u16> {
     let a: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
     Some(if be {
@@ -315,7 +325,9 @@ impl CaptureFile {
             let have = self.carry.len();
             let grow = (want - have).max(1 << 16);
             self.carry.resize(have + grow, 0);
-            let got = read_full(
+            // One read at a time: a stream (a pipe from `tcpdump -U -w -`)
+            // hands over its header long before 64 KiB follow it.
+            let got = read_some(
                 self.reader.as_mut(),
                 self.carry.get_mut(have..).unwrap_or_default(),
             )
@@ -328,7 +340,7 @@ impl CaptureFile {
                 }
             };
             self.carry.truncate(have + got);
-            if got < grow {
+            if got == 0 {
                 self.eof = true;
             }
         }
@@ -440,7 +452,9 @@ impl CaptureFile {
         loop {
             // Move what is carried to the front of the block's buffer, then read behind it.
             let carried = self.carry.len();
-            let want = target.max(carried + 1);
+            // What is carried is parsed before anything more is read: a
+            // stream's last record may already be here, with nothing behind it.
+            let want = target.max(carried).max(1);
             if block.data.len() < want {
                 block.data.resize(want, 0);
             }

@@ -15,7 +15,9 @@ use anyhow::Context;
 use clap::Args;
 use phonehome::base::stop::LineGuard;
 use phonehome::base::Progress;
+use phonehome::capture::live::pipe::PipeSource;
 use phonehome::capture::live::{privilege, LiveConfig, LiveSource};
+use phonehome::capture::{Block, CaptureError, CaptureFile, PacketSource, Pull, SourceCounts};
 use phonehome::engine::output::Output;
 use phonehome::engine::{self, EngineCounters, ReplayConfig};
 use phonehome::flow::{FlowConfig, FlowStats};
@@ -39,8 +41,20 @@ use std::time::{Duration, Instant};
 pub struct LiveArgs {
     /// Interface to capture on (repeat for several: both directions of a
     /// tap on two ports join one flow).
-    #[arg(short = 'i', long = "interface", value_name = "IFACE", required = true)]
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFACE",
+        required_unless_present = "read"
+    )]
     pub interfaces: Vec<String>,
+
+    /// Read a pcap or pcapng stream instead of interfaces ("-": standard
+    /// input, e.g. `tcpdump -U -w - | phonehome live -r -`): alerts, stats,
+    /// metrics and signals as on an interface; ends when the stream does.
+    #[arg(short = 'r', long = "read", value_name = "FILE|-",
+          conflicts_with_all = ["interfaces", "bpf", "user"])]
+    pub read: Option<PathBuf>,
 
     /// Capture filter in tcpdump syntax (compiled by libpcap, applied in the kernel).
     #[arg(long, value_name = "EXPR")]
@@ -184,6 +198,39 @@ impl Sources<'_> {
     }
 }
 
+/// What `live` reads: interfaces, or a capture stream (`-r`).
+enum Source {
+    Interfaces(Box<LiveSource>),
+    Stream(PipeSource),
+}
+
+impl PacketSource for Source {
+    fn pull(&mut self, block: &mut Block, target: usize) -> Pull {
+        match self {
+            Source::Interfaces(s) => s.pull(block, target),
+            Source::Stream(s) => s.pull(block, target),
+        }
+    }
+
+    fn take_errors(&mut self) -> Vec<CaptureError> {
+        match self {
+            Source::Interfaces(s) => s.take_errors(),
+            Source::Stream(s) => s.take_errors(),
+        }
+    }
+
+    fn counts(&self) -> SourceCounts {
+        match self {
+            Source::Interfaces(s) => s.counts(),
+            Source::Stream(s) => s.counts(),
+        }
+    }
+
+    fn disk_bytes(&self) -> u64 {
+        0
+    }
+}
+
 fn wall_ns() -> u64 {
     health::wall_ns()
 }
@@ -208,7 +255,11 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
         ..LiveConfig::default()
     };
     let flags_stop = phonehome::base::stop::Stop::new();
-    let mut source = LiveSource::open(live_cfg, flags_stop.clone())?;
+    let (mut interfaces, stream) = match &a.read {
+        // A bad header is reported before anything is written, as replay does.
+        Some(path) => (None, Some(CaptureFile::open(path)?)),
+        None => (Some(LiveSource::open(live_cfg, flags_stop.clone())?), None),
+    };
     if let Some(user) = &a.user {
         // Before any thread starts: capability sets are per thread.
         let uid = privilege::drop_privileges(user)?;
@@ -222,11 +273,17 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     let flags = signals::install(flags_stop.clone(), true, a.quiet)?;
 
     let out = open_output(&a.eve, sink_settings.eve_rotate)?;
-    let names: Vec<String> = a.interfaces.iter().map(|i| format!("live:{i}")).collect();
+    let what = match &a.read {
+        Some(path) => path.display().to_string(),
+        None => {
+            let names: Vec<String> = a.interfaces.iter().map(|i| format!("live:{i}")).collect();
+            names.join(",")
+        }
+    };
     let mut output = Output::new(
         Resolver::new(catalog, geoip, DnsCacheConfig::default()),
         Judge::new(policy),
-        EveWriter::new(out, vec![names.join(",")]),
+        EveWriter::new(out, vec![what.clone()]),
     );
     output.alert_mode = a.alerts.mode();
     output.sinks = phonehome::sink::Sinks::start(&sink_settings)?;
@@ -255,7 +312,12 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     let counters = Arc::new(EngineCounters::new(cfg.workers));
     cfg.counters = Some(Arc::clone(&counters));
 
-    let shared = Shared::new(source.counters());
+    let shared = Shared::new(
+        interfaces
+            .as_ref()
+            .map(|s| s.counters())
+            .unwrap_or_default(),
+    );
     if let Some(addr) = a.metrics {
         let bound = health::metrics::serve(addr, shared.clone())
             .with_context(|| format!("--metrics {addr}: cannot listen there"))?;
@@ -263,14 +325,29 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
             eprintln!("phonehome: metrics at http://{bound}/metrics");
         }
     }
-    let handed = source.handed();
-    source.start()?;
+    // Reading starts after the signal handlers and the privilege switch.
+    let (source, handed) = match (interfaces.take(), stream) {
+        (Some(mut s), _) => {
+            let h = s.handed();
+            s.start()?;
+            (Source::Interfaces(Box::new(s)), h)
+        }
+        (None, Some(f)) => {
+            let s = PipeSource::start(f, flags_stop.clone(), Duration::from_secs(1))
+                .context("cannot start the thread reading the capture stream")?;
+            let h = s.handed();
+            (Source::Stream(s), h)
+        }
+        (None, None) => anyhow::bail!("nothing to read: give -i IFACE or -r FILE|-"),
+    };
     if !a.quiet {
+        let on = match &a.read {
+            Some(_) => format!("reading {what}"),
+            None => format!("capturing on {}", a.interfaces.join(", ")),
+        };
         eprintln!(
-            "phonehome: capturing on {} ({} worker(s)); EVE to {}; SIGTERM or Ctrl-C stops",
-            a.interfaces.join(", "),
-            cfg.workers,
-            a.eve
+            "phonehome: {on} ({} worker(s)); EVE to {}; SIGTERM or Ctrl-C stops",
+            cfg.workers, a.eve
         );
     }
 
@@ -345,7 +422,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
                 .event(&ev)
                 .with_context(|| format!("cannot write EVE output to {eve_name}"))
         },
-        &mut || {
+        &mut |clock| {
             let mut out = output.borrow_mut();
             if flags.take_hup() {
                 match reload(&sources, &mut out) {
@@ -364,8 +441,12 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
                     }
                 }
             }
-            // Packet time trails the wall clock by the capture's latency.
-            out.tick(wall_ns().saturating_sub(500_000_000))?;
+            // Stream mode's timers (DNS grace, dedup windows) run on the
+            // capture clock of what was processed, not the wall clock: a
+            // stream (-r) may be a recorded capture, and a busy pipeline lags.
+            if let Some(clock) = clock {
+                out.tick(clock)?;
+            }
             let now = Instant::now();
             if now >= next_health {
                 shared.set(snapshot(&out, reloads, stats_events));

@@ -138,19 +138,21 @@ pub fn run<S: PacketSource + 'static>(
     progress: Arc<Progress>,
     sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
 ) -> Result<Outcome, EngineError> {
-    run_with(cfg, source, progress, sink, &mut || Ok(()))
+    run_with(cfg, source, progress, sink, &mut |_| Ok(()))
 }
 
 /// [`run`], with `round` called on the output thread after every round of
 /// events (a live source's idle pulls make rounds too, about once a second
 /// on a quiet link): the place for periodic work such as stats events and
-/// reloads, in order with the events.
+/// reloads, in order with the events. It is given the capture clock when
+/// the round's batch moved it into a new second: every event before that
+/// point has been handed to `sink` (timers on packet time fire there).
 pub fn run_with<S: PacketSource + 'static>(
     cfg: &ReplayConfig,
     source: S,
     progress: Arc<Progress>,
     sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
-    round_done: &mut dyn FnMut() -> anyhow::Result<()>,
+    round_done: &mut dyn FnMut(Option<u64>) -> anyhow::Result<()>,
 ) -> Result<Outcome, EngineError> {
     let workers = cfg.workers.max(1);
     let mut job_txs = Vec::with_capacity(workers);
@@ -190,9 +192,13 @@ pub fn run_with<S: PacketSource + 'static>(
     let mut sink_error: Option<anyhow::Error> = None;
     'rounds: while finished < workers {
         round.clear();
+        let mut clock = None;
         for rx in &out_rxs {
             match rx.recv() {
-                Ok(worker::Output::Events(ev)) => round.extend(ev),
+                Ok(worker::Output::Events(ev, c)) => {
+                    round.extend(ev);
+                    clock = clock.max(c);
+                }
                 Ok(worker::Output::Done {
                     events,
                     decode,
@@ -214,7 +220,7 @@ pub fn run_with<S: PacketSource + 'static>(
                 break 'rounds;
             }
         }
-        if let Err(e) = round_done() {
+        if let Err(e) = round_done(clock) {
             sink_error = Some(e);
             break 'rounds;
         }

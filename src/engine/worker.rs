@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 /// A worker's answer to one job, or its last words.
 pub enum Output {
-    Events(Vec<Event>),
+    /// A batch's events, and the capture clock of its last tick (if any).
+    Events(Vec<Event>, Option<u64>),
     Done {
         events: Vec<Event>,
         decode: Box<DecodeStats>,
@@ -150,6 +151,7 @@ pub fn run(
         for e in ended.drain(..) {
             close_flow(e, &mut events);
         }
+        let clock = job.ticks.last().map(|&(_, c)| c);
         // Release the block before answering so its buffer can be reused.
         drop(job);
         if let Some(c) = mine.as_ref().and_then(|c| c.workers.get(me)) {
@@ -160,7 +162,7 @@ pub fn run(
             c.flows_evicted.store(st.ended_forced, Relaxed);
             c.flows_timed_out.store(st.ended_timeout, Relaxed);
         }
-        if out.send(Output::Events(events)).is_err() {
+        if out.send(Output::Events(events, clock)).is_err() {
             return;
         }
     }

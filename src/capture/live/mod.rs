@@ -16,9 +16,13 @@
 //! The source honours a [`Stop`] request: readers take what the kernel
 //! already holds, then end, and [`LiveSource::fill`] reports the end once
 //! everything they sent was handed out.
+//!
+//! [`pipe::PipeSource`] reads a capture stream (`live -r -`) the same way:
+//! packets as they arrive, idle ticks while the writer is quiet.
 
 mod iface;
 mod merge;
+pub mod pipe;
 pub mod privilege;
 mod reader;
 
