@@ -32,6 +32,9 @@
 //!   and writes the evidence bundle.
 //! * [`report`] builds the HTML, Markdown, CSV and JSON inventory report from
 //!   EVE files and bundles.
+//! * [`health`] is a running sensor's view of itself: kernel and queue
+//!   drops, flows, caches, sinks, memory, as periodic `stats` events and a
+//!   Prometheus endpoint.
 //! * [`engine`] wires the stages together over threads: a reader, per-flow
 //!   workers and the single ordered output stage.
 //!
@@ -58,6 +61,7 @@ pub mod engine;
 pub mod evidence;
 pub mod export;
 pub mod flow;
+pub mod health;
 pub mod inventory;
 pub mod judge;
 pub mod output;

@@ -31,6 +31,8 @@ const LAYERS: &[&[&str]] = &[
     &["output", "export"],
     &["sink", "evidence", "inventory"],
     &["report"],
+    // health reads the capture, sink and output counters of a running sensor.
+    &["health"],
     &["engine"],
     &["cli"],
 ];

@@ -7,6 +7,8 @@
 //! * [`progress`] holds the counters a progress bar reads while a pass over the inputs runs.
 //! * [`stdio`]: print!/eprintln! that a closed pipe cannot crash (first, so
 //!   its macros replace std's in every module of the crate).
+//! * [`stop`] is the stop request (SIGTERM/SIGINT) a packet source honours, and the
+//!   guard that keeps an exit at once from cutting an output line.
 #[macro_use]
 pub mod stdio;
 
@@ -14,6 +16,7 @@ pub mod country;
 pub mod json;
 pub mod lines;
 pub mod progress;
+pub mod stop;
 #[cfg(test)]
 pub mod testdata;
 pub mod time;

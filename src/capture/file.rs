@@ -160,6 +160,16 @@ enum ReadEnd {
     Fail(CaptureError),
 }
 
+/// One `read`, retried if interrupted (0: the end of the input).
+fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
 fn u16_at(b: &[u8], at: usize, be: bool) -> Option<u16> {
     let a: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
     Some(if be {
@@ -327,17 +337,22 @@ impl CaptureFile {
             let have = self.carry.len();
             let grow = (want - have).max(1 << 16);
             self.carry.resize(have + grow, 0);
-            let (got, err) = read_full(
+            // One read at a time: a stream (a pipe from `tcpdump -U -w -`)
+            // hands over its header long before 64 KiB follow it.
+            let (got, err) = match read_some(
                 self.reader.as_mut(),
                 self.carry.get_mut(have..).unwrap_or_default(),
-            );
+            ) {
+                Ok(n) => (n, None),
+                Err(e) => (0, Some(e)),
+            };
             self.carry.truncate(have + got);
             if let Some(e) = err {
                 self.eof = true;
                 if let ReadEnd::Fail(e) = self.read_end(e) {
                     return Err(e);
                 }
-            } else if got < grow {
+            } else if got == 0 {
                 self.eof = true;
             }
         }
@@ -449,7 +464,9 @@ impl CaptureFile {
         loop {
             // Move what is carried to the front of the block's buffer, then read behind it.
             let carried = self.carry.len();
-            let want = target.max(carried + 1);
+            // What is carried is parsed before anything more is read: a
+            // stream's last record may already be here, with nothing behind it.
+            let want = target.max(carried).max(1);
             if block.data.len() < want {
                 block.data.resize(want, 0);
             }

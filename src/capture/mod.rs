@@ -10,10 +10,14 @@
 //! the "modified" variant), pcapng (several sections and interfaces, per
 //! interface link type, timestamp resolution and offset), each optionally
 //! gzip-compressed.
+//!
+//! [`live`] captures from network interfaces through libpcap and hands out
+//! the same blocks.
 
 mod file;
 mod gzip;
 mod inputs;
+pub mod live;
 mod source;
 
 pub use file::{is_stdin, CaptureFile, FileStats, Format};

@@ -10,9 +10,11 @@
 //!
 //! [`FileSource`] reads capture files one after the other (standard input
 //! when the path is `-`). A live source (several interfaces, packets arriving
-//! with wall-clock gaps) implements the same trait: it merges its interfaces
-//! into blocks (one interface per block, [`Block::input`] naming it) and
-//! returns [`Pull::Idle`] with the wall clock when nothing arrived.
+//! with wall-clock gaps) implements the same trait (`live::LiveSource`): it
+//! merges its interfaces into blocks in time order (one input, 0: blocks cut
+//! at each change of interface would be a packet each on a two-port tap) and
+//! returns [`Pull::Idle`] with the capture clock moved on by the wall clock
+//! when nothing arrived.
 
 use super::{Block, CaptureError, CaptureFile, InputFile};
 

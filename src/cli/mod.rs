@@ -11,11 +11,13 @@
 mod stdio;
 
 mod export;
+mod live;
 mod progress;
 mod removal;
 mod replay;
 mod report;
 mod show;
+mod signals;
 mod sinks;
 mod summary;
 mod table;
@@ -45,9 +47,15 @@ macro_rules! exit_codes {
      (its earlier packets are still used; --keep-going reports it and exits 0), a bad
      policy, catalog or GeoIP file, unwritable output
   2  usage error: unknown option, missing or bad value
-  3  catalog match: at least one name or address matched nothing"
+  3  replay: stopped by SIGTERM/SIGINT (output complete for what was read before the
+     signal; live exits 0 on a signal, as a service does); catalog match: at least one
+     name or address matched nothing
+  130, 143  a second SIGINT/SIGTERM: exit at once (128 + the signal number)"
     };
 }
+/// `replay` stopped by SIGTERM/SIGINT: flows written `shutdown`, findings
+/// and stats written, but the input was not read to its end.
+pub const EXIT_STOPPED: u8 = 3;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -80,6 +88,9 @@ pub enum Command {
 
 ", exit_codes!()))]
     Replay(Box<replay::ReplayArgs>),
+    /// Capture on network interfaces (a tap or SPAN port) as a sensor:
+    /// streamed alerts, periodic stats, SIGHUP reload, graceful SIGTERM.
+    Live(Box<live::LiveArgs>),
     /// Inspect and check the vendor catalog.
     #[command(subcommand)]
     #[command(after_help = "Examples:
@@ -296,6 +307,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Replay(a) => replay::run(&a),
+        Command::Live(a) => live::run(&a),
         Command::Catalog(c) => catalog_cmd(c),
         Command::Geoip(g) => geoip_cmd(&g),
         Command::Policy(p) => policy_cmd(p),

@@ -148,7 +148,7 @@ pub enum Alerts {
 }
 
 impl Alerts {
-    fn mode(self) -> AlertMode {
+    pub fn mode(self) -> AlertMode {
         match self {
             Alerts::End => AlertMode::End,
             Alerts::Stream => AlertMode::Stream,
@@ -193,16 +193,16 @@ fn open_output(
                 "--eve-rotate-size/--eve-rotate-secs need --eve FILE, not standard output"
             );
         }
-        return Ok(Box::new(std::io::BufWriter::with_capacity(
-            1 << 16,
-            std::io::stdout(),
+        return Ok(Box::new(phonehome::base::stop::LineGuard::new(
+            std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
         )));
     }
     let f = phonehome::sink::file::EveFile::create(std::path::Path::new(spec), rotate)
         .with_context(|| {
             format!("cannot write EVE output to {spec}: check the directory exists and is writable")
         })?;
-    Ok(Box::new(f))
+    // A second signal exits at once, never in the middle of a line.
+    Ok(Box::new(phonehome::base::stop::LineGuard::new(f)))
 }
 
 /// The inputs; with `--keep-going`, a named path that is missing or not a
@@ -324,6 +324,10 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     if a.evidence.evidence.is_some() {
         output.evidence = Some(FlowIndex::new(Default::default()));
     }
+    // SIGTERM/SIGINT: stop reading and finish as at the end of the input
+    // (exit EXIT_STOPPED); a second one exits at once.
+    let flags = super::signals::install(phonehome::base::stop::Stop::new(), false, a.quiet)?;
+    cfg.stop = Some(flags.stop.flag());
     let progress = Arc::new(Progress::default());
     let show = match (a.quiet, a.progress) {
         (true, _) => Show::Never,
@@ -412,6 +416,8 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         .any(|e| !matches!(e, CaptureError::EmptyDirectory { .. }));
     Ok(if damaged && !a.keep_going {
         EXIT_RUNTIME
+    } else if outcome.stopped {
+        super::EXIT_STOPPED
     } else {
         EXIT_OK
     })

@@ -31,6 +31,7 @@ use crate::decode::{PacketStream, StreamConfig};
 use crate::dissect::Event;
 use crate::flow::FlowConfig;
 use crate::output::RunStats;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 /// Settings of one replay.
@@ -50,6 +51,38 @@ pub struct ReplayConfig {
     /// still open are written with reason `shutdown`, then the findings,
     /// as at the end of the input ([`Outcome::stopped`]).
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Counters the workers publish while they run (a live sensor's health).
+    pub counters: Option<Arc<EngineCounters>>,
+}
+
+/// What each worker publishes after every batch, for a running sensor's health.
+#[derive(Debug, Default)]
+pub struct WorkerCounters {
+    pub flows_active: AtomicU64,
+    pub flows_created: AtomicU64,
+    pub flows_evicted: AtomicU64,
+    pub flows_timed_out: AtomicU64,
+    /// Packets dropped because this worker's queue was full. The reader
+    /// waits instead (a live capture's backlog lands in the kernel ring,
+    /// whose drops pcap_stats counts), so this stays 0; it is exported so a
+    /// drop here could never be silent.
+    pub queue_drops: AtomicU64,
+}
+
+/// Per-worker counters, indexed by worker.
+#[derive(Debug, Default)]
+pub struct EngineCounters {
+    pub workers: Vec<WorkerCounters>,
+}
+
+impl EngineCounters {
+    pub fn new(workers: usize) -> Self {
+        EngineCounters {
+            workers: (0..workers.max(1))
+                .map(|_| WorkerCounters::default())
+                .collect(),
+        }
+    }
 }
 
 impl ReplayConfig {
@@ -62,6 +95,7 @@ impl ReplayConfig {
             queue_depth: 4,
             dissect: true,
             stop: None,
+            counters: None,
         }
     }
 }
@@ -104,6 +138,22 @@ pub fn run<S: PacketSource + 'static>(
     progress: Arc<Progress>,
     sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
 ) -> Result<Outcome, EngineError> {
+    run_with(cfg, source, progress, sink, &mut |_| Ok(()))
+}
+
+/// [`run`], with `round` called on the output thread after every round of
+/// events (a live source's idle pulls make rounds too, about once a second
+/// on a quiet link): the place for periodic work such as stats events and
+/// reloads, in order with the events. It is given the capture clock when
+/// the round's batch moved it into a new second: every event before that
+/// point has been handed to `sink` (timers on packet time fire there).
+pub fn run_with<S: PacketSource + 'static>(
+    cfg: &ReplayConfig,
+    source: S,
+    progress: Arc<Progress>,
+    sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+    round_done: &mut dyn FnMut(Option<u64>) -> anyhow::Result<()>,
+) -> Result<Outcome, EngineError> {
     let workers = cfg.workers.max(1);
     let mut job_txs = Vec::with_capacity(workers);
     let mut out_rxs = Vec::with_capacity(workers);
@@ -113,20 +163,13 @@ pub fn run<S: PacketSource + 'static>(
         let (out_tx, out_rx) = crossbeam_channel::bounded::<worker::Output>(cfg.queue_depth + 2);
         let flow_cfg = cfg.flow.clone();
         let dissect = cfg.dissect;
-        let worker_progress = Arc::clone(&progress);
+        let tallies = worker::Tallies {
+            progress: Arc::clone(&progress),
+            counters: cfg.counters.clone(),
+        };
         let h = std::thread::Builder::new()
             .name(format!("phonehome-worker-{w}"))
-            .spawn(move || {
-                worker::run(
-                    w,
-                    workers,
-                    flow_cfg,
-                    dissect,
-                    job_rx,
-                    out_tx,
-                    &worker_progress,
-                )
-            })
+            .spawn(move || worker::run(w, workers, flow_cfg, dissect, job_rx, out_tx, tallies))
             .map_err(EngineError::Thread)?;
         job_txs.push(job_tx);
         out_rxs.push(out_rx);
@@ -152,9 +195,13 @@ pub fn run<S: PacketSource + 'static>(
     let mut sink_error: Option<anyhow::Error> = None;
     'rounds: while finished < workers {
         round.clear();
+        let mut clock = None;
         for rx in &out_rxs {
             match rx.recv() {
-                Ok(worker::Output::Events(ev)) => round.extend(ev),
+                Ok(worker::Output::Events(ev, c)) => {
+                    round.extend(ev);
+                    clock = clock.max(c);
+                }
                 Ok(worker::Output::Done {
                     events,
                     decode,
@@ -177,6 +224,10 @@ pub fn run<S: PacketSource + 'static>(
                 sink_error = Some(e);
                 break 'rounds;
             }
+        }
+        if let Err(e) = round_done(clock) {
+            sink_error = Some(e);
+            break 'rounds;
         }
     }
     // On a sink error, dropping the receivers stops the workers, then the reader.

@@ -61,7 +61,21 @@ pub struct Output<W: Write> {
     touched: Vec<(FindingKey, Option<String>)>,
     /// Stream mode: the latest packet time of the events so far.
     clock_ns: u64,
+    /// Stream mode: DNS-only findings waiting out [`DNS_GRACE_NS`] for a
+    /// flow to the bound address (then the flow's alert says more), with
+    /// when the wait ends. In order of arrival.
+    pending_dns: Vec<(FindingKey, u64)>,
+    /// Stream mode: flows already judged on their names (TLS/QUIC SNI,
+    /// HTTP Host) before they ended. Bounded; cleared when full.
+    judged_early: rustc_hash::FxHashSet<u64>,
 }
+
+/// How long (packet time) a DNS-only finding waits for its flow before it
+/// is alerted on its own.
+pub const DNS_GRACE_NS: u64 = 2_000_000_000;
+
+/// Flows remembered as judged early.
+const JUDGED_EARLY_MAX: usize = 1 << 16;
 
 impl<W: Write> Output<W> {
     pub fn new(resolver: Resolver, judge: Judge, eve: EveWriter<W>) -> Self {
@@ -77,6 +91,8 @@ impl<W: Write> Output<W> {
             alert_mode: AlertMode::End,
             touched: Vec::new(),
             clock_ns: 0,
+            pending_dns: Vec::new(),
+            judged_early: Default::default(),
         }
     }
 
@@ -107,6 +123,7 @@ impl<W: Write> Output<W> {
         self.clock_ns = self.clock_ns.max(ts);
         let now = self.clock_ns;
         self.write_due_updates(now)?;
+        self.write_due_dns(now)?;
         if self.touched.is_empty() {
             return Ok(());
         }
@@ -116,19 +133,15 @@ impl<W: Write> Output<W> {
             let Some(f) = self.judge.finding_for(&key) else {
                 continue;
             };
-            if let Some(d) = &mut self.dedup {
-                let (host, vendor, product) = key;
-                let dk = DedupKey {
-                    host,
-                    vendor,
-                    product,
-                    country,
-                };
-                if d.offer(&dk, now, f.clone()) == Verdict::Suppressed {
-                    continue;
+            if f.dns_only {
+                // A flow to the bound address may follow at once: wait for it.
+                if !self.pending_dns.iter().any(|(k, _)| *k == key) {
+                    self.pending_dns
+                        .push((key, now.saturating_add(DNS_GRACE_NS)));
                 }
+                continue;
             }
-            result = self.write_alert(&f);
+            result = self.offer_alert(key, country, &f, now);
             if result.is_err() {
                 break;
             }
@@ -138,6 +151,69 @@ impl<W: Write> Output<W> {
         result?;
         // A window closed by a reopening or to make room.
         self.write_due_updates(now)
+    }
+
+    /// Stream mode: moves the clock on without an event (a quiet live link)
+    /// and writes what became due: window updates, DNS-only findings whose
+    /// grace ended.
+    pub fn tick(&mut self, now_ns: u64) -> std::io::Result<()> {
+        if self.alert_mode != AlertMode::Stream || !self.attribute {
+            return Ok(());
+        }
+        self.clock_ns = self.clock_ns.max(now_ns);
+        let now = self.clock_ns;
+        self.write_due_updates(now)?;
+        self.write_due_dns(now)
+    }
+
+    /// DNS-only findings whose grace ended by `now` (all with `u64::MAX`):
+    /// alerted if still DNS only; a flow finding was alerted in their place.
+    fn write_due_dns(&mut self, now: u64) -> std::io::Result<()> {
+        if self.pending_dns.first().is_none_or(|(_, due)| *due > now) {
+            return Ok(());
+        }
+        let due: Vec<FindingKey> = {
+            let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_dns)
+                .into_iter()
+                .partition(|(_, d)| *d <= now);
+            self.pending_dns = wait;
+            ready.into_iter().map(|(k, _)| k).collect()
+        };
+        for key in due {
+            let Some(f) = self.judge.finding_for(&key) else {
+                continue;
+            };
+            if f.dns_only {
+                self.offer_alert(key, None, &f, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An alert for finding `f` unless deduplication suppresses it.
+    fn offer_alert(
+        &mut self,
+        key: FindingKey,
+        country: Option<String>,
+        f: &Finding,
+        now: u64,
+    ) -> std::io::Result<()> {
+        {
+            let f = f.clone();
+            if let Some(d) = &mut self.dedup {
+                let (host, vendor, product) = key;
+                let dk = DedupKey {
+                    host,
+                    vendor,
+                    product,
+                    country,
+                };
+                if d.offer(&dk, now, f.clone()) == Verdict::Suppressed {
+                    return Ok(());
+                }
+            }
+            self.write_alert(&f)
+        }
     }
 
     /// Writes the updates of deduplication windows closed by `now_ns`.
@@ -217,6 +293,40 @@ impl<W: Write> Output<W> {
                     );
                 }
                 let matched = self.resolver.match_event(a);
+                if self.alert_mode == AlertMode::Stream
+                    && !self.judged_early.contains(&a.meta.flow_id)
+                {
+                    // A long flow is judged, and alerted, once its names
+                    // are known (its own, or a DNS answer bound to its
+                    // destination), not when it ends.
+                    let rec = early_record(a);
+                    let by_binding;
+                    let early = match &matched {
+                        Some(m) => Some(m),
+                        None => {
+                            // Only a DNS binding: the tiers after it (the
+                            // certificate, ranges, AS) may still be outranked
+                            // by what the rest of the flow shows.
+                            by_binding = self.resolver.attribute_flow(&rec, geo.asn);
+                            by_binding
+                                .first()
+                                .filter(|a| a.kind == EvidenceKind::DnsAnswer)
+                        }
+                    };
+                    if let Some(m) = early {
+                        if self.judged_early.len() >= JUDGED_EARLY_MAX {
+                            self.judged_early.clear();
+                        }
+                        self.judged_early.insert(a.meta.flow_id);
+                        let key = self.judge.on_flow_named(&rec, m, &geo);
+                        touch(
+                            &mut self.touched,
+                            self.alert_mode,
+                            key,
+                            geo.country.as_ref(),
+                        );
+                    }
+                }
                 self.eve.event(
                     ev,
                     &Ext {
@@ -247,12 +357,28 @@ impl<W: Write> Output<W> {
                 self.write_alert(f)?;
             }
         }
+        if self.alert_mode == AlertMode::Stream && self.attribute {
+            // The end of the capture ends every grace period.
+            self.write_due_dns(u64::MAX)?;
+        }
         if let Some(d) = &mut self.dedup {
             for s in d.drain() {
                 self.alert_update(&s)?;
             }
         }
         Ok(findings)
+    }
+
+    /// Closes every open deduplication window now (writing their updates),
+    /// so what comes next is alerted afresh: after a policy reload, new
+    /// activity is judged, and alerted, under the new policy.
+    pub fn restart_dedup(&mut self) -> std::io::Result<()> {
+        if let Some(d) = &mut self.dedup {
+            for s in d.drain() {
+                self.alert_update(&s)?;
+            }
+        }
+        Ok(())
     }
 
     // --- sinks (src/sink) ---
@@ -274,19 +400,35 @@ impl<W: Write> Output<W> {
     /// have (bounded wait) so their counters in `stats.phonehome.sinks` cover
     /// every event before it; then the stats event itself is delivered.
     pub fn stats(&mut self, st: &crate::output::RunStats) -> std::io::Result<()> {
+        self.stats_with(st, true, |_| {})
+    }
+
+    /// [`Output::stats`] with more spliced into the line (a live sensor's
+    /// health); `wait` lets the sinks deliver first (the final event).
+    pub fn stats_with(
+        &mut self,
+        st: &crate::output::RunStats,
+        wait: bool,
+        extra: impl FnOnce(&mut Vec<u8>),
+    ) -> std::io::Result<()> {
         let mut line = Vec::with_capacity(8192);
         let mut st = st.clone();
         st.dns_cache = self.resolver.dns_stats().clone();
         crate::output::eve::stats_event(&mut line, &st);
         line.push(b'\n');
         if !self.sinks.is_empty() {
-            self.sinks.flush();
+            if wait {
+                self.sinks.flush();
+            }
             splice_stats(&mut line, &self.sinks.snapshots());
         }
+        extra(&mut line);
         self.eve.write_line(&line)?;
         if !self.sinks.is_empty() {
             self.sinks.event(&line);
-            self.sinks.flush();
+            if wait {
+                self.sinks.flush();
+            }
         }
         Ok(())
     }
@@ -294,6 +436,29 @@ impl<W: Write> Output<W> {
     /// Stops the sinks (after [`Output::stats`]); what each did.
     pub fn finish_sinks(&mut self) -> Vec<SinkReport> {
         std::mem::take(&mut self.sinks).finish()
+    }
+}
+
+/// A flow as far as an application event on it shows: its addresses and
+/// start; its counters come with its record when it ends.
+fn early_record(a: &crate::dissect::AppRecord) -> crate::flow::FlowRecord {
+    use crate::flow::{EndReason, FlowRecord, FlowState};
+    FlowRecord {
+        meta: a.meta.clone(),
+        start_ns: a.ts_ns,
+        end_ns: a.ts_ns,
+        pkts_toserver: 0,
+        pkts_toclient: 0,
+        bytes_toserver: 0,
+        bytes_toclient: 0,
+        state: FlowState::Established,
+        reason: EndReason::Shutdown,
+        tcp: None,
+        app_proto: None,
+        names: None,
+        file: a.file,
+        empty: false,
+        anomalies: Default::default(),
     }
 }
 

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 /// A worker's answer to one job, or its last words.
 pub enum Output {
-    Events(Vec<Event>),
+    /// A batch's events, and the capture clock of its last tick (if any).
+    Events(Vec<Event>, Option<u64>),
     Done {
         events: Vec<Event>,
         decode: Box<DecodeStats>,
@@ -64,6 +65,13 @@ fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>, stream: &mut StreamSt
     }
 }
 
+/// What a worker adds to for those who watch the run: the progress bar's
+/// counters and, in live mode, the per-worker health counters.
+pub struct Tallies {
+    pub progress: Arc<Progress>,
+    pub counters: Option<Arc<super::EngineCounters>>,
+}
+
 pub fn run(
     me: usize,
     workers: usize,
@@ -71,10 +79,14 @@ pub fn run(
     dissect: bool,
     jobs: Receiver<Arc<Batch>>,
     out: Sender<Output>,
-    progress: &Progress,
+    tallies: Tallies,
 ) {
+    let Tallies { progress, counters } = tallies;
     // Flows created, as last added to `progress` (once per batch, for the bar).
     let mut counted_flows = 0;
+    let mine = counters
+        .as_ref()
+        .and_then(|c| c.workers.get(me).map(|_| Arc::clone(c)));
     let mut table: FlowTable<AppState> = FlowTable::new(cfg);
     let mut dstats = DecodeStats::default();
     let mut ended: Vec<Ended<AppState>> = Vec::new();
@@ -159,6 +171,7 @@ pub fn run(
         for e in ended.drain(..) {
             close_flow(e, &mut events, &mut stream);
         }
+        let clock = job.ticks.last().map(|&(_, c)| c);
         // Release the block before answering so its buffer can be reused.
         let created = table.stats().created;
         progress
@@ -166,7 +179,15 @@ pub fn run(
             .fetch_add(created.saturating_sub(counted_flows), Ordering::Relaxed);
         counted_flows = created;
         drop(job);
-        if out.send(Output::Events(events)).is_err() {
+        if let Some(c) = mine.as_ref().and_then(|c| c.workers.get(me)) {
+            use std::sync::atomic::Ordering::Relaxed;
+            let st = table.stats();
+            c.flows_active.store(table.len() as u64, Relaxed);
+            c.flows_created.store(st.created, Relaxed);
+            c.flows_evicted.store(st.ended_forced, Relaxed);
+            c.flows_timed_out.store(st.ended_timeout, Relaxed);
+        }
+        if out.send(Output::Events(events, clock)).is_err() {
             return;
         }
     }

@@ -195,6 +195,12 @@ impl Judge {
         self.acc.is_empty()
     }
 
+    /// Replaces the policy (a reload): what is judged from now on, alerts
+    /// included, uses the new one; what was seen is kept.
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
     fn entry(&mut self, host: IpAddr, a: &Attribution<'_>, ts: u64) -> &mut Acc {
         let key = key_of(host, a);
         let acc = self.acc.entry(key).or_insert_with(|| Acc {
@@ -253,6 +259,29 @@ impl Judge {
         geo: &GeoAnswer,
         community_id: String,
     ) -> Option<FindingKey> {
+        self.flow(rec, all, geo, Some(community_id))
+    }
+
+    /// A flow still open whose own name (`a`: TLS/QUIC SNI, HTTP Host) is
+    /// known: counted for its finding now (stream mode alerts it), without
+    /// evidence or bytes, which its record adds when it ends; so the
+    /// finding ends up as if only the record had been seen.
+    pub fn on_flow_named(
+        &mut self,
+        rec: &FlowRecord,
+        a: &Attribution<'_>,
+        geo: &GeoAnswer,
+    ) -> Option<FindingKey> {
+        self.flow(rec, std::slice::from_ref(a), geo, None)
+    }
+
+    fn flow(
+        &mut self,
+        rec: &FlowRecord,
+        all: &[Attribution<'_>],
+        geo: &GeoAnswer,
+        community_id: Option<String>,
+    ) -> Option<FindingKey> {
         let m = &rec.meta;
         let a = all.first()?;
         if !self.policy.is_internal(m.src) {
@@ -307,8 +336,10 @@ impl Judge {
                 );
             }
         }
-        for e in all {
-            Self::add_evidence(acc, e, community_id.clone(), m.flow_id, rec.start_ns);
+        if let Some(cid) = community_id {
+            for e in all {
+                Self::add_evidence(acc, e, cid.clone(), m.flow_id, rec.start_ns);
+            }
         }
         Some(key_of(m.src, a))
     }

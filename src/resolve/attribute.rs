@@ -172,6 +172,12 @@ impl Resolver {
         }
     }
 
+    /// Replaces the GeoIP data (a reload) and forgets cached answers.
+    pub fn set_geoip(&mut self, geoip: GeoIp) {
+        self.geoip = geoip;
+        self.geo_cache.clear();
+    }
+
     pub fn dns_stats(&self) -> &DnsCacheStats {
         self.dns.stats()
     }

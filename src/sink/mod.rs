@@ -151,6 +151,17 @@ impl Counters {
     }
 }
 
+/// A sink's counters and sizes while it runs (health: stats events, metrics).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SinkHealth {
+    pub name: String,
+    pub counts: Snapshot,
+    /// Records in its spool now.
+    pub backlog: u64,
+    /// Messages in its queue now.
+    pub queued: u64,
+}
+
 /// How a sink ended: what it counted, what is still spooled and where.
 #[derive(Clone, Debug)]
 pub struct SinkReport {
@@ -324,6 +335,19 @@ impl Sinks {
             // A worker past the deadline answers promptly; allow it a margin.
             let _ = w.recv_timeout(self.timeout + Duration::from_secs(5));
         }
+    }
+
+    /// Counters, spool backlog and queue length of every sink.
+    pub fn health(&self) -> Vec<SinkHealth> {
+        self.handles
+            .iter()
+            .map(|h| SinkHealth {
+                name: h.name.clone(),
+                counts: h.counters.snapshot(),
+                backlog: h.counters.backlog.load(Ordering::Relaxed),
+                queued: h.tx.as_ref().map_or(0, |t| t.len() as u64),
+            })
+            .collect()
     }
 
     /// Counters of every sink, in configuration order.

@@ -7,6 +7,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod netns;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;

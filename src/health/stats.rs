@@ -1,0 +1,197 @@
+//! The live sensor's `stats` events: cumulative, and per interval.
+//!
+//! Every `--stats-interval` (and once at the end) the output stage writes
+//! the usual `stats` event ([`crate::output::eve::stats_event`], totals since
+//! start) with the sensor's health spliced in:
+//!
+//! * `stats.capture`: `kernel_packets`, `kernel_drops`, `kernel_ifdrops`
+//!   summed over the interfaces, as Suricata names them;
+//! * `stats.uptime` (seconds);
+//! * `stats.phonehome.live`: per interface (kernel counters, packets read,
+//!   gaps), per-worker queue drops, active flows, DNS cache size and
+//!   evictions, sink queues and spools, resident memory, SIGHUP reloads,
+//!   and `final` on the last event of the run;
+//! * `stats.phonehome.interval`: what changed since the previous stats
+//!   event, over `seconds`.
+
+use super::Snapshot;
+use serde_json::{json, Value};
+
+/// Remembers the previous snapshot to write per-interval figures.
+#[derive(Debug, Default)]
+pub struct Interval {
+    prev: Option<Snapshot>,
+}
+
+fn live_object(s: &Snapshot, final_event: bool) -> Value {
+    let interfaces: Vec<Value> = s
+        .interfaces
+        .iter()
+        .map(|i| {
+            json!({
+                "name": i.name,
+                "kernel_packets": i.kernel_received,
+                "kernel_drops": i.kernel_dropped,
+                "kernel_ifdrops": i.kernel_if_dropped,
+                "packets": i.packets,
+                "up": i.up,
+                "down_events": i.down_events,
+                "down_seconds": i.down_ns as f64 / 1e9,
+            })
+        })
+        .collect();
+    let sinks: serde_json::Map<String, Value> = s
+        .sinks
+        .iter()
+        .map(|k| {
+            (
+                k.name.clone(),
+                json!({ "queued": k.queued, "spool_backlog": k.backlog }),
+            )
+        })
+        .collect();
+    json!({
+        "interfaces": interfaces,
+        "worker_queue_drops": s.worker_queue_drops,
+        "flows_active": s.flows_active_now,
+        "dns_cache": {
+            "bindings": s.dns_cache_bindings_now,
+            "evicted": s.dns_cache_evicted,
+            "pending_dropped": s.dns_pending_dropped,
+        },
+        "sinks": sinks,
+        "memory": { "rss_bytes": s.resident_bytes_now },
+        "reloads": { "ok": s.reloads_ok, "failed": s.reloads_failed },
+        "final": final_event,
+    })
+}
+
+fn interval_object(now: &Snapshot, prev: &Snapshot) -> Value {
+    let d = |a: u64, b: u64| a.saturating_sub(b);
+    let queue_drops = |s: &Snapshot| s.worker_queue_drops.iter().sum::<u64>();
+    let sink_dropped = |s: &Snapshot| s.sinks.iter().map(|k| k.counts.dropped).sum::<u64>();
+    json!({
+        "seconds": ((now.uptime_secs - prev.uptime_secs).max(0.0) * 1000.0).round() / 1000.0,
+        "kernel_packets": d(now.kernel_received(), prev.kernel_received()),
+        "kernel_drops": d(now.kernel_dropped(), prev.kernel_dropped()),
+        "kernel_ifdrops": d(now.kernel_if_dropped(), prev.kernel_if_dropped()),
+        "pkts": d(now.packets, prev.packets),
+        "bytes": d(now.bytes, prev.bytes),
+        "worker_queue_drops": d(queue_drops(now), queue_drops(prev)),
+        "flows": d(now.flows_created, prev.flows_created),
+        "flows_evicted": d(now.flows_evicted, prev.flows_evicted),
+        "dns_cache_evicted": d(now.dns_cache_evicted, prev.dns_cache_evicted),
+        "events": d(now.events, prev.events),
+        "alerts": d(now.alerts, prev.alerts),
+        "sink_dropped": d(sink_dropped(now), sink_dropped(prev)),
+    })
+}
+
+/// Inserts `,"key":value` before the `depth`-th closing brace from the end
+/// of a one-line JSON object (1: the event, 2: `stats`, 3: `stats.phonehome`).
+fn splice(line: &mut Vec<u8>, depth: usize, key: &str, v: &Value) -> bool {
+    let nl = line.last() == Some(&b'\n');
+    let end = line.len() - usize::from(nl);
+    let Some(tail) = end.checked_sub(depth) else {
+        return false;
+    };
+    if line
+        .get(tail..end)
+        .is_none_or(|t| t.iter().any(|&b| b != b'}'))
+    {
+        return false;
+    }
+    let Ok(body) = serde_json::to_vec(v) else {
+        return false;
+    };
+    let mut ins = Vec::with_capacity(key.len() + body.len() + 4);
+    ins.extend_from_slice(b",\"");
+    ins.extend_from_slice(key.as_bytes());
+    ins.extend_from_slice(b"\":");
+    ins.extend_from_slice(&body);
+    line.splice(tail..tail, ins);
+    true
+}
+
+impl Interval {
+    /// Adds the sensor's health to a `stats` event line (as written by
+    /// [`crate::output::eve::stats_event`], sinks possibly spliced in).
+    pub fn splice(&mut self, line: &mut Vec<u8>, now: &Snapshot, final_event: bool) {
+        let prev = self.prev.take().unwrap_or_default();
+        splice(line, 3, "live", &live_object(now, final_event));
+        splice(line, 3, "interval", &interval_object(now, &prev));
+        splice(
+            line,
+            2,
+            "capture",
+            &json!({
+                "kernel_packets": now.kernel_received(),
+                "kernel_drops": now.kernel_dropped(),
+                "kernel_ifdrops": now.kernel_if_dropped(),
+            }),
+        );
+        splice(line, 2, "uptime", &json!(now.uptime_secs.floor() as u64));
+        self.prev = Some(now.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::live::InterfaceStats;
+    use crate::output::{eve::stats_event, RunStats};
+
+    fn snap(rx: u64, drops: u64, pkts: u64, up: f64) -> Snapshot {
+        Snapshot {
+            uptime_secs: up,
+            interfaces: vec![InterfaceStats {
+                name: "eth1".into(),
+                kernel_received: rx,
+                kernel_dropped: drops,
+                ..Default::default()
+            }],
+            packets: pkts,
+            worker_queue_drops: vec![0],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn cumulative_and_interval_figures_are_spliced_in() {
+        let mut iv = Interval::default();
+        let mut first = Vec::new();
+        stats_event(&mut first, &RunStats::default());
+        first.push(b'\n');
+        iv.splice(&mut first, &snap(100, 1, 99, 60.0), false);
+        let v: Value = serde_json::from_slice(&first).unwrap();
+        assert_eq!(v["event_type"], "stats");
+        assert_eq!(v["stats"]["capture"]["kernel_packets"], 100);
+        assert_eq!(v["stats"]["capture"]["kernel_drops"], 1);
+        assert_eq!(v["stats"]["uptime"], 60);
+        assert_eq!(
+            v["stats"]["phonehome"]["live"]["interfaces"][0]["name"],
+            "eth1"
+        );
+        assert_eq!(v["stats"]["phonehome"]["interval"]["kernel_packets"], 100);
+        assert_eq!(v["stats"]["phonehome"]["live"]["final"], false);
+        assert!(first.ends_with(b"}\n"));
+
+        let mut second = Vec::new();
+        stats_event(&mut second, &RunStats::default());
+        iv.splice(&mut second, &snap(250, 4, 240, 120.0), true);
+        let v: Value = serde_json::from_slice(&second).unwrap();
+        assert_eq!(v["stats"]["capture"]["kernel_packets"], 250);
+        assert_eq!(v["stats"]["phonehome"]["interval"]["kernel_packets"], 150);
+        assert_eq!(v["stats"]["phonehome"]["interval"]["kernel_drops"], 3);
+        assert_eq!(v["stats"]["phonehome"]["interval"]["pkts"], 141);
+        assert_eq!(v["stats"]["phonehome"]["interval"]["seconds"], 60.0);
+        assert_eq!(v["stats"]["phonehome"]["live"]["final"], true);
+    }
+
+    #[test]
+    fn a_line_of_another_shape_is_left_alone() {
+        let mut line = b"{\"a\":1}".to_vec();
+        Interval::default().splice(&mut line, &Snapshot::default(), false);
+        assert_eq!(line, b"{\"a\":1}");
+    }
+}
