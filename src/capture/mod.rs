@@ -12,10 +12,12 @@
 //! gzip-compressed.
 
 mod file;
+mod gzip;
 mod inputs;
 mod source;
 
 pub use file::{is_stdin, CaptureFile, FileStats, Format};
+pub use gzip::{Gunzip, GzipDamage};
 pub use inputs::{expand_inputs, probe, InputFile, Inputs};
 pub use source::{FileSource, PacketSource, Pull, SourceCounts};
 

@@ -83,7 +83,7 @@ pub struct ReplayArgs {
     pub policy: Option<PathBuf>,
 
     /// Home country (ISO alpha-2) for the default policy, when no --policy is given.
-    #[arg(long, value_name = "CC", default_value = DEFAULT_HOME)]
+    #[arg(long, value_name = "CC", default_value = DEFAULT_HOME, value_parser = super::home_country)]
     pub home_country: String,
 
     /// A directory of vendor TOML files instead of the built-in catalog.
@@ -247,6 +247,10 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     };
     let extra = a.catalog_extra.as_deref().or(policy.catalog_extra());
     let mut catalog = load_catalog_strict(a.catalog.as_deref(), extra, a.allow_catalog_errors)?;
+    if let Some(p) = &a.policy {
+        // An exception naming what the catalog lacks would never apply.
+        policy.check_catalog(&catalog, &p.display().to_string())?;
+    }
     if let Some(n) = a.bench_catalog_scale {
         catalog = catalog.synthetic_scaled(n);
     }

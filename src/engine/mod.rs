@@ -171,10 +171,12 @@ pub fn run<S: PacketSource + 'static>(
                     events,
                     decode,
                     flows,
+                    stream,
                 }) => {
                     rounds.push(events);
                     stats.decode.merge(&decode);
                     stats.flows.merge(&flows);
+                    stats.stream.merge(&stream);
                     finished += 1;
                 }
                 Err(_) => break 'rounds,

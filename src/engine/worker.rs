@@ -1,9 +1,10 @@
 //! A worker thread: decode, flow tracking and dissection for its share of packets.
 
 use crate::decode::{self, worker_of, Batch, DecodeStats, Decoded};
+use crate::dissect::stream::StreamStats;
 use crate::dissect::{AppRecord, Event, EventKind};
 use crate::dissect::{AppState, Emitted, FlowFacts};
-use crate::flow::EventKey;
+use crate::flow::{EndReason, EventKey};
 use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
 use crate::output::eve;
 use crossbeam_channel::{Receiver, Sender};
@@ -55,11 +56,12 @@ pub enum Output {
         events: Round,
         decode: Box<DecodeStats>,
         flows: FlowStats,
+        stream: StreamStats,
     },
 }
 
 /// Writes out an ended flow: first what its dissector still held, then its record.
-fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>) {
+fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>, stream: &mut StreamStats) {
     let Ended {
         key,
         mut record,
@@ -71,6 +73,7 @@ fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>) {
         let mut facts = FlowFacts {
             names: &mut record.names,
             app_proto: &mut record.app_proto,
+            anomalies: &mut record.anomalies,
         };
         app.finish(&mut facts, &mut bodies);
         for body in bodies {
@@ -87,6 +90,9 @@ fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>) {
             });
             seq += 1;
         }
+    }
+    if record.reason != EndReason::ActiveTimeout {
+        stream.count(record.anomalies);
     }
     if !record.empty {
         events.push(Event {
@@ -130,6 +136,7 @@ pub fn run(setup: Setup) {
     let mut dstats = DecodeStats::default();
     let mut ended: Vec<Ended<AppState>> = Vec::new();
     let mut bodies = Emitted::new();
+    let mut stream = StreamStats::default();
     for job in jobs {
         let mut round = fresh(&pool);
         let events = &mut round.events;
@@ -184,6 +191,7 @@ pub fn run(setup: Setup) {
             let mut facts = FlowFacts {
                 names: &mut info.names,
                 app_proto: &mut info.app_proto,
+                anomalies: &mut info.anomalies,
             };
             flow.app.on_packet(&p, to_server, &mut facts, &mut bodies);
             if !bodies.is_empty() {
@@ -207,7 +215,7 @@ pub fn run(setup: Setup) {
             table.tick(clock, job.base + u64::from(tpos), &mut ended);
         }
         for e in ended.drain(..) {
-            close_flow(e, events);
+            close_flow(e, events, &mut stream);
         }
         // Release the block before answering so its buffer can be reused.
         drop(job);
@@ -219,12 +227,13 @@ pub fn run(setup: Setup) {
     let mut round = fresh(&pool);
     table.flush(&mut ended);
     for e in ended.drain(..) {
-        close_flow(e, &mut round.events);
+        close_flow(e, &mut round.events, &mut stream);
     }
     round.finish(&names);
     let _ = out.send(Output::Done {
         events: round,
         decode: Box::new(dstats),
         flows: table.stats().clone(),
+        stream,
     });
 }

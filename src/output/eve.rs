@@ -12,7 +12,7 @@ use crate::dissect::{dns, http, quic, tls};
 use crate::dissect::{AppBody, AppRecord, Event, EventKind};
 use crate::flow::community_id;
 use crate::flow::tcp;
-use crate::flow::{FlowMeta, FlowNames, FlowRecord};
+use crate::flow::{FlowAnomalies, FlowMeta, FlowNames, FlowRecord};
 use crate::judge::policy::FindingKind;
 use crate::judge::Finding;
 use crate::output::finding::FindingDoc;
@@ -204,9 +204,10 @@ fn write_ext(
     ech: bool,
     body: Option<&AppBody>,
     names: Option<&FlowNames>,
+    flow_anomalies: FlowAnomalies,
     ext: &Ext<'_>,
 ) {
-    let mut anomalies = false;
+    let mut anomalies = !flow_anomalies.is_empty();
     if let Some(b) = body {
         for_each_anomaly(b, &mut |_, _, _| anomalies = true);
     }
@@ -221,8 +222,14 @@ fn write_ext(
         if ech {
             p.bool("ech", true);
         }
-        if let (true, Some(b)) = (anomalies, body) {
+        if anomalies {
             p.arr("anomalies", |l| {
+                for name in flow_anomalies.names() {
+                    l.str(name);
+                }
+                let Some(b) = body else {
+                    return;
+                };
                 for_each_anomaly(b, &mut |prefix, name, upper| {
                     l.str_with(|out| {
                         out.extend_from_slice(prefix.as_bytes());
@@ -297,7 +304,7 @@ fn geo_fields(d: &mut Obj<'_>, g: &GeoAnswer) {
 pub fn flow_event(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str, ext: &Ext<'_>) {
     flow_head(buf, f, pcap_filename);
     let mut o = Obj::resume(buf);
-    write_ext(&mut o, false, None, f.names.as_deref(), ext);
+    write_ext(&mut o, false, None, f.names.as_deref(), f.anomalies, ext);
     o.end();
 }
 
@@ -324,8 +331,15 @@ pub fn event_head(buf: &mut Vec<u8>, ev: &Event, pcap_filename: &str) -> bool {
 pub fn event_tail(buf: &mut Vec<u8>, ev: &Event, ext: &Ext<'_>) {
     let mut o = Obj::resume(buf);
     match &ev.kind {
-        EventKind::Flow(f) => write_ext(&mut o, false, None, f.names.as_deref(), ext),
-        EventKind::App(a) => write_ext(&mut o, app_ech(a), Some(&a.body), None, ext),
+        EventKind::Flow(f) => write_ext(&mut o, false, None, f.names.as_deref(), f.anomalies, ext),
+        EventKind::App(a) => write_ext(
+            &mut o,
+            app_ech(a),
+            Some(&a.body),
+            None,
+            FlowAnomalies::empty(),
+            ext,
+        ),
     }
     o.end();
 }
@@ -373,7 +387,14 @@ fn flow_head(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str) {
 pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ext<'_>) {
     app_head(buf, a, pcap_filename);
     let mut o = Obj::resume(buf);
-    write_ext(&mut o, app_ech(a), Some(&a.body), None, ext);
+    write_ext(
+        &mut o,
+        app_ech(a),
+        Some(&a.body),
+        None,
+        FlowAnomalies::empty(),
+        ext,
+    );
     o.end();
 }
 
@@ -547,8 +568,19 @@ fn for_each_anomaly(body: &AppBody, f: &mut dyn FnMut(&str, &str, bool)) {
             if let Some(sh) = &t.server_hello {
                 flags(&sh.anomalies, "tls.server_hello.", f);
             }
+            if t.cert.as_ref().is_some_and(|c| c.truncated) {
+                f("tls.certificate.", "field_truncated", false);
+            }
         }
-        AppBody::Quic(q) => q.anomalies.names().for_each(|n| f("quic.", n, false)),
+        AppBody::Quic(q) => {
+            q.anomalies.names().for_each(|n| f("quic.", n, false));
+            // The hello's own flags are TLS-over-TCP business, except a cut.
+            if let Some(ch) = &q.client_hello {
+                let cut = ch.anomalies
+                    & (tls::HelloAnomalies::SNI_TRUNCATED | tls::HelloAnomalies::LIST_TRUNCATED);
+                flags(&cut, "quic.client_hello.", f);
+            }
+        }
         AppBody::Http(h) => h
             .request
             .anomalies
@@ -606,6 +638,29 @@ pub fn stats_event(buf: &mut Vec<u8>, st: &RunStats) {
                 c.u64("files", cap.files)
                     .u64("damaged_files", cap.damaged_files)
                     .u64("truncated_records", cap.truncated_records);
+            })
+            .obj("stream", |t| {
+                t.u64("ooo_dropped", st.stream.ooo_dropped)
+                    .u64("gave_up", st.stream.gave_up)
+                    .u64("gap_at_end", st.stream.gap_at_end);
+            })
+            .obj("dns_cache", |d| {
+                let c = &st.dns_cache;
+                d.u64("bindings", c.bindings)
+                    .u64("pending", c.pending)
+                    .u64("queries", c.queries)
+                    .u64("solicited", c.solicited)
+                    .u64("unsolicited", c.unsolicited)
+                    .u64("added", c.added)
+                    .u64("refreshed", c.refreshed)
+                    .u64("evicted", c.evicted)
+                    .u64("protected_evicted", c.protected_evicted)
+                    .u64("history_dropped", c.history_dropped)
+                    .u64("expired", c.expired)
+                    .u64("pending_dropped", c.pending_dropped)
+                    .u64("pending_expired", c.pending_expired)
+                    .u64("chains_truncated", c.chains_truncated)
+                    .u64("loops", c.loops);
             })
             .obj("flow", |f| {
                 f.u64("other", fl.other)
