@@ -7,6 +7,7 @@
 #   bench/run.sh                 # 8M packets (~3 GB, generated on first use)
 #   PACKETS=1000000 bench/run.sh # a smaller capture
 #   RUNS=5 bench/run.sh          # best of 5 (default 3)
+#   MIX=quic-short bench/run.sh  # the second seed: more QUIC, shorter flows
 #
 # Prints one row per configuration: best wall time of RUNS runs, packets/s,
 # CPU time (user + sys) of that run, peak resident memory, minor page faults
@@ -18,7 +19,12 @@ cd "$(dirname "$0")/.."
 
 PACKETS=${PACKETS:-8000000}
 RUNS=${RUNS:-3}
-FILE=${FILE:-bench/out/bench-${PACKETS}.pcap}
+MIX=${MIX:-enterprise}
+if [[ $MIX == enterprise ]]; then
+    FILE=${FILE:-bench/out/bench-${PACKETS}.pcap}
+else
+    FILE=${FILE:-bench/out/bench-${MIX}-${PACKETS}.pcap}
+fi
 mkdir -p "$(dirname "$FILE")"
 
 cargo build --release --quiet -p gencap --bin gencap
@@ -26,7 +32,7 @@ cargo build --release --quiet --bin phonehome --example bare_loop
 cargo build --release --quiet --bin phonehome --features alloc-count --target-dir target/alloc-count
 ALLOC_BIN=./target/alloc-count/release/phonehome
 if [[ ! -f $FILE ]]; then
-    ./target/release/gencap bench -o "$FILE" --packets "$PACKETS"
+    ./target/release/gencap bench -o "$FILE" --packets "$PACKETS" --mix "$MIX"
 fi
 # Same starting point for every row: the file in the page cache.
 cat "$FILE" >/dev/null
