@@ -134,6 +134,7 @@ pub fn run<S: PacketSource + 'static>(
             jobs: job_rx,
             out: out_tx,
             pool: pool_rx,
+            progress: Arc::clone(&progress),
         };
         let h = std::thread::Builder::new()
             .name(format!("phonehome-worker-{w}"))

@@ -1,5 +1,6 @@
 //! A worker thread: decode, flow tracking and dissection for its share of packets.
 
+use crate::base::Progress;
 use crate::decode::{self, worker_of, Batch, DecodeStats, Decoded};
 use crate::dissect::stream::StreamStats;
 use crate::dissect::{AppRecord, Event, EventKind};
@@ -8,6 +9,7 @@ use crate::flow::{EndReason, EventKey};
 use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
 use crate::output::eve;
 use crossbeam_channel::{Receiver, Sender};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// A worker's events of one job, in key order, with the head of each
@@ -114,6 +116,8 @@ pub struct Setup {
     pub out: Sender<Output>,
     /// Rounds handed back by the merge for reuse.
     pub pool: Receiver<Round>,
+    /// Flows created are added to `progress.flows` (once per batch, for the bar).
+    pub progress: Arc<Progress>,
 }
 
 pub fn run(setup: Setup) {
@@ -126,7 +130,10 @@ pub fn run(setup: Setup) {
         jobs,
         out,
         pool,
+        progress,
     } = setup;
+    // Flows created, as last added to `progress`.
+    let mut counted_flows = 0;
     let fresh = |pool: &Receiver<Round>| {
         let mut r = pool.try_recv().unwrap_or_default();
         r.clear();
@@ -218,6 +225,11 @@ pub fn run(setup: Setup) {
             close_flow(e, events, &mut stream);
         }
         // Release the block before answering so its buffer can be reused.
+        let created = table.stats().created;
+        progress
+            .flows
+            .fetch_add(created.saturating_sub(counted_flows), Ordering::Relaxed);
+        counted_flows = created;
         drop(job);
         round.finish(&names);
         if out.send(Output::Events(round)).is_err() {
