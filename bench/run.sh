@@ -7,21 +7,32 @@
 #   bench/run.sh                 # 8M packets (~3 GB, generated on first use)
 #   PACKETS=1000000 bench/run.sh # a smaller capture
 #   RUNS=5 bench/run.sh          # best of 5 (default 3)
+#   MIX=quic-short bench/run.sh  # the second seed: more QUIC, shorter flows
 #
 # Prints one row per configuration: best wall time of RUNS runs, packets/s,
-# peak resident memory, and the ratio to the bare loop.
+# CPU time (user + sys) of that run, peak resident memory, minor page faults
+# and (phonehome rows) allocator calls per 1M packets, and the ratios of wall
+# and CPU to the bare loop. Allocations come from a second build with the
+# alloc-count feature (target/alloc-count), run once per configuration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKETS=${PACKETS:-8000000}
 RUNS=${RUNS:-3}
-FILE=${FILE:-bench/out/bench-${PACKETS}.pcap}
+MIX=${MIX:-enterprise}
+if [[ $MIX == enterprise ]]; then
+    FILE=${FILE:-bench/out/bench-${PACKETS}.pcap}
+else
+    FILE=${FILE:-bench/out/bench-${MIX}-${PACKETS}.pcap}
+fi
 mkdir -p "$(dirname "$FILE")"
 
 cargo build --release --quiet -p gencap --bin gencap
 cargo build --release --quiet --bin phonehome --example bare_loop
+cargo build --release --quiet --bin phonehome --features alloc-count --target-dir target/alloc-count
+ALLOC_BIN=./target/alloc-count/release/phonehome
 if [[ ! -f $FILE ]]; then
-    ./target/release/gencap bench -o "$FILE" --packets "$PACKETS"
+    ./target/release/gencap bench -o "$FILE" --packets "$PACKETS" --mix "$MIX"
 fi
 # Same starting point for every row: the file in the page cache.
 cat "$FILE" >/dev/null
@@ -32,32 +43,48 @@ TIME=/usr/bin/time
 [[ -x $TIME ]] || { echo "bench: /usr/bin/time is needed (apt-get install -y time)" >&2; exit 1; }
 
 bare_wall=""
+bare_cpu=""
 TMP=$(mktemp)
-trap 'rm -f "$TMP"' EXIT
-# measure NAME RUNS CMD...: best wall time, its peak RSS
+ERR=$(mktemp)
+trap 'rm -f "$TMP" "$ERR"' EXIT
+per_m() { awk "BEGIN{printf \"%.0f\", $1 * 1000000 / $PACKETS}"; }
+# measure NAME RUNS CMD...: best wall time, with that run's CPU, peak RSS and faults
 measure() {
     local name=$1 runs=$2
     shift 2
-    local best="" rss=""
+    local best="" cpu="" rss="" minflt=""
     for _ in $(seq "$runs"); do
         local out
-        $TIME -o "$TMP" -f "%e %M" "$@" >/dev/null 2>/dev/null || true
-        out=$(tail -1 "$TMP")
-        local wall=${out% *} mem=${out#* }
+        $TIME -o "$TMP" -f "%e %U %S %M %R" "$@" >/dev/null 2>/dev/null || true
+        read -r wall user sys mem faults < <(tail -1 "$TMP")
         if [[ -z $best ]] || awk "BEGIN{exit !($wall < $best)}"; then
             best=$wall
+            cpu=$(awk "BEGIN{printf \"%.2f\", $user + $sys}")
             rss=$mem
+            minflt=$faults
         fi
     done
-    [[ $name == "bare loop"* && -z $bare_wall ]] && bare_wall=$best
-    local mpps ratio
+    [[ $name == "bare loop"* && -z $bare_wall ]] && bare_wall=$best && bare_cpu=$cpu
+    # Allocator calls: the same command on the counting build (phonehome rows only).
+    local allocs="-"
+    if [[ $1 == "$P" ]]; then
+        "$ALLOC_BIN" "${@:2}" >/dev/null 2>"$ERR" || true
+        local n
+        n=$(grep -o 'alloc-count: [0-9]* allocations, [0-9]* reallocations' "$ERR" | awk '{print $2 + $4}')
+        [[ -n $n ]] && allocs=$(per_m "$n")
+    fi
+    local mpps ratio cratio
     mpps=$(awk "BEGIN{printf \"%.2f\", $PACKETS / $best / 1e6}")
     ratio=$(awk "BEGIN{printf \"%.2f\", $best / $bare_wall}")
-    printf '%-58s %8.2f s %8s Mpkt/s %8.0f MB %6sx\n' "$name" "$best" "$mpps" "$((rss / 1024))" "$ratio"
+    cratio=$(awk "BEGIN{printf \"%.2f\", $cpu / ($bare_cpu > 0 ? $bare_cpu : 0.01)}")
+    printf '%-58s %7.2f s %6s M/s %7.2f s %7.0f MB %9s %9s %6sx %6sx\n' "$name" "$best" "$mpps" "$cpu" \
+        "$((rss / 1024))" "$(per_m "$minflt")" "$allocs" "$ratio" "$cratio"
 }
 
 echo "capture: $FILE ($PACKETS packets, $(du -h "$FILE" | cut -f1)), best of $RUNS, $(nproc) cores"
-printf '%-58s %10s %15s %11s %7s\n' "configuration" "wall" "rate" "peak RSS" "/bare"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-58s %9s %10s %9s %10s %9s %9s %7s %7s\n' "configuration" "wall" "rate" "CPU" "peak RSS" \
+    "minflt/1M" "alloc/1M" "wall/b" "CPU/b"
 measure "bare loop: phonehome reader + etherparse" "$RUNS" $BARE "$FILE"
 measure "bare loop: libpcap + etherparse" "$RUNS" $BARE --reader libpcap "$FILE"
 R=(replay "$FILE" --eve /dev/null -q)
@@ -77,12 +104,17 @@ fi
 if command -v tshark >/dev/null; then
     # tshark is ~100x slower: time it on the first 400,000 packets and scale.
     N=400000
-    $TIME -o "$TMP" -f "%e %M" tshark -n -r "$FILE" -c $N -q -z conv,tcp >/dev/null 2>/dev/null || true
-    t=$(tail -1 "$TMP")
-    wall=${t% *} mem=${t#* }
-    printf '%-58s %8.2f s %8s Mpkt/s %8.0f MB %6sx\n' "tshark -z conv,tcp (first $N packets, scaled)" \
-        "$(awk "BEGIN{print $wall * $PACKETS / $N}")" "$(awk "BEGIN{printf \"%.3f\", $N / $wall / 1e6}")" \
-        "$((mem / 1024))" "$(awk "BEGIN{printf \"%.0f\", $wall * $PACKETS / $N / $bare_wall}")"
+    $TIME -o "$TMP" -f "%e %U %S %M %R" tshark -n -r "$FILE" -c $N -q -z conv,tcp >/dev/null 2>/dev/null || true
+    read -r wall user sys mem faults < <(tail -1 "$TMP")
+    scaled=$(awk "BEGIN{print $wall * $PACKETS / $N}")
+    scaled_cpu=$(awk "BEGIN{printf \"%.2f\", ($user + $sys) * $PACKETS / $N}")
+    printf '%-58s %7.2f s %6s M/s %7.2f s %7.0f MB %9s %9s %6sx %6sx\n' \
+        "tshark -z conv,tcp (first $N packets, scaled)" "$scaled" \
+        "$(awk "BEGIN{printf \"%.3f\", $N / $wall / 1e6}")" "$scaled_cpu" "$((mem / 1024))" \
+        "$(awk "BEGIN{printf \"%.0f\", $faults * 1000000 / $N}")" "-" \
+        "$(awk "BEGIN{printf \"%.0f\", $scaled / $bare_wall}")" \
+        "$(awk "BEGIN{printf \"%.0f\", $scaled_cpu / ($bare_cpu > 0 ? $bare_cpu : 0.01)}")"
 else
     echo "tshark: not installed (apt-get install -y tshark)"
 fi
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -173,6 +173,12 @@ impl<'a> Obj<'a> {
         Obj { out, first: true }
     }
 
+    /// Goes on with an object that `out` already opened and gave at least
+    /// one field (written elsewhere, e.g. by another thread).
+    pub fn resume(out: &'a mut Vec<u8>) -> Self {
+        Obj { out, first: false }
+    }
+
     fn key(&mut self, k: &str) {
         if !self.first {
             self.out.push(b',');

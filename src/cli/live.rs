@@ -416,10 +416,10 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
         &cfg,
         source,
         progress,
-        &mut |ev| {
+        &mut |ev, head| {
             output
                 .borrow_mut()
-                .event(&ev)
+                .event_with_head(ev, Some(head))
                 .with_context(|| format!("cannot write EVE output to {eve_name}"))
         },
         &mut |clock| {

@@ -260,11 +260,6 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
             shown.join("\n  ")
         );
     }
-    let names: Vec<String> = inputs
-        .files
-        .iter()
-        .map(|f| f.path.display().to_string())
-        .collect();
     let total_bytes: u64 = inputs
         .files
         .iter()
@@ -310,7 +305,7 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     let mut output = Output::new(
         Resolver::new(catalog, geoip, DnsCacheConfig::default()),
         Judge::new(policy),
-        EveWriter::new(out, names),
+        EveWriter::new(out, cfg.file_names.clone()),
     );
     output.attribute = !a.no_attribution;
     output.alert_mode = a.alerts.mode();
@@ -347,9 +342,9 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         Some(f) => FileSource::opened(cfg.inputs.clone(), f),
         None => FileSource::new(cfg.inputs.clone()),
     };
-    let result = engine::run(&cfg, source, Arc::clone(&progress), &mut |ev| {
+    let result = engine::run(&cfg, source, Arc::clone(&progress), &mut |ev, head| {
         let r = output
-            .event(&ev)
+            .event_with_head(ev, Some(head))
             .with_context(|| format!("cannot write EVE output to {eve_name}"));
         progress.findings.store(
             output.judge.len() as u64,

@@ -14,7 +14,7 @@ use crate::base::Progress;
 use crate::capture::expand_inputs;
 use crate::dissect::{dns, http, quic, tls};
 use crate::dissect::{AppBody, AppRecord, EventKind};
-use crate::output::eve::{app_event, header, Ext};
+use crate::output::eve::{app_event, event_tail, header, Ext};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -130,12 +130,22 @@ fn compare_dir(dir: &Path, counts: &mut BTreeMap<String, usize>, diffs: &mut Vec
         let (mut new, mut old) = (Vec::new(), Vec::new());
         // Damaged files end with an error after their good packets: those
         // packets' events are compared all the same.
-        let _ = replay(&cfg, Arc::new(Progress::default()), &mut |ev| {
+        let _ = replay(&cfg, Arc::new(Progress::default()), &mut |ev, head| {
             if let EventKind::App(a) = &ev.kind {
                 new.clear();
                 old.clear();
                 app_event(&mut new, a, &name, &Ext::default());
                 reference_app_event(&mut old, a, &name);
+                // The worker's head and the ordered stage's tail make the same line.
+                let mut joined = head.to_vec();
+                event_tail(&mut joined, ev, &Ext::default());
+                if joined != new && diffs.len() < 10 {
+                    diffs.push(format!(
+                        "{name}\n  head + tail: {}\n  writer: {}",
+                        String::from_utf8_lossy(&joined),
+                        String::from_utf8_lossy(&new)
+                    ));
+                }
                 let v: serde_json::Value = serde_json::from_slice(&new)
                     .unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {new:?}"));
                 *counts

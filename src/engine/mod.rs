@@ -29,7 +29,7 @@ use crate::base::Progress;
 use crate::capture::{CaptureError, FileSource, InputFile, PacketSource};
 use crate::decode::{PacketStream, StreamConfig};
 use crate::dissect::Event;
-use crate::flow::FlowConfig;
+use crate::flow::{EventKey, FlowConfig};
 use crate::output::RunStats;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -38,6 +38,8 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct ReplayConfig {
     pub inputs: Vec<InputFile>,
+    /// The name of each input as the EVE output writes it (`pcap_filename`).
+    pub file_names: Vec<String>,
     /// Worker threads (at least 1).
     pub workers: usize,
     pub flow: FlowConfig,
@@ -88,6 +90,10 @@ impl EngineCounters {
 impl ReplayConfig {
     pub fn new(inputs: Vec<InputFile>) -> Self {
         ReplayConfig {
+            file_names: inputs
+                .iter()
+                .map(|f| f.path.display().to_string())
+                .collect(),
             inputs,
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             flow: FlowConfig::default(),
@@ -121,11 +127,16 @@ pub struct Outcome {
     pub stopped: bool,
 }
 
+/// Hands one event to the ordered stage, with the head of its EVE line that
+/// a worker wrote ([`crate::output::eve::event_head`]; empty: the event is
+/// not written).
+pub type EventSink<'a> = dyn FnMut(&Event, &[u8]) -> anyhow::Result<()> + 'a;
+
 /// Replays `cfg.inputs`, handing every event to `sink` in a deterministic order.
 pub fn replay(
     cfg: &ReplayConfig,
     progress: Arc<Progress>,
-    sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+    sink: &mut EventSink<'_>,
 ) -> Result<Outcome, EngineError> {
     run(cfg, FileSource::new(cfg.inputs.clone()), progress, sink)
 }
@@ -136,7 +147,7 @@ pub fn run<S: PacketSource + 'static>(
     cfg: &ReplayConfig,
     source: S,
     progress: Arc<Progress>,
-    sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+    sink: &mut EventSink<'_>,
 ) -> Result<Outcome, EngineError> {
     run_with(cfg, source, progress, sink, &mut |_| Ok(()))
 }
@@ -151,28 +162,38 @@ pub fn run_with<S: PacketSource + 'static>(
     cfg: &ReplayConfig,
     source: S,
     progress: Arc<Progress>,
-    sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+    sink: &mut EventSink<'_>,
     round_done: &mut dyn FnMut(Option<u64>) -> anyhow::Result<()>,
 ) -> Result<Outcome, EngineError> {
     let workers = cfg.workers.max(1);
+    let names: Arc<[String]> = cfg.file_names.clone().into();
     let mut job_txs = Vec::with_capacity(workers);
     let mut out_rxs = Vec::with_capacity(workers);
+    let mut pool_txs = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
     for w in 0..workers {
         let (job_tx, job_rx) = crossbeam_channel::bounded(cfg.queue_depth);
         let (out_tx, out_rx) = crossbeam_channel::bounded::<worker::Output>(cfg.queue_depth + 2);
-        let flow_cfg = cfg.flow.clone();
-        let dissect = cfg.dissect;
-        let tallies = worker::Tallies {
+        let (pool_tx, pool_rx) = crossbeam_channel::bounded::<worker::Round>(cfg.queue_depth + 2);
+        let setup = worker::Setup {
+            me: w,
+            workers,
+            flow: cfg.flow.clone(),
+            dissect: cfg.dissect,
+            names: Arc::clone(&names),
+            jobs: job_rx,
+            out: out_tx,
+            pool: pool_rx,
             progress: Arc::clone(&progress),
             counters: cfg.counters.clone(),
         };
         let h = std::thread::Builder::new()
             .name(format!("phonehome-worker-{w}"))
-            .spawn(move || worker::run(w, workers, flow_cfg, dissect, job_rx, out_tx, tallies))
+            .spawn(move || worker::run(setup))
             .map_err(EngineError::Thread)?;
         job_txs.push(job_tx);
         out_rxs.push(out_rx);
+        pool_txs.push(pool_tx);
         handles.push(h);
     }
     let stream = PacketStream::new(
@@ -190,16 +211,16 @@ pub fn run_with<S: PacketSource + 'static>(
         .map_err(EngineError::Thread)?;
 
     let mut stats = RunStats::default();
-    let mut round: Vec<Event> = Vec::new();
+    let mut rounds: Vec<worker::Round> = Vec::with_capacity(workers);
     let mut finished = 0usize;
     let mut sink_error: Option<anyhow::Error> = None;
     'rounds: while finished < workers {
-        round.clear();
+        rounds.clear();
         let mut clock = None;
         for rx in &out_rxs {
             match rx.recv() {
-                Ok(worker::Output::Events(ev, c)) => {
-                    round.extend(ev);
+                Ok(worker::Output::Events(r, c)) => {
+                    rounds.push(r);
                     clock = clock.max(c);
                 }
                 Ok(worker::Output::Done {
@@ -208,7 +229,7 @@ pub fn run_with<S: PacketSource + 'static>(
                     flows,
                     stream,
                 }) => {
-                    round.extend(events);
+                    rounds.push(events);
                     stats.decode.merge(&decode);
                     stats.flows.merge(&flows);
                     stats.stream.merge(&stream);
@@ -217,13 +238,19 @@ pub fn run_with<S: PacketSource + 'static>(
                 Err(_) => break 'rounds,
             }
         }
-        round.sort_unstable_by_key(|e| e.key);
-        for ev in round.drain(..) {
+        // Each worker's round is already in key order: merge the runs.
+        let written = merge_rounds(&rounds, &mut |ev, head| {
             stats.events += 1;
-            if let Err(e) = sink(ev) {
-                sink_error = Some(e);
-                break 'rounds;
-            }
+            sink(ev, head)
+        });
+        if let Err(e) = written {
+            sink_error = Some(e);
+            break 'rounds;
+        }
+        // Back to their workers, which clear them (freeing the records on
+        // the thread that made them).
+        for (r, tx) in rounds.drain(..).zip(&pool_txs) {
+            let _ = tx.try_send(r);
         }
         if let Err(e) = round_done(clock) {
             sink_error = Some(e);
@@ -264,4 +291,40 @@ pub fn run_with<S: PacketSource + 'static>(
         file_errors: read.errors,
         stopped: read.stopped,
     })
+}
+
+/// Hands the events of one round to `sink` in key order: a merge of the
+/// workers' runs, each already sorted (keys are unique across workers).
+fn merge_rounds(
+    rounds: &[worker::Round],
+    sink: &mut dyn FnMut(&Event, &[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut next = vec![0usize; rounds.len()];
+    loop {
+        let mut best: Option<(usize, EventKey)> = None;
+        for (w, r) in rounds.iter().enumerate() {
+            let Some(ev) = next.get(w).and_then(|&i| r.events.get(i)) else {
+                continue;
+            };
+            if best.is_none_or(|(_, k)| ev.key < k) {
+                best = Some((w, ev.key));
+            }
+        }
+        let Some((w, _)) = best else {
+            return Ok(());
+        };
+        let (Some(r), Some(i)) = (rounds.get(w), next.get_mut(w)) else {
+            return Ok(());
+        };
+        let start = match i.checked_sub(1) {
+            Some(prev) => r.ends.get(prev).copied().unwrap_or(0),
+            None => 0,
+        } as usize;
+        let end = r.ends.get(*i).copied().unwrap_or(0) as usize;
+        let head = r.heads.get(start..end).unwrap_or(&[]);
+        if let Some(ev) = r.events.get(*i) {
+            sink(ev, head)?;
+        }
+        *i += 1;
+    }
 }

@@ -99,7 +99,13 @@ impl<W: Write> Output<W> {
     /// Resolves, judges and writes one event, and hands its line to the
     /// sinks; in stream mode, then the alerts it causes.
     pub fn event(&mut self, ev: &Event) -> std::io::Result<()> {
-        self.write_event(ev)?;
+        self.event_with_head(ev, None)
+    }
+
+    /// [`Output::event`] for an event whose EVE head a worker already wrote
+    /// (`Some(head)`, empty when the event is not written); `None`: write it here.
+    pub fn event_with_head(&mut self, ev: &Event, head: Option<&[u8]>) -> std::io::Result<()> {
+        self.write_event(ev, head)?;
         if !self.sinks.is_empty() {
             self.sinks.event(self.eve.last_line());
         }
@@ -236,13 +242,13 @@ impl<W: Write> Output<W> {
         Ok(())
     }
 
-    fn write_event(&mut self, ev: &Event) -> std::io::Result<()> {
+    fn write_event(&mut self, ev: &Event, head: Option<&[u8]>) -> std::io::Result<()> {
         self.counts.events += 1;
         if self.counts.events % GEOIP_RECHECK == 0 {
             self.resolver.reload_geoip_if_changed();
         }
         if !self.attribute {
-            return self.eve.event(ev, &Ext::default());
+            return write_eve(&mut self.eve, ev, head, &Ext::default());
         }
         match &ev.kind {
             EventKind::Flow(f) => {
@@ -261,8 +267,10 @@ impl<W: Write> Output<W> {
                 if let Some(ix) = &mut self.evidence {
                     ix.on_flow(ev.key, f, &all, self.judge.policy());
                 }
-                self.eve.event(
+                write_eve(
+                    &mut self.eve,
                     ev,
+                    head,
                     &Ext {
                         dest: Some(&geo),
                         matched: all.first(),
@@ -284,8 +292,10 @@ impl<W: Write> Output<W> {
                             ix.on_dns(a, q, self.judge.policy());
                         }
                     }
-                    return self.eve.event(
+                    return write_eve(
+                        &mut self.eve,
                         ev,
+                        head,
                         &Ext {
                             dest: Some(&geo),
                             matched: asked.first(),
@@ -327,8 +337,10 @@ impl<W: Write> Output<W> {
                         );
                     }
                 }
-                self.eve.event(
+                write_eve(
+                    &mut self.eve,
                     ev,
+                    head,
                     &Ext {
                         dest: Some(&geo),
                         matched: matched.as_ref(),
@@ -459,6 +471,19 @@ fn early_record(a: &crate::dissect::AppRecord) -> crate::flow::FlowRecord {
         file: a.file,
         empty: false,
         anomalies: Default::default(),
+    }
+}
+
+/// Writes `ev`, from a worker's head when there is one.
+fn write_eve<W: Write>(
+    eve: &mut EveWriter<W>,
+    ev: &Event,
+    head: Option<&[u8]>,
+    ext: &Ext<'_>,
+) -> std::io::Result<()> {
+    match head {
+        Some(h) => eve.event_with_head(ev, h, ext),
+        None => eve.event(ev, ext),
     }
 }
 

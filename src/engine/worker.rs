@@ -7,16 +7,56 @@ use crate::dissect::{AppRecord, Event, EventKind};
 use crate::dissect::{AppState, Emitted, FlowFacts};
 use crate::flow::{EndReason, EventKey};
 use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
+use crate::output::eve;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// A worker's events of one job, in key order, with the head of each
+/// event's EVE line already written (see [`eve::event_head`]): the ordered
+/// stage only adds the resolve stage's tail. Rounds go back to the worker
+/// through its pool, so their buffers are reused, not grown anew per job.
+#[derive(Default)]
+pub struct Round {
+    pub events: Vec<Event>,
+    /// The heads, one after the other.
+    pub heads: Vec<u8>,
+    /// Where each event's head ends in `heads` (an empty head: not written).
+    pub ends: Vec<u32>,
+}
+
+impl Round {
+    pub fn clear(&mut self) {
+        self.events.clear();
+        self.heads.clear();
+        self.ends.clear();
+    }
+
+    /// Sorts the events by key and writes their heads.
+    fn finish(&mut self, names: &[String]) {
+        self.events.sort_unstable_by_key(|e| e.key);
+        self.heads.clear();
+        self.ends.clear();
+        for ev in &self.events {
+            let file = match &ev.kind {
+                EventKind::Flow(f) => f.file,
+                EventKind::App(a) => a.file,
+            };
+            let name = names.get(file as usize).map_or("", String::as_str);
+            eve::event_head(&mut self.heads, ev, name);
+            // Heads of one job stay far below 4 GiB (a block is 1 MiB of packets).
+            self.ends
+                .push(u32::try_from(self.heads.len()).unwrap_or(u32::MAX));
+        }
+    }
+}
+
 /// A worker's answer to one job, or its last words.
 pub enum Output {
     /// A batch's events, and the capture clock of its last tick (if any).
-    Events(Vec<Event>, Option<u64>),
+    Events(Round, Option<u64>),
     Done {
-        events: Vec<Event>,
+        events: Round,
         decode: Box<DecodeStats>,
         flows: FlowStats,
         stream: StreamStats,
@@ -65,35 +105,55 @@ fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>, stream: &mut StreamSt
     }
 }
 
-/// What a worker adds to for those who watch the run: the progress bar's
-/// counters and, in live mode, the per-worker health counters.
-pub struct Tallies {
+/// What a worker is given.
+pub struct Setup {
+    pub me: usize,
+    pub workers: usize,
+    pub flow: FlowConfig,
+    pub dissect: bool,
+    /// Input names, written as `pcap_filename`.
+    pub names: Arc<[String]>,
+    pub jobs: Receiver<Arc<Batch>>,
+    pub out: Sender<Output>,
+    /// Rounds handed back by the merge for reuse.
+    pub pool: Receiver<Round>,
+    /// Flows created are added to `progress.flows` (once per batch, for the bar).
     pub progress: Arc<Progress>,
+    /// Live mode: the per-worker health counters.
     pub counters: Option<Arc<super::EngineCounters>>,
 }
 
-pub fn run(
-    me: usize,
-    workers: usize,
-    cfg: FlowConfig,
-    dissect: bool,
-    jobs: Receiver<Arc<Batch>>,
-    out: Sender<Output>,
-    tallies: Tallies,
-) {
-    let Tallies { progress, counters } = tallies;
-    // Flows created, as last added to `progress` (once per batch, for the bar).
-    let mut counted_flows = 0;
+pub fn run(setup: Setup) {
+    let Setup {
+        me,
+        workers,
+        flow: cfg,
+        dissect,
+        names,
+        jobs,
+        out,
+        pool,
+        progress,
+        counters,
+    } = setup;
     let mine = counters
         .as_ref()
         .and_then(|c| c.workers.get(me).map(|_| Arc::clone(c)));
+    // Flows created, as last added to `progress`.
+    let mut counted_flows = 0;
+    let fresh = |pool: &Receiver<Round>| {
+        let mut r = pool.try_recv().unwrap_or_default();
+        r.clear();
+        r
+    };
     let mut table: FlowTable<AppState> = FlowTable::new(cfg);
     let mut dstats = DecodeStats::default();
     let mut ended: Vec<Ended<AppState>> = Vec::new();
     let mut bodies = Emitted::new();
     let mut stream = StreamStats::default();
     for job in jobs {
-        let mut events = Vec::new();
+        let mut round = fresh(&pool);
+        let events = &mut round.events;
         let mut ticks = job.ticks.iter().peekable();
         for (pos, &slot) in job.slots.iter().enumerate() {
             let Some(hash) = slot.hash() else {
@@ -169,7 +229,7 @@ pub fn run(
             table.tick(clock, job.base + u64::from(tpos), &mut ended);
         }
         for e in ended.drain(..) {
-            close_flow(e, &mut events, &mut stream);
+            close_flow(e, events, &mut stream);
         }
         let clock = job.ticks.last().map(|&(_, c)| c);
         // Release the block before answering so its buffer can be reused.
@@ -187,17 +247,19 @@ pub fn run(
             c.flows_evicted.store(st.ended_forced, Relaxed);
             c.flows_timed_out.store(st.ended_timeout, Relaxed);
         }
-        if out.send(Output::Events(events, clock)).is_err() {
+        round.finish(&names);
+        if out.send(Output::Events(round, clock)).is_err() {
             return;
         }
     }
-    let mut events = Vec::new();
+    let mut round = fresh(&pool);
     table.flush(&mut ended);
     for e in ended.drain(..) {
-        close_flow(e, &mut events, &mut stream);
+        close_flow(e, &mut round.events, &mut stream);
     }
+    round.finish(&names);
     let _ = out.send(Output::Done {
-        events,
+        events: round,
         decode: Box::new(dstats),
         flows: table.stats().clone(),
         stream,

@@ -44,15 +44,32 @@ impl<W: Write> EveWriter<W> {
     pub fn event(&mut self, ev: &Event, ext: &Ext<'_>) -> std::io::Result<()> {
         self.buf.clear();
         let name = |i: u32| self.files.get(i as usize).map_or("", String::as_str);
-        match &ev.kind {
-            EventKind::Flow(f) => {
-                if f.empty {
-                    return Ok(());
-                }
-                flow_event(&mut self.buf, f, name(f.file), ext);
-            }
-            EventKind::App(a) => app_event(&mut self.buf, a, name(a.file), ext),
+        let file = match &ev.kind {
+            EventKind::Flow(f) => f.file,
+            EventKind::App(a) => a.file,
+        };
+        if !event_head(&mut self.buf, ev, name(file)) {
+            return Ok(());
         }
+        event_tail(&mut self.buf, ev, ext);
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
+    }
+
+    /// Writes an event whose head [`event_head`] wrote elsewhere (a
+    /// worker): `head` (empty: nothing to write), then the tail from `ext`.
+    pub fn event_with_head(
+        &mut self,
+        ev: &Event,
+        head: &[u8],
+        ext: &Ext<'_>,
+    ) -> std::io::Result<()> {
+        self.buf.clear();
+        if head.is_empty() {
+            return Ok(());
+        }
+        self.buf.extend_from_slice(head);
+        event_tail(&mut self.buf, ev, ext);
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)
     }
@@ -285,6 +302,49 @@ fn geo_fields(d: &mut Obj<'_>, g: &GeoAnswer) {
 
 /// A `flow` event; its timestamp is the flow's start, as Suricata's.
 pub fn flow_event(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str, ext: &Ext<'_>) {
+    flow_head(buf, f, pcap_filename);
+    let mut o = Obj::resume(buf);
+    write_ext(&mut o, false, None, f.names.as_deref(), f.anomalies, ext);
+    o.end();
+}
+
+/// The head of an EVE event: everything but the `phonehome` object and the
+/// closing brace, which [`event_tail`] adds. The head depends only on the
+/// event, so workers write it in parallel; the tail needs the resolve stage.
+/// Returns false (and writes nothing) for an event that is not written (an
+/// empty flow record).
+pub fn event_head(buf: &mut Vec<u8>, ev: &Event, pcap_filename: &str) -> bool {
+    match &ev.kind {
+        EventKind::Flow(f) => {
+            if f.empty {
+                return false;
+            }
+            flow_head(buf, f, pcap_filename);
+        }
+        EventKind::App(a) => app_head(buf, a, pcap_filename),
+    }
+    true
+}
+
+/// Closes an event that [`event_head`] opened: the `phonehome` object from
+/// what the resolve stage found, and the closing brace.
+pub fn event_tail(buf: &mut Vec<u8>, ev: &Event, ext: &Ext<'_>) {
+    let mut o = Obj::resume(buf);
+    match &ev.kind {
+        EventKind::Flow(f) => write_ext(&mut o, false, None, f.names.as_deref(), f.anomalies, ext),
+        EventKind::App(a) => write_ext(
+            &mut o,
+            app_ech(a),
+            Some(&a.body),
+            None,
+            FlowAnomalies::empty(),
+            ext,
+        ),
+    }
+    o.end();
+}
+
+fn flow_head(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str) {
     let mut o = Obj::new(buf);
     header(
         &mut o,
@@ -316,8 +376,6 @@ pub fn flow_event(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str, ext: &
             tc.str("state", t.state);
         });
     }
-    write_ext(&mut o, false, None, f.names.as_deref(), f.anomalies, ext);
-    o.end();
 }
 
 /// An application event (`dns`/`mdns`/`llmnr`, `tls`, `quic`, `http`): the
@@ -327,13 +385,36 @@ pub fn flow_event(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str, ext: &
 /// Everything is written straight into `buf`, in the key order and with the
 /// bytes the dissectors' `to_eve` objects serialize to.
 pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ext<'_>) {
-    let (event_type, ch) = match &a.body {
-        AppBody::Dns(d) => (d.flavor.event_type(), None),
-        AppBody::Tls(t) => ("tls", t.client_hello.as_ref()),
-        AppBody::Quic(q) => ("quic", q.client_hello.as_ref()),
-        AppBody::Http(_) => ("http", None),
+    app_head(buf, a, pcap_filename);
+    let mut o = Obj::resume(buf);
+    write_ext(
+        &mut o,
+        app_ech(a),
+        Some(&a.body),
+        None,
+        FlowAnomalies::empty(),
+        ext,
+    );
+    o.end();
+}
+
+/// Whether the event's client hello offered ECH.
+fn app_ech(a: &AppRecord) -> bool {
+    let ch = match &a.body {
+        AppBody::Tls(t) => t.client_hello.as_ref(),
+        AppBody::Quic(q) => q.client_hello.as_ref(),
+        AppBody::Dns(_) | AppBody::Http(_) => None,
     };
-    let ech = ch.is_some_and(|ch| ch.ech);
+    ch.is_some_and(|ch| ch.ech)
+}
+
+fn app_head(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str) {
+    let event_type = match &a.body {
+        AppBody::Dns(d) => d.flavor.event_type(),
+        AppBody::Tls(_) => "tls",
+        AppBody::Quic(_) => "quic",
+        AppBody::Http(_) => "http",
+    };
     let packet_side;
     let meta = if from_server(a) {
         packet_side = reversed(&a.meta);
@@ -365,15 +446,6 @@ pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ex
         AppBody::Quic(q) => quic_object(p, q),
         AppBody::Http(h) => http::write_eve(p, &h.request),
     });
-    write_ext(
-        &mut o,
-        ech,
-        Some(&a.body),
-        None,
-        FlowAnomalies::empty(),
-        ext,
-    );
-    o.end();
 }
 
 /// Whether an event is written server → client. Suricata logs a DNS message

@@ -18,6 +18,47 @@ use std::net::Ipv4Addr;
 
 pub const DEFAULT_PACKETS: u64 = 8_000_000;
 const SEED: u64 = 0x6265_6e63_686d_6978; // "benchmix"
+
+/// The traffic mix of a benchmark capture: its seed, the share of each kind
+/// of flow (cumulative thresholds) and how often an HTTPS flow is long or
+/// medium-sized.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mix {
+    pub seed: u64,
+    /// A flow is HTTPS below `https`, DNS below `dns`, QUIC below `quic`,
+    /// NTP below `ntp`, else IPv4 fragments.
+    pub https: f64,
+    pub dns: f64,
+    pub quic: f64,
+    pub ntp: f64,
+    pub long: f64,
+    pub medium: f64,
+}
+
+impl Mix {
+    /// The enterprise mix (the project's benchmark capture).
+    pub const ENTERPRISE: Mix = Mix {
+        seed: SEED,
+        https: 0.60,
+        dns: 0.83,
+        quic: 0.955,
+        ntp: 0.995,
+        long: 0.0012,
+        medium: 0.06,
+    };
+    /// A second seed with more QUIC and shorter flows: 40 % QUIC, no long
+    /// HTTPS flows, few medium ones, so nearly every packet is in a flow
+    /// still being dissected.
+    pub const QUIC_SHORT: Mix = Mix {
+        seed: 0x7175_6963_7368_6f72, // "quicshor"
+        https: 0.35,
+        dns: 0.55,
+        quic: 0.95,
+        ntp: 0.99,
+        long: 0.0,
+        medium: 0.01,
+    };
+}
 /// 2025-03-04T09:00:00Z
 const T0_US: u64 = 1_741_078_800_000_000;
 const POOL_LEN: usize = 1 << 20;
@@ -165,6 +206,7 @@ struct Ctx {
     names: Vec<Name>,
     vendor_idx: Vec<usize>,
     benign_idx: Vec<usize>,
+    mix: Mix,
 }
 
 impl Ctx {
@@ -335,6 +377,7 @@ fn build_ctx(rng: &mut Rng) -> Result<Ctx, GenError> {
         names,
         vendor_idx,
         benign_idx,
+        mix: Mix::ENTERPRISE,
     })
 }
 
@@ -437,13 +480,14 @@ impl Flow {
     #[allow(clippy::too_many_lines)]
     fn new(rng: &mut Rng, ctx: &Ctx, stats: &mut BenchStats) -> Result<Self, GenError> {
         let r = rng.unit();
-        let kind = if r < 0.60 {
+        let mix = &ctx.mix;
+        let kind = if r < mix.https {
             Kind::Https
-        } else if r < 0.83 {
+        } else if r < mix.dns {
             Kind::Dns
-        } else if r < 0.955 {
+        } else if r < mix.quic {
             Kind::Quic
-        } else if r < 0.995 {
+        } else if r < mix.ntp {
             Kind::Ntp
         } else {
             Kind::Frag
@@ -535,8 +579,8 @@ impl Flow {
             Kind::Frag => 514,
         };
         let port = [if kind == Kind::Ntp { 123 } else { cport }, sport];
-        let long = kind == Kind::Https && rng.chance(0.0012);
-        let medium = kind == Kind::Https && !long && rng.chance(0.06);
+        let long = kind == Kind::Https && rng.chance(mix.long);
+        let medium = kind == Kind::Https && !long && rng.chance(mix.medium);
         let chatty = rng.chance(0.8);
         let rounds = if long {
             // tens of thousands of packets
@@ -1128,9 +1172,20 @@ pub fn generate<W: Write>(
     format: Format,
     packets: u64,
 ) -> Result<(BenchStats, W), GenError> {
-    let mut rng = Rng::derive(SEED, "bench");
-    let ctx = build_ctx(&mut rng)?;
-    let mut flow_rng = Rng::derive(SEED, "flows");
+    generate_mix(out, format, packets, Mix::ENTERPRISE)
+}
+
+/// [`generate`] with another traffic mix.
+pub fn generate_mix<W: Write>(
+    out: W,
+    format: Format,
+    packets: u64,
+    mix: Mix,
+) -> Result<(BenchStats, W), GenError> {
+    let mut rng = Rng::derive(mix.seed, "bench");
+    let mut ctx = build_ctx(&mut rng)?;
+    ctx.mix = mix;
+    let mut flow_rng = Rng::derive(mix.seed, "flows");
     let mut stats = BenchStats::default();
     let mut em = Emitter {
         w: CaptureWriter::new(out, format)?,

@@ -55,6 +55,9 @@ enum Cmd {
         /// Capture format.
         #[arg(long, value_enum, default_value = "pcap")]
         format: Format,
+        /// Traffic mix: the enterprise mix, or a second seed with more QUIC and shorter flows.
+        #[arg(long, value_enum, default_value = "enterprise")]
+        mix: MixArg,
     },
     /// The hostile-input suite: floods, cost bombs, damaged gzip, odd encapsulation, each
     /// around one catalogued connection that must survive (what tests/hostile.rs replays).
@@ -63,6 +66,21 @@ enum Cmd {
         #[arg(short, long)]
         output: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum MixArg {
+    Enterprise,
+    QuicShort,
+}
+
+impl MixArg {
+    fn mix(self) -> bench::Mix {
+        match self {
+            MixArg::Enterprise => bench::Mix::ENTERPRISE,
+            MixArg::QuicShort => bench::Mix::QUIC_SHORT,
+        }
+    }
 }
 
 fn expected_path(capture: &Path) -> PathBuf {
@@ -116,17 +134,18 @@ fn run(cli: Cli) -> Result<(), GenError> {
             output,
             packets,
             format,
+            mix,
         } => {
             let start = Instant::now();
             let file = BufWriter::with_capacity(1 << 20, File::create(&output)?);
             let gz = output.extension().is_some_and(|e| e == "gz");
             let stats = if gz {
                 let enc = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
-                let (s, enc) = bench::generate(enc, format, packets)?;
+                let (s, enc) = bench::generate_mix(enc, format, packets, mix.mix())?;
                 enc.finish()?.flush()?;
                 s
             } else {
-                let (s, mut f) = bench::generate(file, format, packets)?;
+                let (s, mut f) = bench::generate_mix(file, format, packets, mix.mix())?;
                 f.flush()?;
                 s
             };

@@ -77,6 +77,40 @@ fn bench_is_deterministic_and_exact_in_packet_count() {
     assert_eq!(&c[..a.len()], &a[..]);
 }
 
+#[test]
+fn quic_short_mix_has_more_and_shorter_flows_than_the_enterprise_mix() {
+    let n = 40_000;
+    let (e, eb) = bench::generate_mix(Vec::new(), Format::Pcap, n, bench::Mix::ENTERPRISE).unwrap();
+    let (d, db) = bench::generate(Vec::new(), Format::Pcap, n).unwrap();
+    assert!(eb == db, "generate is the enterprise mix");
+    assert_eq!(e, d);
+    let (q, qb) = bench::generate_mix(Vec::new(), Format::Pcap, n, bench::Mix::QUIC_SHORT).unwrap();
+    assert_eq!(q.packets, n);
+    assert!(qb != eb, "another seed, other bytes");
+    assert_eq!(q.long_flows, 0, "{q:?}");
+    // Same packet count, shorter flows: more of them (the gap grows with the
+    // capture, as long flows take more of the enterprise mix: 1M packets
+    // hold 61,747 flows against 34,598).
+    assert!(q.flows > e.flows, "{q:?} vs {e:?}");
+    // QUIC flows are UDP on port 443: count client Initials' flows by frames.
+    let quic = |pcap: &[u8]| {
+        records(pcap)
+            .iter()
+            .filter(|(_, f)| {
+                etherparse::SlicedPacket::from_ethernet(f).is_ok_and(|p| {
+                    matches!(p.transport, Some(etherparse::TransportSlice::Udp(u)) if u.destination_port() == 443)
+                })
+            })
+            .count()
+    };
+    assert!(
+        quic(&qb) > 2 * quic(&eb),
+        "QUIC frames: {} vs {}",
+        quic(&qb),
+        quic(&eb)
+    );
+}
+
 // ------------------------------------------------------------------ a tiny pcap reader
 
 fn records(pcap: &[u8]) -> Vec<(u64, &[u8])> {
