@@ -252,7 +252,8 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     }
     // --- end evidence bundle ---
     // --- sinks (src/sink) ---
-    let sink_settings = a.sinks.settings(&a.eve)?;
+    let mut sink_settings = a.sinks.settings(&a.eve)?;
+    sink_settings.run_key = Some(run_key(&cfg.inputs));
     let out = open_output(&a.eve, sink_settings.eve_rotate)?;
     let mut output = Output::new(
         Resolver::new(catalog, geoip, DnsCacheConfig::default()),
@@ -290,9 +291,19 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
             Ok(f)
         })
         .with_context(|| format!("cannot write EVE output to {}", a.eve))?;
+    let mut sink_lost = false;
     for r in output.finish_sinks() {
         if !a.quiet || r.backlog > 0 || r.counts.dropped > 0 {
             eprintln!("phonehome: {r}");
+        }
+        if r.counts.spool_lost > 0 {
+            sink_lost = true;
+            eprintln!(
+                "phonehome: error: sink {}: {} records were lost because its spool was full or unwritable; raise spool_max or free {}",
+                r.name,
+                r.counts.spool_lost,
+                r.spool_dir.display()
+            );
         }
     }
     let elapsed = started.elapsed();
@@ -329,7 +340,40 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         .file_errors
         .iter()
         .any(|e| !matches!(e, CaptureError::EmptyDirectory { .. }));
-    Ok(if damaged { EXIT_RUNTIME } else { EXIT_OK })
+    Ok(if damaged || sink_lost {
+        EXIT_RUNTIME
+    } else {
+        EXIT_OK
+    })
+}
+
+/// The identity of this run for the sinks' resume after a crash: the
+/// command line, and each input's path, size and modification time. The
+/// same replay run again after a kill then delivers only what the killed
+/// one had not (see `sink::worker::DeliveryState`).
+fn run_key(inputs: &[InputFile]) -> u64 {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for a in std::env::args_os().skip(1) {
+        h.update(a.as_encoded_bytes());
+        h.update([0]);
+    }
+    for i in inputs {
+        h.update(i.path.as_os_str().as_encoded_bytes());
+        if let Ok(m) = std::fs::metadata(&i.path) {
+            h.update(m.len().to_le_bytes());
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            h.update(mtime.to_le_bytes());
+        }
+    }
+    let d = h.finalize();
+    let mut k = [0u8; 8];
+    k.copy_from_slice(d.get(..8).unwrap_or(&[0; 8]));
+    u64::from_le_bytes(k)
 }
 
 /// The findings as a table an analyst reads at the end of a replay.
