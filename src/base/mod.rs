@@ -10,6 +10,7 @@
 #[macro_use]
 pub mod stdio;
 
+pub mod budget;
 pub mod country;
 pub mod json;
 pub mod lines;

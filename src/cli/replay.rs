@@ -45,6 +45,15 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub community_id_seed: u16,
 
+    /// Memory the whole replay may use (K/M/G), the catalog and GeoIP data
+    /// included [default: half the machine's memory, or of the cgroup's
+    /// limit]. Under pressure, out-of-order data of flows already named is
+    /// dropped first, then that of nameless flows past their first flight,
+    /// then flows are ended early; a nameless flow's hello is always kept.
+    /// Counted in stats.phonehome.memory.
+    #[arg(long, value_name = "BYTES", value_parser = phonehome::sink::config::parse_size)]
+    pub memory_limit: Option<u64>,
+
     /// Most flows held at once (shared among workers); beyond, the flow
     /// nearest its timeout is written out early with reason "forced".
     #[arg(long, value_name = "N", default_value_t = 1 << 20)]
@@ -245,6 +254,7 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         catalog = catalog.synthetic_scaled(n);
     }
     let geoip = GeoIp::open(&a.geoip.options().to_config()?)?;
+    let dns_cache = memory_budget(a.memory_limit, cfg.workers)?;
     // --- evidence bundle (issue #5): refuse a used directory before writing anything ---
     if let Some(dir) = &a.evidence.evidence {
         let eve = (a.eve != "-").then(|| std::path::Path::new(&a.eve));
@@ -256,7 +266,7 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     sink_settings.run_key = Some(run_key(&cfg.inputs));
     let out = open_output(&a.eve, sink_settings.eve_rotate)?;
     let mut output = Output::new(
-        Resolver::new(catalog, geoip, DnsCacheConfig::default()),
+        Resolver::new(catalog, geoip, dns_cache),
         Judge::new(policy),
         EveWriter::new(out, names),
     );
@@ -345,6 +355,42 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_OK
     })
+}
+
+/// Bytes per DNS cache binding at most (name, address, history slot, map).
+const DNS_BINDING_BYTES: u64 = 320;
+
+/// Sets the global memory budget from `--memory-limit` (default: half the
+/// machine's memory): what is left for the growing tables once the
+/// process's memory now (binary, catalog, GeoIP), the pipeline's blocks
+/// and events in flight and the DNS cache (sized to an eighth of the limit)
+/// are set aside. Returns the DNS cache's settings.
+fn memory_budget(limit: Option<u64>, workers: usize) -> anyhow::Result<DnsCacheConfig> {
+    use phonehome::base::budget;
+    let mut dns = DnsCacheConfig::default();
+    let Some(limit) = limit.or_else(|| budget::machine_memory().map(|m| m / 2)) else {
+        return Ok(dns);
+    };
+    let w = workers as u64;
+    dns.max_bindings = dns
+        .max_bindings
+        .min((limit / 8 / DNS_BINDING_BYTES).max(1024) as usize);
+    let now = budget::resident().unwrap_or(0);
+    let pipeline = (48 << 20) + w * (8 << 20);
+    let fixed = now + pipeline + dns.max_bindings as u64 * DNS_BINDING_BYTES;
+    let tables = limit.saturating_sub(fixed);
+    if tables < 8 << 20 {
+        anyhow::bail!(
+            "--memory-limit {} MiB is too small: {} MiB are taken before any flow (the catalog and GeoIP data {} MiB, {} workers' blocks and the DNS cache); give at least {} MiB",
+            limit >> 20,
+            fixed >> 20,
+            now >> 20,
+            w,
+            (fixed >> 20) + 8
+        );
+    }
+    budget::global().set_limit(tables);
+    Ok(dns)
 }
 
 /// The identity of this run for the sinks' resume after a crash: the
