@@ -28,6 +28,11 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Whether `path` names standard input (`-`; a file of that name is `./-`).
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
 /// Largest record accepted. Real snap lengths stop at 256 KiB; anything far
 /// beyond is a corrupt length field, not a packet.
 const MAX_RECORD: usize = 64 << 20;
@@ -237,8 +242,12 @@ enum Parsed {
 }
 
 impl CaptureFile {
-    /// Opens `path`, unwrapping gzip and sniffing the capture format.
+    /// Opens `path` (standard input for `-`), unwrapping gzip and sniffing
+    /// the capture format.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        if is_stdin(path) {
+            return Self::from_reader(path, Box::new(std::io::stdin()));
+        }
         let file = File::open(path).map_err(|source| CaptureError::Open {
             path: path.to_owned(),
             source,
@@ -249,9 +258,15 @@ impl CaptureFile {
                 detail: "it is a directory".into(),
             });
         }
+        Self::from_reader(path, Box::new(file))
+    }
+
+    /// Reads a capture from any byte stream (a pipe, a socket), named
+    /// `path` in errors; gzip and the format are sniffed as for a file.
+    pub fn from_reader(path: &Path, inner: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
         let disk_bytes = Arc::new(AtomicU64::new(0));
         let counted = Counting {
-            inner: file,
+            inner,
             count: Arc::clone(&disk_bytes),
         };
         let mut raw = std::io::BufReader::with_capacity(1 << 16, counted);

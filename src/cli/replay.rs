@@ -8,7 +8,9 @@ use super::{load_catalog_strict, GeoIpFlags, DEFAULT_HOME, EXIT_OK, EXIT_RUNTIME
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use phonehome::base::Progress;
-use phonehome::capture::{expand_inputs, CaptureError, InputFile};
+use phonehome::capture::{
+    expand_inputs, is_stdin, CaptureError, CaptureFile, FileSource, InputFile,
+};
 use phonehome::engine::output::{AlertMode, Output};
 use phonehome::engine::{self, ReplayConfig};
 use phonehome::evidence::bundle::{self, BundleInput, BundleSummary, EveTarget, MANIFEST};
@@ -29,7 +31,8 @@ use std::time::Instant;
 pub struct ReplayArgs {
     /// Capture files or directories (searched recursively). Files are read in
     /// the order of their first packet's time; the format comes from the
-    /// file's magic number, whatever its name.
+    /// file's magic number, whatever its name. `-` reads one capture (pcap
+    /// or pcapng, gzip or not) from standard input.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
@@ -202,6 +205,18 @@ fn open_output(
 
 pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     let inputs = expand_inputs(&a.paths)?;
+    let stdin = inputs.files.iter().any(|f| is_stdin(&f.path));
+    if stdin && a.evidence.evidence.is_some() {
+        anyhow::bail!(
+            "--evidence reads the captures a second time, which standard input cannot be: save the capture to a file and replay that"
+        );
+    }
+    // Standard input is checked before anything is written, as a file is.
+    let stdin_file = if stdin {
+        Some(CaptureFile::open(std::path::Path::new("-"))?)
+    } else {
+        None
+    };
     if !a.quiet && !inputs.skipped.is_empty() {
         // Directories often hold notes and logs beside captures: say so once.
         let shown: Vec<String> = inputs
@@ -286,7 +301,11 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     let bar = Bar::start("replay", total_bytes, Arc::clone(&progress), a.quiet);
     let started = Instant::now();
     let eve_name = a.eve.clone();
-    let result = engine::replay(&cfg, Arc::clone(&progress), &mut |ev| {
+    let source = match stdin_file {
+        Some(f) => FileSource::opened(cfg.inputs.clone(), f),
+        None => FileSource::new(cfg.inputs.clone()),
+    };
+    let result = engine::run(&cfg, source, Arc::clone(&progress), &mut |ev| {
         output
             .event(&ev)
             .with_context(|| format!("cannot write EVE output to {eve_name}"))

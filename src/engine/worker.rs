@@ -1,7 +1,6 @@
 //! A worker thread: decode, flow tracking and dissection for its share of packets.
 
-use super::reader::Job;
-use crate::decode::{self, DecodeStats, Decoded};
+use crate::decode::{self, worker_of, Batch, DecodeStats, Decoded};
 use crate::dissect::stream::StreamStats;
 use crate::dissect::{AppRecord, Event, EventKind};
 use crate::dissect::{AppState, Emitted, FlowFacts};
@@ -65,9 +64,10 @@ fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>, stream: &mut StreamSt
 
 pub fn run(
     me: usize,
+    workers: usize,
     cfg: FlowConfig,
     dissect: bool,
-    jobs: Receiver<Arc<Job>>,
+    jobs: Receiver<Arc<Batch>>,
     out: Sender<Output>,
 ) {
     let mut table: FlowTable<AppState> = FlowTable::new(cfg);
@@ -77,9 +77,15 @@ pub fn run(
     let mut stream = StreamStats::default();
     for job in jobs {
         let mut events = Vec::new();
-        let mine = job.assign.get(me).map(Vec::as_slice).unwrap_or_default();
         let mut ticks = job.ticks.iter().peekable();
-        for &(pos, src) in mine {
+        for (pos, &slot) in job.slots.iter().enumerate() {
+            let Some(hash) = slot.hash() else {
+                continue;
+            };
+            if worker_of(hash, workers) != me {
+                continue;
+            }
+            let pos = pos as u32;
             while let Some(&&(tpos, clock)) = ticks.peek() {
                 if tpos > pos {
                     break;
@@ -87,15 +93,16 @@ pub fn run(
                 table.tick(clock, job.base + u64::from(tpos), &mut ended);
                 ticks.next();
             }
-            let Some((meta, bytes, packets)) = job.bytes(pos, src) else {
+            let Some(item) = job.item(pos as usize, slot) else {
                 continue;
             };
+            let (meta, bytes, packets) = (item.meta, item.bytes, item.packets);
             let ctx = PacketCtx {
                 idx: job.base + u64::from(pos),
                 ts_ns: meta.ts_ns,
                 wire_len: meta.origlen.max(meta.caplen),
                 packets,
-                file: job.file,
+                file: job.input(),
                 layer: 0,
             };
             let Decoded::Packet(p) = decode::decode(meta.linktype, bytes, &mut dstats) else {

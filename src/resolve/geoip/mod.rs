@@ -262,7 +262,7 @@ pub struct DbInfo {
 type Db = Reader<Cow<'static, [u8]>>;
 
 /// What identifies a version of a file on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Stamp {
     len: u64,
     modified: Option<std::time::SystemTime>,
@@ -642,6 +642,49 @@ impl GeoIp {
             answer.db_error = true;
             self.lookup_errors.fetch_add(1, Ordering::Relaxed);
             None
+        })
+    }
+
+    /// A digest of the database files' versions as loaded (size, time,
+    /// inode); compare with [`GeoIp::stamps_on_disk`].
+    pub fn stamps_loaded(&self) -> u64 {
+        self.stamps(|db| db.file.as_ref().map(|(_, st)| *st))
+    }
+
+    /// The same digest for the files as they are on disk now: it differs
+    /// from [`GeoIp::stamps_loaded`] once a file was replaced.
+    pub fn stamps_on_disk(&self) -> u64 {
+        self.stamps(|db| db.file.as_ref().and_then(|(p, _)| Stamp::of(p).ok()))
+    }
+
+    fn stamps(&self, stamp: impl Fn(&Database) -> Option<Stamp>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for db in [&self.country, &self.asn].into_iter().flatten() {
+            stamp(db).hash(&mut h);
+        }
+        h.finish()
+    }
+
+    /// The same databases opened again (files read again, built-in data
+    /// kept): how a `GeoIp` shared by several threads is reloaded, where
+    /// [`GeoIp::reload_if_changed`] cannot run.
+    pub fn reopen(&self) -> Result<GeoIp, GeoIpError> {
+        let again = |db: &Option<Database>, role: Role| -> Result<Option<Database>, GeoIpError> {
+            let Some(db) = db else {
+                return Ok(None);
+            };
+            let source = match &db.file {
+                Some((path, _)) => Source::File(path.clone()),
+                None => Source::Embedded,
+            };
+            open_source(role, &source, self.verify_files)
+        };
+        Ok(GeoIp {
+            country: again(&self.country, Role::Country)?,
+            asn: again(&self.asn, Role::Asn)?,
+            verify_files: self.verify_files,
+            lookup_errors: AtomicU64::new(0),
         })
     }
 
