@@ -395,7 +395,7 @@ fn memory_budget(limit: Option<u64>, workers: usize) -> anyhow::Result<DnsCacheC
         .max_bindings
         .min((limit / 8 / DNS_BINDING_BYTES).max(1024) as usize);
     let now = budget::resident().unwrap_or(0);
-    let pipeline = (48 << 20) + w * (8 << 20);
+    let pipeline = (64 << 20) + w * (16 << 20);
     let fixed = now + pipeline + dns.max_bindings as u64 * DNS_BINDING_BYTES;
     let tables = limit.saturating_sub(fixed);
     if tables < 8 << 20 {

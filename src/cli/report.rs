@@ -45,6 +45,11 @@ const MAX_TAIL: u64 = 4 << 20;
 fn ends_with_stats(path: &std::path::Path) -> std::io::Result<bool> {
     use std::io::{Read, Seek, SeekFrom};
     let mut f = std::fs::File::open(path)?;
+    let mut first = [0u8; 1];
+    if f.read(&mut first)? == 0 || first != *b"{" {
+        // Not an EVE file at all: the report says so itself.
+        return Ok(true);
+    }
     let len = f.metadata()?.len();
     let from = len.saturating_sub(MAX_TAIL);
     f.seek(SeekFrom::Start(from))?;
