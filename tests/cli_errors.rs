@@ -1,6 +1,6 @@
 //! Bad input gets one clear line naming the thing and what is wrong, and the
 //! documented exit code (1 runtime, 2 usage).
-#![allow(clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
 mod common;
 
@@ -143,5 +143,59 @@ fn catalog_match_prints_the_tier_and_the_source() {
          eu9.acme-telemetry.example\tAcme / EDR\tIL\towned_domain\towned_domain acme-telemetry.example\tunspecified\tdocumented\thttps://acme.example/firewall\n\
          www.acme.example\tno match (web presence: never evidence)\n\
          91.228.165.30\tAcme / unidentified product\tIL\towned_network\tasn AS50881\tunspecified\tdocumented\thttps://acme.example/networks\n"
+    );
+}
+
+#[test]
+fn report_on_an_eve_file_cut_short_refuses_unless_allowed_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let eve = dir.path().join("eve.json");
+    let run = common::phonehome(&[
+        "replay",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/captures/demo.pcap"),
+        "-q",
+        "--eve",
+        eve.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let whole = std::fs::read_to_string(&eve).unwrap();
+    let out = dir.path().join("out");
+    let report = |file: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "report",
+            file.to_str().unwrap(),
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        common::phonehome(&args)
+    };
+    // The whole file ends with its stats event.
+    let r = report(&eve, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Killed before the stats event: every alert is there, the stats is not.
+    let lines: Vec<&str> = whole.lines().collect();
+    let cut = dir.path().join("cut.json");
+    std::fs::write(&cut, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+    let r = report(&cut, &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "phonehome: error: {} does not end with the replay's stats event: the run was cut short (killed, or still running) and its findings may be incomplete; pass --allow-partial to report on it anyway",
+            cut.display()
+        )
+    );
+    // Killed in the middle of a line.
+    let torn = dir.path().join("torn.json");
+    std::fs::write(&torn, &whole[..whole.len() / 2]).unwrap();
+    assert_eq!(report(&torn, &[]).code, 1);
+    let r = report(&torn, &["--allow-partial"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("warning:") && r.stderr.contains("cut short"),
+        "{}",
+        r.stderr
     );
 }

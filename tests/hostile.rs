@@ -750,3 +750,53 @@ fn bad_configuration_refuses_to_start_in_one_line() {
         "{err}"
     );
 }
+
+// ------------------------------------------------------------ memory budget
+
+#[test]
+fn the_memory_budget_holds_the_peak_and_sheds_in_its_order() {
+    // 600 connections of 70 KB behind holes: unbounded they hold 600 stream
+    // windows. Under 160 MiB for the whole process the nameless flows' data
+    // past their first flight is refused first; the evidence survives.
+    let (m, c) = run_case("ooo_flood", &["--memory-limit", "160M"]);
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    let st = m.stats();
+    let shed = &st["phonehome"]["memory"]["shed"];
+    assert!(u(&shed["ooo_nameless"]["times"]) > 1000, "{shed}");
+    assert_eq!(u(&shed["ooo_named"]["times"]), 0, "{shed}");
+    let flagged = m
+        .of_type("flow")
+        .into_iter()
+        .filter(|f| Measured::anomalies(f).contains(&"stream.memory"))
+        .count() as u64;
+    assert!(flagged > 100, "{flagged} flows flagged stream.memory");
+    assert_eq!(flagged, u(&st["phonehome"]["stream"]["memory"]));
+    m.assert_finding(c);
+    assert_rss(&m, 160);
+
+    // 60,000 flows with no --max-flows bound to speak of: the budget ends the
+    // flows nearest their timeout to make room, each counted.
+    let (f, c) = run_case(
+        "flow_flood",
+        &["--max-flows", "100000000", "--memory-limit", "160M"],
+    );
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    let st = f.stats();
+    let refused = u(&st["phonehome"]["memory"]["shed"]["flow"]["times"]);
+    assert!(refused > 10_000, "{refused} flows refused");
+    assert_eq!(u(&st["phonehome"]["flow"]["evicted"]), refused);
+    f.assert_finding(c);
+    assert_rss(&f, 160);
+
+    // A limit below what start-up holds is one line, not a run.
+    let (small, _) = run_case("evidence", &["--memory-limit", "16M"]);
+    assert_eq!(small.code, 1);
+    assert!(
+        small
+            .stderr
+            .starts_with("phonehome: error: --memory-limit 16 MiB is too small: ")
+            && small.stderr.lines().count() == 1,
+        "{}",
+        small.stderr
+    );
+}

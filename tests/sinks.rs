@@ -575,7 +575,19 @@ fn undelivered_records_stay_spooled_for_the_next_run() {
     let st = &eve2[123]["stats"]["phonehome"]["sinks"]["hec"];
     assert_eq!(st["replayed"], 124);
     assert_eq!(st["sent"], 247);
-    assert_eq!(std::fs::read_dir(spool.join("hec")).unwrap().count(), 0);
+    // Nothing is left but the head, holding the run's acknowledged position.
+    let left: Vec<String> = std::fs::read_dir(spool.join("hec"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, vec!["head".to_string()]);
+    let head = std::fs::read_to_string(spool.join("hec/head")).unwrap();
+    assert!(
+        head.starts_with("0 0 run=")
+            && head.contains(" acked=124 ")
+            && head.ends_with(" foreign=0\n"),
+        "{head}"
+    );
 }
 
 // ---------------------------------------------------------------- redis
@@ -1494,5 +1506,52 @@ fn ecs_documents_use_only_ecs_fields_with_their_types() {
                 && x["indicator"]["type"] == "domain-name"
         ),
         "{en:?}"
+    );
+}
+
+#[test]
+fn a_full_spool_loses_records_counts_them_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("sinks.toml");
+    let eve = dir.path().join("eve.json");
+    // Nobody listens: every record goes to a spool of 4 KiB.
+    std::fs::write(
+        &conf,
+        format!(
+            "spool_dir = \"{}\"\ntimeout = 1\n\n[[sink]]\ntype = \"hec\"\nurl = \"http://127.0.0.1:{}\"\ntoken = \"T0KEN\"\nspool_max = \"4K\"\n",
+            dir.path().join("spool").display(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let run = common::phonehome(&[
+        "replay",
+        root().join("captures/demo.pcap").to_str().unwrap(),
+        "-q",
+        "--eve",
+        eve.to_str().unwrap(),
+        "--config",
+        conf.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let text = std::fs::read_to_string(&eve).unwrap();
+    let stats: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let hec = &stats["stats"]["phonehome"]["sinks"]["hec"];
+    let lost = hec["spool_lost"].as_u64().unwrap();
+    let spooled = hec["spooled"].as_u64().unwrap();
+    assert!(lost > 100 && spooled > 0, "{hec}");
+    assert_eq!(hec["dropped"].as_u64().unwrap(), lost, "{hec}");
+    assert_eq!(
+        lost + spooled,
+        123,
+        "every record before the stats event: {hec}"
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "phonehome: error: sink hec: {} records were lost because its spool was full or unwritable; raise spool_max or free ",
+            lost + 1
+        )),
+        "{}",
+        run.stderr
     );
 }

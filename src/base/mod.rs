@@ -12,6 +12,7 @@
 #[macro_use]
 pub mod stdio;
 
+pub mod budget;
 pub mod country;
 pub mod json;
 pub mod lines;

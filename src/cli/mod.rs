@@ -45,7 +45,8 @@ macro_rules! exit_codes {
   0  success
   1  runtime error: a missing, unreadable or non-capture input, a capture damaged part-way
      (its earlier packets are still used; --keep-going reports it and exits 0), a bad
-     policy, catalog or GeoIP file, unwritable output
+     policy, catalog or GeoIP file, unwritable output, a sink's full spool (records lost),
+     report on an EVE file cut short (no final stats event) without --allow-partial
   2  usage error: unknown option, missing or bad value
   3  replay: stopped by SIGTERM/SIGINT (output complete for what was read before the
      signal; live exits 0 on a signal, as a service does); catalog match: at least one

@@ -54,6 +54,15 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub community_id_seed: u16,
 
+    /// Memory the whole replay may use (K/M/G), the catalog and GeoIP data
+    /// included [default: half the machine's memory, or of the cgroup's
+    /// limit]. Under pressure, out-of-order data of flows already named is
+    /// dropped first, then that of nameless flows past their first flight,
+    /// then flows are ended early; a nameless flow's hello is always kept.
+    /// Counted in stats.phonehome.memory.
+    #[arg(long, value_name = "BYTES", value_parser = phonehome::sink::config::parse_size)]
+    pub memory_limit: Option<u64>,
+
     /// Most flows held at once (shared among workers); beyond, the flow
     /// nearest its timeout is written out early with reason "forced".
     #[arg(long, value_name = "N", default_value_t = 1 << 20)]
@@ -293,6 +302,7 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         catalog = catalog.synthetic_scaled(n);
     }
     let geoip = GeoIp::open(&a.geoip.options().to_config()?)?;
+    let dns_cache = memory_budget(a.memory_limit, cfg.workers)?;
     // --- evidence bundle (issue #5): refuse a used directory before writing anything ---
     if let Some(dir) = &a.evidence.evidence {
         let eve = (a.eve != "-").then(|| std::path::Path::new(&a.eve));
@@ -300,10 +310,11 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     }
     // --- end evidence bundle ---
     // --- sinks (src/sink) ---
-    let sink_settings = a.sinks.settings(&a.eve)?;
+    let mut sink_settings = a.sinks.settings(&a.eve)?;
+    sink_settings.run_key = Some(run_key(&cfg.inputs));
     let out = open_output(&a.eve, sink_settings.eve_rotate)?;
     let mut output = Output::new(
-        Resolver::new(catalog, geoip, DnsCacheConfig::default()),
+        Resolver::new(catalog, geoip, dns_cache),
         Judge::new(policy),
         EveWriter::new(out, cfg.file_names.clone()),
     );
@@ -362,9 +373,19 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
             Ok(f)
         })
         .with_context(|| format!("cannot write EVE output to {}", a.eve))?;
+    let mut sink_lost = false;
     for r in output.finish_sinks() {
         if !a.quiet || r.backlog > 0 || r.counts.dropped > 0 {
             eprintln!("phonehome: {r}");
+        }
+        if r.counts.spool_lost > 0 {
+            sink_lost = true;
+            eprintln!(
+                "phonehome: error: sink {}: {} records were lost because its spool was full or unwritable; raise spool_max or free {}",
+                r.name,
+                r.counts.spool_lost,
+                r.spool_dir.display()
+            );
         }
     }
     let elapsed = started.elapsed();
@@ -409,13 +430,78 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         .file_errors
         .iter()
         .any(|e| !matches!(e, CaptureError::EmptyDirectory { .. }));
-    Ok(if damaged && !a.keep_going {
+    Ok(if (damaged && !a.keep_going) || sink_lost {
         EXIT_RUNTIME
     } else if outcome.stopped {
         super::EXIT_STOPPED
     } else {
         EXIT_OK
     })
+}
+
+/// Bytes per DNS cache binding at most (name, address, history slot, map).
+const DNS_BINDING_BYTES: u64 = 320;
+
+/// Sets the global memory budget from `--memory-limit` (default: half the
+/// machine's memory): what is left for the growing tables once the
+/// process's memory now (binary, catalog, GeoIP), the pipeline's blocks
+/// and events in flight and the DNS cache (sized to an eighth of the limit)
+/// are set aside. Returns the DNS cache's settings.
+fn memory_budget(limit: Option<u64>, workers: usize) -> anyhow::Result<DnsCacheConfig> {
+    use phonehome::base::budget;
+    let mut dns = DnsCacheConfig::default();
+    let Some(limit) = limit.or_else(|| budget::machine_memory().map(|m| m / 2)) else {
+        return Ok(dns);
+    };
+    let w = workers as u64;
+    dns.max_bindings = dns
+        .max_bindings
+        .min((limit / 8 / DNS_BINDING_BYTES).max(1024) as usize);
+    let now = budget::resident().unwrap_or(0);
+    let pipeline = (64 << 20) + w * (16 << 20);
+    let fixed = now + pipeline + dns.max_bindings as u64 * DNS_BINDING_BYTES;
+    let tables = limit.saturating_sub(fixed);
+    if tables < 8 << 20 {
+        anyhow::bail!(
+            "--memory-limit {} MiB is too small: {} MiB are taken before any flow (the catalog and GeoIP data {} MiB, {} workers' blocks and the DNS cache); give at least {} MiB",
+            limit >> 20,
+            fixed >> 20,
+            now >> 20,
+            w,
+            (fixed >> 20) + 8
+        );
+    }
+    budget::global().set_limit(tables);
+    Ok(dns)
+}
+
+/// The identity of this run for the sinks' resume after a crash: the
+/// command line, and each input's path, size and modification time. The
+/// same replay run again after a kill then delivers only what the killed
+/// one had not (see `sink::worker::DeliveryState`).
+fn run_key(inputs: &[InputFile]) -> u64 {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for a in std::env::args_os().skip(1) {
+        h.update(a.as_encoded_bytes());
+        h.update([0]);
+    }
+    for i in inputs {
+        h.update(i.path.as_os_str().as_encoded_bytes());
+        if let Ok(m) = std::fs::metadata(&i.path) {
+            h.update(m.len().to_le_bytes());
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            h.update(mtime.to_le_bytes());
+        }
+    }
+    let d = h.finalize();
+    let mut k = [0u8; 8];
+    k.copy_from_slice(d.get(..8).unwrap_or(&[0; 8]));
+    u64::from_le_bytes(k)
 }
 
 /// The findings as a table an analyst reads at the end of a replay, its

@@ -29,11 +29,79 @@ pub struct ReportArgs {
     /// No progress bar and no summary on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Report on EVE files that do not end with the replay's final stats
+    /// event (the replay was killed, or is still running): warn, and go on.
+    #[arg(long)]
+    pub allow_partial: bool,
+}
+
+/// Longest tail of an EVE file read to find its last line (the stats
+/// event is a few KiB).
+const MAX_TAIL: u64 = 4 << 20;
+
+/// Whether the last line of `path` is a whole `stats` event: what a replay
+/// writes last, so its absence means the run was cut short.
+fn ends_with_stats(path: &std::path::Path) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let mut first = [0u8; 1];
+    if f.read(&mut first)? == 0 || first != *b"{" {
+        // Not an EVE file at all: the report says so itself.
+        return Ok(true);
+    }
+    let len = f.metadata()?.len();
+    let from = len.saturating_sub(MAX_TAIL);
+    f.seek(SeekFrom::Start(from))?;
+    let mut tail = Vec::new();
+    f.take(MAX_TAIL).read_to_end(&mut tail)?;
+    let Some(body) = tail.strip_suffix(b"\n") else {
+        return Ok(false);
+    };
+    let last = body
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(body, |i| body.get(i + 1..).unwrap_or_default());
+    let v: serde_json::Value = match serde_json::from_slice(last) {
+        Ok(v) => v,
+        Err(_) => return Ok(false),
+    };
+    Ok(v.get("event_type").and_then(|t| t.as_str()) == Some("stats"))
+}
+
+/// EVE inputs that do not end with a stats event. A file rotated away by
+/// the replay (`<eve>.<stamp>`, given with `<eve>`) is a part of a run and
+/// ends without one.
+fn partial_inputs(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    paths
+        .iter()
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let s = p.display().to_string();
+            !names.iter().any(|n| s.starts_with(&format!("{n}.")))
+        })
+        .filter(|p| !ends_with_stats(p).unwrap_or(true))
+        .cloned()
+        .collect()
 }
 
 /// The `report` command.
 pub fn run(a: &ReportArgs) -> anyhow::Result<u8> {
     let started = std::time::Instant::now();
+    for p in partial_inputs(&a.paths) {
+        if !a.allow_partial {
+            eprintln!(
+                "phonehome: error: {} does not end with the replay's stats event: the run was cut short (killed, or still running) and its findings may be incomplete; pass --allow-partial to report on it anyway",
+                p.display()
+            );
+            return Ok(EXIT_RUNTIME);
+        }
+        eprintln!(
+            "phonehome: warning: {} does not end with the replay's stats event: the run was cut short, its findings may be incomplete",
+            p.display()
+        );
+    }
     let total: u64 = a
         .paths
         .iter()

@@ -20,6 +20,7 @@
 
 use super::stats::{Counter as C, DecodeStats};
 use super::walk::{walk, FragInfo, Stop, Walked};
+use crate::base::budget::{self, Use};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -204,6 +205,8 @@ pub struct Defragmenter {
     limits: DefragLimits,
     map: HashMap<Key, Tracker>,
     mem: usize,
+    /// `mem` as last counted by the global memory budget.
+    accounted: usize,
     spare: Vec<Vec<u8>>,
     /// Packet time of the next opportunistic expiry sweep.
     next_sweep: u64,
@@ -221,6 +224,7 @@ impl Defragmenter {
             },
             map: HashMap::new(),
             mem: 0,
+            accounted: 0,
             spare: Vec::new(),
             next_sweep: 0,
             last: (0, 0),
@@ -246,6 +250,20 @@ impl Defragmenter {
     /// the frame's layers like `decode` would, so give a fragment to one of the
     /// two only. Returns the whole frame once the datagram is complete.
     pub fn push(
+        &mut self,
+        linktype: u16,
+        frame: &[u8],
+        ts_ns: u64,
+        stats: &mut DecodeStats,
+    ) -> Option<Vec<u8>> {
+        let out = self.push_fragment(linktype, frame, ts_ns, stats);
+        // The fragments held count against the global memory budget.
+        budget::global().adjust(self.accounted as u64, self.mem as u64);
+        self.accounted = self.mem;
+        out
+    }
+
+    fn push_fragment(
         &mut self,
         linktype: u16,
         frame: &[u8],
@@ -399,6 +417,14 @@ impl Defragmenter {
         if mem_total - t.mem + new_mem > limits.max_total_bytes {
             return Verdict::DropDatagram(C::DefragMemcap);
         }
+        if new_mem > t.mem {
+            let b = budget::global();
+            let grow = (new_mem - t.mem) as u64;
+            if !b.allows(Use::Fragments, grow) {
+                b.refused(Use::Fragments, grow);
+                return Verdict::DropDatagram(C::DefragMemcap);
+            }
+        }
         if fi.more && data.len() % 8 != 0 {
             // Real stacks never send this; tshark and Zeek still reassemble.
             stats.inc(if v6 {
@@ -494,6 +520,12 @@ impl Defragmenter {
             false
         });
         self.mem = self.mem.saturating_sub(freed);
+    }
+}
+
+impl Drop for Defragmenter {
+    fn drop(&mut self) {
+        budget::global().give(self.accounted as u64);
     }
 }
 

@@ -187,6 +187,7 @@ impl Session {
                 if t.flags & SYN != 0 {
                     stream.syn(t.seq);
                 }
+                stream.set_named(facts.names.is_some());
                 let mut fresh = Emitted::new();
                 // After a hole only DNS picks up again (at the next length
                 // prefix); other protocols stop at it, as at any gap.

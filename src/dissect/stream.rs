@@ -15,10 +15,14 @@
 //! be retransmitted: it is marked ([`Piece::Hole`]) and delivery goes on
 //! after it, as Suricata reports a gap.
 
+use crate::base::budget::{self, Use};
 use crate::flow::FlowAnomalies;
 
 /// Bytes held ahead of a hole, at most.
 pub const WINDOW: usize = 64 * 1024;
+/// The start of a stream that is its first flight (a hello): held ahead of
+/// a hole whatever the global memory budget says, while the flow is nameless.
+pub const FIRST_FLIGHT: u64 = 16 * 1024;
 /// Separate runs of bytes held ahead of a hole, at most.
 pub const MAX_RUNS: usize = 64;
 /// Segments that found no room while a hole stayed open, before the stream
@@ -32,6 +36,7 @@ pub struct StreamStats {
     pub ooo_dropped: u64,
     pub gave_up: u64,
     pub gap_at_end: u64,
+    pub memory: u64,
 }
 
 impl StreamStats {
@@ -39,12 +44,14 @@ impl StreamStats {
         self.ooo_dropped += u64::from(a.contains(FlowAnomalies::STREAM_OOO_DROPPED));
         self.gave_up += u64::from(a.contains(FlowAnomalies::STREAM_GAVE_UP));
         self.gap_at_end += u64::from(a.contains(FlowAnomalies::STREAM_GAP_AT_END));
+        self.memory += u64::from(a.contains(FlowAnomalies::STREAM_MEMORY));
     }
 
     pub fn merge(&mut self, o: &StreamStats) {
         self.ooo_dropped += o.ooo_dropped;
         self.gave_up += o.gave_up;
         self.gap_at_end += o.gap_at_end;
+        self.memory += o.memory;
     }
 }
 
@@ -68,6 +75,11 @@ pub struct Stream {
     no_room: u32,
     /// Highest acknowledgement the peer sent for this direction.
     peer_ack: Option<u32>,
+    /// The flow's names are known (its out-of-order data goes first under
+    /// memory pressure).
+    named: bool,
+    /// Bytes of `held` taken from the global memory budget.
+    accounted: u64,
     /// A gap was reported: nothing more is delivered.
     stopped: bool,
     anomalies: FlowAnomalies,
@@ -121,6 +133,18 @@ impl Stream {
         if self.delivered == 0 && self.runs.is_empty() {
             self.next = Some(isn.wrapping_add(1));
         }
+    }
+
+    /// Whether the flow's names are known, for the memory budget.
+    pub fn set_named(&mut self, named: bool) {
+        self.named = named;
+    }
+
+    /// `held`'s allocation, as counted by the global memory budget.
+    fn account(&mut self) {
+        let now = self.held.capacity() as u64;
+        budget::global().adjust(self.accounted, now);
+        self.accounted = now;
     }
 
     /// The peer acknowledged this direction up to `ack`.
@@ -197,7 +221,8 @@ impl Stream {
             r.1 > r.0
         });
         if self.runs.is_empty() {
-            self.held.clear();
+            self.held = Vec::new();
+            self.account();
             self.base = 0;
             self.no_room = 0;
         } else if self.base > self.held.len() / 2 {
@@ -227,7 +252,22 @@ impl Stream {
         }
         let (at, to) = (self.base + ahead, self.base + end);
         if self.held.len() < to {
+            let grow = (to - self.held.len()) as u64;
+            let use_ = if self.named {
+                Use::OooNamed
+            } else if self.delivered + (end as u64) <= FIRST_FLIGHT {
+                Use::FirstFlight
+            } else {
+                Use::OooNameless
+            };
+            let b = budget::global();
+            if !b.allows(use_, grow) {
+                b.refused(use_, grow);
+                self.anomalies |= FlowAnomalies::STREAM_MEMORY;
+                return self.no_room();
+            }
             self.held.resize(to, 0);
+            self.account();
         }
         if let (Some(dst), Some(src)) = (self.held.get_mut(at..to), data.get(..end - ahead)) {
             dst.copy_from_slice(src);
@@ -273,6 +313,7 @@ impl Stream {
     pub fn give_up(&mut self) {
         self.stopped = true;
         self.held = Vec::new();
+        self.account();
         self.base = 0;
         self.runs = Vec::new();
     }
@@ -280,6 +321,12 @@ impl Stream {
     /// Bytes waiting behind a hole.
     pub fn has_pending(&self) -> bool {
         !self.runs.is_empty()
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        budget::global().give(self.accounted);
     }
 }
 

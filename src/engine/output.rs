@@ -426,6 +426,7 @@ impl<W: Write> Output<W> {
         let mut line = Vec::with_capacity(8192);
         let mut st = st.clone();
         st.dns_cache = self.resolver.dns_stats().clone();
+        st.memory = crate::base::budget::global().stats();
         crate::output::eve::stats_event(&mut line, &st);
         line.push(b'\n');
         if !self.sinks.is_empty() {

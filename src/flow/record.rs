@@ -133,6 +133,9 @@ bitflags::bitflags! {
         const STREAM_GAVE_UP = 1 << 1;
         /// The flow ended with data still held behind a hole.
         const STREAM_GAP_AT_END = 1 << 2;
+        /// Out-of-order data was dropped for the global memory budget
+        /// (`--memory-limit`), not for the stream's own window.
+        const STREAM_MEMORY = 1 << 3;
     }
 }
 
@@ -143,6 +146,7 @@ impl FlowAnomalies {
             (Self::STREAM_OOO_DROPPED, "stream.ooo_dropped"),
             (Self::STREAM_GAVE_UP, "stream.gave_up"),
             (Self::STREAM_GAP_AT_END, "stream.gap_at_end"),
+            (Self::STREAM_MEMORY, "stream.memory"),
         ]
         .into_iter()
         .filter_map(move |(f, n)| self.contains(f).then_some(n))

@@ -642,7 +642,25 @@ pub fn stats_event(buf: &mut Vec<u8>, st: &RunStats) {
             .obj("stream", |t| {
                 t.u64("ooo_dropped", st.stream.ooo_dropped)
                     .u64("gave_up", st.stream.gave_up)
-                    .u64("gap_at_end", st.stream.gap_at_end);
+                    .u64("gap_at_end", st.stream.gap_at_end)
+                    .u64("memory", st.stream.memory);
+            })
+            .obj("memory", |m| {
+                // The limit and the peak are left out: they differ from
+                // run to run (start-up memory) and with --workers.
+                m.obj("shed", |s| {
+                    for u in ["ooo_named", "ooo_nameless", "fragments", "flow"] {
+                        let (b, t) = st
+                            .memory
+                            .shed
+                            .iter()
+                            .find(|x| x.0 == u)
+                            .map_or((0, 0), |x| (x.1, x.2));
+                        s.obj(u, |o| {
+                            o.u64("bytes", b).u64("times", t);
+                        });
+                    }
+                });
             })
             .obj("dns_cache", |d| {
                 let c = &st.dns_cache;

@@ -24,6 +24,8 @@ pub struct RunStats {
     pub stream: crate::dissect::stream::StreamStats,
     /// The DNS cache's counters (filled by the output stage).
     pub dns_cache: crate::resolve::dns_cache::DnsCacheStats,
+    /// The global memory budget's counters (filled by the output stage).
+    pub memory: crate::base::budget::MemoryStats,
     /// Events handed to the sink.
     pub events: u64,
 }

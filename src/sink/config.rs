@@ -150,6 +150,11 @@ pub struct SinkSettings {
     /// Alert deduplication window in nanoseconds of packet time (0: off).
     pub dedup_window_ns: u64,
     pub eve_rotate: Rotate,
+    /// Identity of this run (its inputs and options), kept with each
+    /// sink's acknowledged position: when a run with the same identity was
+    /// cut short (killed), the next one delivers only what it had not
+    /// delivered. None: no resuming.
+    pub run_key: Option<u64>,
 }
 
 impl Default for SinkSettings {
@@ -160,6 +165,7 @@ impl Default for SinkSettings {
             timeout: Duration::from_secs(30),
             dedup_window_ns: 3600 * 1_000_000_000,
             eve_rotate: Rotate::default(),
+            run_key: None,
         }
     }
 }

@@ -31,6 +31,6 @@ pub fn open(dest: &Dest) -> Result<Box<dyn Transport>, String> {
             *mode,
             *maxlen,
         )),
-        Dest::File { path, .. } => Box::new(file::Lines::open(path)?),
+        Dest::File { path, .. } => Box::new(file::Lines::new(path)),
     })
 }

@@ -2,7 +2,7 @@
 //! SIGHUP) and line-per-document files or standard output for a sink.
 
 use super::config::Rotate;
-use super::transport::{Delivery, Transport};
+use super::transport::{Delivery, Start, Transport};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -109,46 +109,99 @@ impl Write for EveFile {
 }
 
 /// A sink writing one payload per line to a file or standard output.
+///
+/// A file counts a batch as delivered only once it is on the disk
+/// (`fdatasync`); a batch that could not be written whole (a full disk) is
+/// cut off again, so the file holds whole lines of acknowledged batches
+/// only and the batch is retried (spooled meanwhile). The file is not
+/// emptied while an earlier run's spool is still owed to it.
 pub struct Lines {
-    what: String,
-    out: Box<dyn Write + Send>,
+    path: String,
+    out: Option<File>,
+    /// Length of the file after the last acknowledged batch.
+    len: u64,
+    buf: Vec<u8>,
 }
 
 impl Lines {
-    pub fn open(spec: &str) -> Result<Lines, String> {
-        let out: Box<dyn Write + Send> = if spec == "-" {
-            Box::new(BufWriter::new(std::io::stdout()))
+    /// Opens nothing yet: [`Transport::start`] does.
+    pub fn new(spec: &str) -> Lines {
+        Lines {
+            path: spec.to_string(),
+            out: None,
+            len: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    fn what(&self) -> &str {
+        if self.path == "-" {
+            "standard output"
         } else {
-            Box::new(BufWriter::new(
-                File::create(spec).map_err(|e| format!("cannot write {spec}: {e}"))?,
-            ))
-        };
-        Ok(Lines {
-            what: if spec == "-" {
-                "standard output".into()
-            } else {
-                spec.to_string()
-            },
-            out,
-        })
+            &self.path
+        }
     }
 }
 
 impl Transport for Lines {
-    fn send(&mut self, batch: &[&[u8]]) -> Delivery {
-        for (i, p) in batch.iter().enumerate() {
-            if let Err(e) = self
-                .out
-                .write_all(p)
-                .and_then(|_| self.out.write_all(b"\n"))
-            {
-                return Delivery::failed(i, format!("{}: {e}", self.what));
+    fn start(&mut self, how: Start) -> Result<(), String> {
+        if self.path == "-" {
+            return Ok(());
+        }
+        let p = &self.path;
+        let cannot = |e: std::io::Error| format!("cannot write {p}: {e}");
+        let f = match how {
+            Start::Fresh => File::create(p).map_err(cannot)?,
+            Start::Keep | Start::Resume(_) => OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(cannot)?,
+        };
+        let mut len = f.metadata().map_err(cannot)?.len();
+        if let Start::Resume(Some(at)) = how {
+            // Lines written after the last acknowledgement are sent again.
+            if at < len {
+                f.set_len(at).map_err(cannot)?;
+                len = at;
             }
         }
-        match self.out.flush() {
-            Ok(()) => Delivery::all(batch.len()),
-            Err(e) => Delivery::failed(0, format!("{}: {e}", self.what)),
+        self.len = len;
+        self.out = Some(f);
+        Ok(())
+    }
+
+    fn send(&mut self, batch: &[&[u8]]) -> Delivery {
+        self.buf.clear();
+        for p in batch {
+            self.buf.extend_from_slice(p);
+            self.buf.push(b'\n');
         }
+        let Some(f) = self.out.as_mut() else {
+            if self.path != "-" {
+                return Delivery::failed(0, format!("{}: not open", self.what()));
+            }
+            let mut out = std::io::stdout().lock();
+            return match out.write_all(&self.buf).and_then(|_| out.flush()) {
+                Ok(()) => Delivery::all(batch.len()),
+                Err(e) => Delivery::failed(0, format!("standard output: {e}")),
+            };
+        };
+        match f.write_all(&self.buf).and_then(|_| f.sync_data()) {
+            Ok(()) => {
+                self.len += self.buf.len() as u64;
+                Delivery::all(batch.len())
+            }
+            Err(e) => {
+                // Whatever part reached the file goes: the batch is retried whole.
+                let _ = f.set_len(self.len);
+                Delivery::failed(0, format!("{}: {e}", self.what()))
+            }
+        }
+    }
+
+    fn position(&self) -> Option<u64> {
+        self.out.as_ref().map(|_| self.len)
     }
 }
 
@@ -203,5 +256,39 @@ mod tests {
         f.flush().unwrap();
         assert_eq!(std::fs::read_to_string(&moved).unwrap(), "{\"a\":1}\n");
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"a\":2}\n");
+    }
+
+    #[test]
+    fn the_lines_file_keeps_an_owed_spool_and_resumes_at_its_acknowledged_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ecs.json");
+        let spec = p.to_str().unwrap();
+        std::fs::write(&p, "earlier\n").unwrap();
+        // An earlier run's records are still owed to the file: kept.
+        let mut l = Lines::new(spec);
+        l.start(Start::Keep).unwrap();
+        assert_eq!(l.send(&[b"a", b"b"]), Delivery::all(2));
+        assert_eq!(l.position(), Some(12));
+        // Killed after writing more than was acknowledged: cut back.
+        std::fs::write(&p, "earlier\na\nb\nhalf-writ").unwrap();
+        let mut l = Lines::new(spec);
+        l.start(Start::Resume(Some(12))).unwrap();
+        assert_eq!(l.send(&[b"c"]), Delivery::all(1));
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "earlier\na\nb\nc\n");
+        // A fresh run starts the file again.
+        let mut l = Lines::new(spec);
+        l.start(Start::Fresh).unwrap();
+        assert_eq!(l.send(&[b"z"]), Delivery::all(1));
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "z\n");
+    }
+
+    #[test]
+    fn a_full_disk_counts_nothing_and_leaves_only_whole_lines() {
+        // /dev/full refuses every write with ENOSPC, as a full disk does.
+        let mut l = Lines::new("/dev/full");
+        l.start(Start::Keep).unwrap();
+        let d = l.send(&[b"a", b"b"]);
+        assert_eq!(d.settled, 0);
+        assert!(d.error.unwrap().contains("/dev/full"));
     }
 }

@@ -76,6 +76,16 @@ impl Formatter {
         }
     }
 
+    /// Elasticsearch ids from the run's identity when it has one, so that a
+    /// run resumed after a kill sends its unacknowledged records again
+    /// under the same `_id` (answered 409, kept once).
+    pub fn for_run(mut self, key: Option<u64>) -> Self {
+        if let (Formatter::Bulk { run_id, .. }, Some(k)) = (&mut self, key) {
+            *run_id = format!("ph{k:016x}");
+        }
+        self
+    }
+
     pub fn format(&self, r: &Record) -> Result<Vec<u8>, String> {
         match self {
             Formatter::Eve => Ok(r.line.clone()),

@@ -124,6 +124,11 @@ pub struct Counters {
     pub dropped: AtomicU64,
     /// Failed attempts that were retried.
     pub retries: AtomicU64,
+    /// Of `dropped`: records lost because the spool was full or unwritable.
+    pub spool_lost: AtomicU64,
+    /// Records an interrupted earlier run with the same identity had
+    /// delivered or spooled already: not sent again.
+    pub resumed: AtomicU64,
     /// Records waiting in the spool now.
     pub backlog: AtomicU64,
     pub last_error: Mutex<Option<String>>,
@@ -137,6 +142,14 @@ pub struct Snapshot {
     pub replayed: u64,
     pub dropped: u64,
     pub retries: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub spool_lost: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub resumed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Counters {
@@ -147,6 +160,8 @@ impl Counters {
             replayed: self.replayed.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
+            spool_lost: self.spool_lost.load(Ordering::Relaxed),
+            resumed: self.resumed.load(Ordering::Relaxed),
         }
     }
 }
@@ -180,6 +195,21 @@ impl std::fmt::Display for SinkReport {
             "sink {}: {} sent ({} from the spool), {} spooled, {} dropped, {} retries",
             self.name, c.sent, c.replayed, c.spooled, c.dropped, c.retries
         )?;
+        if c.resumed > 0 {
+            write!(
+                f,
+                "; {} delivered or spooled by the interrupted run before this one",
+                c.resumed
+            )?;
+        }
+        if c.spool_lost > 0 {
+            write!(
+                f,
+                "; {} records LOST: the spool in {} was full or unwritable",
+                c.spool_lost,
+                self.spool_dir.display()
+            )?;
+        }
         if self.backlog > 0 {
             write!(
                 f,
@@ -448,6 +478,7 @@ mod tests {
             replayed: 2,
             dropped: 0,
             retries: 1,
+            ..Snapshot::default()
         };
         assert!(splice_stats(&mut line, &[("hec".into(), snap)]));
         assert_eq!(line.last(), Some(&b'\n'));

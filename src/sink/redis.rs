@@ -134,6 +134,8 @@ pub struct Redis {
     conn: Option<BufReader<TcpStream>>,
     /// Sent when the connection broke, replies not read: applied or not?
     unconfirmed: Vec<Vec<u8>>,
+    /// Resuming a killed run: its first batch may have been applied already.
+    check_first: bool,
 }
 
 impl Redis {
@@ -154,6 +156,7 @@ impl Redis {
             maxlen,
             conn: None,
             unconfirmed: Vec::new(),
+            check_first: false,
         }
     }
 
@@ -318,8 +321,18 @@ fn expect_ok(c: &mut BufReader<TcpStream>, args: &[&[u8]]) -> std::io::Result<()
 }
 
 impl Transport for Redis {
+    fn start(&mut self, how: super::transport::Start) -> Result<(), String> {
+        self.check_first = matches!(how, super::transport::Start::Resume(_));
+        Ok(())
+    }
+
     fn send(&mut self, batch: &[&[u8]]) -> Delivery {
         let addr = self.addr.clone();
+        if std::mem::take(&mut self.check_first) {
+            // What the killed run sent last without reading the replies
+            // is the start of what this one sends first.
+            self.unconfirmed = batch.iter().map(|p| p.to_vec()).collect();
+        }
         let skip = if self.unconfirmed.is_empty() {
             0
         } else {

@@ -5,8 +5,13 @@
 //! ```text
 //! 00000000000000000001.seg   records, appended
 //! 00000000000000000002.seg   the next segment once the previous one is full
-//! head                       "<segment id> <byte offset>\n": first record not yet delivered
+//! head                       "<segment id> <byte offset>[ <note>]\n": first record not yet delivered
 //! ```
+//!
+//! The optional note is the sink's delivery state (run, acknowledged
+//! position; see `worker`): it is written in the same rename as the head, so
+//! the two never disagree after a crash. With a note and no records left the
+//! head file stays, as `0 0 <note>`.
 //!
 //! A record is `len: u32 LE | seq: u64 LE | crc32(seq ‖ payload): u32 LE | payload`.
 //! The head moves (written to a temporary file, then renamed over `head`)
@@ -86,6 +91,10 @@ pub struct Spool {
     writer: Option<File>,
     /// Records cut off at open (a crash during an append).
     pub repaired: u64,
+    /// The note kept with the head (empty: none).
+    note: String,
+    /// Sequence number of the last record appended (found at open, then kept).
+    last_seq: Option<u64>,
 }
 
 fn seg_path(dir: &Path, id: u64) -> PathBuf {
@@ -165,6 +174,8 @@ impl Spool {
             records: 0,
             writer: None,
             repaired: 0,
+            note: String::new(),
+            last_seq: None,
         };
         if !dir.exists() {
             return Ok(s);
@@ -182,7 +193,8 @@ impl Spool {
             }
         }
         ids.sort_unstable();
-        let (head_id, head_off) = s.read_head()?;
+        let (head_id, head_off, note) = s.read_head()?;
+        s.note = note;
         let last = ids.last().copied();
         for id in ids {
             let path = seg_path(dir, id);
@@ -202,6 +214,7 @@ impl Spool {
         }
         s.read_at = (0, s.head_off);
         if s.records == 0 {
+            s.last_seq = None;
             s.clear_files()?;
         }
         Ok(s)
@@ -211,24 +224,62 @@ impl Spool {
         self.dir.join("head")
     }
 
-    fn read_head(&self) -> Result<(u64, u64), SpoolError> {
+    fn read_head(&self) -> Result<(u64, u64, String), SpoolError> {
         let p = self.head_path();
         let text = match std::fs::read_to_string(&p) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0, String::new())),
             Err(e) => return Err(io(&p)(e)),
         };
         let bad = |why: &str| SpoolError::BadHead {
             path: p.clone(),
             why: format!("{why}: {:?}", text.trim()),
         };
-        let mut it = text.split_whitespace();
+        let line = text.trim();
+        let mut it = line.splitn(3, ' ');
         let id = it.next().and_then(|v| v.parse::<u64>().ok());
         let off = it.next().and_then(|v| v.parse::<u64>().ok());
-        match (id, off, it.next()) {
-            (Some(id), Some(off), None) => Ok((id, off)),
-            _ => Err(bad("expected \"<segment> <offset>\"")),
+        let note = it.next().unwrap_or("").trim().to_string();
+        match (id, off, text.lines().count()) {
+            (Some(id), Some(off), 1) => Ok((id, off, note)),
+            _ => Err(bad("expected \"<segment> <offset>[ <note>]\"")),
         }
+    }
+
+    /// The note kept with the head (empty when none).
+    pub fn note(&self) -> &str {
+        &self.note
+    }
+
+    /// Sequence number of the last record in the spool (None when empty).
+    pub fn last_seq(&self) -> Option<u64> {
+        self.last_seq.filter(|_| self.records > 0)
+    }
+
+    /// Replaces the note and writes it with the head at once.
+    pub fn set_note(&mut self, note: String) -> Result<(), SpoolError> {
+        if note == self.note {
+            return Ok(());
+        }
+        self.note = note;
+        self.save_head()
+    }
+
+    fn save_head(&self) -> Result<(), SpoolError> {
+        if self.records == 0 {
+            if self.note.is_empty() {
+                let h = self.head_path();
+                return match std::fs::remove_file(&h) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(io(&h)(e)),
+                };
+            }
+            std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+            return self.write_head(0, 0);
+        }
+        let id = self.segments.front().map_or(0, |s| s.id);
+        self.write_head(id, self.head_off)
     }
 
     /// Checks every record of a segment; returns its usable length and how
@@ -241,9 +292,10 @@ impl Spool {
         loop {
             start_ok |= off == start;
             match read_record(&mut r).map_err(io(path))? {
-                Read1::Record(_, n) => {
+                Read1::Record(rec, n) => {
                     if off >= start {
                         after += 1;
+                        self.last_seq = Some(rec.seq);
                     }
                     off += n;
                 }
@@ -354,6 +406,7 @@ impl Spool {
             s.len += rec.len() as u64;
         }
         self.records += 1;
+        self.last_seq = Some(seq);
         Ok(())
     }
 
@@ -407,6 +460,13 @@ impl Spool {
     /// Marks the first `n` peeked records delivered: moves the head past
     /// them and deletes segments left behind.
     pub fn consume(&mut self, n: usize) -> Result<(), SpoolError> {
+        let note = self.note.clone();
+        self.consume_noting(n, note)
+    }
+
+    /// [`Spool::consume`], writing `note` with the new head in one rename.
+    pub fn consume_noting(&mut self, n: usize, note: String) -> Result<(), SpoolError> {
+        self.note = note;
         let mut moved = 0u64;
         for _ in 0..n {
             let Some((_, size)) = self.window.pop_front() else {
@@ -416,7 +476,7 @@ impl Spool {
             self.records = self.records.saturating_sub(1);
         }
         if moved == 0 {
-            return Ok(());
+            return self.save_head();
         }
         self.head_off += moved;
         // Drop segments the head has passed (never the one being appended to
@@ -438,14 +498,18 @@ impl Spool {
         if self.records == 0 {
             return self.clear_files();
         }
-        let id = self.segments.front().map_or(0, |s| s.id);
-        self.write_head(id, self.head_off)
+        self.save_head()
     }
 
     fn write_head(&self, id: u64, off: u64) -> Result<(), SpoolError> {
         let p = self.head_path();
         let tmp = self.dir.join("head.tmp");
-        std::fs::write(&tmp, format!("{id} {off}\n")).map_err(io(&tmp))?;
+        let text = if self.note.is_empty() {
+            format!("{id} {off}\n")
+        } else {
+            format!("{id} {off} {}\n", self.note)
+        };
+        std::fs::write(&tmp, text).map_err(io(&tmp))?;
         std::fs::rename(&tmp, &p).map_err(io(&p))
     }
 
@@ -460,17 +524,11 @@ impl Spool {
                 Err(e) => return Err(io(&p)(e)),
             }
         }
-        let h = self.head_path();
-        match std::fs::remove_file(&h) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(&h)(e)),
-        }
         self.head_off = 0;
         self.read_at = (0, 0);
         self.window.clear();
         self.records = 0;
-        Ok(())
+        self.save_head()
     }
 }
 
@@ -627,5 +685,37 @@ mod tests {
             Spool::open(dir.path(), 1 << 20),
             Err(SpoolError::Corrupt { offset: 0, .. })
         ));
+    }
+
+    #[test]
+    fn the_note_moves_with_the_head_and_outlives_the_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("s");
+        let mut s = Spool::open(&d, 1 << 20).unwrap();
+        for i in 5..=7u64 {
+            s.append(i, b"x").unwrap();
+        }
+        assert_eq!(s.last_seq(), Some(7));
+        s.peek(2).unwrap();
+        s.consume_noting(2, "run=00000000000000aa acked=6 foreign=0".into())
+            .unwrap();
+        let s2 = Spool::open(&d, 1 << 20).unwrap();
+        assert_eq!(s2.note(), "run=00000000000000aa acked=6 foreign=0");
+        assert_eq!((s2.len(), s2.last_seq()), (1, Some(7)));
+        drop(s2);
+        s.peek(1).unwrap();
+        s.consume_noting(1, "run=00000000000000aa acked=7 foreign=0".into())
+            .unwrap();
+        // No records left: the head file stays for the note alone.
+        assert_eq!(
+            std::fs::read_to_string(d.join("head")).unwrap(),
+            "0 0 run=00000000000000aa acked=7 foreign=0\n"
+        );
+        let s3 = Spool::open(&d, 1 << 20).unwrap();
+        assert!(s3.is_empty() && s3.last_seq().is_none());
+        assert_eq!(s3.note(), "run=00000000000000aa acked=7 foreign=0");
+        // An empty note with nothing spooled leaves no file.
+        s.set_note(String::new()).unwrap();
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
     }
 }

@@ -30,11 +30,35 @@ impl Delivery {
     }
 }
 
+/// How a sink starts on its destination (only files care).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// Nothing is owed from an earlier run: a file starts empty.
+    Fresh,
+    /// The spool holds an earlier run's records: a file keeps what it has.
+    Keep,
+    /// An interrupted run of the same identity goes on: a file is cut back
+    /// to the position it had when its last record was acknowledged; Redis
+    /// checks the tail before the first batch (the killed run may have sent
+    /// it without reading the replies).
+    Resume(Option<u64>),
+}
+
 /// A way to a destination. Implementations connect lazily and reconnect
 /// after [`Transport::reset`].
 pub trait Transport: Send {
+    /// Prepares the destination before the first send.
+    fn start(&mut self, how: Start) -> Result<(), String> {
+        let _ = how;
+        Ok(())
+    }
     /// Sends the records of `batch` in order.
     fn send(&mut self, batch: &[&[u8]]) -> Delivery;
     /// Forgets the connection after a failure.
     fn reset(&mut self) {}
+    /// Where the destination stands after the last acknowledged record, for
+    /// [`Start::Resume`] (a file's length; None for the others).
+    fn position(&self) -> Option<u64> {
+        None
+    }
 }

@@ -5,7 +5,7 @@ use super::config::{SinkSettings, SinkSpec};
 use super::connect;
 use super::format::Formatter;
 use super::spool::Spool;
-use super::transport::Transport;
+use super::transport::{Start, Transport};
 use super::{Counters, Handle, Msg, SinkError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use std::collections::VecDeque;
@@ -42,23 +42,97 @@ impl Backoff {
     }
 }
 
+/// Where a sink stands, kept as the note of its spool's head (one rename
+/// with the head, so the two agree after any crash):
+/// `run=<key hex> acked=<seq> [pos=<n>] foreign=<n>`.
+///
+/// Records carry their sequence number in the run, and a run gives the same
+/// records the same numbers (the output is deterministic), so a run that
+/// follows an interrupted one of the same identity skips what that one
+/// had acknowledged or spooled. `foreign` records at the head of the spool
+/// belong to an earlier, other run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct DeliveryState {
+    pub run: Option<u64>,
+    pub acked: u64,
+    pub pos: Option<u64>,
+    pub foreign: u64,
+}
+
+impl DeliveryState {
+    pub fn parse(note: &str) -> DeliveryState {
+        let mut s = DeliveryState::default();
+        for (k, v) in note.split_whitespace().filter_map(|t| t.split_once('=')) {
+            match k {
+                "run" => s.run = u64::from_str_radix(v, 16).ok(),
+                "acked" => s.acked = v.parse().unwrap_or(0),
+                "pos" => s.pos = v.parse().ok(),
+                "foreign" => s.foreign = v.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        s
+    }
+
+    pub fn note(&self) -> String {
+        let Some(run) = self.run else {
+            return String::new();
+        };
+        let mut n = format!("run={run:016x} acked={}", self.acked);
+        if let Some(p) = self.pos {
+            n.push_str(&format!(" pos={p}"));
+        }
+        n.push_str(&format!(" foreign={}", self.foreign));
+        n
+    }
+}
+
 pub(super) fn spawn(spec: &SinkSpec, settings: &SinkSettings) -> Result<Handle, SinkError> {
     let spool_dir = settings.spool_dir.join(&spec.name);
-    let spool = Spool::open(&spool_dir, spec.spool_max).map_err(|source| SinkError::Spool {
+    let spool_err = |source| SinkError::Spool {
         name: spec.name.clone(),
         source,
-    })?;
+    };
+    let mut spool = Spool::open(&spool_dir, spec.spool_max).map_err(spool_err)?;
     if spool.repaired > 0 {
         eprintln!(
             "phonehome: sink {}: cut off {} partly written record(s) at the end of its spool (a crash while spooling)",
             spec.name, spool.repaired
         );
     }
-    let transport = connect::open(&spec.dest).map_err(|msg| SinkError::Open {
+    let open_err = |msg| SinkError::Open {
         name: spec.name.clone(),
         msg,
-    })?;
-    let formatter = Formatter::new(&spec.dest);
+    };
+    let mut transport = connect::open(&spec.dest).map_err(open_err)?;
+    let before = DeliveryState::parse(spool.note());
+    let resuming = settings.run_key.is_some() && before.run == settings.run_key;
+    let (state, skip_upto, start) = if resuming {
+        // Its own records still spooled are sent from the spool.
+        let own_spooled = (spool.len() > before.foreign)
+            .then(|| spool.last_seq())
+            .flatten()
+            .unwrap_or(0);
+        let start = Start::Resume(before.pos);
+        let skip = before.acked.max(own_spooled);
+        (before, skip, start)
+    } else {
+        let state = DeliveryState {
+            run: settings.run_key,
+            acked: 0,
+            pos: None,
+            foreign: spool.len(),
+        };
+        let start = if spool.is_empty() {
+            Start::Fresh
+        } else {
+            Start::Keep
+        };
+        (state, 0, start)
+    };
+    transport.start(start).map_err(open_err)?;
+    spool.set_note(state.note()).map_err(spool_err)?;
+    let formatter = Formatter::new(&spec.dest).for_run(settings.run_key);
     let counters = Arc::new(Counters::default());
     counters.backlog.store(spool.len(), Ordering::Relaxed);
     let (tx, rx) = bounded(spec.queue.max(1));
@@ -75,6 +149,8 @@ pub(super) fn spawn(spec: &SinkSpec, settings: &SinkSettings) -> Result<Handle, 
         batch: spec.batch.max(1),
         down_since: None,
         spool_warned: false,
+        state,
+        skip_upto,
     };
     let thread = std::thread::Builder::new()
         .name(format!("phonehome-sink-{}", spec.name))
@@ -104,6 +180,11 @@ pub(super) struct Worker {
     pub(super) batch: usize,
     pub(super) down_since: Option<Instant>,
     pub(super) spool_warned: bool,
+    /// The acknowledged position, written with the spool's head.
+    pub(super) state: DeliveryState,
+    /// Records up to this sequence number were delivered or spooled by an
+    /// interrupted run of the same identity.
+    pub(super) skip_upto: u64,
 }
 
 impl Worker {
@@ -172,6 +253,10 @@ impl Worker {
     }
 
     fn accept(&mut self, seq: u64, payload: Vec<u8>) {
+        if seq <= self.skip_upto {
+            self.counters.resumed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         if self.retry_at.is_some() || !self.spool.is_empty() {
             self.spool_record(seq, &payload);
         } else {
@@ -186,6 +271,7 @@ impl Worker {
             }
             Err(e) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                self.counters.spool_lost.fetch_add(1, Ordering::Relaxed);
                 if !self.spool_warned {
                     self.spool_warned = true;
                     eprintln!(
@@ -239,7 +325,15 @@ impl Worker {
             let n = payloads.len();
             let d = self.transport.send(&payloads);
             let settled = d.settled.min(n);
-            if let Err(e) = self.spool.consume(settled) {
+            for r in batch.iter().take(settled) {
+                if self.state.foreign > 0 {
+                    self.state.foreign -= 1;
+                } else {
+                    self.state.acked = r.seq;
+                }
+            }
+            self.state.pos = self.transport.position();
+            if let Err(e) = self.spool.consume_noting(settled, self.state.note()) {
                 self.note_error(e.to_string());
                 eprintln!("phonehome: sink {}: {e}", self.name);
             }
@@ -261,6 +355,13 @@ impl Worker {
                 .collect();
             let d = self.transport.send(&payloads);
             let settled = d.settled.min(n);
+            if let Some(&(seq, _)) = self.live.get(settled.wrapping_sub(1)) {
+                self.state.acked = seq;
+                self.state.pos = self.transport.position();
+                if let Err(e) = self.spool.set_note(self.state.note()) {
+                    self.note_error(e.to_string());
+                }
+            }
             self.live.drain(..settled);
             let ok = (settled as u64).saturating_sub(d.rejected);
             self.counters.sent.fetch_add(ok, Ordering::Relaxed);
@@ -389,6 +490,8 @@ mod tests {
             batch: 3,
             down_since: None,
             spool_warned: false,
+            state: DeliveryState::default(),
+            skip_upto: 0,
         };
         (w, tx)
     }
@@ -494,5 +597,89 @@ mod tests {
         drop(w);
         let s = Spool::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(s.len(), 5);
+    }
+
+    #[test]
+    fn delivery_state_round_trips_through_its_note() {
+        let st = DeliveryState {
+            run: Some(0xab),
+            acked: 41,
+            pos: Some(9000),
+            foreign: 3,
+        };
+        assert_eq!(
+            st.note(),
+            "run=00000000000000ab acked=41 pos=9000 foreign=3"
+        );
+        assert_eq!(DeliveryState::parse(&st.note()), st);
+        assert_eq!(DeliveryState::default().note(), "");
+        assert_eq!(DeliveryState::parse("garbage"), DeliveryState::default());
+    }
+
+    #[test]
+    fn a_resumed_run_skips_what_the_killed_one_delivered_and_notes_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let (mut w, _tx) = worker(
+            dir.path(),
+            Fake {
+                up: Arc::new(Mutex::new(true)),
+                got: Arc::clone(&got),
+                partial: None,
+            },
+        );
+        w.state = DeliveryState {
+            run: Some(7),
+            acked: 3,
+            pos: None,
+            foreign: 0,
+        };
+        w.skip_upto = 3;
+        for i in 1..=5 {
+            w.handle(rec(i));
+        }
+        w.flush(Instant::now() + Duration::from_secs(5));
+        assert_eq!(
+            *got.lock().unwrap(),
+            vec![b"{\"n\":4}".to_vec(), b"{\"n\":5}".to_vec()]
+        );
+        assert_eq!(w.counters.snapshot().resumed, 3);
+        // The acknowledged position is on disk, with the head.
+        let s = Spool::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(DeliveryState::parse(s.note()).acked, 5);
+    }
+
+    #[test]
+    fn records_of_an_earlier_run_at_the_spool_head_do_not_move_this_runs_position() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = Spool::open(dir.path(), 1 << 20).unwrap();
+            s.append(90, b"old-a").unwrap();
+            s.append(91, b"old-b").unwrap();
+        }
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let (mut w, _tx) = worker(
+            dir.path(),
+            Fake {
+                up: Arc::new(Mutex::new(true)),
+                got: Arc::clone(&got),
+                partial: None,
+            },
+        );
+        w.state = DeliveryState {
+            run: Some(8),
+            acked: 0,
+            pos: None,
+            foreign: 2,
+        };
+        w.handle(rec(1));
+        w.flush(Instant::now() + Duration::from_secs(5));
+        let got: Vec<Vec<u8>> = got.lock().unwrap().clone();
+        assert_eq!(
+            got,
+            vec![b"old-a".to_vec(), b"old-b".to_vec(), b"{\"n\":1}".to_vec()]
+        );
+        let st = DeliveryState::parse(Spool::open(dir.path(), 1 << 20).unwrap().note());
+        assert_eq!((st.acked, st.foreign), (1, 0));
     }
 }
