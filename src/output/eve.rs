@@ -51,6 +51,8 @@ impl<W: Write> EveWriter<W> {
                 }
                 flow_event(&mut self.buf, f, name(f.file), ext);
             }
+            // Host identity messages feed the inventory only.
+            EventKind::App(a) if matches!(a.body, AppBody::HostId(_)) => return Ok(()),
             EventKind::App(a) => app_event(&mut self.buf, a, name(a.file), ext),
         }
         self.buf.push(b'\n');
@@ -325,6 +327,7 @@ pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ex
         AppBody::Tls(t) => ("tls", t.client_hello.as_ref()),
         AppBody::Quic(q) => ("quic", q.client_hello.as_ref()),
         AppBody::Http(_) => ("http", None),
+        AppBody::HostId(_) => return,
     };
     let ech = ch.is_some_and(|ch| ch.ech);
     let packet_side;
@@ -357,6 +360,7 @@ pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ex
         ),
         AppBody::Quic(q) => quic_object(p, q),
         AppBody::Http(h) => http::write_eve(p, &h.request),
+        AppBody::HostId(_) => {}
     });
     write_ext(&mut o, ech, Some(&a.body), None, ext);
     o.end();
@@ -489,6 +493,7 @@ fn for_each_anomaly(body: &AppBody, f: &mut dyn FnMut(&str, &str, bool)) {
             .anomalies
             .names()
             .for_each(|n| f("http.", n, false)),
+        AppBody::HostId(_) => {}
     }
 }
 
