@@ -20,6 +20,7 @@ pub mod dns;
 pub mod fingerprint;
 pub mod frame;
 pub mod pcap;
+pub mod programme;
 pub mod quic;
 pub mod rng;
 pub mod tls;
