@@ -486,8 +486,14 @@ pub fn findings_table(findings: &[Finding], home: &str) -> String {
             t => format!("{} ({}, {})", e.value, e.kind.label(), t.label()),
         });
         let mark = match &f.exception {
-            Some(x) if !x.expired => " [excepted]",
-            _ => "",
+            Some(x) if !x.expired => format!(
+                " [excepted: {}{}]",
+                x.reason,
+                x.expires
+                    .as_deref()
+                    .map_or(String::new(), |d| format!(", until {d}"))
+            ),
+            _ => String::new(),
         };
         let _ = writeln!(
             s,

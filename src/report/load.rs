@@ -47,6 +47,7 @@ pub struct EvidenceIn {
 #[serde(default)]
 pub struct ExceptionIn {
     pub reason: String,
+    pub expires: Option<String>,
     pub expired: bool,
     pub policy_line: Option<u64>,
 }

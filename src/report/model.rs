@@ -196,10 +196,14 @@ fn merge(row: &mut Row, f: &FindingIn, src: usize, dests: &mut BTreeMap<String, 
     }
     row.evidence_items.extend(f.evidence.iter().cloned());
     if let Some(x) = &f.exception {
+        let until = x
+            .expires
+            .as_deref()
+            .map_or(String::new(), |d| format!(" (until {d})"));
         let s = if x.expired {
-            format!("expired exception: {}", x.reason)
+            format!("expired exception: {}{until}", x.reason)
         } else {
-            format!("excepted: {}", x.reason)
+            format!("excepted: {}{until}", x.reason)
         };
         row.exception = Some(s);
     }
