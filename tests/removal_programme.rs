@@ -13,6 +13,8 @@
     clippy::indexing_slicing
 )]
 
+#[path = "common/chromium.rs"]
+mod chromium;
 mod common;
 #[path = "common/pg.rs"]
 mod pg;
@@ -175,6 +177,157 @@ fn programme(location: &str) {
     // Replaying a week again changes nothing.
     replay_week(dir.path(), 4, location);
     assert_eq!(store.snapshot().unwrap(), snap);
+
+    report_matches_the_inventory(dir.path(), location, &p, &snap);
+}
+
+/// The attributes of every element whose start tag begins with `start`.
+fn elements(dom: &str, start: &str) -> Vec<BTreeMap<String, String>> {
+    let mut out = Vec::new();
+    let mut rest = dom;
+    while let Some(i) = rest.find(start) {
+        let tag = &rest[i..];
+        let end = tag.find('>').unwrap();
+        let mut attrs = BTreeMap::new();
+        let mut t = &tag[..end];
+        while let Some(eq) = t.find("=\"") {
+            let name = t[..eq].rsplit(' ').next().unwrap().to_owned();
+            let v = &t[eq + 2..];
+            let close = v.find('"').unwrap();
+            attrs.insert(name, v[..close].to_owned());
+            t = &v[close + 1..];
+        }
+        out.push(attrs);
+        rest = &tag[end..];
+    }
+    out
+}
+
+/// The text of the front page field `key` (`<dd data-k="key">`).
+fn front(dom: &str, key: &str) -> String {
+    let start = format!("data-k=\"{key}\">");
+    let i = dom
+        .find(&start)
+        .unwrap_or_else(|| panic!("no {key} on the front page"))
+        + start.len();
+    dom[i..i + dom[i..].find('<').unwrap()].to_owned()
+}
+
+/// `phonehome report --inventory`, read back by headless Chromium: the front
+/// page numbers, the ranking and the progress chart's data against the
+/// inventory; printed to PDF.
+fn report_matches_the_inventory(
+    dir: &Path,
+    location: &str,
+    p: &Value,
+    snap: &phonehome::inventory::Snapshot,
+) {
+    let out = dir.join("report");
+    let r = phonehome(&[
+        "report",
+        "--inventory",
+        location,
+        "--case-id",
+        "CASE-13/2026",
+        "--scope",
+        "Office 3 <10.20.0.0/24>",
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(r.code, 0, "report failed: {}", r.stderr);
+    let dom = chromium::chromium_dom(&out.join("report.html"));
+    assert_eq!(front(&dom, "case-id"), "CASE-13/2026");
+    assert_eq!(front(&dom, "scope"), "Office 3 &lt;10.20.0.0/24&gt;");
+    assert_eq!(front(&dom, "sensors"), "office");
+    assert_eq!(front(&dom, "period"), "2026-01-05 to 2026-01-26 (UTC)");
+    let observed: std::collections::BTreeSet<&str> = snap
+        .sightings
+        .iter()
+        .map(|(_, s)| s.host_key.as_str())
+        .collect();
+    assert_eq!(front(&dom, "hosts-observed"), observed.len().to_string());
+    // The current period (week 4): foreign agents on PC-ALPHA and PC-ECHO.
+    let week4 = p["current_runs"][0].as_str().unwrap();
+    let mut foreign: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for (_, f) in snap
+        .findings
+        .iter()
+        .filter(|(r, f)| r == week4 && f.foreign)
+    {
+        let e = foreign
+            .entry((f.vendor.clone(), f.product.clone()))
+            .or_default();
+        e.0 += 1;
+        e.1 += f.bytes_toserver;
+    }
+    assert_eq!(front(&dom, "foreign-products"), foreign.len().to_string());
+    assert_eq!(foreign.len(), 2);
+    // The ranking: both send data abroad with the same kind of data (the
+    // inventory does not keep purposes), so hosts, then bytes abroad decide.
+    let mut want: Vec<(String, String, String)> = foreign
+        .iter()
+        .map(|((v, _), (h, b))| (v.clone(), h.to_string(), b.to_string()))
+        .collect();
+    want.sort_by(|a, b| {
+        b.1.parse::<u64>()
+            .unwrap()
+            .cmp(&a.1.parse().unwrap())
+            .then(b.2.parse::<u64>().unwrap().cmp(&a.2.parse().unwrap()))
+            .then(a.0.cmp(&b.0))
+    });
+    let ranking: Vec<(String, String, String)> = elements(&dom, "<li data-rank=")
+        .into_iter()
+        .map(|a| {
+            (
+                a["data-vendor"].clone(),
+                a["data-hosts"].clone(),
+                a["data-bytes-abroad"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(ranking, want);
+    // The chart's data: one column per day, as progress computes it.
+    let chart: Vec<(u64, u64)> = elements(&dom, "<g class=\"day\"")
+        .into_iter()
+        .map(|a| {
+            (
+                a["data-hosts-seen"].parse().unwrap(),
+                a["data-hosts-clear"].parse().unwrap(),
+            )
+        })
+        .collect();
+    let timeline: Vec<(u64, u64)> = p["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["hosts_seen"].as_u64().unwrap(),
+                t["hosts_clear"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(chart, timeline);
+    // The before/after table: each host's state as progress gives it.
+    let states: Vec<(String, String)> = elements(&dom, "<tr data-host=")
+        .into_iter()
+        .map(|a| (a["data-host"].clone(), a["data-state"].clone()))
+        .collect();
+    let want: Vec<(String, String)> = p["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["host_key"].as_str().unwrap().to_owned(),
+                r["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(states, want);
+    let pdf = chromium::chromium_pdf(&out.join("report.html"), &dir.join("report.pdf"));
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
 }
 
 #[test]

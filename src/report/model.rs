@@ -33,6 +33,8 @@ pub struct Row {
     pub finding_kind: String,
     pub severity: String,
     pub confidence: String,
+    /// The catalog tier of the attribution: how direct the evidence is.
+    pub tier: String,
     pub data_abroad: bool,
     pub dns_only: bool,
     /// ISO codes of the destinations, sorted.
@@ -171,6 +173,9 @@ fn merge(row: &mut Row, f: &FindingIn, src: usize, dests: &mut BTreeMap<String, 
         row.finding_kind = f.finding_kind.clone();
         row.reason = f.reason.clone();
         row.confidence = f.confidence.clone();
+    }
+    if row.tier.is_empty() {
+        row.tier = f.tier.clone();
     }
     row.data_abroad |= f.data_abroad;
     for c in &f.vendor_country {
