@@ -47,6 +47,9 @@
     )
 )]
 
+// First, so that base::stdio's print!/println!/eprint!/eprintln! (safe on a
+// closed pipe) replace std's in every module below.
+#[macro_use]
 pub mod base;
 pub mod capture;
 pub mod decode;

@@ -120,6 +120,7 @@ fn flow(names: FlowNames) -> FlowRecord {
         tcp: None,
         app_proto: Some("tls"),
         names: Some(Box::new(names)),
+        anomalies: Default::default(),
         file: 0,
         empty: false,
     }

@@ -100,6 +100,7 @@ fn flow(dst: IpAddr, names: Option<FlowNames>) -> FlowRecord {
         tcp: None,
         app_proto: None,
         names: names.map(Box::new),
+        anomalies: Default::default(),
         file: 0,
         empty: false,
     }

@@ -6,10 +6,10 @@
 //! (a length that cannot be) stops the file with [`CaptureError::Corrupt`],
 //! keeping the packets before it.
 
+use super::gzip::{Gunzip, GzipDamage};
 use super::{Block, CaptureError, PacketMeta};
-use flate2::read::MultiGzDecoder;
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,6 +26,11 @@ impl<R: Read> Read for Counting<R> {
         self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
+}
+
+/// Whether `path` names standard input (`-`; a file of that name is `./-`).
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
 }
 
 /// Largest record accepted. Real snap lengths stop at 256 KiB; anything far
@@ -132,17 +137,27 @@ impl std::fmt::Debug for CaptureFile {
     }
 }
 
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Reads until `buf` is full or the input ends. The bytes read before an
+/// error are counted too: a damaged gzip stream hands over what it inflated.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> (usize, Option<std::io::Error>) {
     let mut n = 0;
     while n < buf.len() {
         match r.read(buf.get_mut(n..).unwrap_or_default()) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return (n, Some(e)),
         }
     }
-    Ok(n)
+    (n, None)
+}
+
+/// What a read error means for the file.
+enum ReadEnd {
+    /// The data simply stops (a gzip stream cut short): like the end of a
+    /// plain file, a record cut by it is counted, nothing is an error.
+    Cut,
+    Fail(CaptureError),
 }
 
 fn u16_at(b: &[u8], at: usize, be: bool) -> Option<u16> {
@@ -227,8 +242,12 @@ enum Parsed {
 }
 
 impl CaptureFile {
-    /// Opens `path`, unwrapping gzip and sniffing the capture format.
+    /// Opens `path` (standard input for `-`), unwrapping gzip and sniffing
+    /// the capture format.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        if is_stdin(path) {
+            return Self::from_reader(path, Box::new(std::io::stdin()));
+        }
         let file = File::open(path).map_err(|source| CaptureError::Open {
             path: path.to_owned(),
             source,
@@ -239,25 +258,28 @@ impl CaptureFile {
                 detail: "it is a directory".into(),
             });
         }
+        Self::from_reader(path, Box::new(file))
+    }
+
+    /// Reads a capture from any byte stream (a pipe, a socket), named
+    /// `path` in errors; gzip and the format are sniffed as for a file.
+    pub fn from_reader(path: &Path, inner: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
         let disk_bytes = Arc::new(AtomicU64::new(0));
         let counted = Counting {
-            inner: file,
+            inner,
             count: Arc::clone(&disk_bytes),
         };
-        let mut raw: Box<dyn Read + Send> =
-            Box::new(std::io::BufReader::with_capacity(1 << 16, counted));
-        let mut head = [0u8; 4];
-        let n = read_full(raw.as_mut(), &mut head).map_err(|source| CaptureError::Read {
+        let mut raw = std::io::BufReader::with_capacity(1 << 16, counted);
+        let head = raw.fill_buf().map_err(|source| CaptureError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let mut gzip = false;
-        let mut reader: Box<dyn Read + Send> =
-            Box::new(std::io::Cursor::new(head.get(..n).unwrap_or_default().to_vec()).chain(raw));
-        if n >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-            gzip = true;
-            reader = Box::new(MultiGzDecoder::new(reader));
-        }
+        let gzip = head.starts_with(&[0x1f, 0x8b]);
+        let reader: Box<dyn Read + Send> = if gzip {
+            Box::new(Gunzip::new(raw))
+        } else {
+            Box::new(raw)
+        };
         let mut me = CaptureFile {
             path: path.to_owned(),
             reader,
@@ -287,10 +309,15 @@ impl CaptureFile {
     }
 
     fn corrupt(&self, offset: u64, detail: impl Into<String>) -> CaptureError {
+        let mut detail = detail.into();
+        if self.gzip {
+            // Record offsets count inflated bytes; gzip damage counts file bytes.
+            detail.push_str(" (offset in the inflated data)");
+        }
         CaptureError::Corrupt {
             path: self.path.clone(),
             offset,
-            detail: detail.into(),
+            detail,
         }
     }
 
@@ -300,42 +327,39 @@ impl CaptureFile {
             let have = self.carry.len();
             let grow = (want - have).max(1 << 16);
             self.carry.resize(have + grow, 0);
-            let got = read_full(
+            let (got, err) = read_full(
                 self.reader.as_mut(),
                 self.carry.get_mut(have..).unwrap_or_default(),
-            )
-            .map_err(|e| self.read_error(e));
-            let got = match got {
-                Ok(g) => g,
-                Err(e) => {
-                    self.carry.truncate(have);
+            );
+            self.carry.truncate(have + got);
+            if let Some(e) = err {
+                self.eof = true;
+                if let ReadEnd::Fail(e) = self.read_end(e) {
                     return Err(e);
                 }
-            };
-            self.carry.truncate(have + got);
-            if got < grow {
+            } else if got < grow {
                 self.eof = true;
             }
         }
         Ok(())
     }
 
-    fn read_error(&self, source: std::io::Error) -> CaptureError {
-        // A broken gzip stream surfaces as InvalidInput/InvalidData from flate2.
-        if matches!(
-            source.kind(),
-            std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
-        ) {
-            CaptureError::Corrupt {
+    fn read_end(&self, source: std::io::Error) -> ReadEnd {
+        match GzipDamage::of(&source) {
+            Some(d) if d.truncated => ReadEnd::Cut,
+            // Offsets of gzip damage are in the compressed file, as on disk.
+            Some(d) => ReadEnd::Fail(CaptureError::Corrupt {
                 path: self.path.clone(),
-                offset: self.stream_pos,
-                detail: format!("gzip stream: {source}"),
-            }
-        } else {
-            CaptureError::Read {
+                offset: d.offset,
+                detail: format!(
+                    "gzip: {} ({} bytes inflated before it)",
+                    d.detail, d.inflated
+                ),
+            }),
+            None => ReadEnd::Fail(CaptureError::Read {
                 path: self.path.clone(),
                 source,
-            }
+            }),
         }
     }
 
@@ -434,14 +458,20 @@ impl CaptureFile {
             }
             self.carry.clear();
             let mut filled = carried;
+            // Damage met while reading: reported after the packets before it.
+            let mut damage: Option<CaptureError> = None;
             if !self.eof {
-                let got = read_full(
+                let (got, err) = read_full(
                     self.reader.as_mut(),
                     block.data.get_mut(filled..want).unwrap_or_default(),
-                )
-                .map_err(|e| self.read_error(e))?;
+                );
                 filled += got;
-                if got < want - carried {
+                if let Some(e) = err {
+                    self.eof = true;
+                    if let ReadEnd::Fail(e) = self.read_end(e) {
+                        damage = Some(e);
+                    }
+                } else if got < want - carried {
                     self.eof = true;
                 }
             }
@@ -481,6 +511,14 @@ impl CaptureFile {
                 return Ok(true);
             }
             let tail = block.data.get(pos..filled).unwrap_or_default();
+            if let Some(e) = damage {
+                // The bytes after the last whole record belong to the damage.
+                if block.packets.is_empty() {
+                    return Err(e);
+                }
+                self.pending_error = Some(e);
+                return Ok(true);
+            }
             if self.eof {
                 if !tail.is_empty() {
                     self.stats.truncated_records += 1;
@@ -688,4 +726,129 @@ fn idb_options(mut opts: &[u8], be: bool) -> (u64, i64) {
         opts = opts.get(padded..).unwrap_or_default();
     }
     (units, offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    /// A classic pcap (Ethernet) of `n` packets of varied sizes.
+    fn pcap(n: u32) -> Vec<u8> {
+        let mut f = Vec::new();
+        f.extend(0xa1b2_c3d4u32.to_le_bytes());
+        f.extend(2u16.to_le_bytes());
+        f.extend(4u16.to_le_bytes());
+        f.extend([0u8; 8]);
+        f.extend(65_535u32.to_le_bytes());
+        f.extend(1u32.to_le_bytes());
+        for i in 0..n {
+            let len = 60 + (i * 37) % 1400;
+            f.extend((1_700_000_000 + i).to_le_bytes());
+            f.extend(i.to_le_bytes());
+            f.extend(len.to_le_bytes());
+            f.extend(len.to_le_bytes());
+            f.extend((0..len).map(|b| (b ^ i) as u8));
+        }
+        f
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// Every packet's time, the file's stats and the error that ended it.
+    fn read(bytes: &[u8]) -> (Vec<u64>, FileStats, Option<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c");
+        std::fs::write(&path, bytes).unwrap();
+        let mut f = match CaptureFile::open(&path) {
+            Ok(f) => f,
+            Err(e) => return (Vec::new(), FileStats::default(), Some(e.to_string())),
+        };
+        let mut ts = Vec::new();
+        let mut block = Block::default();
+        // Small blocks: damage lands in every position relative to a block.
+        loop {
+            match f.fill(&mut block, 4096) {
+                Ok(true) => ts.extend(block.packets.iter().map(|p| p.ts_ns)),
+                Ok(false) => return (ts, f.stats().clone(), None),
+                Err(e) => return (ts, f.stats().clone(), Some(e.to_string())),
+            }
+        }
+    }
+
+    /// Inflated length of a (damaged) gzip file.
+    fn inflated(file: &[u8]) -> usize {
+        let mut g = Gunzip::new(file);
+        let mut out = Vec::new();
+        let _ = g.read_to_end(&mut out);
+        out.len()
+    }
+
+    #[test]
+    fn a_cut_gzip_reads_like_the_same_cut_plain_file() {
+        let plain = pcap(300);
+        let packed = gz(&plain);
+        for cut in (10..packed.len())
+            .step_by(packed.len() / 23)
+            .chain([packed.len() - 3])
+        {
+            let short = &packed[..cut];
+            let upto = inflated(short);
+            let (ts_gz, st_gz, err_gz) = read(short);
+            let (ts_plain, st_plain, err_plain) = read(&plain[..upto]);
+            assert_eq!(ts_gz, ts_plain, "cut at {cut} ({upto} inflated)");
+            assert_eq!(
+                st_gz.truncated_records, st_plain.truncated_records,
+                "cut at {cut}"
+            );
+            assert_eq!(
+                err_gz.is_some(),
+                err_plain.is_some(),
+                "cut at {cut}: {err_gz:?}"
+            );
+        }
+        // A cut inside the trailer loses nothing.
+        let (ts, st, err) = read(&packed[..packed.len() - 4]);
+        assert_eq!((ts.len(), st.truncated_records, err), (300, 0, None));
+    }
+
+    #[test]
+    fn trailing_garbage_after_gzip_is_damage_at_its_offset_after_every_packet() {
+        let plain = pcap(200);
+        let mut packed = gz(&plain);
+        let end = packed.len();
+        packed.extend_from_slice(&[0x42; 100]);
+        let (ts, _, err) = read(&packed);
+        assert_eq!(ts.len(), 200);
+        let err = err.expect("garbage is damage");
+        assert!(err.contains(&format!("damaged at byte {end}:")), "{err}");
+        // Zero padding after the stream is not damage (gzip -d ignores it too).
+        let mut padded = gz(&plain);
+        padded.extend_from_slice(&[0; 4096]);
+        assert_eq!(read(&padded).2, None);
+    }
+
+    #[test]
+    fn a_corrupt_record_in_gzip_is_at_the_same_offset_as_in_plain() {
+        let mut plain = pcap(50);
+        // Packet 20's caplen field: an impossible length.
+        let mut at = 24;
+        for i in 0..20u32 {
+            at += 16 + (60 + (i * 37) % 1400) as usize;
+        }
+        plain[at + 8..at + 12].copy_from_slice(&0x4000_0000u32.to_le_bytes());
+        let (ts_p, _, err_p) = read(&plain);
+        let (ts_g, _, err_g) = read(&gz(&plain));
+        assert_eq!(ts_p.len(), 20);
+        assert_eq!(ts_g, ts_p);
+        let (err_p, err_g) = (err_p.unwrap(), err_g.unwrap());
+        assert!(err_p.contains(&format!("damaged at byte {at}:")), "{err_p}");
+        assert!(err_g.contains(&format!("damaged at byte {at}:")), "{err_g}");
+        assert!(err_g.contains("inflated data"), "{err_g}");
+    }
 }

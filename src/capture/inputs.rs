@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 /// A capture file to replay, checked and placed in time order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputFile {
+    /// `-` for standard input.
     pub path: PathBuf,
-    pub format: Format,
+    /// None for standard input (known once it is read).
+    pub format: Option<Format>,
     pub gzip: bool,
     /// Timestamp of the first packet (None for a capture without packets).
     pub first_ts: Option<u64>,
@@ -26,9 +28,22 @@ pub struct Inputs {
 ///
 /// A path named explicitly must be a readable capture, or the whole call fails
 /// naming it. Inside a directory, files that are not captures are skipped and
-/// listed in [`Inputs::skipped`].
+/// listed in [`Inputs::skipped`]. `-` is standard input, read as it comes
+/// (it cannot be probed ahead), and must be the only path.
 pub fn expand_inputs(paths: &[PathBuf]) -> Result<Inputs, CaptureError> {
     let mut out = Inputs::default();
+    if paths.iter().any(|p| super::is_stdin(p)) {
+        if paths.len() > 1 {
+            return Err(CaptureError::StdinNotAlone);
+        }
+        out.files.push(InputFile {
+            path: PathBuf::from("-"),
+            format: None,
+            gzip: false,
+            first_ts: None,
+        });
+        return Ok(out);
+    }
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| CaptureError::Open {
             path: path.clone(),
@@ -86,7 +101,7 @@ pub fn probe(path: &Path) -> Result<InputFile, CaptureError> {
     };
     Ok(InputFile {
         path: path.to_owned(),
-        format: file.format(),
+        format: Some(file.format()),
         gzip: file.is_gzip(),
         first_ts,
     })

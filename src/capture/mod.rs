@@ -12,10 +12,14 @@
 //! gzip-compressed.
 
 mod file;
+mod gzip;
 mod inputs;
+mod source;
 
-pub use file::{CaptureFile, FileStats, Format};
+pub use file::{is_stdin, CaptureFile, FileStats, Format};
+pub use gzip::{Gunzip, GzipDamage};
 pub use inputs::{expand_inputs, probe, InputFile, Inputs};
+pub use source::{FileSource, PacketSource, Pull, SourceCounts};
 
 use crossbeam_channel::Sender;
 use std::path::PathBuf;
@@ -56,6 +60,8 @@ pub struct PacketMeta {
 pub struct Block {
     pub data: Vec<u8>,
     pub packets: Vec<PacketMeta>,
+    /// The input the packets came from (file index; live: interface index).
+    pub input: u32,
     /// Where the buffer goes when the block is dropped (the reader's pool).
     recycle: Option<Sender<Vec<u8>>>,
 }
@@ -65,6 +71,7 @@ impl Block {
         Block {
             data,
             packets: Vec::new(),
+            input: 0,
             recycle,
         }
     }
@@ -109,6 +116,8 @@ pub enum CaptureError {
     },
     #[error("{path}: no capture files found in this directory")]
     EmptyDirectory { path: PathBuf },
+    #[error("standard input (-) must be the only capture given; read other files in another run")]
+    StdinNotAlone,
 }
 
 /// What the reader counted over the inputs.

@@ -67,7 +67,7 @@ pub struct ExportArgs {
 
     /// Home country (ISO alpha-2) for --foreign-only when no --policy is given
     /// [default: the default policy's, CN].
-    #[arg(long, value_name = "CC", requires = "foreign_only")]
+    #[arg(long, value_name = "CC", requires = "foreign_only", value_parser = super::home_country)]
     pub home_country: Option<String>,
 
     /// RPZ: the zone's SOA serial [default: the current time in seconds

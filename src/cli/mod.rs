@@ -6,6 +6,11 @@
 //! unwritable output; output is still written for what could be read),
 //! 2 usage error.
 
+// First, so that its print!/println!/eprint!/eprintln! (safe on a closed
+// pipe) replace std's in every module below.
+#[macro_use]
+mod stdio;
+
 mod export;
 mod progress;
 mod removal;
@@ -132,7 +137,7 @@ pub enum PolicyCmd {
     /// Write the documented default policy (to standard output, or -o FILE).
     Init {
         /// ISO 3166 alpha-2 code of the home country.
-        #[arg(long, value_name = "CC", default_value = DEFAULT_HOME)]
+        #[arg(long, value_name = "CC", default_value = DEFAULT_HOME, value_parser = home_country)]
         home_country: String,
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -144,6 +149,13 @@ pub enum PolicyCmd {
 /// The home country when neither --policy nor --home-country says: the
 /// audits phonehome was first written for.
 pub const DEFAULT_HOME: &str = "CN";
+
+/// `--home-country`: a bad code is a usage error (exit 2), found before any work.
+pub fn home_country(s: &str) -> Result<String, String> {
+    Policy::default_for(s)
+        .map(|p| p.home_country().to_string())
+        .map_err(|e| e.to_string())
+}
 
 /// The `--geoip-*` flags, ready for `#[command(flatten)]`.
 #[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
@@ -193,6 +205,8 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        // The reader of `--eve -` went away: a normal end, as for printing commands.
+        Err(e) if stdio::is_broken_pipe(&e) => ExitCode::from(EXIT_OK),
         Err(e) => {
             eprintln!("phonehome: error: {}", one_line(&e));
             ExitCode::from(EXIT_RUNTIME)

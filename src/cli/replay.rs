@@ -8,7 +8,9 @@ use super::{load_catalog_strict, GeoIpFlags, DEFAULT_HOME, EXIT_OK, EXIT_RUNTIME
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use phonehome::base::Progress;
-use phonehome::capture::{expand_inputs, CaptureError, InputFile};
+use phonehome::capture::{
+    expand_inputs, is_stdin, CaptureError, CaptureFile, FileSource, InputFile,
+};
 use phonehome::engine::output::{AlertMode, Output};
 use phonehome::engine::{self, ReplayConfig};
 use phonehome::evidence::bundle::{self, BundleInput, BundleSummary, EveTarget, MANIFEST};
@@ -32,7 +34,8 @@ use std::time::Instant;
 pub struct ReplayArgs {
     /// Capture files or directories (searched recursively). Files are read in
     /// the order of their first packet's time; the format comes from the
-    /// file's magic number, whatever its name.
+    /// file's magic number, whatever its name. `-` reads one capture (pcap
+    /// or pcapng, gzip or not) from standard input.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
@@ -83,7 +86,7 @@ pub struct ReplayArgs {
     pub policy: Option<PathBuf>,
 
     /// Home country (ISO alpha-2) for the default policy, when no --policy is given.
-    #[arg(long, value_name = "CC", default_value = DEFAULT_HOME)]
+    #[arg(long, value_name = "CC", default_value = DEFAULT_HOME, value_parser = super::home_country)]
     pub home_country: String,
 
     /// A directory of vendor TOML files instead of the built-in catalog.
@@ -206,6 +209,18 @@ fn open_output(
 
 pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     let inputs = expand_inputs(&a.paths)?;
+    let stdin = inputs.files.iter().any(|f| is_stdin(&f.path));
+    if stdin && a.evidence.evidence.is_some() {
+        anyhow::bail!(
+            "--evidence reads the captures a second time, which standard input cannot be: save the capture to a file and replay that"
+        );
+    }
+    // Standard input is checked before anything is written, as a file is.
+    let stdin_file = if stdin {
+        Some(CaptureFile::open(std::path::Path::new("-"))?)
+    } else {
+        None
+    };
     if !a.quiet && !inputs.skipped.is_empty() {
         // Directories often hold notes and logs beside captures: say so once.
         let shown: Vec<String> = inputs
@@ -250,6 +265,10 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     };
     let extra = a.catalog_extra.as_deref().or(policy.catalog_extra());
     let mut catalog = load_catalog_strict(a.catalog.as_deref(), extra, a.allow_catalog_errors)?;
+    if let Some(p) = &a.policy {
+        // An exception naming what the catalog lacks would never apply.
+        policy.check_catalog(&catalog, &p.display().to_string())?;
+    }
     if let Some(n) = a.bench_catalog_scale {
         catalog = catalog.synthetic_scaled(n);
     }
@@ -297,7 +316,11 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     let bar = Bar::start("replay", total_bytes, Arc::clone(&progress), a.quiet);
     let started = Instant::now();
     let eve_name = a.eve.clone();
-    let result = engine::replay(&cfg, Arc::clone(&progress), &mut |ev| {
+    let source = match stdin_file {
+        Some(f) => FileSource::opened(cfg.inputs.clone(), f),
+        None => FileSource::new(cfg.inputs.clone()),
+    };
+    let result = engine::run(&cfg, source, Arc::clone(&progress), &mut |ev| {
         if let Some(inv) = &mut inventory {
             inv.collector.observe(&ev);
         }

@@ -15,19 +15,22 @@
 //! malformed yields the tunnel packet itself (flagged in
 //! [`Packet::inner_invalid`]), so the tunnel's own flow is still seen.
 //!
-//! Engine use: the reader calls [`shard`] on each frame; `Fragment` frames go
-//! to [`Defragmenter::push`] (which counts their layers, so do not also
-//! `decode` them) and what it returns is sharded again; workers call
-//! [`decode`]. Every few seconds of packet time, [`Defragmenter::expire`].
+//! [`PacketStream`] is what consumers read: a capture source's packets in one
+//! global order with the capture clock, each [`shard`]ed, `Fragment` frames
+//! given to [`Defragmenter::push`] (which counts their layers, so they are
+//! not also `decode`d) and the datagram it returns sharded again, expired on
+//! the clock's ticks. Workers call [`decode`] on what it hands them.
 //! [`DecodeStats::to_eve`] gives `stats.decoder` and `stats.phonehome.decoder`;
 //! [`DecodeStats::to_eve_defrag`] gives `stats.defrag`.
 
 mod defrag;
 mod stats;
+pub mod stream;
 mod walk;
 
 pub use defrag::{DefragLimits, Defragmenter};
 pub use stats::{Counter, DecodeStats, Invalid};
+pub use stream::{worker_of, Batch, Item, PacketStream, Slot, StreamConfig, StreamEnd};
 
 use etherparse::err::tcp::HeaderSliceError as TcpErr;
 use etherparse::{TcpHeaderSlice, UdpHeaderSlice};

@@ -1342,3 +1342,66 @@ fn every_prefix_and_random_corruption_is_handled() {
         }
     }
 }
+
+/// A DNS response to a client that picked a tunnel's port as its own stays
+/// a UDP packet: the port alone does not make a tunnel.
+#[test]
+fn udp_on_a_tunnel_port_without_a_tunnel_header_stays_udp() {
+    // Response id 0x0800 (looks like a GRE flags word), flags 0x8180, one
+    // question "update.example" type A, one A answer.
+    let mut dns = vec![0x08, 0x00, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+    dns.extend_from_slice(b"\x06update\x07example\x00\x00\x01\x00\x01");
+    dns.extend_from_slice(b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc0\x00\x02\x01");
+    // The same with an id whose first byte has VXLAN's I flag and a
+    // question name whose bytes could be a Geneve or MPLS header.
+    let mut dns2 = dns.clone();
+    dns2[0] = 0x08;
+    dns2[1] = 0x08;
+    for port in [4754, 4789, 8472, 6081, 6635] {
+        for d in [&dns, &dns2] {
+            let (p, st) = pkt(1, &udp_tunnel(53, port, d));
+            assert_eq!(p.tunnel, None, "port {port}");
+            assert_eq!((p.sport, p.dport), (53, port));
+            assert_eq!(p.payload, &d[..], "port {port}");
+            assert_eq!(p.inner_invalid, None, "port {port}");
+            assert_eq!(st.get(Counter::Invalid), 0, "port {port}");
+        }
+    }
+    // Real tunnels on those ports still decode.
+    let mut g = vec![0, 0, 0x08, 0];
+    g.extend_from_slice(&udp4());
+    assert_tunnel(
+        &pkt(1, &udp_tunnel(7, 4754, &g)).0,
+        TunnelKind::Gre,
+        7,
+        4754,
+        17,
+        1,
+    );
+    let f = vxlan_frame(&eth_wrap(0x0800, &udp4()));
+    assert_inner_udp4(&pkt(1, &f).0);
+}
+
+/// Aruba APs tunnel clients' 802.11 frames to the controller in GRE with
+/// protocol type 0x8200 (and 0x8210 .. 0x8370); tshark decodes them as wlan.
+#[test]
+fn gre_aruba_wlan_carries_802_11_frames() {
+    let ip = udp4();
+    let mut wlan = vec![0x08, 0x01, 0, 0]; // data, to DS
+    wlan.extend_from_slice(&[0x11; 18]); // three addresses
+    wlan.extend_from_slice(&[0, 0]); // sequence
+    wlan.extend_from_slice(&[0xaa, 0xaa, 3, 0, 0, 0, 0x08, 0x00]);
+    wlan.extend_from_slice(&ip);
+    for proto in [0x8200, 0x8210, 0x8370] {
+        let (p, _) = pkt(1, &gre(0, proto, &[], &wlan));
+        assert_inner_udp4(&p);
+        assert_eq!(
+            p.tunnel.map(|t| (t.kind, t.proto)),
+            Some((TunnelKind::Gre, 47))
+        );
+    }
+    // Not a value tshark gives to wlan: the GRE packet is the innermost.
+    let (p, _) = pkt(1, &gre(0, 0x8201, &[], &wlan));
+    assert_eq!(p.tunnel, None);
+    assert_eq!(p.proto, 47);
+}

@@ -1092,7 +1092,7 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
                 let Some(flags) = byte(f, q) else {
                     return Ok(Next::Done(ip));
                 };
-                if flags & 0x08 == 0 {
+                if flags & 0x08 == 0 || !plausible(f, q + 8, Step::Ether) {
                     return Ok(Next::Done(ip));
                 }
                 self.s.inc(C::Vxlan);
@@ -1124,17 +1124,26 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
                         return Ok(Next::Done(ip));
                     }
                 };
+                if !plausible(f, q + hl, next) {
+                    return Ok(Next::Done(ip));
+                }
                 self.enter(TunnelKind::Geneve, &ip, sport, dport);
                 self.off = q + hl;
                 return Ok(Next::Step(next));
             }
             6635 => {
+                if !plausible(f, q, Step::Mpls) {
+                    return Ok(Next::Done(ip));
+                }
                 self.s.inc(C::MplsOverUdp);
                 self.enter(TunnelKind::Mpls, &ip, sport, dport);
                 self.off = q;
                 return Ok(Next::Step(Step::Mpls));
             }
             4754 => {
+                if !gre_plausible(f, q) {
+                    return Ok(Next::Done(ip));
+                }
                 self.s.inc(C::GreOverUdp);
                 self.off = q;
                 return self.gre(ip, sport, dport);
@@ -1336,6 +1345,9 @@ impl<'f, S: Sink> Walker<'f, '_, S> {
             0x880b => (TunnelKind::Gre, Step::Ppp, q),
             0x8847 | 0x8848 => (TunnelKind::Gre, Step::Mpls, q),
             0x8100 | 0x88a8 => (TunnelKind::Gre, Step::Type(proto), q),
+            // Aruba WLAN: an AP tunnels its clients' 802.11 frames to the
+            // controller (no FCS), as tshark's `gre.proto` table decodes them.
+            0x8200..=0x8370 if proto & 0xf == 0 => (TunnelKind::Gre, Step::Wlan, q),
             0x88be => {
                 self.s.inc(C::Erspan);
                 if !seq {
@@ -1402,6 +1414,84 @@ fn final_destination(rh: &[u8]) -> Option<usize> {
     };
     rh.get(at..at + 16)?;
     Some(at)
+}
+
+/// Whether the bytes at `at` can start what `step` reads. False only when
+/// they are there and clearly are not: a port alone does not make a tunnel
+/// (a DNS client may pick 4754 or 4789 as its own port), so a UDP packet on
+/// a tunnel port whose payload is not a tunnel stays a UDP packet.
+fn plausible(f: &[u8], at: usize, step: Step) -> bool {
+    let ip4 = |at: usize| byte(f, at).is_none_or(|b| b >> 4 == 4 && b & 0x0f >= 5);
+    let ip6 = |at: usize| byte(f, at).is_none_or(|b| b >> 4 == 6);
+    match step {
+        Step::Ipv4 => ip4(at),
+        Step::Ipv6 => ip6(at),
+        Step::IpGuess => byte(f, at).is_none_or(|b| matches!(b >> 4, 4 | 6)),
+        Step::Ether => {
+            let mut t_at = at + 12;
+            // Up to three VLAN tags before the payload type.
+            for _ in 0..3 {
+                match be16(f, t_at) {
+                    Some(0x8100 | 0x88a8 | 0x9100) => t_at += 4,
+                    _ => break,
+                }
+            }
+            match be16(f, t_at) {
+                None => true,
+                Some(0x0800) => ip4(t_at + 2),
+                Some(0x86dd) => ip6(t_at + 2),
+                Some(t) => known_ethertype(t),
+            }
+        }
+        Step::Mpls => {
+            // Labels up to the bottom of the stack, then IP or a
+            // pseudowire control word (first nibble 0) and Ethernet.
+            let mut p = at;
+            for _ in 0..8 {
+                let Some(b2) = byte(f, p + 2) else {
+                    return true;
+                };
+                p += 4;
+                if b2 & 1 != 0 {
+                    return match byte(f, p).map(|b| b >> 4) {
+                        None => true,
+                        Some(4) => ip4(p),
+                        Some(6) => true,
+                        Some(0) => plausible(f, p + 4, Step::Ether),
+                        Some(_) => false,
+                    };
+                }
+            }
+            false
+        }
+        _ => true,
+    }
+}
+
+/// A GRE header over UDP (4754) that [`Walk::gre`] would accept, with a
+/// payload that looks like its protocol.
+fn gre_plausible(f: &[u8], o: usize) -> bool {
+    let (Some(flags), Some(proto)) = (be16(f, o), be16(f, o + 2)) else {
+        return false;
+    };
+    // Version 0, no routing, no recursion, no reserved flags.
+    if flags & 0x47ff != 0 {
+        return false;
+    }
+    let hl = 4
+        + 4 * usize::from(flags & 0x8000 != 0)
+        + 4 * usize::from(flags & 0x2000 != 0)
+        + 4 * usize::from(flags & 0x1000 != 0);
+    let step = match proto {
+        0x0800 => Step::Ipv4,
+        0x86dd => Step::Ipv6,
+        0x6558 => Step::Ether,
+        0x8847 | 0x8848 => Step::Mpls,
+        0x8100 | 0x88a8 | 0x880b | 0x88be | 0x22eb => return f.len() >= o + hl,
+        0x8200..=0x8370 if proto & 0xf == 0 => return f.len() >= o + hl,
+        _ => return false,
+    };
+    f.len() >= o + hl && plausible(f, o + hl, step)
 }
 
 /// EtherTypes that are not "unknown" even though they carry no IP packet.

@@ -4,6 +4,7 @@
 //! no I/O); anomalies are flags on what they return, never errors that stop
 //! the flow. What the stage hands on are the plain records of `record`:
 //! [`AppRecord`] and [`Event`].
+pub mod caps;
 pub mod dhcp;
 pub mod dns;
 pub mod hostid;

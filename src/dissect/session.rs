@@ -14,7 +14,7 @@ use super::{
 };
 use crate::decode::{Packet, L4};
 use crate::flow::tcp::{ACK, SYN};
-use crate::flow::FlowNames;
+use crate::flow::{FlowAnomalies, FlowNames};
 
 /// Client-side bytes inspected per TCP flow before giving up on finding a protocol.
 const MAX_STREAM_BYTES: u64 = 256 * 1024;
@@ -91,6 +91,7 @@ enum Proto {
 pub struct FlowFacts<'a> {
     pub names: &'a mut Option<Box<FlowNames>>,
     pub app_proto: &'a mut Option<&'static str>,
+    pub anomalies: &'a mut FlowAnomalies,
 }
 
 impl FlowFacts<'_> {
@@ -147,6 +148,9 @@ impl AppState {
     /// The flow ended: whatever was seen but not yet reported is reported now.
     pub fn finish(self, facts: &mut FlowFacts<'_>, out: &mut Emitted) {
         if let AppState::Active(s) = self {
+            if s.streams.iter().any(Stream::has_pending) {
+                *facts.anomalies |= FlowAnomalies::STREAM_GAP_AT_END;
+            }
             out.extend(s.held.into_iter().map(|h| h.body));
             match s.proto {
                 Proto::Tls(t) => t.finish(out),
@@ -211,6 +215,7 @@ impl Session {
                         }
                     }
                 });
+                *facts.anomalies |= stream.anomalies();
                 if cut {
                     stream.give_up();
                 }
@@ -824,6 +829,7 @@ mod tests {
         app: AppState,
         names: Option<Box<FlowNames>>,
         app_proto: Option<&'static str>,
+        anomalies: FlowAnomalies,
     }
 
     impl Flow {
@@ -832,6 +838,7 @@ mod tests {
                 app: AppState::Fresh,
                 names: None,
                 app_proto: None,
+                anomalies: FlowAnomalies::empty(),
             }
         }
 
@@ -841,6 +848,7 @@ mod tests {
             let mut facts = FlowFacts {
                 names: &mut self.names,
                 app_proto: &mut self.app_proto,
+                anomalies: &mut self.anomalies,
             };
             self.app.on_packet(p, to_server, &mut facts, &mut out);
             out
@@ -851,6 +859,7 @@ mod tests {
             let mut facts = FlowFacts {
                 names: &mut self.names,
                 app_proto: &mut self.app_proto,
+                anomalies: &mut self.anomalies,
             };
             std::mem::take(&mut self.app).finish(&mut facts, &mut out);
             out

@@ -26,7 +26,8 @@ mod reader;
 mod worker;
 
 use crate::base::Progress;
-use crate::capture::{CaptureError, InputFile};
+use crate::capture::{CaptureError, FileSource, InputFile, PacketSource};
+use crate::decode::{PacketStream, StreamConfig};
 use crate::dissect::Event;
 use crate::flow::FlowConfig;
 use crate::output::RunStats;
@@ -45,6 +46,10 @@ pub struct ReplayConfig {
     pub queue_depth: usize,
     /// Run the dissectors (off: flows only, for measuring their cost).
     pub dissect: bool,
+    /// Set from another thread (a signal handler) to stop reading: flows
+    /// still open are written with reason `shutdown`, then the findings,
+    /// as at the end of the input ([`Outcome::stopped`]).
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl ReplayConfig {
@@ -56,6 +61,7 @@ impl ReplayConfig {
             block_size: 1 << 20,
             queue_depth: 4,
             dissect: true,
+            stop: None,
         }
     }
 }
@@ -77,6 +83,8 @@ pub enum EngineError {
 pub struct Outcome {
     pub stats: RunStats,
     pub file_errors: Vec<CaptureError>,
+    /// Reading stopped on [`ReplayConfig::stop`] before the input ended.
+    pub stopped: bool,
 }
 
 /// Replays `cfg.inputs`, handing every event to `sink` in a deterministic order.
@@ -85,28 +93,46 @@ pub fn replay(
     progress: Arc<Progress>,
     sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
 ) -> Result<Outcome, EngineError> {
+    run(cfg, FileSource::new(cfg.inputs.clone()), progress, sink)
+}
+
+/// Runs the pipeline over any packet source (capture files, standard
+/// input, live interfaces); `cfg.inputs` only names the inputs.
+pub fn run<S: PacketSource + 'static>(
+    cfg: &ReplayConfig,
+    source: S,
+    progress: Arc<Progress>,
+    sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+) -> Result<Outcome, EngineError> {
     let workers = cfg.workers.max(1);
     let mut job_txs = Vec::with_capacity(workers);
     let mut out_rxs = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
     for w in 0..workers {
-        let (job_tx, job_rx) = crossbeam_channel::bounded::<Arc<reader::Job>>(cfg.queue_depth);
+        let (job_tx, job_rx) = crossbeam_channel::bounded(cfg.queue_depth);
         let (out_tx, out_rx) = crossbeam_channel::bounded::<worker::Output>(cfg.queue_depth + 2);
         let flow_cfg = cfg.flow.clone();
         let dissect = cfg.dissect;
         let h = std::thread::Builder::new()
             .name(format!("phonehome-worker-{w}"))
-            .spawn(move || worker::run(w, flow_cfg, dissect, job_rx, out_tx))
+            .spawn(move || worker::run(w, workers, flow_cfg, dissect, job_rx, out_tx))
             .map_err(EngineError::Thread)?;
         job_txs.push(job_tx);
         out_rxs.push(out_rx);
         handles.push(h);
     }
-    let reader_cfg = cfg.clone();
+    let stream = PacketStream::new(
+        source,
+        StreamConfig {
+            block_size: cfg.block_size,
+            pool: workers * cfg.queue_depth + 4,
+            stop: cfg.stop.clone(),
+        },
+    );
     let reader_progress = Arc::clone(&progress);
     let reader = std::thread::Builder::new()
         .name("phonehome-reader".into())
-        .spawn(move || reader::run(&reader_cfg, job_txs, &reader_progress))
+        .spawn(move || reader::run(stream, job_txs, &reader_progress))
         .map_err(EngineError::Thread)?;
 
     let mut stats = RunStats::default();
@@ -122,10 +148,12 @@ pub fn replay(
                     events,
                     decode,
                     flows,
+                    stream,
                 }) => {
                     round.extend(events);
                     stats.decode.merge(&decode);
                     stats.flows.merge(&flows);
+                    stats.stream.merge(&stream);
                     finished += 1;
                 }
                 Err(_) => break 'rounds,
@@ -171,6 +199,7 @@ pub fn replay(
     stats.decode.merge(&read.decode);
     Ok(Outcome {
         stats,
-        file_errors: read.file_errors,
+        file_errors: read.errors,
+        stopped: read.stopped,
     })
 }

@@ -279,7 +279,9 @@ impl<W: Write> Output<W> {
     /// every event before it; then the stats event itself is delivered.
     pub fn stats(&mut self, st: &crate::output::RunStats) -> std::io::Result<()> {
         let mut line = Vec::with_capacity(8192);
-        crate::output::eve::stats_event(&mut line, st);
+        let mut st = st.clone();
+        st.dns_cache = self.resolver.dns_stats().clone();
+        crate::output::eve::stats_event(&mut line, &st);
         line.push(b'\n');
         if !self.sinks.is_empty() {
             self.sinks.flush();

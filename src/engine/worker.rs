@@ -1,10 +1,10 @@
 //! A worker thread: decode, flow tracking and dissection for its share of packets.
 
-use super::reader::Job;
-use crate::decode::{self, DecodeStats, Decoded};
+use crate::decode::{self, worker_of, Batch, DecodeStats, Decoded};
+use crate::dissect::stream::StreamStats;
 use crate::dissect::{AppRecord, Event, EventKind};
 use crate::dissect::{AppState, Emitted, FlowFacts};
-use crate::flow::EventKey;
+use crate::flow::{EndReason, EventKey};
 use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
@@ -16,11 +16,12 @@ pub enum Output {
         events: Vec<Event>,
         decode: Box<DecodeStats>,
         flows: FlowStats,
+        stream: StreamStats,
     },
 }
 
 /// Writes out an ended flow: first what its dissector still held, then its record.
-fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>) {
+fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>, stream: &mut StreamStats) {
     let Ended {
         key,
         mut record,
@@ -32,6 +33,7 @@ fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>) {
         let mut facts = FlowFacts {
             names: &mut record.names,
             app_proto: &mut record.app_proto,
+            anomalies: &mut record.anomalies,
         };
         app.finish(&mut facts, &mut bodies);
         for body in bodies {
@@ -49,6 +51,9 @@ fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>) {
             seq += 1;
         }
     }
+    if record.reason != EndReason::ActiveTimeout {
+        stream.count(record.anomalies);
+    }
     if !record.empty {
         events.push(Event {
             key: key.with_seq(u32::MAX),
@@ -59,20 +64,28 @@ fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>) {
 
 pub fn run(
     me: usize,
+    workers: usize,
     cfg: FlowConfig,
     dissect: bool,
-    jobs: Receiver<Arc<Job>>,
+    jobs: Receiver<Arc<Batch>>,
     out: Sender<Output>,
 ) {
     let mut table: FlowTable<AppState> = FlowTable::new(cfg);
     let mut dstats = DecodeStats::default();
     let mut ended: Vec<Ended<AppState>> = Vec::new();
     let mut bodies = Emitted::new();
+    let mut stream = StreamStats::default();
     for job in jobs {
         let mut events = Vec::new();
-        let mine = job.assign.get(me).map(Vec::as_slice).unwrap_or_default();
         let mut ticks = job.ticks.iter().peekable();
-        for &(pos, src) in mine {
+        for (pos, &slot) in job.slots.iter().enumerate() {
+            let Some(hash) = slot.hash() else {
+                continue;
+            };
+            if worker_of(hash, workers) != me {
+                continue;
+            }
+            let pos = pos as u32;
             while let Some(&&(tpos, clock)) = ticks.peek() {
                 if tpos > pos {
                     break;
@@ -80,15 +93,16 @@ pub fn run(
                 table.tick(clock, job.base + u64::from(tpos), &mut ended);
                 ticks.next();
             }
-            let Some((meta, bytes, packets)) = job.bytes(pos, src) else {
+            let Some(item) = job.item(pos as usize, slot) else {
                 continue;
             };
+            let (meta, bytes, packets) = (item.meta, item.bytes, item.packets);
             let ctx = PacketCtx {
                 idx: job.base + u64::from(pos),
                 ts_ns: meta.ts_ns,
                 wire_len: meta.origlen.max(meta.caplen),
                 packets,
-                file: job.file,
+                file: job.input(),
                 layer: 0,
             };
             let Decoded::Packet(p) = decode::decode(meta.linktype, bytes, &mut dstats) else {
@@ -114,6 +128,7 @@ pub fn run(
             let mut facts = FlowFacts {
                 names: &mut info.names,
                 app_proto: &mut info.app_proto,
+                anomalies: &mut info.anomalies,
             };
             flow.app.on_packet(&p, to_server, &mut facts, &mut bodies);
             if !bodies.is_empty() {
@@ -137,7 +152,7 @@ pub fn run(
             table.tick(clock, job.base + u64::from(tpos), &mut ended);
         }
         for e in ended.drain(..) {
-            close_flow(e, &mut events);
+            close_flow(e, &mut events, &mut stream);
         }
         // Release the block before answering so its buffer can be reused.
         drop(job);
@@ -148,11 +163,12 @@ pub fn run(
     let mut events = Vec::new();
     table.flush(&mut ended);
     for e in ended.drain(..) {
-        close_flow(e, &mut events);
+        close_flow(e, &mut events, &mut stream);
     }
     let _ = out.send(Output::Done {
         events,
         decode: Box::new(dstats),
         flows: table.stats().clone(),
+        stream,
     });
 }

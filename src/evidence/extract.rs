@@ -1,19 +1,18 @@
 //! The evidence pass: after the replay, read the inputs again and copy the
 //! packets of every finding's flows into one pcapng per finding.
 //!
-//! Packets are numbered, decoded and reassembled exactly as the engine's
-//! reader does (same file order, one global index, the same defragmenter
-//! expired on the same one-second ticks), so a packet is in a flow here
-//! exactly when the flow table put it there: same flow key, index inside
-//! the flow's range.
+//! Packets come through the same packet stream as the engine's (same file
+//! order, one global index, the same reassembly expired on the same
+//! one-second ticks), so a packet is in a flow here exactly when the flow
+//! table put it there: same flow key, index inside the flow's range.
 
 use super::frag::{self, FragKey};
 use super::index::{FlowIndex, FlowRef};
 use super::pcapng;
 use super::EvidenceError;
 use crate::base::Progress;
-use crate::capture::{Block, CaptureFile, InputFile};
-use crate::decode::{self, DecodeStats, Decoded, Defragmenter, Packet};
+use crate::capture::{FileSource, InputFile, PacketSource};
+use crate::decode::{self, DecodeStats, Decoded, Packet, PacketStream, Slot, StreamConfig};
 use crate::flow::FlowKey;
 use crate::judge::Finding;
 use crate::output::proto_name;
@@ -518,103 +517,94 @@ pub fn extract(
     })
 }
 
-/// Reads the inputs as the engine's reader does (see the module docs).
+/// Reads the inputs through the same packet stream as the engine (see the
+/// module docs).
 fn read_inputs(
     inputs: &[InputFile],
     pass: &mut Pass<'_>,
     progress: &Progress,
 ) -> Result<(), EvidenceError> {
-    let mut defrag = Defragmenter::new(Default::default());
     let mut dstats = DecodeStats::default();
     let mut pending = Pending::default();
-    let mut clock: u64 = 0;
-    let mut tick_sec: u64 = 0;
-    let mut idx: u64 = 0;
-    let mut disk_done: u64 = 0;
-    let mut block = Block::default();
-    for input in inputs {
-        // Unreadable or damaged files were reported by the replay; what it
-        // read of them is read again here, no more.
-        let Ok(mut file) = CaptureFile::open(&input.path) else {
-            continue;
-        };
-        // Stops at the end or at damage, as the replay's reader did.
-        while let Ok(true) = file.fill(&mut block, 1 << 20) {
-            for meta in &block.packets {
-                let i = idx;
-                idx += 1;
-                pass.stats.packets_read += 1;
-                if meta.ts_ns > clock {
-                    clock = meta.ts_ns;
-                    if clock / NS > tick_sec {
-                        tick_sec = clock / NS;
-                        defrag.expire(clock, &mut dstats);
-                        pending.expire(clock);
+    let mut stream = PacketStream::new(FileSource::new(inputs.to_vec()), StreamConfig::default());
+    while let Some(batch) = stream.next_batch() {
+        let mut ticks = batch.ticks.iter().peekable();
+        for (pos, &slot) in batch.slots.iter().enumerate() {
+            while let Some(&&(tpos, clock)) = ticks.peek() {
+                if tpos as usize > pos {
+                    break;
+                }
+                pending.expire(clock);
+                ticks.next();
+            }
+            let i = batch.base + pos as u64;
+            pass.stats.packets_read += 1;
+            if pass.wanted.is_empty() {
+                continue;
+            }
+            let Some((meta, bytes)) = batch.captured(pos) else {
+                continue;
+            };
+            let frame = || Frame {
+                ts_ns: meta.ts_ns,
+                linktype: meta.linktype,
+                origlen: meta.origlen,
+                data: bytes.to_vec(),
+            };
+            match slot {
+                Slot::Raw { .. } => {
+                    let Decoded::Packet(p) = decode::decode(meta.linktype, bytes, &mut dstats)
+                    else {
+                        continue;
+                    };
+                    // Borrowed frame: copied only if a finding wants it.
+                    let key = FlowKey::of(&p).0;
+                    let outer = p
+                        .tunnel
+                        .as_ref()
+                        .map(|t| FlowKey::of(&decode::outer_packet(t)).0);
+                    let hit = pass.wanted.contains_key(&key)
+                        || outer.is_some_and(|k| pass.wanted.contains_key(&k));
+                    if hit {
+                        pass.packet(&p, i, &[frame()])?;
                     }
                 }
-                let bytes = block.bytes(meta);
-                match decode::decode(meta.linktype, bytes, &mut dstats) {
-                    Decoded::Packet(p) => {
-                        if pass.wanted.is_empty() {
-                            continue;
-                        }
-                        // Borrowed frame: copied only if a finding wants it.
-                        let key = FlowKey::of(&p).0;
-                        let outer = p
-                            .tunnel
-                            .as_ref()
-                            .map(|t| FlowKey::of(&decode::outer_packet(t)).0);
-                        let hit = pass.wanted.contains_key(&key)
-                            || outer.is_some_and(|k| pass.wanted.contains_key(&k));
-                        if hit {
-                            let f = [Frame {
-                                ts_ns: meta.ts_ns,
-                                linktype: meta.linktype,
-                                origlen: meta.origlen,
-                                data: bytes.to_vec(),
-                            }];
-                            pass.packet(&p, i, &f)?;
+                Slot::Held => {
+                    if let Some(k) = frag::key(meta.linktype, bytes) {
+                        pending.hold(k, frame(), &mut pass.stats);
+                    }
+                }
+                Slot::Whole { .. } => {
+                    let key = frag::key(meta.linktype, bytes);
+                    if let Some(k) = key {
+                        pending.hold(k, frame(), &mut pass.stats);
+                    }
+                    let Some(whole) = batch.item(pos, slot) else {
+                        continue;
+                    };
+                    let frames = match key.and_then(|k| pending.take(&k)) {
+                        Some(fr) if !fr.is_empty() => fr,
+                        _ => vec![frame()],
+                    };
+                    if let Decoded::Packet(p) =
+                        decode::decode(meta.linktype, whole.bytes, &mut dstats)
+                    {
+                        let before = pass.stats.packets_written;
+                        pass.packet(&p, i, &frames)?;
+                        if key.is_none() && pass.stats.packets_written > before {
+                            pass.stats.fragments_unkeyed += 1;
                         }
                     }
-                    Decoded::Fragment => {
-                        let key = frag::key(meta.linktype, bytes);
-                        let frame = || Frame {
-                            ts_ns: meta.ts_ns,
-                            linktype: meta.linktype,
-                            origlen: meta.origlen,
-                            data: bytes.to_vec(),
-                        };
-                        if let Some(k) = key {
-                            pending.hold(k, frame(), &mut pass.stats);
-                        }
-                        let Some(whole) =
-                            defrag.push(meta.linktype, bytes, meta.ts_ns, &mut dstats)
-                        else {
-                            continue;
-                        };
-                        let frames = match key.and_then(|k| pending.take(&k)) {
-                            Some(fr) if !fr.is_empty() => fr,
-                            _ => vec![frame()],
-                        };
-                        if let Decoded::Packet(p) =
-                            decode::decode(meta.linktype, &whole, &mut dstats)
-                        {
-                            let before = pass.stats.packets_written;
-                            pass.packet(&p, i, &frames)?;
-                            if key.is_none() && pass.stats.packets_written > before {
-                                pass.stats.fragments_unkeyed += 1;
-                            }
-                        }
-                    }
-                    _ => {}
                 }
             }
-            progress.packets.store(idx, Ordering::Relaxed);
-            progress
-                .disk_bytes
-                .store(disk_done + file.disk_bytes(), Ordering::Relaxed);
         }
-        disk_done += file.disk_bytes();
+        for &(_, clock) in ticks {
+            pending.expire(clock);
+        }
+        progress.packets.store(stream.packets(), Ordering::Relaxed);
+        progress
+            .disk_bytes
+            .store(stream.source().disk_bytes(), Ordering::Relaxed);
     }
     Ok(())
 }

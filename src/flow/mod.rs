@@ -12,7 +12,8 @@ pub mod tcp;
 
 pub use key::{FlowKey, Side};
 pub use record::{
-    EndReason, EventKey, FlowMeta, FlowNames, FlowRecord, FlowState, TcpSummary, Vlan,
+    EndReason, EventKey, FlowAnomalies, FlowMeta, FlowNames, FlowRecord, FlowState, TcpSummary,
+    Vlan,
 };
 pub use table::{Ended, Flow, FlowConfig, FlowInfo, FlowStats, FlowTable, PacketCtx};
 pub use tcp::TcpTrack;

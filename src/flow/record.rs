@@ -119,6 +119,36 @@ impl EndReason {
     }
 }
 
+bitflags::bitflags! {
+    /// What went wrong while a flow's TCP streams were put in order for the
+    /// dissectors: `phonehome.anomalies` on its flow event (`stream.*`), and
+    /// counted in `stats.phonehome.stream`.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct FlowAnomalies: u8 {
+        /// Out-of-order data beyond the reassembly window was dropped,
+        /// farthest first (the start of the stream, its handshake, is kept).
+        const STREAM_OOO_DROPPED = 1 << 0;
+        /// A hole stayed open while more data found no room: the stream
+        /// stopped, nothing after the hole was inspected.
+        const STREAM_GAVE_UP = 1 << 1;
+        /// The flow ended with data still held behind a hole.
+        const STREAM_GAP_AT_END = 1 << 2;
+    }
+}
+
+impl FlowAnomalies {
+    /// The EVE names of the flags that are set.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        [
+            (Self::STREAM_OOO_DROPPED, "stream.ooo_dropped"),
+            (Self::STREAM_GAVE_UP, "stream.gave_up"),
+            (Self::STREAM_GAP_AT_END, "stream.gap_at_end"),
+        ]
+        .into_iter()
+        .filter_map(move |(f, n)| self.contains(f).then_some(n))
+    }
+}
+
 /// TCP details of a flow: flags seen each way and the connection state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpSummary {
@@ -143,6 +173,8 @@ pub struct FlowRecord {
     pub app_proto: Option<&'static str>,
     /// Names the flow's own packets carried.
     pub names: Option<Box<FlowNames>>,
+    /// What went wrong putting its streams in order.
+    pub anomalies: FlowAnomalies,
     /// Input file (index into the replay's file list) of the flow's last packet.
     pub file: u32,
     /// Nothing happened since the previous (active-timeout) record: not written.

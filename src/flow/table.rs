@@ -158,6 +158,8 @@ pub struct FlowInfo {
     pub app_proto: Option<&'static str>,
     /// Names learnt from the flow's own packets (SNI, Host, ...).
     pub names: Option<Box<FlowNames>>,
+    /// What went wrong putting its streams in order (set by the dissectors).
+    pub anomalies: crate::flow::FlowAnomalies,
 }
 
 impl<A> Flow<A> {
@@ -232,6 +234,7 @@ impl<A> Flow<A> {
             }),
             app_proto: self.info.app_proto,
             names: self.info.names.clone(),
+            anomalies: self.info.anomalies,
             file: self.file,
             empty: false,
         }
@@ -646,6 +649,7 @@ fn new_flow<A: Default>(
             ),
             app_proto: None,
             names: None,
+            anomalies: Default::default(),
         }),
     }
 }

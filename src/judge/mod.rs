@@ -542,6 +542,7 @@ source = "https://acme.example/docs"
             tcp: None,
             app_proto: None,
             names: None,
+            anomalies: Default::default(),
             file: 0,
             empty: false,
         }

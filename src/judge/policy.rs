@@ -386,6 +386,75 @@ impl Policy {
         default::default_toml(&home_country.trim().to_ascii_uppercase())
     }
 
+    /// Checks that every exception names a vendor and product the catalog
+    /// has (by display name, case-insensitively, as findings are matched):
+    /// one that does not would silently never apply. The error names
+    /// `origin` (the policy file) and the exception's line.
+    pub fn check_catalog(
+        &self,
+        catalog: &crate::resolve::catalog::Catalog,
+        origin: &str,
+    ) -> Result<(), PolicyError> {
+        let err = |line: u32, problem: Problem| PolicyError::Invalid {
+            origin: origin.to_string(),
+            line,
+            problem,
+        };
+        for x in &self.exceptions {
+            let vendor = match &x.vendor {
+                None => None,
+                Some(name) => {
+                    let v = catalog
+                        .vendors()
+                        .iter()
+                        .find(|v| v.name.eq_ignore_ascii_case(name.trim()));
+                    match v {
+                        Some(v) => Some(v),
+                        None => {
+                            // A slug or near miss: say which name to write.
+                            let hint = catalog
+                                .vendor(name.trim())
+                                .map(|v| format!("did you mean \"{}\"?", v.name));
+                            return Err(err(
+                                x.line,
+                                Problem::UnknownVendor {
+                                    name: name.clone(),
+                                    hint,
+                                },
+                            ));
+                        }
+                    }
+                }
+            };
+            if let Some(product) = &x.product {
+                let known = catalog
+                    .vendors()
+                    .iter()
+                    .filter(|v| vendor.is_none_or(|w| w.slug == v.slug))
+                    .any(|v| {
+                        v.products
+                            .iter()
+                            .any(|p| p.name.eq_ignore_ascii_case(product.trim()))
+                    });
+                if !known {
+                    let hint = vendor.map(|v| {
+                        let names: Vec<&str> = v.products.iter().map(|p| p.name.as_str()).collect();
+                        format!("its products: {}", names.join(", "))
+                    });
+                    return Err(err(
+                        x.line,
+                        Problem::UnknownProduct {
+                            product: product.clone(),
+                            vendor: vendor.map(|v| v.name.clone()),
+                            hint,
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads and parses a policy file; errors name the file as given.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {

@@ -12,7 +12,7 @@ use crate::dissect::{dns, http, quic, tls};
 use crate::dissect::{AppBody, AppRecord, Event, EventKind};
 use crate::flow::community_id;
 use crate::flow::tcp;
-use crate::flow::{FlowMeta, FlowNames, FlowRecord};
+use crate::flow::{FlowAnomalies, FlowMeta, FlowNames, FlowRecord};
 use crate::judge::policy::FindingKind;
 use crate::judge::Finding;
 use crate::output::finding::FindingDoc;
@@ -189,9 +189,10 @@ fn write_ext(
     ech: bool,
     body: Option<&AppBody>,
     names: Option<&FlowNames>,
+    flow_anomalies: FlowAnomalies,
     ext: &Ext<'_>,
 ) {
-    let mut anomalies = false;
+    let mut anomalies = !flow_anomalies.is_empty();
     if let Some(b) = body {
         for_each_anomaly(b, &mut |_, _, _| anomalies = true);
     }
@@ -206,8 +207,14 @@ fn write_ext(
         if ech {
             p.bool("ech", true);
         }
-        if let (true, Some(b)) = (anomalies, body) {
+        if anomalies {
             p.arr("anomalies", |l| {
+                for name in flow_anomalies.names() {
+                    l.str(name);
+                }
+                let Some(b) = body else {
+                    return;
+                };
                 for_each_anomaly(b, &mut |prefix, name, upper| {
                     l.str_with(|out| {
                         out.extend_from_slice(prefix.as_bytes());
@@ -311,7 +318,7 @@ pub fn flow_event(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str, ext: &
             tc.str("state", t.state);
         });
     }
-    write_ext(&mut o, false, None, f.names.as_deref(), ext);
+    write_ext(&mut o, false, None, f.names.as_deref(), f.anomalies, ext);
     o.end();
 }
 
@@ -362,7 +369,14 @@ pub fn app_event(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str, ext: &Ex
         AppBody::Http(h) => http::write_eve(p, &h.request),
         AppBody::HostId(_) => {}
     });
-    write_ext(&mut o, ech, Some(&a.body), None, ext);
+    write_ext(
+        &mut o,
+        ech,
+        Some(&a.body),
+        None,
+        FlowAnomalies::empty(),
+        ext,
+    );
     o.end();
 }
 
@@ -486,8 +500,19 @@ fn for_each_anomaly(body: &AppBody, f: &mut dyn FnMut(&str, &str, bool)) {
             if let Some(sh) = &t.server_hello {
                 flags(&sh.anomalies, "tls.server_hello.", f);
             }
+            if t.cert.as_ref().is_some_and(|c| c.truncated) {
+                f("tls.certificate.", "field_truncated", false);
+            }
         }
-        AppBody::Quic(q) => q.anomalies.names().for_each(|n| f("quic.", n, false)),
+        AppBody::Quic(q) => {
+            q.anomalies.names().for_each(|n| f("quic.", n, false));
+            // The hello's own flags are TLS-over-TCP business, except a cut.
+            if let Some(ch) = &q.client_hello {
+                let cut = ch.anomalies
+                    & (tls::HelloAnomalies::SNI_TRUNCATED | tls::HelloAnomalies::LIST_TRUNCATED);
+                flags(&cut, "quic.client_hello.", f);
+            }
+        }
         AppBody::Http(h) => h
             .request
             .anomalies
@@ -546,6 +571,29 @@ pub fn stats_event(buf: &mut Vec<u8>, st: &RunStats) {
                 c.u64("files", cap.files)
                     .u64("damaged_files", cap.damaged_files)
                     .u64("truncated_records", cap.truncated_records);
+            })
+            .obj("stream", |t| {
+                t.u64("ooo_dropped", st.stream.ooo_dropped)
+                    .u64("gave_up", st.stream.gave_up)
+                    .u64("gap_at_end", st.stream.gap_at_end);
+            })
+            .obj("dns_cache", |d| {
+                let c = &st.dns_cache;
+                d.u64("bindings", c.bindings)
+                    .u64("pending", c.pending)
+                    .u64("queries", c.queries)
+                    .u64("solicited", c.solicited)
+                    .u64("unsolicited", c.unsolicited)
+                    .u64("added", c.added)
+                    .u64("refreshed", c.refreshed)
+                    .u64("evicted", c.evicted)
+                    .u64("protected_evicted", c.protected_evicted)
+                    .u64("history_dropped", c.history_dropped)
+                    .u64("expired", c.expired)
+                    .u64("pending_dropped", c.pending_dropped)
+                    .u64("pending_expired", c.pending_expired)
+                    .u64("chains_truncated", c.chains_truncated)
+                    .u64("loops", c.loops);
             })
             .obj("flow", |f| {
                 f.u64("other", fl.other)

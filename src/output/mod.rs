@@ -20,6 +20,10 @@ pub struct RunStats {
     /// Decoder counters from the workers and the reader (fragments).
     pub decode: DecodeStats,
     pub flows: FlowStats,
+    /// Flows whose TCP streams lost data, by reason.
+    pub stream: crate::dissect::stream::StreamStats,
+    /// The DNS cache's counters (filled by the output stage).
+    pub dns_cache: crate::resolve::dns_cache::DnsCacheStats,
     /// Events handed to the sink.
     pub events: u64,
 }

@@ -394,7 +394,12 @@ impl Resolver {
         }
         let m = &rec.meta;
         let kind = if d.msg.is_response() {
-            match self.dns.response(m.flow_id, m.src, &d.msg, rec.ts_ns) {
+            let catalog = &self.catalog;
+            let catalogued = |n: &str| catalog.match_name(n).is_some();
+            match self
+                .dns
+                .response_protecting(m.flow_id, m.src, &d.msg, rec.ts_ns, &catalogued)
+            {
                 // The host got an address for the name: stronger than asking.
                 ResponseOutcome::Answered {
                     bound, refreshed, ..
@@ -496,6 +501,7 @@ source = "https://acme.example/docs"
             tcp: None,
             app_proto: None,
             names: names.map(Box::new),
+            anomalies: Default::default(),
             file: 0,
             empty: false,
         }

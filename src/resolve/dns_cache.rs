@@ -122,6 +122,9 @@ pub struct DnsCacheStats {
     pub refreshed: u64,
     /// Bindings evicted to stay within `max_bindings`.
     pub evicted: u64,
+    /// Of those, protected bindings (names the caller asked to keep, e.g.
+    /// catalogued ones): evicted only when nothing else is left to evict.
+    pub protected_evicted: u64,
     /// Bindings pushed out of an address's history by newer ones.
     pub history_dropped: u64,
     /// Bindings removed `retain_secs` after they stopped being valid.
@@ -170,6 +173,8 @@ struct PendingKey {
 #[derive(Clone, Debug)]
 struct Entry {
     seq: u64,
+    /// Evicted only after every unprotected binding.
+    protected: bool,
     b: Binding,
 }
 
@@ -179,8 +184,9 @@ pub struct DnsCache {
     cfg: DnsCacheConfig,
     /// Per address: its history, unordered, at most `max_per_address`.
     by_addr: HashMap<IpAddr, Vec<Entry>>,
-    /// (refreshed_ns, seq) → address: capacity eviction, oldest first.
-    by_age: BTreeMap<(u64, u64), IpAddr>,
+    /// (protected, refreshed_ns, seq) → address: capacity eviction, the
+    /// oldest unprotected first, then the oldest protected.
+    by_age: BTreeMap<(bool, u64, u64), IpAddr>,
     /// (valid_until_ns, seq) → address: removal after `retain_secs`.
     by_expiry: BTreeMap<(u64, u64), IpAddr>,
     /// Pending question → (packet time, seq).
@@ -318,6 +324,20 @@ impl DnsCache {
         msg: &DnsMessage,
         ts_ns: u64,
     ) -> ResponseOutcome {
+        self.response_protecting(flow_id, client, msg, ts_ns, &|_| false)
+    }
+
+    /// [`Self::response`], where a binding whose chain holds a name for
+    /// which `protect` is true is evicted only after every other binding:
+    /// a flood of other names cannot push out the bindings that matter.
+    pub fn response_protecting(
+        &mut self,
+        flow_id: u64,
+        client: IpAddr,
+        msg: &DnsMessage,
+        ts_ns: u64,
+        protect: &dyn Fn(&str) -> bool,
+    ) -> ResponseOutcome {
         self.advance(ts_ns);
         if !msg.is_response() {
             return ResponseOutcome::NotResponse;
@@ -365,8 +385,9 @@ impl DnsCache {
                         _ => None,
                     })
                     .collect();
+                let protected = !addrs.is_empty() && names.iter().any(|n| protect(n));
                 for (addr, ttl) in addrs {
-                    if self.bind(addr, &names, client, flow_id, ts_ns, ttl) {
+                    if self.bind(addr, &names, client, flow_id, ts_ns, ttl, protected) {
                         refreshed += 1;
                     } else {
                         bound += 1;
@@ -473,7 +494,7 @@ impl DnsCache {
         if let Some(list) = self.by_addr.get_mut(&addr) {
             if let Some(i) = list.iter().position(|e| e.seq == seq) {
                 let e = list.swap_remove(i);
-                self.by_age.remove(&(e.b.refreshed_ns, seq));
+                self.by_age.remove(&(e.protected, e.b.refreshed_ns, seq));
                 self.by_expiry.remove(&(e.b.valid_until_ns, seq));
             }
             if list.is_empty() {
@@ -485,6 +506,7 @@ impl DnsCache {
 
     /// Binds `addr` to `names`; true if an identical valid binding was
     /// extended instead of a new one made.
+    #[allow(clippy::too_many_arguments)]
     fn bind(
         &mut self,
         addr: IpAddr,
@@ -493,6 +515,7 @@ impl DnsCache {
         flow_id: u64,
         ts_ns: u64,
         ttl: u32,
+        protected: bool,
     ) -> bool {
         let addr = canonical(addr);
         // max then min: no panic if the configured range is inverted.
@@ -504,12 +527,13 @@ impl DnsCache {
             .iter_mut()
             .find(|e| e.b.client == client && e.b.names == names && e.b.valid_at(ts_ns))
         {
-            self.by_age.remove(&(e.b.refreshed_ns, e.seq));
+            self.by_age.remove(&(e.protected, e.b.refreshed_ns, e.seq));
             self.by_expiry.remove(&(e.b.valid_until_ns, e.seq));
             e.b.refreshed_ns = e.b.refreshed_ns.max(ts_ns);
             e.b.ttl_secs = ttl_secs;
             e.b.valid_until_ns = e.b.valid_until_ns.max(until);
-            self.by_age.insert((e.b.refreshed_ns, e.seq), addr);
+            self.by_age
+                .insert((e.protected, e.b.refreshed_ns, e.seq), addr);
             self.by_expiry.insert((e.b.valid_until_ns, e.seq), addr);
             self.stats.refreshed += 1;
             return true;
@@ -519,6 +543,7 @@ impl DnsCache {
         self.next_seq = self.next_seq.wrapping_add(1);
         list.push(Entry {
             seq,
+            protected,
             b: Binding {
                 names: names.to_vec(),
                 addr,
@@ -530,7 +555,7 @@ impl DnsCache {
                 valid_until_ns: until,
             },
         });
-        self.by_age.insert((ts_ns, seq), addr);
+        self.by_age.insert((protected, ts_ns, seq), addr);
         self.by_expiry.insert((until, seq), addr);
         self.stats.added += 1;
 
@@ -545,11 +570,12 @@ impl DnsCache {
             }
         }
         while self.by_age.len() > self.cfg.max_bindings {
-            let Some((&(_, old), &old_addr)) = self.by_age.first_key_value() else {
+            let Some((&(was_protected, _, old), &old_addr)) = self.by_age.first_key_value() else {
                 break;
             };
             self.remove(old_addr, old);
             self.stats.evicted += 1;
+            self.stats.protected_evicted += u64::from(was_protected);
         }
         self.stats.bindings = self.by_age.len() as u64;
         false
@@ -1165,6 +1191,45 @@ mod tests {
             (c.stats().added, c.stats().evicted, c.stats().bindings),
             (4, 1, 3)
         );
+    }
+
+    #[test]
+    fn a_flood_of_other_names_does_not_evict_protected_bindings() {
+        let mut c = DnsCache::new(DnsCacheConfig {
+            max_bindings: 8,
+            ..DnsCacheConfig::default()
+        });
+        let vendor = |n: &str| n.ends_with(".cloudsink.example");
+        let answer = |c: &mut DnsCache, i: u16, name: &str, addr: &str, t: u64| {
+            c.query(FLOW, ip(CLIENT), &q(i, name), t * S);
+            c.response_protecting(
+                FLOW,
+                ip(CLIENT),
+                &r(i, name, vec![a(name, addr, 3600)]),
+                t * S,
+                &vendor,
+            )
+        };
+        answer(&mut c, 1, "ts01.cloudsink.example", "198.51.100.7", 1);
+        for i in 0..500u16 {
+            let name = format!("flood{i}.example");
+            let addr = format!("10.{}.{}.1", i / 250, i % 250);
+            answer(&mut c, 2 + i, &name, &addr, 2);
+        }
+        assert_eq!(
+            names_at(&c, "198.51.100.7", CLIENT, 3 * S).unwrap(),
+            ["ts01.cloudsink.example"]
+        );
+        let st = c.stats();
+        assert_eq!((st.bindings, st.evicted, st.protected_evicted), (8, 493, 0));
+        // Protected bindings still have a bound: past it, the oldest protected go.
+        for i in 0..10u16 {
+            let name = format!("t{i}.cloudsink.example");
+            answer(&mut c, 600 + i, &name, &format!("198.51.101.{i}"), 3);
+        }
+        assert_eq!(c.stats().bindings, 8);
+        assert_eq!(c.lookup(ip("198.51.100.7"), ip(CLIENT), 4 * S), None);
+        assert_eq!(c.stats().protected_evicted, 3);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! every message carries; anything odd is a flag in [`DhcpAnomalies`], and a
 //! message cut by the capture's snap length still yields its header.
 
-use super::hostid::{display_text, Mac};
+// From the leaf module, not hostid itself, which reads DHCP messages: no import loop.
+use super::hostid::text::{display_text, Mac};
 use std::net::Ipv4Addr;
 
 /// UDP port of the DHCP server (and of relays).

@@ -308,7 +308,8 @@ fn dns_grouped(answers: &[DnsRecord]) -> Map<String, Value> {
                     add("TXT", json!(slice_to_text(s)));
                 }
             }
-            RData::Null(b) => add("NULL", json!(slice_to_text(b))),
+            // NULL data is opaque and may be large: written once, in `answers`.
+            RData::Null(_) => {}
             RData::Soa(s) => add("SOA", soa_json(s)),
             RData::Srv(s) => add("SRV", srv_json(s)),
             RData::Sshfp(s) => add("SSHFP", sshfp_json(s)),
@@ -771,15 +772,18 @@ fn group_of(rd: &RData) -> Option<usize> {
         RData::Cname(_) => 2,
         RData::Mx { .. } => 3,
         RData::Ns(_) => 4,
-        RData::Null(_) => 5,
         RData::Ptr(_) => 6,
         RData::Soa(_) => 7,
         RData::Srv(_) => 8,
         RData::Sshfp(_) => 9,
         RData::Txt(s) if !s.is_empty() => 10,
-        RData::Txt(_) | RData::Svcb(_) | RData::Opt(_) | RData::Other(_) | RData::Malformed(_) => {
-            return None
-        }
+        // NULL data is opaque and may be large: written once, in `answers`.
+        RData::Null(_)
+        | RData::Txt(_)
+        | RData::Svcb(_)
+        | RData::Opt(_)
+        | RData::Other(_)
+        | RData::Malformed(_) => return None,
     })
 }
 

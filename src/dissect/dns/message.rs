@@ -1,6 +1,6 @@
 //! DNS messages: header, question and resource-record sections, rdata.
 
-use super::name::{read_name, slice_to_text};
+use super::name::{read_name, skip_name, slice_to_text, NameCx};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Length of the fixed DNS header.
@@ -11,6 +11,11 @@ pub const HEADER_LEN: usize = 12;
 pub const MAX_RECORDS_PER_SECTION: usize = 256;
 /// EDNS options / SVCB parameters kept per record.
 pub const MAX_OPTIONS: usize = 32;
+/// Raw rdata bytes kept per record (NULL, unknown and malformed data, TXT
+/// strings together) and per EDNS option or SVCB value: the rest is cut and
+/// flagged `rdata_truncated`. A record may carry 64 KiB; written escaped or
+/// in hex that made one packet a line of hundreds of KiB.
+pub const MAX_RDATA_BYTES: usize = 2048;
 
 /// The bytes cannot be a DNS message at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +50,11 @@ pub struct DnsAnomalies {
     pub bad_rdata: bool,
     /// Records parsed past but not kept ([`MAX_RECORDS_PER_SECTION`]).
     pub records_dropped: u32,
+    /// Compressed names cost more than the message's budget (see
+    /// [`super::name::NAME_WORK_PER_BYTE`]); the names past it were cut.
+    pub name_budget: bool,
+    /// Rdata cut at [`MAX_RDATA_BYTES`].
+    pub rdata_truncated: bool,
 }
 
 impl DnsAnomalies {
@@ -66,6 +76,8 @@ impl DnsAnomalies {
             (self.too_many_labels, "too_many_labels"),
             (self.bad_rdata, "bad_rdata"),
             (self.records_dropped > 0, "records_dropped"),
+            (self.name_budget, "name_budget"),
+            (self.rdata_truncated, "rdata_truncated"),
         ]
         .into_iter()
         .filter_map(|(set, name)| set.then_some(name))
@@ -301,46 +313,82 @@ pub fn parse_message(buf: &[u8]) -> Result<DnsMessage, NotDns> {
         anomalies: DnsAnomalies::default(),
     };
     let mut pos = HEADER_LEN;
-    let complete = parse_all(buf, &mut pos, &mut m);
+    let mut cx = NameCx::new(buf.len());
+    let complete = parse_all(buf, &mut pos, &mut m, &mut cx);
+    m.anomalies = cx.anom;
     if complete && pos < buf.len() {
         m.anomalies.trailing_bytes = true;
     }
     Ok(m)
 }
 
+/// [`parse_message`], also returning the bytes the name reader walked.
+#[cfg(test)]
+pub(crate) fn parse_counting_steps(buf: &[u8]) -> (DnsMessage, usize) {
+    let mut m = parse_message(buf).unwrap_or_else(|_| panic!("not DNS"));
+    m.queries.clear();
+    m.answers.clear();
+    m.authorities.clear();
+    m.additionals.clear();
+    let mut cx = NameCx::new(buf.len());
+    parse_all(buf, &mut HEADER_LEN.clone(), &mut m, &mut cx);
+    m.anomalies = cx.anom;
+    (m, cx.steps)
+}
+
 /// Walks the four sections; false when the message ended early.
-fn parse_all(buf: &[u8], pos: &mut usize, m: &mut DnsMessage) -> bool {
+fn parse_all(buf: &[u8], pos: &mut usize, m: &mut DnsMessage, cx: &mut NameCx) -> bool {
     let [qd, an, ns, ar] = m.counts;
     for _ in 0..qd {
         if *pos >= buf.len() {
-            m.anomalies.bad_counts = true;
+            cx.anom.bad_counts = true;
             return false;
         }
-        let Some(q) = parse_query(buf, pos, &mut m.anomalies) else {
-            m.anomalies.truncated = true;
-            m.anomalies.bad_counts = true;
+        if m.queries.len() >= MAX_RECORDS_PER_SECTION {
+            // Past the cap nothing is kept: find the next one without decoding.
+            let Some(next) = skip_name(buf, *pos).filter(|n| n + 4 <= buf.len()) else {
+                cx.anom.truncated = true;
+                cx.anom.bad_counts = true;
+                return false;
+            };
+            *pos = next + 4;
+            cx.anom.records_dropped = cx.anom.records_dropped.saturating_add(1);
+            continue;
+        }
+        let Some(q) = parse_query(buf, pos, cx) else {
+            cx.anom.truncated = true;
+            cx.anom.bad_counts = true;
             return false;
         };
-        push_capped(&mut m.queries, q, &mut m.anomalies);
+        m.queries.push(q);
     }
     for (count, section) in [(an, 0u8), (ns, 1), (ar, 2)] {
         for _ in 0..count {
             if *pos >= buf.len() {
-                m.anomalies.bad_counts = true;
+                cx.anom.bad_counts = true;
                 return false;
             }
-            let (rec, whole) = parse_record(buf, pos, &mut m.anomalies);
+            let list = match section {
+                0 => &mut m.answers,
+                1 => &mut m.authorities,
+                _ => &mut m.additionals,
+            };
+            if list.len() >= MAX_RECORDS_PER_SECTION {
+                if !skip_record(buf, pos) {
+                    cx.anom.truncated = true;
+                    cx.anom.bad_counts = true;
+                    return false;
+                }
+                cx.anom.records_dropped = cx.anom.records_dropped.saturating_add(1);
+                continue;
+            }
+            let (rec, whole) = parse_record(buf, pos, cx);
             if let Some(rec) = rec {
-                let list = match section {
-                    0 => &mut m.answers,
-                    1 => &mut m.authorities,
-                    _ => &mut m.additionals,
-                };
-                push_capped(list, rec, &mut m.anomalies);
+                list.push(rec);
             }
             if !whole {
-                m.anomalies.truncated = true;
-                m.anomalies.bad_counts = true;
+                cx.anom.truncated = true;
+                cx.anom.bad_counts = true;
                 return false;
             }
         }
@@ -348,16 +396,32 @@ fn parse_all(buf: &[u8], pos: &mut usize, m: &mut DnsMessage) -> bool {
     true
 }
 
-fn push_capped<T>(list: &mut Vec<T>, item: T, anom: &mut DnsAnomalies) {
-    if list.len() < MAX_RECORDS_PER_SECTION {
-        list.push(item);
-    } else {
-        anom.records_dropped = anom.records_dropped.saturating_add(1);
+/// Moves past one record without decoding it; false if it does not fit.
+fn skip_record(buf: &[u8], pos: &mut usize) -> bool {
+    let Some(at) = skip_name(buf, *pos) else {
+        return false;
+    };
+    let Some(rdlen) = be16(buf, at + 8) else {
+        return false;
+    };
+    let end = at + 10 + usize::from(rdlen);
+    if end > buf.len() {
+        return false;
     }
+    *pos = end;
+    true
 }
 
-fn parse_query(buf: &[u8], pos: &mut usize, anom: &mut DnsAnomalies) -> Option<DnsQuery> {
-    let name = read_name(buf, *pos, anom).ok()?;
+/// At most [`MAX_RDATA_BYTES`] of `raw`, flagging a cut.
+fn capped(raw: &[u8], anom: &mut DnsAnomalies) -> Vec<u8> {
+    if raw.len() > MAX_RDATA_BYTES {
+        anom.rdata_truncated = true;
+    }
+    raw.get(..MAX_RDATA_BYTES).unwrap_or(raw).to_vec()
+}
+
+fn parse_query(buf: &[u8], pos: &mut usize, cx: &mut NameCx) -> Option<DnsQuery> {
+    let name = read_name(buf, *pos, cx).ok()?;
     let rrtype = be16(buf, name.next)?;
     let rrclass = be16(buf, name.next + 2)?;
     *pos = name.next + 4;
@@ -372,8 +436,8 @@ fn parse_query(buf: &[u8], pos: &mut usize, anom: &mut DnsAnomalies) -> Option<D
 /// Parses one record. Returns the record if at least its fixed part was
 /// present (rdata cut short becomes [`RData::Malformed`]) and whether the
 /// record was whole, i.e. parsing can go on.
-fn parse_record(buf: &[u8], pos: &mut usize, anom: &mut DnsAnomalies) -> (Option<DnsRecord>, bool) {
-    let Ok(name) = read_name(buf, *pos, anom) else {
+fn parse_record(buf: &[u8], pos: &mut usize, cx: &mut NameCx) -> (Option<DnsRecord>, bool) {
+    let Ok(name) = read_name(buf, *pos, cx) else {
         return (None, false);
     };
     let at = name.next;
@@ -397,13 +461,13 @@ fn parse_record(buf: &[u8], pos: &mut usize, anom: &mut DnsAnomalies) -> (Option
     };
     match buf.get(start..end) {
         Some(_) => {
-            rec.rdata = parse_rdata(buf, start, end, rrtype, anom);
+            rec.rdata = parse_rdata(buf, start, end, rrtype, cx);
             *pos = end;
             (Some(rec), true)
         }
         None => {
             let have = buf.get(start..).unwrap_or_default();
-            rec.rdata = RData::Malformed(have.to_vec());
+            rec.rdata = RData::Malformed(capped(have, &mut cx.anom));
             *pos = buf.len();
             (Some(rec), false)
         }
@@ -429,78 +493,71 @@ pub(crate) mod rrtype {
 
 /// Decodes the rdata in `buf[start..end]` (the whole message is needed for
 /// compressed names). `buf.get(start..end)` is known to be present.
-fn parse_rdata(
-    buf: &[u8],
-    start: usize,
-    end: usize,
-    rrtype: u16,
-    anom: &mut DnsAnomalies,
-) -> RData {
+fn parse_rdata(buf: &[u8], start: usize, end: usize, rrtype: u16, cx: &mut NameCx) -> RData {
     let raw = buf.get(start..end).unwrap_or_default();
     let decoded = match rrtype {
         rrtype::A => <[u8; 4]>::try_from(raw).ok().map(|a| RData::A(a.into())),
         rrtype::AAAA => <[u8; 16]>::try_from(raw)
             .ok()
             .map(|a| RData::Aaaa(a.into())),
-        rrtype::CNAME => rdata_name(buf, start, end, anom).map(RData::Cname),
-        rrtype::NS => rdata_name(buf, start, end, anom).map(RData::Ns),
-        rrtype::PTR => rdata_name(buf, start, end, anom).map(RData::Ptr),
+        rrtype::CNAME => rdata_name(buf, start, end, cx).map(RData::Cname),
+        rrtype::NS => rdata_name(buf, start, end, cx).map(RData::Ns),
+        rrtype::PTR => rdata_name(buf, start, end, cx).map(RData::Ptr),
         rrtype::MX => be16(raw, 0).and_then(|preference| {
-            rdata_name(buf, start + 2, end, anom).map(|exchange| RData::Mx {
+            rdata_name(buf, start + 2, end, cx).map(|exchange| RData::Mx {
                 preference,
                 exchange,
             })
         }),
-        rrtype::TXT => parse_txt(raw),
-        rrtype::SOA => parse_soa(buf, start, end, anom),
-        rrtype::SRV => parse_srv(buf, start, end, anom),
-        rrtype::SVCB | rrtype::HTTPS => parse_svcb(buf, start, end, anom),
-        rrtype::OPT => parse_opt(raw),
+        rrtype::TXT => parse_txt(raw, &mut cx.anom),
+        rrtype::SOA => parse_soa(buf, start, end, cx),
+        rrtype::SRV => parse_srv(buf, start, end, cx),
+        rrtype::SVCB | rrtype::HTTPS => parse_svcb(buf, start, end, cx),
+        rrtype::OPT => parse_opt(raw, &mut cx.anom),
         rrtype::SSHFP => match raw {
             [algo, fp_type, fp @ ..] => Some(RData::Sshfp(Sshfp {
                 algo: *algo,
                 fp_type: *fp_type,
-                fingerprint: fp.to_vec(),
+                fingerprint: capped(fp, &mut cx.anom),
             })),
             _ => None,
         },
-        rrtype::NULL => Some(RData::Null(raw.to_vec())),
-        _ => Some(RData::Other(raw.to_vec())),
+        rrtype::NULL => Some(RData::Null(capped(raw, &mut cx.anom))),
+        _ => Some(RData::Other(capped(raw, &mut cx.anom))),
     };
     decoded.unwrap_or_else(|| {
-        anom.bad_rdata = true;
-        RData::Malformed(raw.to_vec())
+        cx.anom.bad_rdata = true;
+        RData::Malformed(capped(raw, &mut cx.anom))
     })
 }
 
 /// A name that must end inside the rdata (it may point elsewhere).
-fn rdata_name(buf: &[u8], start: usize, end: usize, anom: &mut DnsAnomalies) -> Option<String> {
-    let (text, next) = rdata_name_at(buf, start, end, anom)?;
+fn rdata_name(buf: &[u8], start: usize, end: usize, cx: &mut NameCx) -> Option<String> {
+    let (text, next) = rdata_name_at(buf, start, end, cx)?;
     (next == end).then_some(text)
 }
 
 /// A name inside the rdata followed by more fields; returns where they start.
-fn rdata_name_at(
-    buf: &[u8],
-    start: usize,
-    end: usize,
-    anom: &mut DnsAnomalies,
-) -> Option<(String, usize)> {
+fn rdata_name_at(buf: &[u8], start: usize, end: usize, cx: &mut NameCx) -> Option<(String, usize)> {
     if start >= end {
         return None;
     }
     // Pointers may lead anywhere in the message, but the name's own bytes
     // must stay inside the rdata.
-    let n = read_name(buf, start, anom).ok()?;
+    let n = read_name(buf, start, cx).ok()?;
     (n.next <= end).then_some((n.text, n.next))
 }
 
-fn parse_txt(raw: &[u8]) -> Option<RData> {
+fn parse_txt(raw: &[u8], anom: &mut DnsAnomalies) -> Option<RData> {
     let mut strings = Vec::new();
     let mut rest = raw;
+    let mut kept = 0usize;
     while let Some((&l, tail)) = rest.split_first() {
         let s = tail.get(..usize::from(l))?;
-        if strings.len() < MAX_RECORDS_PER_SECTION {
+        if kept + s.len() > MAX_RDATA_BYTES {
+            anom.rdata_truncated = true;
+        } else if strings.len() < MAX_RECORDS_PER_SECTION {
+            kept += s.len();
             strings.push(s.to_vec());
         }
         rest = tail.get(usize::from(l)..).unwrap_or_default();
@@ -508,9 +565,9 @@ fn parse_txt(raw: &[u8]) -> Option<RData> {
     Some(RData::Txt(strings))
 }
 
-fn parse_soa(buf: &[u8], start: usize, end: usize, anom: &mut DnsAnomalies) -> Option<RData> {
-    let (mname, p) = rdata_name_at(buf, start, end, anom)?;
-    let (rname, p) = rdata_name_at(buf, p, end, anom)?;
+fn parse_soa(buf: &[u8], start: usize, end: usize, cx: &mut NameCx) -> Option<RData> {
+    let (mname, p) = rdata_name_at(buf, start, end, cx)?;
+    let (rname, p) = rdata_name_at(buf, p, end, cx)?;
     if p + 20 != end {
         return None;
     }
@@ -525,7 +582,7 @@ fn parse_soa(buf: &[u8], start: usize, end: usize, anom: &mut DnsAnomalies) -> O
     }))
 }
 
-fn parse_srv(buf: &[u8], start: usize, end: usize, anom: &mut DnsAnomalies) -> Option<RData> {
+fn parse_srv(buf: &[u8], start: usize, end: usize, cx: &mut NameCx) -> Option<RData> {
     if start + 6 >= end {
         return None;
     }
@@ -533,13 +590,13 @@ fn parse_srv(buf: &[u8], start: usize, end: usize, anom: &mut DnsAnomalies) -> O
         priority: be16(buf, start)?,
         weight: be16(buf, start + 2)?,
         port: be16(buf, start + 4)?,
-        target: rdata_name(buf, start + 6, end, anom)?,
+        target: rdata_name(buf, start + 6, end, cx)?,
     }))
 }
 
-fn parse_svcb(buf: &[u8], start: usize, end: usize, anom: &mut DnsAnomalies) -> Option<RData> {
+fn parse_svcb(buf: &[u8], start: usize, end: usize, cx: &mut NameCx) -> Option<RData> {
     let priority = be16(buf, start)?;
-    let (target, mut p) = rdata_name_at(buf, start + 2, end, anom)?;
+    let (target, mut p) = rdata_name_at(buf, start + 2, end, cx)?;
     let mut params = Vec::new();
     while p < end {
         let key = be16(buf, p)?;
@@ -549,7 +606,7 @@ fn parse_svcb(buf: &[u8], start: usize, end: usize, anom: &mut DnsAnomalies) -> 
             return None;
         }
         if params.len() < MAX_OPTIONS {
-            params.push((key, buf.get(p + 4..value_end)?.to_vec()));
+            params.push((key, capped(buf.get(p + 4..value_end)?, &mut cx.anom)));
         }
         p = value_end;
     }
@@ -560,7 +617,7 @@ fn parse_svcb(buf: &[u8], start: usize, end: usize, anom: &mut DnsAnomalies) -> 
     }))
 }
 
-fn parse_opt(raw: &[u8]) -> Option<RData> {
+fn parse_opt(raw: &[u8], anom: &mut DnsAnomalies) -> Option<RData> {
     let mut opts = Vec::new();
     let mut p = 0usize;
     while p < raw.len() {
@@ -570,7 +627,7 @@ fn parse_opt(raw: &[u8]) -> Option<RData> {
         if opts.len() < MAX_OPTIONS {
             opts.push(EdnsOption {
                 code,
-                data: data.to_vec(),
+                data: capped(data, anom),
             });
         }
         p += 4 + len;

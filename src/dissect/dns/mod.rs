@@ -23,12 +23,12 @@ pub use eve::to_eve;
 pub use eve::{suricata_ipv6, write_eve};
 pub use message::{
     hex, looks_like_dns, parse_message, DnsAnomalies, DnsFlags, DnsMessage, DnsQuery, DnsRecord,
-    EdnsOption, NotDns, RData, Soa, Srv, Sshfp, Svcb, HEADER_LEN, MAX_OPTIONS,
+    EdnsOption, NotDns, RData, Soa, Srv, Sshfp, Svcb, HEADER_LEN, MAX_OPTIONS, MAX_RDATA_BYTES,
     MAX_RECORDS_PER_SECTION,
 };
 pub use name::{
     bytes_to_text, lowercase_name, slice_to_text, MAX_LABELS, MAX_NAME_TEXT, MAX_POINTER_HOPS,
-    MAX_WIRE_NAME,
+    MAX_WIRE_NAME, NAME_WORK_PER_BYTE,
 };
 pub use names::{rcode_name, rrtype_name};
 pub use tcp::{FramerStats, TcpDnsFramer, DEFAULT_BUFFER_CAP, MAX_TCP_MESSAGE};

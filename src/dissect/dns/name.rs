@@ -12,14 +12,84 @@ pub const MAX_NAME_TEXT: usize = 1025;
 /// allows 255 before giving up.
 pub const MAX_LABELS: usize = 255;
 /// Compression pointers followed per name. Real messages need one or two;
-/// the visited-target check catches loops long before this.
+/// the visited check catches loops long before this.
 pub const MAX_POINTER_HOPS: usize = 32;
+/// Work allowed on compressed names per byte of message: label bytes and
+/// pointer hops walked after a name's first pointer (a name's own bytes are
+/// paid for by the message length). Real messages stay under 5 (many records
+/// pointing at one long name); past the budget names are cut and flagged
+/// `dns.name_budget`, so a message of pointers costs at most this many times
+/// a plain one.
+pub const NAME_WORK_PER_BYTE: usize = 8;
+/// Budget every message gets on top, so short messages with long names are never cut.
+const NAME_WORK_BASE: usize = 2 * MAX_NAME_TEXT;
+
+/// Name decoding state shared by every name of one message: the anomalies,
+/// the work budget and the loop check.
+#[derive(Debug)]
+pub(crate) struct NameCx {
+    pub anom: DnsAnomalies,
+    /// Work left for compressed names (see [`NAME_WORK_PER_BYTE`]).
+    budget: usize,
+    /// Per message offset, the number of the name that last jumped there:
+    /// a loop check in constant time (a list of visited targets per name
+    /// made a message of long pointer chains cost quadratic time).
+    seen: Vec<u32>,
+    name_no: u32,
+    /// Bytes walked by the name reader in total, in place or through
+    /// pointers (what the budget bounds; for tests).
+    pub steps: usize,
+}
+
+impl NameCx {
+    pub fn new(msg_len: usize) -> Self {
+        NameCx {
+            anom: DnsAnomalies::default(),
+            budget: msg_len
+                .saturating_mul(NAME_WORK_PER_BYTE)
+                .saturating_add(NAME_WORK_BASE),
+            seen: Vec::new(),
+            name_no: 0,
+            steps: 0,
+        }
+    }
+
+    /// Marks `target` visited by the current name; false if it already was.
+    fn visit(&mut self, msg_len: usize, target: usize) -> bool {
+        if self.seen.is_empty() {
+            self.seen = vec![0; msg_len];
+        }
+        match self.seen.get_mut(target) {
+            Some(s) if *s == self.name_no => false,
+            Some(s) => {
+                *s = self.name_no;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Spends `cost` of the budget; false (nothing spent) when it is used up.
+    fn spend(&mut self, cost: usize) -> bool {
+        match self.budget.checked_sub(cost) {
+            Some(left) => {
+                self.budget = left;
+                true
+            }
+            None => {
+                self.budget = 0;
+                false
+            }
+        }
+    }
+}
 
 /// A decoded name plus where the record continues after it.
 #[derive(Debug)]
 pub(crate) struct DecodedName {
     pub text: String,
-    /// Cut at [`MAX_NAME_TEXT`] or [`MAX_LABELS`] (Suricata's `rrname_truncated`).
+    /// Cut at [`MAX_NAME_TEXT`] or [`MAX_LABELS`] (Suricata's `rrname_truncated`),
+    /// or when the message's name budget ran out.
     pub truncated: bool,
     /// Offset just past the name in its original position (after the first pointer
     /// if it was compressed).
@@ -31,28 +101,44 @@ pub(crate) struct DecodedName {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Undelimited;
 
+/// Where the name at `start` ends in place, without decoding it (for records
+/// past the per-section cap): its labels up to the root or its first pointer.
+pub(crate) fn skip_name(msg: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start;
+    loop {
+        let len = *msg.get(pos)?;
+        match len & 0xC0 {
+            0x00 if len == 0 => return Some(pos + 1),
+            0x00 => pos += 1 + usize::from(len),
+            0xC0 => return (pos + 2 <= msg.len()).then_some(pos + 2),
+            _ => return None,
+        }
+    }
+}
+
 /// Reads the name starting at `start` in `msg`, following compression pointers
-/// anywhere in the message (forward or backward). Anomalies go to `anom`;
+/// anywhere in the message (forward or backward). Anomalies go to `cx.anom`;
 /// an error only when the reader cannot know where the name ends.
 pub(crate) fn read_name(
     msg: &[u8],
     start: usize,
-    anom: &mut DnsAnomalies,
+    cx: &mut NameCx,
 ) -> Result<DecodedName, Undelimited> {
     let mut raw: Vec<u8> = Vec::new();
     let mut pos = start;
     // Set once the first pointer is followed: the name ends there in the record.
     let mut next: Option<usize> = None;
-    let mut visited = [0u16; MAX_POINTER_HOPS];
     let mut hops = 0usize;
     let mut labels = 0usize;
     let mut wire_len = 1usize; // the root byte
     let mut truncated = false;
+    cx.name_no = cx.name_no.wrapping_add(1).max(1);
 
     loop {
+        cx.steps += 1;
         let Some(&len) = msg.get(pos) else {
             // Ran off the end of the message.
-            anom.truncated = true;
+            cx.anom.truncated = true;
             match next {
                 Some(_) => break,
                 None => return Err(Undelimited),
@@ -68,16 +154,22 @@ pub(crate) fn read_name(
             0x00 => {
                 let l = usize::from(len);
                 let Some(label) = msg.get(pos + 1..pos + 1 + l) else {
-                    anom.truncated = true;
+                    cx.anom.truncated = true;
                     match next {
                         Some(_) => break,
                         None => return Err(Undelimited),
                     }
                 };
+                cx.steps += l;
+                if next.is_some() && !cx.spend(l + 1) {
+                    cx.anom.name_budget = true;
+                    truncated = true;
+                    break;
+                }
                 labels += 1;
                 wire_len += l + 1;
                 if labels > MAX_LABELS {
-                    anom.too_many_labels = true;
+                    cx.anom.too_many_labels = true;
                     truncated = true;
                     // Past a pointer we know where the record continues; before it,
                     // keep walking (bounded by the message) to find the name's end.
@@ -101,7 +193,7 @@ pub(crate) fn read_name(
             }
             0xC0 => {
                 let Some(&lo) = msg.get(pos + 1) else {
-                    anom.truncated = true;
+                    cx.anom.truncated = true;
                     match next {
                         Some(_) => break,
                         None => return Err(Undelimited),
@@ -112,28 +204,24 @@ pub(crate) fn read_name(
                 }
                 let target = (usize::from(len & 0x3F) << 8) | usize::from(lo);
                 if target >= msg.len() {
-                    anom.bad_pointer = true;
+                    cx.anom.bad_pointer = true;
                     break;
                 }
-                // Targets fit in 14 bits, so the cast is lossless.
-                let t16 = target as u16;
-                if visited.get(..hops).is_some_and(|v| v.contains(&t16)) {
-                    anom.pointer_loop = true;
+                if !cx.visit(msg.len(), target) || hops >= MAX_POINTER_HOPS {
+                    cx.anom.pointer_loop = true;
                     break;
                 }
-                match visited.get_mut(hops) {
-                    Some(slot) => *slot = t16,
-                    None => {
-                        anom.pointer_loop = true;
-                        break;
-                    }
+                if !cx.spend(1) {
+                    cx.anom.name_budget = true;
+                    truncated = true;
+                    break;
                 }
                 hops += 1;
                 pos = target;
             }
             _ => {
                 // 0x40 (extended) and 0x80 (reserved) label types: length unknown.
-                anom.bad_label_type = true;
+                cx.anom.bad_label_type = true;
                 match next {
                     Some(_) => break,
                     None => return Err(Undelimited),
@@ -142,10 +230,10 @@ pub(crate) fn read_name(
         }
     }
     if wire_len > MAX_WIRE_NAME {
-        anom.name_too_long = true;
+        cx.anom.name_too_long = true;
     }
     if truncated {
-        anom.name_truncated = true;
+        cx.anom.name_truncated = true;
     }
     Ok(DecodedName {
         text: bytes_to_text(raw),
@@ -196,9 +284,9 @@ mod tests {
     use super::*;
 
     fn read(msg: &[u8], start: usize) -> (Result<DecodedName, Undelimited>, DnsAnomalies) {
-        let mut a = DnsAnomalies::default();
-        let r = read_name(msg, start, &mut a);
-        (r, a)
+        let mut cx = NameCx::new(msg.len());
+        let r = read_name(msg, start, &mut cx);
+        (r, cx.anom)
     }
 
     #[test]

@@ -29,6 +29,17 @@ fn rr(rrtype: u16, ttl: u32, rdata: &[u8]) -> Vec<u8> {
 
 const QNAME: &[u8] = b"\x03www\x07example\x03com\x00"; // at offset 12, 17 bytes
 
+/// A question section of one name (labels split at dots), type A, class IN.
+fn question(name: &str) -> Vec<u8> {
+    let mut v = Vec::new();
+    for label in name.split('.') {
+        v.push(label.len() as u8);
+        v.extend_from_slice(label.as_bytes());
+    }
+    v.extend_from_slice(&[0, 0, 1, 0, 1]);
+    v
+}
+
 fn query_a() -> Vec<u8> {
     let mut body = QNAME.to_vec();
     body.extend_from_slice(&[0, 1, 0, 1]);
@@ -698,7 +709,83 @@ fn eve_all_rdata_kinds_all_sections_validate() {
         e["grouped"]["SSHFP"],
         json!([{"fingerprint": "ab:cd", "algo": 1, "type": 2}])
     );
-    assert_eq!(e["grouped"]["NULL"], json!(["nul\u{1}"]));
+    // NULL data is written once, in the detailed answers, not in `grouped`.
+    assert!(e["grouped"].get("NULL").is_none());
+    let nulls: Vec<_> = e["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["rrtype"] == "NULL")
+        .collect();
+    assert_eq!(nulls.len(), 1);
+    assert!(nulls.iter().all(|a| a["rdata"] == json!("nul\u{1}")));
+}
+
+/// A response of 64 KiB of NULL rdata makes a bounded line, written once, and says it was cut.
+#[test]
+fn huge_null_rdata_is_capped_and_written_once() {
+    let mut body = question("null.example");
+    body.extend_from_slice(b"\xC0\x0C");
+    let data = vec![0xEEu8; 60_000];
+    body.extend_from_slice(&rr(10, 1, &data));
+    let m = parse_message(&msg(9, 0x8180, [1, 1, 0, 0], &body)).unwrap();
+    assert!(m.anomalies.rdata_truncated);
+    assert!(m.anomalies.names().any(|n| n == "rdata_truncated"));
+    let line = serde_json::to_string(&to_eve(&m, DnsFlavor::Dns)).unwrap();
+    // Each kept byte is written as `\\xee` (5 characters), once.
+    assert!(
+        line.len() < 5 * MAX_RDATA_BYTES + 1000,
+        "{} bytes",
+        line.len()
+    );
+    assert_eq!(line.matches("\\\\xee").count(), MAX_RDATA_BYTES);
+    let mut written = Vec::new();
+    let mut o = crate::base::json::Obj::new(&mut written);
+    write_eve(&mut o, &m, DnsFlavor::Dns);
+    o.end();
+    assert_eq!(String::from_utf8(written).unwrap(), line);
+}
+
+/// Compressed names cost work bounded by the message length, whatever the
+/// pointers do: a message of records that each point at a 32-hop chain of
+/// long labels is cut at the budget and flagged, and the work stays linear.
+#[test]
+fn pointer_chains_cost_linear_work() {
+    // A chain of 31 nodes, each a 60-byte label then a pointer to the next
+    // node, carried as the rdata of a NULL record.
+    let mut body = question("q.example");
+    body.extend_from_slice(b"\xC0\x0C");
+    let chain_at = HEADER_LEN + body.len() + 10;
+    let mut chain = Vec::new();
+    for i in 0..31usize {
+        chain.push(60);
+        chain.extend_from_slice(&[b'a' + (i % 26) as u8; 60]);
+        let next = chain_at + (i + 1) * 63;
+        chain.extend_from_slice(&(0xC000u16 | next as u16).to_be_bytes());
+    }
+    chain.push(0);
+    body.extend_from_slice(&rr(10, 60, &chain));
+    // Then 200 A records (below the per-section cap), each named by a
+    // pointer to the chain's head: 16 bytes that expand to 1025 characters.
+    let head = (0xC000u16 | chain_at as u16).to_be_bytes();
+    let n = 200u16;
+    for _ in 0..n {
+        body.extend_from_slice(&head);
+        body.extend_from_slice(&rr(1, 60, &[192, 0, 2, 1]));
+    }
+    let wire = msg(1, 0x8180, [1, n + 1, 0, 0], &body);
+    let (m, steps) = super::message::parse_counting_steps(&wire);
+    assert!(m.anomalies.name_budget, "the budget ran out");
+    // Work: the message's own bytes once, plus the budget.
+    let bound = (NAME_WORK_PER_BYTE + 2) * wire.len() + 4 * MAX_NAME_TEXT;
+    assert!(steps <= bound, "{steps} steps for {} bytes", wire.len());
+    assert_eq!(m.answers.len(), usize::from(n) + 1);
+    // Early records got their whole (text-capped) name; later ones are cut.
+    assert_eq!(m.answers[1].rrname.len(), MAX_NAME_TEXT);
+    assert!(m.answers[200].rrname_truncated);
+    let text: usize = m.answers.iter().map(|r| r.rrname.len()).sum();
+    assert!(text <= bound, "{text} characters of names");
+    assert!(m.anomalies.names().any(|a| a == "name_budget"));
 }
 
 /// The validator is live: keys the schema does not know are rejected, which is

@@ -9,7 +9,7 @@
 //! binds a `.local` name only to the address it was sent from.
 
 mod mdns;
-mod text;
+pub(super) mod text;
 
 pub use mdns::from_mdns;
 pub use text::{display_text, Mac, MAX_NAME_TEXT};

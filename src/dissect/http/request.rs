@@ -1,5 +1,9 @@
 //! HTTP/1.x request heads: request line and the headers that name a destination.
 
+use crate::dissect::caps::{
+    cut_host, cut_text, MAX_HOST_NAME, MAX_HTTP_HOST, MAX_HTTP_URI, MAX_HTTP_USER_AGENT,
+    MAX_HTTP_VERSION,
+};
 use crate::dissect::dns::slice_to_text;
 
 /// Most bytes of request line + headers examined. Browsers and servers cap
@@ -52,6 +56,15 @@ pub struct HttpAnomalies {
     pub bad_connect_target: bool,
     /// Content-Length not a number, or repeated with different values.
     pub bad_content_length: bool,
+    /// The request target was cut at [`MAX_HTTP_URI`] bytes.
+    pub uri_truncated: bool,
+    /// The Host header (or CONNECT target) was longer than a host name can
+    /// be: its last whole labels are kept.
+    pub host_truncated: bool,
+    /// The User-Agent was cut at [`MAX_HTTP_USER_AGENT`] bytes.
+    pub user_agent_truncated: bool,
+    /// The version token was cut at [`MAX_HTTP_VERSION`] bytes.
+    pub version_truncated: bool,
 }
 
 impl HttpAnomalies {
@@ -76,6 +89,10 @@ impl HttpAnomalies {
             (self.bad_host_port, "bad_host_port"),
             (self.bad_connect_target, "bad_connect_target"),
             (self.bad_content_length, "bad_content_length"),
+            (self.uri_truncated, "uri_truncated"),
+            (self.host_truncated, "host_truncated"),
+            (self.user_agent_truncated, "user_agent_truncated"),
+            (self.version_truncated, "version_truncated"),
         ]
         .into_iter()
         .filter_map(|(set, name)| set.then_some(name))
@@ -250,8 +267,39 @@ pub fn parse_unfinished_request(buf: &[u8]) -> Option<HttpRequest> {
     }
 }
 
-/// Parses the request head at the start of `buf`.
+/// Parses the request head at the start of `buf`. Text fields are capped
+/// (see [`crate::dissect::caps`]) and a cut is flagged.
 pub fn parse_request(buf: &[u8]) -> Parse<HttpRequest> {
+    match parse_head(buf) {
+        Parse::Done {
+            mut value,
+            consumed,
+        } => {
+            cap_fields(&mut value);
+            Parse::Done { value, consumed }
+        }
+        other => other,
+    }
+}
+
+fn cap_fields(req: &mut HttpRequest) {
+    let a = &mut req.anomalies;
+    a.uri_truncated = cut_text(&mut req.uri, MAX_HTTP_URI);
+    if let Some(h) = &mut req.host {
+        a.host_truncated |= cut_host(h, MAX_HTTP_HOST);
+    }
+    if let Some((h, _)) = &mut req.connect_target {
+        a.host_truncated |= cut_host(h, MAX_HOST_NAME);
+    }
+    if let Some(ua) = &mut req.user_agent {
+        a.user_agent_truncated = cut_text(ua, MAX_HTTP_USER_AGENT);
+    }
+    if let Some(v) = &mut req.version {
+        a.version_truncated = cut_text(v, MAX_HTTP_VERSION);
+    }
+}
+
+fn parse_head(buf: &[u8]) -> Parse<HttpRequest> {
     let mut req = HttpRequest::default();
     // Empty lines before a request are tolerated (RFC 9112 §2.2), e.g. a CRLF
     // left after a pipelined body.

@@ -205,7 +205,9 @@ fn huge_header() {
     let (r, n) = done(&line);
     assert!(r.anomalies.oversized);
     assert_eq!(n, MAX_HEAD);
-    assert_eq!(r.uri.len(), MAX_HEAD - 4);
+    // The URI read is cut to its cap, and says so.
+    assert_eq!(r.uri.len(), crate::dissect::caps::MAX_HTTP_URI);
+    assert!(r.anomalies.uri_truncated);
     let mut line = b"FOO /".to_vec();
     line.extend(std::iter::repeat_n(b'x', MAX_HEAD));
     assert_eq!(parse_request(&line), Parse::NotHttp);
@@ -280,6 +282,40 @@ fn non_utf8_bytes_escaped() {
     assert_eq!(r.host.as_deref(), Some("h\\xffst"));
     assert_eq!(r.user_agent.as_deref(), Some("\u{e9}t\u{e9}"));
     validate("http", &to_eve(&r));
+}
+
+#[test]
+fn long_fields_are_capped_and_flagged() {
+    use crate::dissect::caps::{MAX_HTTP_URI, MAX_HTTP_USER_AGENT};
+    let uri = format!("/{}", "u".repeat(6000));
+    let host = format!("{}.update.example.com:8443", "h".repeat(3000));
+    let ua = "A".repeat(4000);
+    let head = format!("GET {uri} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {ua}\r\n\r\n");
+    let (r, n) = done(head.as_bytes());
+    assert_eq!(n, head.len());
+    assert_eq!(r.uri.len(), MAX_HTTP_URI);
+    assert_eq!(
+        r.user_agent.as_deref().map(str::len),
+        Some(MAX_HTTP_USER_AGENT)
+    );
+    // The host keeps its end (the part a catalog matches) and its port.
+    assert_eq!(r.host.as_deref(), Some("update.example.com:8443"));
+    assert_eq!(r.host_name().as_deref(), Some("update.example.com"));
+    let a = r.anomalies;
+    assert!(a.uri_truncated && a.host_truncated && a.user_agent_truncated);
+    let names: Vec<_> = a.names().collect();
+    assert!(names.contains(&"uri_truncated") && names.contains(&"host_truncated"));
+    // A CONNECT target too.
+    let head = format!(
+        "CONNECT {}.ts01-b.cloudsink.net:443 HTTP/1.1\r\n\r\n",
+        "c".repeat(500)
+    );
+    let (r, _) = done(head.as_bytes());
+    assert_eq!(
+        r.connect_target,
+        Some(("ts01-b.cloudsink.net".to_string(), 443))
+    );
+    assert!(r.anomalies.host_truncated);
 }
 
 #[test]

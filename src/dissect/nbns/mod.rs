@@ -9,7 +9,8 @@
 //! names come from registrations, positive query responses and node status
 //! responses, which also carry the adapter's MAC address.
 
-use super::hostid::Mac;
+// From the leaf module, not hostid itself, which reads NBNS messages: no import loop.
+use super::hostid::text::{display_text, Mac};
 use std::net::Ipv4Addr;
 
 pub const PORT: u16 = 137;
@@ -520,7 +521,7 @@ fn decode_name(labels: &[&[u8]], anom: &mut NbnsAnomalies) -> Option<NbName> {
         if !scope.is_empty() {
             scope.push('.');
         }
-        scope.push_str(&super::hostid::display_text(l));
+        scope.push_str(&display_text(l));
         if scope.len() > MAX_SCOPE_TEXT {
             break;
         }

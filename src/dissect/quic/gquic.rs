@@ -24,6 +24,9 @@ pub struct GoogleChlo {
     pub tags: Vec<[u8; 4]>,
     /// The message was cut before its last value.
     pub truncated: bool,
+    /// `SNI` or `UAID` was longer than its cap (a host name's 253 bytes,
+    /// [`MAX_HTTP_USER_AGENT`](crate::dissect::caps::MAX_HTTP_USER_AGENT)) and was cut.
+    pub field_truncated: bool,
 }
 
 /// Total length of the CHLO at the start of `buf`, once its tag table is there.
@@ -76,9 +79,20 @@ pub fn parse_chlo(msg: &[u8]) -> Option<GoogleChlo> {
             continue;
         };
         let text = || std::str::from_utf8(value).ok().map(str::to_owned);
+        use crate::dissect::caps::{cut_host, cut_text, MAX_HOST_NAME, MAX_HTTP_USER_AGENT};
         match &tag {
-            b"SNI\0" => out.sni = text(),
-            b"UAID" => out.uaid = text(),
+            b"SNI\0" => {
+                out.sni = text();
+                if let Some(s) = &mut out.sni {
+                    out.field_truncated |= cut_host(s, MAX_HOST_NAME);
+                }
+            }
+            b"UAID" => {
+                out.uaid = text();
+                if let Some(s) = &mut out.uaid {
+                    out.field_truncated |= cut_text(s, MAX_HTTP_USER_AGENT);
+                }
+            }
             _ => {}
         }
     }

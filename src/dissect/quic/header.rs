@@ -427,18 +427,22 @@ mod tests {
 
     #[test]
     fn unknown_and_google_versions_take_the_rest() {
-        let d = hex("c0 1a2a3a4a 01 aa 00 99 98 97");
+        let d = hex("c0 12345678 01 aa 00 99 98 97");
         let (p, used) = parse_packet(&d).unwrap();
         assert_eq!(used, d.len());
         assert_eq!(
             p,
             Packet::OtherVersion {
-                version: 0x1a2a_3a4a,
+                version: 0x1234_5678,
                 dcid: &[0xaa],
                 scid: &[],
                 rest: &[0x99, 0x98, 0x97],
             }
         );
+        // A reserved version 0x?a?a?a?a has v1's layout (it is opened with v1's keys).
+        let d = hex("c0 1a2a3a4a 01 aa 00 00 04 01020304");
+        let (p, _) = parse_packet(&d).unwrap();
+        assert!(matches!(p, Packet::Long(l) if l.version == 0x1a2a_3a4a));
         // Q046's DCIL/SCIL nibble byte is not parsed as IETF lengths.
         let q46 = hex("c3 51303436 50 0102030405060708 00000001");
         let (p, _) = parse_packet(&q46).unwrap();

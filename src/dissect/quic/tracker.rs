@@ -7,7 +7,9 @@ use super::frames::{Frame, Frames};
 use super::gquic::{self, GoogleChlo};
 use super::header::{negotiation_versions, LongPacket, Packet, PacketType, Packets, MAX_CID_LEN};
 use super::protection::InitialKeys;
-use super::version::{family, initial_params, Family, Handshake, InitialParams};
+use super::version::{
+    family, initial_params, initial_params_all, Family, Handshake, InitialParams,
+};
 use super::QuicError;
 
 /// Smallest datagram a client may send an Initial in (RFC 9000 §14.1).
@@ -77,8 +79,10 @@ impl Anomalies {
     /// A Version Negotiation or Retry from the server.
     pub const VERSION_NEGOTIATION: Self = Self(1 << 17);
     pub const RETRY: Self = Self(1 << 18);
+    /// A Google CHLO's SNI or UAID was cut at its cap.
+    pub const FIELD_TRUNCATED: Self = Self(1 << 19);
 
-    const NAMES: [(Self, &'static str); 19] = [
+    const NAMES: [(Self, &'static str); 20] = [
         (Self::TRUNCATED_HEADER, "truncated_header"),
         (Self::LENGTH_BEYOND_DATAGRAM, "length_beyond_datagram"),
         (Self::CID_TOO_LONG, "cid_too_long"),
@@ -98,6 +102,7 @@ impl Anomalies {
         (Self::TRUNCATED_CHLO, "truncated_chlo"),
         (Self::VERSION_NEGOTIATION, "version_negotiation"),
         (Self::RETRY, "retry"),
+        (Self::FIELD_TRUNCATED, "field_truncated"),
     ];
 
     pub fn contains(self, other: Self) -> bool {
@@ -187,6 +192,8 @@ impl Cid {
 #[derive(Debug)]
 struct CachedKeys {
     version: u32,
+    /// The salt the keys came from (a reserved version has two candidates).
+    salt: &'static [u8; 20],
     dcid: Cid,
     keys: InitialKeys,
 }
@@ -355,17 +362,17 @@ impl QuicClientTracker {
                     if lp.ptype != PacketType::Initial {
                         continue;
                     }
-                    let Some(params) = initial_params(lp.version) else {
+                    if initial_params(lp.version).is_none() {
                         self.anomalies.insert(Anomalies::UNSUPPORTED_VERSION);
                         continue;
-                    };
+                    }
                     if dgram.len() < MIN_INITIAL_DATAGRAM {
                         self.anomalies.insert(Anomalies::SMALL_INITIAL_DATAGRAM);
                     }
                     if lp.dcid.len() < MIN_CLIENT_DCID {
                         self.anomalies.insert(Anomalies::SHORT_DCID);
                     }
-                    match self.initial(&lp, params) {
+                    match self.initial(&lp) {
                         Progress::NeedMore => {}
                         done => return done,
                     }
@@ -419,14 +426,12 @@ impl QuicClientTracker {
     fn keys_for(
         &mut self,
         version: u32,
-        params: &InitialParams,
+        params: &'static InitialParams,
         dcid: Cid,
     ) -> Result<usize, QuicError> {
-        if let Some(i) = self
-            .keys
-            .iter()
-            .position(|k| k.version == version && k.dcid == dcid)
-        {
+        if let Some(i) = self.keys.iter().position(|k| {
+            k.version == version && k.dcid == dcid && std::ptr::eq(k.salt, params.salt)
+        }) {
             return Ok(i);
         }
         let keys = InitialKeys::client(params, dcid.as_slice())?;
@@ -436,6 +441,7 @@ impl QuicClientTracker {
         }
         self.keys.push(CachedKeys {
             version,
+            salt: params.salt,
             dcid,
             keys,
         });
@@ -443,7 +449,7 @@ impl QuicClientTracker {
     }
 
     /// Opens a client Initial and feeds its CRYPTO frames.
-    fn initial(&mut self, lp: &LongPacket<'_>, params: &InitialParams) -> Progress {
+    fn initial(&mut self, lp: &LongPacket<'_>) -> Progress {
         let Some(own) = Cid::new(lp.dcid) else {
             self.anomalies.insert(Anomalies::CID_TOO_LONG);
             return Progress::NeedMore;
@@ -457,7 +463,11 @@ impl QuicClientTracker {
             candidates[2] = None;
         }
         let mut opened = None;
-        for cand in candidates.into_iter().flatten() {
+        let tries = initial_params_all(lp.version)
+            .into_iter()
+            .flatten()
+            .flat_map(|p| candidates.into_iter().flatten().map(move |c| (p, c)));
+        for (params, cand) in tries {
             let idx = match self.keys_for(lp.version, params, cand) {
                 Ok(i) => i,
                 Err(e) => {
@@ -473,7 +483,7 @@ impl QuicClientTracker {
                 .open(lp.bytes, lp.pn_offset, self.largest_pn, &mut self.scratch)
             {
                 Ok(o) => {
-                    opened = Some((cand, o));
+                    opened = Some((cand, o, params));
                     break;
                 }
                 Err(QuicError::DecryptFailed) => continue,
@@ -483,7 +493,7 @@ impl QuicClientTracker {
                 }
             }
         }
-        let Some((used, o)) = opened else {
+        let Some((used, o, params)) = opened else {
             self.anomalies.insert(Anomalies::DECRYPT_FAILED);
             return Progress::NeedMore;
         };
@@ -586,6 +596,9 @@ impl QuicClientTracker {
                     if chlo.truncated {
                         self.anomalies.insert(Anomalies::TRUNCATED_CHLO);
                     }
+                    if chlo.field_truncated {
+                        self.anomalies.insert(Anomalies::FIELD_TRUNCATED);
+                    }
                     let version = p.version;
                     return self.finish(Progress::GoogleChlo { version, chlo });
                 }
@@ -630,6 +643,19 @@ mod tests {
         payload_len: usize,
     ) -> Vec<u8> {
         let params = initial_params(version).unwrap();
+        initial_with(params, version, dcid, key_dcid, pn, frames, payload_len)
+    }
+
+    /// [`initial`] protected with `params`, whatever the version says.
+    fn initial_with(
+        params: &InitialParams,
+        version: u32,
+        dcid: &[u8],
+        key_dcid: &[u8],
+        pn: u32,
+        frames: &[u8],
+        payload_len: usize,
+    ) -> Vec<u8> {
         let m = initial_material(params, key_dcid, Side::Client).unwrap();
         let first = if params.v2_packet_types { 0xd3 } else { 0xc3 };
         let mut pkt = vec![first];
@@ -798,9 +824,11 @@ mod tests {
     fn version_negotiation_then_new_version() {
         let ch = client_hello(200);
         let mut t = QuicClientTracker::default();
-        // Greased first attempt: recognised, not decryptable.
-        let mut grease = hex("c0 1a2a3a4a 08 0102030405060708 00");
-        grease.resize(1200, 0xaa);
+        // Reserved-version first attempt whose payload is not v1-protected:
+        // recognised, opened with the v1 keys, which fail.
+        let mut grease = hex("c0 1a2a3a4a 08 0102030405060708 00 00 44 00");
+        grease.resize(18 + 0x400, 0xaa);
+        grease.resize(1200, 0);
         assert_eq!(t.push_client_datagram(&grease), Progress::NeedMore);
         assert_eq!(t.version(), Some(0x1a2a_3a4a));
         let vn = hex("80 00000000 00 08 0102030405060708 00000001 6b3343cf");
@@ -819,12 +847,31 @@ mod tests {
             }
         );
         let a = t.anomalies();
-        assert!(a.contains(Anomalies::UNSUPPORTED_VERSION));
         assert!(a.contains(Anomalies::VERSION_NEGOTIATION));
-        assert_eq!(
-            a.names().collect::<Vec<_>>(),
-            vec!["unsupported_version", "version_negotiation"]
-        );
+        assert!(a.contains(Anomalies::DECRYPT_FAILED));
+        assert!(!a.contains(Anomalies::UNSUPPORTED_VERSION));
+    }
+
+    /// A client Initial with a reserved version `0x?a?a?a?a` built the v1
+    /// way: its ClientHello is read with the v1 keys (as tshark reads it).
+    #[test]
+    fn reserved_version_initial_is_read_with_v1_keys() {
+        // Built from a v1 Initial (current tshark reads them so), or with
+        // draft-29's salt (what Wireshark 4.0 uses for an unknown version).
+        let v1 = initial_params(V1).unwrap();
+        let d29 = initial_params(super::super::version::DRAFT_29).unwrap();
+        for version in [0x1a2a_3a4a, 0xdada_dada] {
+            for params in [v1, d29] {
+                let ch = client_hello(300);
+                let d = initial_with(params, version, &DCID, &DCID, 0, &crypto(0, &ch), 1180);
+                let mut t = QuicClientTracker::default();
+                assert_eq!(
+                    t.push_client_datagram(&d),
+                    Progress::ClientHello { version, msg: ch }
+                );
+                assert!(!t.anomalies().contains(Anomalies::DECRYPT_FAILED));
+            }
+        }
     }
 
     #[test]

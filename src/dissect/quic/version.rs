@@ -153,8 +153,13 @@ static P_T051: InitialParams = params(
 ///
 /// Drafts share salts in ranges (22; 23–28; 29–32; 33–34 use the v1 salt).
 /// Facebook's mvfst versions map onto the draft they were built from.
+/// Reserved versions `0x?a?a?a?a` (RFC 9000 §15), which clients send to
+/// force version negotiation, have v1's layout and are opened with v1's
+/// keys (clients build them from their v1 Initial, ClientHello and all);
+/// [`initial_params_all`] adds a second candidate.
 pub fn initial_params(version: u32) -> Option<&'static InitialParams> {
     match version {
+        _ if family(version) == Family::Greased => Some(&P_V1),
         V1 | 0xff00_0021 | 0xff00_0022 | 0xface_b003 => Some(&P_V1),
         V2 => Some(&P_V2),
         0xff00_001d..=0xff00_0020 => Some(&P_D29),
@@ -166,6 +171,19 @@ pub fn initial_params(version: u32) -> Option<&'static InitialParams> {
         0x5430_3530 => Some(&P_T050),
         0x5430_3531 => Some(&P_T051),
         _ => None,
+    }
+}
+
+/// Every parameter set worth trying for `version`, most likely first: the
+/// one of a known version; for a reserved version `0x?a?a?a?a`, v1's keys
+/// (clients build these Initials from their v1 one; current tshark reads
+/// them so) and then draft-29's salt (what Wireshark 4.0 uses for a version
+/// it does not know). The AEAD tag tells which one opened a packet.
+pub fn initial_params_all(version: u32) -> [Option<&'static InitialParams>; 2] {
+    if family(version) == Family::Greased {
+        [Some(&P_V1), Some(&P_D29)]
+    } else {
+        [initial_params(version), None]
     }
 }
 
@@ -293,6 +311,8 @@ mod tests {
         assert_eq!(q50.handshake, Handshake::GoogleChlo);
         assert_eq!(q50.frames, FrameSyntax::Google);
         assert_eq!(initial_params(0x5130_3433), None);
-        assert_eq!(initial_params(0x0a0a_0a0a), None);
+        assert_eq!(initial_params(0x0a0a_0a0a).map(|p| p.salt), Some(&SALT_V1));
+        assert_eq!(initial_params(0xfafa_fafa).map(|p| p.salt), Some(&SALT_V1));
+        assert_eq!(initial_params(0x1234_5678), None);
     }
 }

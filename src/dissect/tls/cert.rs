@@ -9,6 +9,7 @@ use x509_parser::prelude::{FromDer as _, GeneralName, X509Certificate};
 
 use super::reader::Reader;
 use super::{escape_name, handshake_type, hex_digit, TlsError};
+use crate::dissect::caps::{cut_host, cut_text, MAX_DN, MAX_HOST_NAME, MAX_SERIAL_BYTES};
 
 /// Certificates read from one message; further ones are counted, not kept.
 pub const MAX_CERTS: usize = 16;
@@ -51,6 +52,10 @@ pub struct CertInfo {
     pub subject_cn: Option<String>,
     /// subjectAltName dNSName entries (escaped if not clean UTF-8).
     pub san_dns: Vec<String>,
+    /// A field was cut at its cap (subject or issuer over [`MAX_DN`], a
+    /// serial over [`MAX_SERIAL_BYTES`], a name over a host name's 253
+    /// bytes, more than 256 SAN names).
+    pub truncated: bool,
 }
 
 /// The certificates of one Certificate message, the server's (or client's)
@@ -156,7 +161,11 @@ fn cert_info(der: &[u8]) -> CertInfo {
     };
     info.subject = cert.subject().to_string();
     info.issuerdn = cert.issuer().to_string();
-    info.serial = hex_pairs(cert.raw_serial(), true);
+    let mut cut = cut_text(&mut info.subject, MAX_DN);
+    cut |= cut_text(&mut info.issuerdn, MAX_DN);
+    let serial = cert.raw_serial();
+    cut |= serial.len() > MAX_SERIAL_BYTES;
+    info.serial = hex_pairs(serial.get(..MAX_SERIAL_BYTES).unwrap_or(serial), true);
     let validity = cert.validity();
     info.not_before = eve_time(&validity.not_before);
     info.not_after = eve_time(&validity.not_after);
@@ -168,19 +177,22 @@ fn cert_info(der: &[u8]) -> CertInfo {
             Ok(s) => escape_name(s.as_bytes()).0,
             Err(_) => escape_name(cn.as_slice()).0,
         });
+    if let Some(cn) = &mut info.subject_cn {
+        cut |= cut_host(cn, MAX_HOST_NAME);
+    }
     // A SAN extension that does not parse (or appears twice) leaves the list empty.
     if let Ok(Some(san)) = cert.subject_alternative_name() {
-        info.san_dns = san
-            .value
-            .general_names
-            .iter()
-            .filter_map(|n| match n {
-                GeneralName::DNSName(d) => Some(escape_name(d.as_bytes()).0),
-                _ => None,
-            })
-            .take(MAX_SAN)
-            .collect();
+        let mut names = san.value.general_names.iter().filter_map(|n| match n {
+            GeneralName::DNSName(d) => Some(escape_name(d.as_bytes()).0),
+            _ => None,
+        });
+        info.san_dns = names.by_ref().take(MAX_SAN).collect();
+        cut |= names.next().is_some();
+        for n in &mut info.san_dns {
+            cut |= cut_host(n, MAX_HOST_NAME);
+        }
     }
+    info.truncated = cut;
     info
 }
 
@@ -226,6 +238,87 @@ mod tests {
         m.extend(&(body.len() as u32).to_be_bytes()[1..]);
         m.extend(body);
         m
+    }
+
+    /// DER: a tag, its length, its content.
+    fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        let n = content.len();
+        if n < 128 {
+            v.push(n as u8);
+        } else if n < 256 {
+            v.extend([0x81, n as u8]);
+        } else {
+            v.extend([0x82, (n >> 8) as u8, n as u8]);
+        }
+        v.extend(content);
+        v
+    }
+
+    /// A Name with one CN of `cn`.
+    fn name(cn: &str) -> Vec<u8> {
+        let atv = [der(0x06, &[0x55, 4, 3]), der(0x0c, cn.as_bytes())].concat();
+        der(0x30, &der(0x31, &der(0x30, &atv)))
+    }
+
+    /// A minimal certificate with the given serial, subject CN and SAN names
+    /// (the signature is not checked by anyone here).
+    fn cert(serial: &[u8], cn: &str, sans: &[String]) -> Vec<u8> {
+        let ecdsa_sha256 = der(0x30, &der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 4, 3, 2]));
+        let time = der(0x17, b"200102030405Z");
+        let ec_key = [
+            der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 2, 1]),
+            der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 3, 1, 7]),
+        ]
+        .concat();
+        let mut point = vec![0, 4];
+        point.extend([7u8; 64]);
+        let spki = der(0x30, &[der(0x30, &ec_key), der(0x03, &point)].concat());
+        let names: Vec<u8> = sans.iter().flat_map(|n| der(0x82, n.as_bytes())).collect();
+        let san_ext = der(
+            0x30,
+            &[der(0x06, &[0x55, 29, 17]), der(0x04, &der(0x30, &names))].concat(),
+        );
+        let tbs = der(
+            0x30,
+            &[
+                der(0xa0, &der(0x02, &[2])),
+                der(0x02, serial),
+                ecdsa_sha256.clone(),
+                name("issuer.example"),
+                der(0x30, &[time.clone(), time].concat()),
+                name(cn),
+                spki,
+                der(0xa3, &der(0x30, &san_ext)),
+            ]
+            .concat(),
+        );
+        der(
+            0x30,
+            &[tbs, ecdsa_sha256, der(0x03, &[0, 1, 2, 3])].concat(),
+        )
+    }
+
+    #[test]
+    fn long_fields_are_capped_and_flagged() {
+        let sans: Vec<String> = (0..300).map(|i| format!("n{i}.example")).collect();
+        let cn = format!("{}.edge.vendor.example", "c".repeat(3000));
+        let c = cert(&[0x11; 100], &cn, &sans);
+        let parsed = parse_certificate(&certificate_msg(&[&c])).unwrap();
+        let info = &parsed.certs[0];
+        assert!(!info.malformed, "the test certificate parses");
+        assert!(info.truncated);
+        assert_eq!(info.subject_cn.as_deref(), Some("edge.vendor.example"));
+        assert_eq!(info.subject.len(), MAX_DN);
+        assert_eq!(info.serial.len(), MAX_SERIAL_BYTES * 3 - 1);
+        assert_eq!(info.san_dns.len(), MAX_SAN);
+        // Within every cap: nothing cut.
+        let small = cert(&[1, 2], "ok.example", &sans[..3]);
+        let parsed = parse_certificate(&certificate_msg(&[&small])).unwrap();
+        let info = &parsed.certs[0];
+        assert!(!info.malformed && !info.truncated);
+        assert_eq!(info.subject, "CN=ok.example");
+        assert_eq!(info.san_dns, sans[..3]);
     }
 
     #[test]

@@ -157,8 +157,11 @@ fn version_code(ch: &ClientHello) -> &'static str {
 /// `...99_`); other ASCII characters are kept. The written specification
 /// (technical_details/JA4.md) would print hex digits instead; the authors'
 /// tools are what other JA4 producers are compared with, so we follow them.
+/// `_` prints as '9' too: it is JA4's own separator, and a fingerprint that
+/// splits into more than three parts breaks every consumer (found by the
+/// `tls_client_hello` fuzz target).
 fn alpn_code(ch: &ClientHello) -> [u8; 2] {
-    let show = |b: u8| if b.is_ascii() { b } else { b'9' };
+    let show = |b: u8| if b.is_ascii() && b != b'_' { b } else { b'9' };
     match ch.alpn.first().map(Vec::as_slice) {
         Some([a, .., z]) => [show(*a), show(*z)],
         Some([a]) => [show(*a), show(*a)],
@@ -533,6 +536,44 @@ mod tests {
             "t13d151601"
         );
         assert_eq!(a_part(&with_alpn(&[b"x/"])), "t13d1516x/");
+        // JA4's separator never appears in the first part.
+        assert_eq!(a_part(&with_alpn(&[b"_"])), "t13d151699");
+        assert_eq!(a_part(&with_alpn(&[b"h_"])), "t13d1516h9");
+    }
+
+    /// The input the `tls_client_hello` fuzz target crashed on (bench/fuzz.sh,
+    /// see docs/fuzzing.md): an SSLv2-style hello whose ALPN value is all `_`.
+    #[test]
+    fn fuzz_regression_alpn_underscore_keeps_three_parts() {
+        let hex =
+            "01ee00ee00010000001000ff00001010011001000000003d00000001000000003d00000004000000\
+                   00002e000010105f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f\
+                   5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f\
+                   5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f01100000050400000000069dea93962e\
+                   00000005000000ea01003031303100000b0100000000000000000004000080000000000000000000\
+                   00000000000000000000000000000000000000000000000000000000000000000000000000000000\
+                   00000000000000000000000000000100000000000200000000000000000000000000000000000000\
+                   0000000000000000010000000000000000004100000000003a00f0010000ee";
+        let hex: String = hex.chars().filter(char::is_ascii_hexdigit).collect();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(bytes.len(), 311);
+        let parsed = [
+            super::super::parse_client_hello(&bytes),
+            super::super::parse_sslv2_client_hello(&bytes),
+        ];
+        let mut checked = 0;
+        for ch in parsed.into_iter().flatten() {
+            for t in [Transport::Tcp, Transport::Quic, Transport::Dtls] {
+                let a = ja4(&ch, t);
+                assert_eq!(a.split('_').count(), 3, "{a}");
+                assert_eq!(a.find('_'), Some(10), "{a}");
+            }
+            checked += 1;
+        }
+        assert!(checked > 0, "the crash input parses as a hello");
     }
 
     #[test]

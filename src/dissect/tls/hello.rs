@@ -8,6 +8,7 @@
 
 use super::reader::{u16_list, Reader};
 use super::{escape_name, ext, handshake_type, is_grease, TlsError};
+use crate::dissect::caps::{host_tail, MAX_HELLO_LIST};
 
 /// Extension types kept per hello; more are counted as an anomaly.
 const MAX_EXTENSIONS: usize = 512;
@@ -49,6 +50,12 @@ bitflags::bitflags! {
         const TOO_MANY_EXTENSIONS = 1 << 10;
         /// A ClientHello offering no cipher suite.
         const NO_CIPHER_SUITES = 1 << 11;
+        /// The server name was longer than a DNS name can be: its last
+        /// whole labels within 253 bytes are kept.
+        const SNI_TRUNCATED = 1 << 12;
+        /// A list (cipher suites, groups, signature algorithms, versions,
+        /// point formats) longer than [`MAX_HELLO_LIST`]: the rest is not kept.
+        const LIST_TRUNCATED = 1 << 13;
     }
 }
 
@@ -214,7 +221,7 @@ fn read_client_fields(r: &mut Reader<'_>, ch: &mut ClientHello) -> Option<()> {
     let cs_len = usize::from(r.u16()?);
     let (cs, short) = r.take_upto(cs_len);
     let (suites, odd) = u16_list(cs);
-    ch.cipher_suites = suites;
+    ch.cipher_suites = capped_list(suites, &mut ch.anomalies);
     if odd {
         ch.anomalies |= HelloAnomalies::LENGTH_MISMATCH;
     }
@@ -334,6 +341,15 @@ fn u16_vector(data: &[u8], prefix: usize, anomalies: &mut HelloAnomalies) -> Vec
     if odd {
         *anomalies |= HelloAnomalies::MALFORMED_EXTENSION;
     }
+    capped_list(v, anomalies)
+}
+
+/// At most [`MAX_HELLO_LIST`] entries, flagging a cut.
+fn capped_list<T>(mut v: Vec<T>, anomalies: &mut HelloAnomalies) -> Vec<T> {
+    if v.len() > MAX_HELLO_LIST {
+        v.truncate(MAX_HELLO_LIST);
+        *anomalies |= HelloAnomalies::LIST_TRUNCATED;
+    }
     v
 }
 
@@ -344,7 +360,9 @@ fn client_extension(ch: &mut ClientHello, t: u16, data: &[u8], anomalies: &mut H
         ext::SUPPORTED_VERSIONS => ch.supported_versions = u16_vector(data, 1, anomalies),
         ext::SIGNATURE_ALGORITHMS => ch.signature_algorithms = u16_vector(data, 2, anomalies),
         ext::SUPPORTED_GROUPS => ch.supported_groups = u16_vector(data, 2, anomalies),
-        ext::EC_POINT_FORMATS => ch.ec_point_formats = vector(data, 1, anomalies).to_vec(),
+        ext::EC_POINT_FORMATS => {
+            ch.ec_point_formats = capped_list(vector(data, 1, anomalies).to_vec(), anomalies);
+        }
         ext::QUIC_TRANSPORT_PARAMETERS | ext::QUIC_TRANSPORT_PARAMETERS_DRAFT => {
             ch.quic_transport_parameters = true
         }
@@ -374,6 +392,10 @@ fn server_name(ch: &mut ClientHello, data: &[u8], anomalies: &mut HelloAnomalies
         }
         if name.is_empty() {
             *anomalies |= HelloAnomalies::EMPTY_SNI;
+        }
+        let (name, cut) = host_tail(name);
+        if cut {
+            *anomalies |= HelloAnomalies::SNI_TRUNCATED;
         }
         let (s, escaped) = escape_name(name);
         if escaped {
@@ -425,13 +447,14 @@ pub fn parse_sslv2_client_hello(msg: &[u8]) -> Result<ClientHello, TlsError> {
     let (specs, short) = r.take_upto(usize::from(specs_len));
     let mut chunks = specs.chunks_exact(3);
     // Specs whose first byte is zero are TLS cipher suites (RFC 5246 E.2).
-    ch.cipher_suites = chunks
+    let suites = chunks
         .by_ref()
         .filter_map(|c| match c {
             [0, a, b] => Some(u16::from_be_bytes([*a, *b])),
             _ => None,
         })
         .collect();
+    ch.cipher_suites = capped_list(suites, &mut ch.anomalies);
     if !chunks.remainder().is_empty() {
         ch.anomalies |= HelloAnomalies::LENGTH_MISMATCH;
     }
@@ -666,6 +689,40 @@ mod tests {
         let ch = parse_client_hello(&client_hello(0x0303, &[0x1301], Some(&exts))).unwrap();
         assert_eq!(ch.sni.as_deref(), Some("bad\\xc3(name.com"));
         assert!(ch.anomalies.contains(HelloAnomalies::SNI_ESCAPED));
+    }
+
+    #[test]
+    fn a_huge_sni_keeps_its_last_labels_and_is_flagged() {
+        let name = format!("{}.ts01-b.cloudsink.net", "x".repeat(65_000));
+        let ch = parse_client_hello(&client_hello(
+            0x0303,
+            &[0x1301],
+            Some(&sni(name.as_bytes())),
+        ))
+        .unwrap();
+        assert_eq!(ch.sni.as_deref(), Some("ts01-b.cloudsink.net"));
+        assert!(ch.anomalies.contains(HelloAnomalies::SNI_TRUNCATED));
+        // At the cap exactly: kept whole, not flagged.
+        let name = format!(
+            "{}.example",
+            "y".repeat(crate::dissect::caps::MAX_HOST_NAME - 8)
+        );
+        let ch = parse_client_hello(&client_hello(
+            0x0303,
+            &[0x1301],
+            Some(&sni(name.as_bytes())),
+        ))
+        .unwrap();
+        assert_eq!(ch.sni.as_deref(), Some(name.as_str()));
+        assert!(!ch.anomalies.contains(HelloAnomalies::SNI_TRUNCATED));
+    }
+
+    #[test]
+    fn long_lists_are_capped_and_flagged() {
+        let ciphers: Vec<u16> = (0..20_000).collect();
+        let ch = parse_client_hello(&client_hello(0x0303, &ciphers, None)).unwrap();
+        assert_eq!(ch.cipher_suites.len(), MAX_HELLO_LIST);
+        assert!(ch.anomalies.contains(HelloAnomalies::LIST_TRUNCATED));
     }
 
     #[test]

@@ -63,6 +63,16 @@ pub enum Problem {
     EmptyException,
     #[error("bad date '{0}': expected YYYY-MM-DD")]
     BadDate(String),
+    /// An exception naming a vendor the catalog does not have: it would
+    /// never match, and the findings it was meant for would stand.
+    #[error("exception names vendor '{name}', which is not in the catalog{}", hint_suffix(.hint))]
+    UnknownVendor { name: String, hint: Option<String> },
+    #[error("exception names product '{product}', not a product of {}{}", .vendor.as_deref().unwrap_or("any vendor in the catalog"), hint_suffix(.hint))]
+    UnknownProduct {
+        product: String,
+        vendor: Option<String>,
+        hint: Option<String>,
+    },
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {

@@ -656,6 +656,59 @@ fn dates() {
     assert!(Date::new(2026, 6, 30) < Date::new(2026, 7, 1));
 }
 
+/// An exception must name what the catalog has, or it silently never applies.
+#[test]
+fn exceptions_must_name_catalogued_vendors_and_products() {
+    use crate::resolve::catalog::Catalog;
+    const ACME: &str = r#"
+vendor = "Acme Security"
+jurisdiction = ["US"]
+[[product]]
+name = "Sensor"
+[[product.endpoint]]
+host = "t.acme-cloud.example"
+purpose = "telemetry"
+confidence = "documented"
+source = "https://acme.example/docs"
+"#;
+    let catalog = Catalog::from_files([("acme.toml".into(), "acme".into(), ACME.into())]).unwrap();
+    let check = |exceptions: &str| {
+        let text = format!("home_country = \"DE\"\n{exceptions}");
+        Policy::from_toml(&text, "p.toml")
+            .unwrap()
+            .check_catalog(&catalog, "p.toml")
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        check("[[exception]]\nvendor = \"ACME security\"\nproduct = \"sensor\"\nreason = \"approved\"\n"),
+        Ok(())
+    );
+    assert_eq!(
+        check("[[exception]]\nproduct = \"Sensor\"\nreason = \"approved\"\n"),
+        Ok(())
+    );
+    assert_eq!(
+        check("\n[[exception]]\nvendor = \"Acme Secrity\"\nreason = \"typo\"\n"),
+        Err("p.toml:3: exception names vendor 'Acme Secrity', which is not in the catalog".into())
+    );
+    // The file's slug is not the name findings carry.
+    assert_eq!(
+        check("[[exception]]\nvendor = \"acme\"\nreason = \"slug\"\n"),
+        Err("p.toml:2: exception names vendor 'acme', which is not in the catalog (did you mean \"Acme Security\"?)".into())
+    );
+    assert_eq!(
+        check("[[exception]]\nvendor = \"Acme Security\"\nproduct = \"Agent\"\nreason = \"x\"\n"),
+        Err("p.toml:2: exception names product 'Agent', not a product of Acme Security (its products: Sensor)".into())
+    );
+    assert_eq!(
+        check("[[exception]]\nhost = \"10.0.0.0/8\"\nproduct = \"Agent\"\nreason = \"x\"\n"),
+        Err(
+            "p.toml:2: exception names product 'Agent', not a product of any vendor in the catalog"
+                .into()
+        )
+    );
+}
+
 #[test]
 fn catalog_extra_is_read_and_resolved_against_the_policy_file() {
     let p = Policy::from_toml(

@@ -113,6 +113,14 @@ pub enum GeoIpError {
         #[source]
         source: MaxMindDbError,
     },
+    /// A database of the other kind (an ASN database given as the country
+    /// database, or the reverse): every destination would be "unknown".
+    #[error("GeoIP {role} database {name} is not a {role} database: {detail}")]
+    WrongKind {
+        role: Role,
+        name: String,
+        detail: String,
+    },
     #[error("GeoIP directory {dir}: found none of {looked_for}")]
     NothingInDir { dir: PathBuf, looked_for: String },
     #[error("no GeoIP database in any of {looked_in}")]
@@ -254,7 +262,7 @@ pub struct DbInfo {
 type Db = Reader<Cow<'static, [u8]>>;
 
 /// What identifies a version of a file on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Stamp {
     len: u64,
     modified: Option<std::time::SystemTime>,
@@ -371,7 +379,84 @@ fn open_file(role: Role, path: &Path, verify: bool) -> Result<(Db, Stamp), GeoIp
     let stamp = Stamp::of(path).map_err(read_err)?;
     let bytes = std::fs::read(path).map_err(read_err)?;
     let reader = open_bytes(role, &name, Cow::Owned(bytes), verify)?;
+    if verify {
+        check_kind(role, &name, &reader)?;
+    }
     Ok((reader, stamp))
+}
+
+/// Records read to see what a database holds.
+const KIND_SAMPLE: usize = 4096;
+
+/// Refuses a database of the wrong kind for `role`: by the type its
+/// metadata names, then by what its records hold (a country database in
+/// which no record names a country would make every destination unknown,
+/// and unknown counts as abroad).
+fn check_kind(role: Role, name: &str, reader: &Db) -> Result<(), GeoIpError> {
+    let wrong = |detail: String| GeoIpError::WrongKind {
+        role,
+        name: name.to_owned(),
+        detail,
+    };
+    let db_type = reader.metadata().database_type.clone();
+    let t = db_type.to_ascii_lowercase();
+    let names_asn = t.contains("asn") || t.contains("isp");
+    let names_country = t.contains("country") || t.contains("city") || t.contains("enterprise");
+    match role {
+        Role::Country if names_asn && !names_country => {
+            return Err(wrong(format!(
+                "its type is \"{db_type}\"; pass it with --geoip-asn"
+            )))
+        }
+        Role::Asn if names_country && !names_asn => {
+            return Err(wrong(format!(
+                "its type is \"{db_type}\"; pass it with --geoip-country"
+            )))
+        }
+        _ => {}
+    }
+    let (mut records, mut countries, mut asns) = (0usize, 0usize, 0usize);
+    let mut seen = std::collections::HashSet::new();
+    let corrupt = |source| GeoIpError::Corrupt {
+        role,
+        name: name.to_owned(),
+        source,
+    };
+    for item in reader
+        .networks(maxminddb::WithinOptions::default())
+        .map_err(corrupt)?
+    {
+        let found = item.map_err(corrupt)?;
+        let Some(offset) = found.offset() else {
+            continue;
+        };
+        if !seen.insert(offset) {
+            continue;
+        }
+        if let Some(AnyRecord(r)) = found.decode::<AnyRecord<'_>>().map_err(corrupt)? {
+            countries += usize::from(r.country().is_some());
+            asns += usize::from(r.asn().is_some());
+        }
+        records += 1;
+        if records >= KIND_SAMPLE {
+            break;
+        }
+    }
+    let (what, other) = match role {
+        Role::Country if records > 0 && countries == 0 => (
+            "a country code",
+            (asns > 0).then_some("they hold AS numbers: pass it with --geoip-asn"),
+        ),
+        Role::Asn if records > 0 && asns == 0 => (
+            "an AS number",
+            (countries > 0).then_some("they hold country codes: pass it with --geoip-country"),
+        ),
+        _ => return Ok(()),
+    };
+    Err(wrong(format!(
+        "none of its first {records} records holds {what} (its type is \"{db_type}\"){}",
+        other.map(|o| format!("; {o}")).unwrap_or_default()
+    )))
 }
 
 fn open_source(role: Role, source: &Source, verify: bool) -> Result<Option<Database>, GeoIpError> {
@@ -557,6 +642,49 @@ impl GeoIp {
             answer.db_error = true;
             self.lookup_errors.fetch_add(1, Ordering::Relaxed);
             None
+        })
+    }
+
+    /// A digest of the database files' versions as loaded (size, time,
+    /// inode); compare with [`GeoIp::stamps_on_disk`].
+    pub fn stamps_loaded(&self) -> u64 {
+        self.stamps(|db| db.file.as_ref().map(|(_, st)| *st))
+    }
+
+    /// The same digest for the files as they are on disk now: it differs
+    /// from [`GeoIp::stamps_loaded`] once a file was replaced.
+    pub fn stamps_on_disk(&self) -> u64 {
+        self.stamps(|db| db.file.as_ref().and_then(|(p, _)| Stamp::of(p).ok()))
+    }
+
+    fn stamps(&self, stamp: impl Fn(&Database) -> Option<Stamp>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for db in [&self.country, &self.asn].into_iter().flatten() {
+            stamp(db).hash(&mut h);
+        }
+        h.finish()
+    }
+
+    /// The same databases opened again (files read again, built-in data
+    /// kept): how a `GeoIp` shared by several threads is reloaded, where
+    /// [`GeoIp::reload_if_changed`] cannot run.
+    pub fn reopen(&self) -> Result<GeoIp, GeoIpError> {
+        let again = |db: &Option<Database>, role: Role| -> Result<Option<Database>, GeoIpError> {
+            let Some(db) = db else {
+                return Ok(None);
+            };
+            let source = match &db.file {
+                Some((path, _)) => Source::File(path.clone()),
+                None => Source::Embedded,
+            };
+            open_source(role, &source, self.verify_files)
+        };
+        Ok(GeoIp {
+            country: again(&self.country, Role::Country)?,
+            asn: again(&self.asn, Role::Asn)?,
+            verify_files: self.verify_files,
+            lookup_errors: AtomicU64::new(0),
         })
     }
 

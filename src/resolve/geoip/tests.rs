@@ -185,17 +185,115 @@ fn one_struct_reads_both_layouts() {
 }
 
 #[test]
-fn format_edge_case_databases_open_and_verify() {
+fn format_edge_case_databases_verify_but_are_neither_kind() {
     for name in [
         "MaxMind-DB-test-decoder.mmdb",
         "MaxMind-DB-test-mixed-24.mmdb",
         "MaxMind-DB-no-ipv4-search-tree.mmdb",
     ] {
-        let geo = only(Role::Country, &test_db(name));
-        // None of them has country or ASN fields: nothing found, no error.
+        let path = test_db(name);
+        // The format check (every record decoded) passes...
+        let bytes = std::fs::read(&path).unwrap();
+        let db = open_bytes(Role::Country, name, Cow::Owned(bytes), true).unwrap();
+        // ...and a lookup finds nothing, no error.
+        let geo = GeoIp {
+            country: Some(Database {
+                role: Role::Country,
+                reader: db,
+                file: None,
+                failed: None,
+            }),
+            ..GeoIp::none()
+        };
         let a = geo.lookup_databases("1.1.1.1".parse().unwrap());
         assert_eq!(a, GeoAnswer::default(), "{name}");
+        // But none of them has country or ASN fields: refused for either role.
+        for (role, flag) in [(Role::Country, "country"), (Role::Asn, "asn")] {
+            let config = GeoIpConfig {
+                country: Source::Disabled,
+                asn: Source::Disabled,
+                verify_files: true,
+            };
+            let config = match role {
+                Role::Country => GeoIpConfig {
+                    country: Source::File(path.clone()),
+                    ..config
+                },
+                Role::Asn => GeoIpConfig {
+                    asn: Source::File(path.clone()),
+                    ..config
+                },
+            };
+            let err = GeoIp::open(&config).unwrap_err();
+            assert!(
+                matches!(err, GeoIpError::WrongKind { .. }),
+                "{name} {flag}: {err}"
+            );
+        }
     }
+}
+
+/// An ASN database given as the country database (and the reverse) is
+/// refused in one line naming it, by its type and by its records: it would
+/// otherwise make every destination unknown, which counts as abroad.
+#[test]
+fn a_database_of_the_other_kind_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let asn = test_db("GeoLite2-ASN-Test.mmdb");
+    let err = GeoIp::open(&GeoIpConfig {
+        country: Source::File(asn.clone()),
+        asn: Source::Disabled,
+        verify_files: true,
+    })
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GeoIP country database {} is not a country database: its type is \"GeoLite2-ASN\"; pass it with --geoip-asn",
+            asn.display()
+        )
+    );
+    let country = test_db("GeoLite2-Country-Test.mmdb");
+    let err = GeoIp::open(&GeoIpConfig {
+        country: Source::Disabled,
+        asn: Source::File(country.clone()),
+        verify_files: true,
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("its type is \"GeoLite2-Country\"; pass it with --geoip-country"),
+        "{err}"
+    );
+    // The shipped ASN data, whose type ("ip-location-db-asn") is found out by
+    // its records too: renamed to hide its type from the file name.
+    let shipped = dir.path().join("country.mmdb");
+    std::fs::write(&shipped, EMBEDDED_ASN).unwrap();
+    let err = GeoIp::open(&GeoIpConfig {
+        country: Source::File(shipped),
+        asn: Source::Disabled,
+        verify_files: true,
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            GeoIpError::WrongKind {
+                role: Role::Country,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Right kinds open: a City database serves as a country database.
+    only(Role::Country, &test_db("GeoLite2-City-Test.mmdb"));
+    only(Role::Asn, &asn);
+    let shipped_asn = dir.path().join("asn.mmdb");
+    std::fs::write(&shipped_asn, EMBEDDED_ASN).unwrap();
+    only(Role::Asn, &shipped_asn);
+    let shipped_country = dir.path().join("c.mmdb");
+    std::fs::write(&shipped_country, EMBEDDED_COUNTRY).unwrap();
+    only(Role::Country, &shipped_country);
 }
 
 /// Addresses spread over both families, deterministic.
@@ -444,19 +542,20 @@ fn changed_files_are_reopened() {
     assert_eq!(geo.lookup(ip).country.as_deref(), Some("GB"));
     assert!(!geo.reload_if_changed().unwrap());
 
-    // A database in which 2.125.160.216 is not found.
+    // A database of the wrong kind is refused once; the old data stays.
     replace(&test_db("GeoLite2-ASN-Test.mmdb"));
-    assert!(geo.reload_if_changed().unwrap());
-    assert_eq!(geo.databases()[0].database_type, "GeoLite2-ASN");
-    assert_eq!(geo.lookup(ip).country, None);
+    let err = geo.reload_if_changed().unwrap_err();
+    assert!(matches!(err, GeoIpError::WrongKind { .. }), "{err}");
     assert!(!geo.reload_if_changed().unwrap());
+    assert_eq!(geo.databases()[0].database_type, "GeoLite2-Country");
+    assert_eq!(geo.lookup(ip).country.as_deref(), Some("GB"));
 
     // A corrupt file is reported once and the old data stays in use.
     replace(&test_db("MaxMind-DB-test-broken-search-tree-24.mmdb"));
     let err = geo.reload_if_changed().unwrap_err();
     assert!(err.to_string().contains("is corrupt"), "{err}");
     assert!(!geo.reload_if_changed().unwrap());
-    assert_eq!(geo.databases()[0].database_type, "GeoLite2-ASN");
+    assert_eq!(geo.databases()[0].database_type, "GeoLite2-Country");
 
     // So is a vanished file.
     std::fs::remove_file(&live).unwrap();

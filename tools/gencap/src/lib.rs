@@ -19,6 +19,7 @@ pub mod demo;
 pub mod dns;
 pub mod fingerprint;
 pub mod frame;
+pub mod hostile;
 pub mod pcap;
 pub mod programme;
 pub mod quic;

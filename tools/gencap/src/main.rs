@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use gencap::pcap::Format;
-use gencap::{bench, demo, GenError};
+use gencap::{bench, demo, hostile, GenError};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -66,6 +66,13 @@ enum Cmd {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// The hostile-input suite: floods, cost bombs, damaged gzip, odd encapsulation, each
+    /// around one catalogued connection that must survive (what tests/hostile.rs replays).
+    Hostile {
+        /// Directory to write the captures into (created if missing).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 fn expected_path(capture: &Path) -> PathBuf {
@@ -104,6 +111,16 @@ fn run(cli: Cli) -> Result<(), GenError> {
                 output.display(),
                 jpath.display()
             );
+        }
+        Cmd::Hostile { output } => {
+            std::fs::create_dir_all(&output)?;
+            for c in hostile::write_all(&output)? {
+                let size = std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
+                eprintln!(
+                    "gencap hostile: {:<26} {:>10} bytes  {}",
+                    c.name, size, c.what
+                );
+            }
         }
         Cmd::Bench {
             output,

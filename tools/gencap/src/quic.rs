@@ -47,8 +47,24 @@ pub struct InitialKeys {
     pub hp: [u8; 16],
 }
 
+/// The initial salt of QUIC draft-29 (draft-ietf-quic-tls-29 section 5.2), which Wireshark
+/// 4.0 also uses for a version it does not know (such as a reserved one).
+pub const INITIAL_SALT_DRAFT_29: [u8; 20] = [
+    0xaf, 0xbf, 0xec, 0x28, 0x99, 0x93, 0xd2, 0x4c, 0x9e, 0x97, 0x86, 0xf1, 0x9c, 0x61, 0x11, 0xe0,
+    0x43, 0x90, 0xa8, 0x99,
+];
+
 pub fn initial_keys(dcid: &[u8], server: bool) -> Result<InitialKeys, QuicError> {
-    let initial = hkdf::Salt::new(hkdf::HKDF_SHA256, &INITIAL_SALT_V1).extract(dcid);
+    initial_keys_salted(&INITIAL_SALT_V1, dcid, server)
+}
+
+/// [`initial_keys`] from another initial salt (the labels stay v1's).
+pub fn initial_keys_salted(
+    salt: &[u8; 20],
+    dcid: &[u8],
+    server: bool,
+) -> Result<InitialKeys, QuicError> {
+    let initial = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(dcid);
     let mut secret = [0u8; 32];
     expand_label(
         &initial,
@@ -109,9 +125,24 @@ pub fn initial_packet(
     frames: &[u8],
     min_len: usize,
 ) -> Result<Vec<u8>, QuicError> {
+    initial_packet_version(keys, 1, dcid, scid, pn, frames, min_len)
+}
+
+/// [`initial_packet`] with another version number in the long header and the same v1
+/// layout and keys, as clients build an Initial of a reserved version `0x?a?a?a?a` (RFC 9000
+/// section 15) to provoke version negotiation.
+pub fn initial_packet_version(
+    keys: &InitialKeys,
+    version: u32,
+    dcid: &[u8],
+    scid: &[u8],
+    pn: u32,
+    frames: &[u8],
+    min_len: usize,
+) -> Result<Vec<u8>, QuicError> {
     const PN_LEN: usize = 2;
     let mut hdr = vec![0xc0 | (PN_LEN as u8 - 1)];
-    hdr.extend_from_slice(&1u32.to_be_bytes());
+    hdr.extend_from_slice(&version.to_be_bytes());
     hdr.push(dcid.len() as u8);
     hdr.extend_from_slice(dcid);
     hdr.push(scid.len() as u8);
