@@ -44,6 +44,7 @@ svg .sev-info{fill:#67a9cf}
 .legend .foreign{background:var(--foreign)}
 .legend .domestic{background:var(--domestic)}
 ul.evidence{margin:4px 0;padding-left:18px}
+.print-only{display:none}
 footer{margin-top:32px;border-top:1px solid var(--line);padding-top:8px;color:var(--muted);font-size:12px}
 @page{size:A4 landscape;margin:10mm 10mm 14mm;@bottom-right{content:"page " counter(page) " of " counter(pages);font:9px system-ui,sans-serif;color:#57606a}}
 dl.front{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:8px 0}
@@ -58,8 +59,19 @@ ol.ranking li{margin:4px 0}
  h2{break-after:avoid}
  table{font-size:8.5px}
  thead{display:table-header-group}
- tr,article,figure{break-inside:avoid}
+ tr,figure,h3{break-inside:avoid}
+ h3{break-after:avoid}
  .card{padding:4px 8px}
+ #charts figure{display:inline-block;width:49%;vertical-align:top;margin:4px 0}
+ #details{columns:3;column-gap:5mm;font-size:7.5px}
+ #details li.more{display:none}
+ .print-only{display:list-item}
+ #details article{break-inside:auto;margin-bottom:6px}
+ #details h3{font-size:9px;margin:6px 0 2px}
+ #details p{margin:2px 0}
+ #details table,ul.evidence{font-size:7px}
+ ul.evidence{padding-left:12px}
+ td,th{padding:2px 4px}
 }
 "#;
 
@@ -169,6 +181,11 @@ fn inventory_table(inv: &Inventory) -> Markup {
     }
 }
 
+/// Pieces of evidence per finding on paper (the page on screen, report.json
+/// and findings.csv keep them all): the details are most of a printed
+/// report's pages otherwise.
+const PRINTED_EVIDENCE: usize = 2;
+
 fn details(inv: &Inventory) -> Markup {
     html! {
         @for (n, r) in inv.rows.iter().enumerate() {
@@ -211,11 +228,17 @@ fn details(inv: &Inventory) -> Markup {
                 p class="muted" { "Evidence seen: " (counts.join(", ")) }
                 ul class="evidence" {
                     // Sources are shown as text, never as links: the page opens nothing.
-                    @for e in &r.evidence_items {
-                        li {
+                    @for (k, e) in r.evidence_items.iter().enumerate() {
+                        li class=[(k >= PRINTED_EVIDENCE).then_some("more")] {
                             (kind_label(&e.kind)) ": " code { (e.value) } " (pattern " code { (e.pattern) } ", " (e.purpose) ") flow "
                             code { (e.community_id) } " at " (e.timestamp.as_deref().unwrap_or("")) " — source: "
                             span class="mono" { (e.source) }
+                        }
+                    }
+                    @if r.evidence_items.len() > PRINTED_EVIDENCE {
+                        li class="print-only" {
+                            "… and " (r.evidence_items.len() - PRINTED_EVIDENCE)
+                            " more piece(s) of evidence: on screen, in report.json and findings.csv"
                         }
                     }
                 }
