@@ -83,6 +83,10 @@ impl<W: Write> Output<W> {
     /// Resolves, judges and writes one event, and hands its line to the
     /// sinks; in stream mode, then the alerts it causes.
     pub fn event(&mut self, ev: &Event) -> std::io::Result<()> {
+        // DHCP/NBNS messages are for the host-identity table, not EVE.
+        if matches!(&ev.kind, EventKind::App(a) if matches!(a.body, AppBody::HostId(_))) {
+            return Ok(());
+        }
         self.write_event(ev)?;
         if !self.sinks.is_empty() {
             self.sinks.event(self.eve.last_line());
@@ -161,10 +165,6 @@ impl<W: Write> Output<W> {
     }
 
     fn write_event(&mut self, ev: &Event) -> std::io::Result<()> {
-        // DHCP/NBNS messages are for the host-identity table, not EVE.
-        if matches!(&ev.kind, EventKind::App(a) if matches!(a.body, AppBody::HostId(_))) {
-            return Ok(());
-        }
         self.counts.events += 1;
         if self.counts.events % GEOIP_RECHECK == 0 {
             self.resolver.reload_geoip_if_changed();
