@@ -136,7 +136,7 @@ fn catalog_match_prints_the_tier_and_the_source() {
         "www.acme.example",
         "91.228.165.30",
     ]);
-    assert_eq!(run.code, 1, "one item does not match: {}", run.stderr);
+    assert_eq!(run.code, 3, "one item does not match: {}", run.stderr);
     assert_eq!(
         String::from_utf8_lossy(&run.stdout),
         "t1.acme-telemetry.example\tAcme / EDR\tIL\tendpoint\thost t1.acme-telemetry.example\ttelemetry\tdocumented\thttps://acme.example/firewall\n\

@@ -2,9 +2,8 @@
 //! command (progress bars, summaries on stderr). Binary side only: the
 //! library never sees clap or an exit code.
 //!
-//! Exit codes are stable: 0 success, 1 runtime error (bad or damaged input,
-//! unwritable output; output is still written for what could be read),
-//! 2 usage error.
+//! Exit codes are stable and listed once, in [`EXIT_CODES`] (shown by
+//! `--help` and copied into the README, where a test compares them).
 
 // First, so that its print!/println!/eprint!/eprintln! (safe on a closed
 // pipe) replace std's in every module below.
@@ -16,8 +15,10 @@ mod progress;
 mod removal;
 mod replay;
 mod report;
+mod show;
 mod sinks;
 mod summary;
+mod table;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -30,6 +31,23 @@ use std::process::ExitCode;
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_RUNTIME: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
+/// `catalog match`: some item matched nothing. Apart from 1 so that a
+/// script can tell "not in the catalog" from "the catalog did not load".
+pub const EXIT_NO_MATCH: u8 = 3;
+
+/// The exit code table, as `--help` prints it (the README holds the same
+/// lines); a macro so that `concat!` can put it under each command's examples.
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
+  0  success
+  1  runtime error: a missing, unreadable or non-capture input, a capture damaged part-way
+     (its earlier packets are still used; --keep-going reports it and exits 0), a bad
+     policy, catalog or GeoIP file, unwritable output
+  2  usage error: unknown option, missing or bad value
+  3  catalog match: at least one name or address matched nothing"
+    };
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,11 +57,10 @@ pub const EXIT_USAGE: u8 = 2;
     long_about = "phonehome reads packet captures (pcap, pcapng, optionally gzip-compressed), \
 tracks every flow, pulls names and fingerprints from DNS, TLS, QUIC and HTTP, ties them to a \
 catalog of security vendors' cloud endpoints, and reports which security products on which \
-hosts send data to which countries, as Suricata-compatible EVE JSON for SOC tools.\n\n\
-Exit codes: 0 success, 1 runtime error (missing, unreadable, damaged or non-capture \
-input; unwritable output), 2 usage error.",
-    after_help = "Examples:\n  phonehome replay captures/demo.pcap --eve eve.json\n  \
-phonehome replay /data/pcaps/ --workers 4 --eve - | jq 'select(.event_type==\"flow\")'"
+hosts send data to which countries, as Suricata-compatible EVE JSON for SOC tools.",
+    after_help = concat!("Examples:\n  phonehome replay captures/demo.pcap --eve eve.json\n  \
+phonehome replay /data/pcaps/ --workers 4 --eve - | jq 'select(.event_type==\"flow\")'\n  \
+phonehome catalog match wdcp.microsoft.com 208.67.222.222\n\n", exit_codes!())
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -54,23 +71,58 @@ pub struct Cli {
 pub enum Command {
     /// Replay capture files: flows, names, and findings of security products
     /// phoning home, written as EVE JSON events.
+    #[command(after_help = concat!("Examples:
+  phonehome replay captures/demo.pcap                   # EVE to ./eve.json, summary and findings on stderr
+  phonehome replay /data/pcaps/ --keep-going --eve /var/log/phonehome/eve.json
+  phonehome replay day1.pcap.gz day2.pcap.gz --policy our-policy.toml
+  phonehome replay capture.pcap --eve - | jq -c 'select(.event_type==\"alert\")'
+  phonehome replay capture.pcap --evidence case-42/ && phonehome report case-42/ -o case-42/report
+
+", exit_codes!()))]
     Replay(Box<replay::ReplayArgs>),
     /// Inspect and check the vendor catalog.
     #[command(subcommand)]
+    #[command(after_help = "Examples:
+  phonehome catalog list
+  phonehome catalog show crowdstrike
+  phonehome catalog match ts01-b.cloudsink.net 91.228.165.30
+  phonehome catalog check --catalog-extra /etc/phonehome/catalog.d
+  phonehome catalog export --format suricata -o phonehome.rules")]
     Catalog(CatalogCmd),
     /// Country and AS of addresses, as phonehome sees them.
+    #[command(after_help = "Examples:
+  phonehome geoip 8.8.8.8 10.0.0.1
+  phonehome geoip 2a00:1450:4001::1 --json
+  phonehome geoip 91.228.165.30 --geoip-dir /var/lib/GeoIP
+
+Exit codes: 0 every address looked up; 1 an item is not an IP address or a database failed to open; 2 usage error.")]
     Geoip(GeoipArgs),
     /// The jurisdiction policy.
     #[command(subcommand)]
+    #[command(after_help = "Examples:
+  phonehome policy init --home-country DE -o policy.toml
+  phonehome policy check policy.toml
+  phonehome replay capture.pcap --policy policy.toml")]
     Policy(PolicyCmd),
     // --- report (issue #5) ---
     /// Inventory report (HTML, Markdown, CSV, JSON) from EVE files or an
     /// evidence bundle.
+    #[command(after_help = "Examples:
+  phonehome report eve.json -o report/
+  phonehome replay capture.pcap --evidence case-42/ && phonehome report case-42/ -o case-42/report
+
+Exit codes: 0 written; 1 an input is missing or unreadable, or DIR is not writable; 2 usage error.")]
     Report(report::ReportArgs),
     // --- end report ---
     /// Removal progress from the inventory: per host and product still
     /// present, removed, replaced, new (or host not seen), totals per
     /// product, and the share of hosts clear per day.
+    #[command(after_help = "Examples:
+  phonehome progress --inventory inventory.sqlite
+  phonehome progress --inventory inventory.sqlite --since 2026-11-01 --format csv
+  phonehome progress --inventory postgres://phonehome@db/inventory --baseline 2026-10-01
+
+Exit codes: 0 shown; 1 the inventory or a run is missing; 2 usage error (also a bad date).")]
     Progress(removal::ProgressArgs),
 }
 
@@ -88,6 +140,9 @@ pub struct CatalogArgs {
 #[derive(Subcommand, Debug)]
 pub enum CatalogCmd {
     /// One line per vendor: jurisdiction, products, endpoints.
+    #[command(after_help = "Examples:
+  phonehome catalog list
+  phonehome catalog list --json | jq -r 'select(.jurisdiction[0]==\"US\") | .name'")]
     List {
         #[command(flatten)]
         src: CatalogArgs,
@@ -96,13 +151,37 @@ pub enum CatalogCmd {
         json: bool,
     },
     /// Everything the catalog knows about a vendor (name or file name).
+    #[command(after_help = "Examples:
+  phonehome catalog show crowdstrike
+  phonehome catalog show \"Trend Micro\"
+  phonehome catalog show eset --json | jq '.products[].endpoints[].pattern'
+
+Exit codes: 0 shown; 1 no such vendor, or the catalog did not load; 2 usage error.")]
     Show {
+        /// The vendor's name ("Trend Micro") or catalog file name (trendmicro),
+        /// any case; `phonehome catalog list` lists them.
+        #[arg(value_name = "VENDOR")]
         vendor: String,
         #[command(flatten)]
         src: CatalogArgs,
+        /// The vendor as JSON (every field, with file lines) instead of text.
+        #[arg(long)]
+        json: bool,
     },
-    /// Which endpoint a host name or address matches, and why.
+    /// Which endpoint a host name or address matches, and why: one
+    /// tab-separated line per item (item, vendor / product, jurisdiction,
+    /// tier, kind and pattern, purpose, confidence, source).
+    #[command(after_help = "Examples:
+  phonehome catalog match wdcp.microsoft.com 208.67.222.222 www.example.com
+  phonehome catalog match --catalog-extra site-catalog/ av.site.example
+  phonehome catalog match 91.228.165.30 || echo \"not in the catalog\"
+
+Exit codes: 0 every item matched; 1 the catalog did not load (or has entry errors, see
+--allow-catalog-errors); 2 usage error; 3 at least one item matched nothing (its line
+says \"no match\").")]
     Match {
+        /// Host names (as a client would ask for them; a trailing dot is fine)
+        /// or IPv4/IPv6 addresses to look up.
         #[arg(required = true, value_name = "NAME-or-IP")]
         items: Vec<String>,
         #[command(flatten)]
@@ -112,6 +191,11 @@ pub enum CatalogCmd {
         allow_catalog_errors: bool,
     },
     /// Lint the catalog: duplicates, overlaps, malformed entries, missing sources.
+    #[command(after_help = "Examples:
+  phonehome catalog check
+  phonehome catalog check --catalog-extra /etc/phonehome/catalog.d
+
+Exit codes: 0 no errors (warnings may be listed); 1 errors found, or the catalog did not load; 2 usage error.")]
     Check {
         #[command(flatten)]
         src: CatalogArgs,
@@ -123,6 +207,7 @@ pub enum CatalogCmd {
 
 #[derive(Args, Debug)]
 pub struct GeoipArgs {
+    /// IPv4 or IPv6 addresses to look up.
     #[arg(required = true, value_name = "IP")]
     pub ips: Vec<String>,
     /// JSON lines instead of text.
@@ -135,15 +220,29 @@ pub struct GeoipArgs {
 #[derive(Subcommand, Debug)]
 pub enum PolicyCmd {
     /// Write the documented default policy (to standard output, or -o FILE).
+    #[command(after_help = "Examples:
+  phonehome policy init --home-country DE -o policy.toml
+  phonehome policy init | less
+
+Exit codes: 0 written; 1 bad country code or FILE exists (never overwritten); 2 usage error.")]
     Init {
         /// ISO 3166 alpha-2 code of the home country.
         #[arg(long, value_name = "CC", default_value = DEFAULT_HOME, value_parser = home_country)]
         home_country: String,
+        /// Write to FILE (which must not exist yet) instead of standard output.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
     /// Load a policy file and report problems with file and line.
-    Check { file: PathBuf },
+    #[command(after_help = "Examples:
+  phonehome policy check policy.toml
+
+Exit codes: 0 valid; 1 the file is missing or has a problem (named with its line); 2 usage error.")]
+    Check {
+        /// The policy file (TOML, as `phonehome policy init` writes it).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 /// The home country when neither --policy nor --home-country says: the
@@ -287,14 +386,18 @@ fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
             }
             Ok(EXIT_OK)
         }
-        CatalogCmd::Show { vendor, src } => {
+        CatalogCmd::Show { vendor, src, json } => {
             let cat = load_catalog(&src)?;
             let Some(v) = cat.vendor(&vendor) else {
                 anyhow::bail!(
                     "no vendor named '{vendor}' in the catalog (see `phonehome catalog list`)"
                 );
             };
-            println!("{}", serde_json::to_string_pretty(v)?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(v)?);
+            } else {
+                print!("{}", show::vendor_text(v));
+            }
             Ok(EXIT_OK)
         }
         CatalogCmd::Match {
@@ -351,8 +454,7 @@ fn catalog_cmd(c: CatalogCmd) -> anyhow::Result<u8> {
                     }
                 }
             }
-            // Like grep: 1 when something did not match.
-            Ok(if missing { EXIT_RUNTIME } else { EXIT_OK })
+            Ok(if missing { EXIT_NO_MATCH } else { EXIT_OK })
         }
         CatalogCmd::Check { src } => {
             let cat = load_catalog(&src)?;
@@ -422,6 +524,65 @@ fn policy_cmd(p: PolicyCmd) -> anyhow::Result<u8> {
                 p.home_country()
             );
             Ok(EXIT_OK)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command, with its path ("phonehome catalog match").
+    fn commands() -> Vec<(String, clap::Command)> {
+        let mut out = Vec::new();
+        let mut stack = vec![("phonehome".to_string(), Cli::command())];
+        while let Some((path, cmd)) = stack.pop() {
+            for sub in cmd.get_subcommands() {
+                stack.push((format!("{path} {}", sub.get_name()), sub.clone()));
+            }
+            out.push((path, cmd));
+        }
+        out
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_positional_has_help_and_every_command_examples() {
+        let mut missing = Vec::new();
+        for (path, cmd) in commands() {
+            if cmd.get_name() == "help" {
+                continue;
+            }
+            for arg in cmd.get_positionals() {
+                if arg.get_help().is_none() {
+                    missing.push(format!("{path} <{}>: no help", arg.get_id()));
+                }
+            }
+            let examples = cmd
+                .get_after_help()
+                .is_some_and(|h| h.to_string().contains("Examples:\n  phonehome "));
+            if !examples {
+                missing.push(format!("{path}: no examples"));
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn benchmark_flags_are_hidden() {
+        let cmd = Cli::command();
+        let replay = cmd.find_subcommand("replay").expect("replay");
+        for flag in ["no_dissect", "no_attribution", "bench_catalog_scale"] {
+            let arg = replay
+                .get_arguments()
+                .find(|a| a.get_id() == flag)
+                .unwrap_or_else(|| panic!("{flag}"));
+            assert!(arg.is_hide_set(), "{flag} is shown in --help");
         }
     }
 }

@@ -1,9 +1,10 @@
 //! `phonehome replay`: the pipeline over the inputs, the EVE output and the
 //! sinks, the summary and findings table on stderr, the evidence bundle.
 
-use super::progress::Bar;
+use super::progress::{Bar, Show};
 use super::sinks::SinkArgs;
-use super::summary::summary;
+use super::summary::{summary, Written};
+use super::table::{Align, Table};
 use super::{load_catalog_strict, GeoIpFlags, DEFAULT_HOME, EXIT_OK, EXIT_RUNTIME};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -39,6 +40,11 @@ pub struct ReplayArgs {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
+    /// Report inputs that are missing, not captures, or damaged part-way,
+    /// use what can be read, and exit 0 (the summary counts them).
+    #[arg(long)]
+    pub keep_going: bool,
+
     /// Where to write EVE JSON lines ("-" for standard output).
     #[arg(long, value_name = "FILE|-", default_value = "eve.json")]
     pub eve: String,
@@ -70,15 +76,20 @@ pub struct ReplayArgs {
     pub active_timeout: u64,
 
     /// No progress bar and no summary on stderr (errors are still printed).
-    #[arg(long, short)]
+    #[arg(long, short, conflicts_with = "progress")]
     pub quiet: bool,
 
-    /// Track flows only: no DNS/TLS/QUIC/HTTP dissection (for measuring its cost).
+    /// Show the progress bar even when stderr is not a terminal (it is
+    /// shown on a terminal anyway).
     #[arg(long)]
+    pub progress: bool,
+
+    /// Benchmarking: track flows only, no DNS/TLS/QUIC/HTTP dissection.
+    #[arg(long, hide = true)]
     pub no_dissect: bool,
 
-    /// No vendor attribution, GeoIP or findings (for measuring their cost).
-    #[arg(long)]
+    /// Benchmarking: no vendor attribution, GeoIP or findings.
+    #[arg(long, hide = true)]
     pub no_attribution: bool,
 
     /// Jurisdiction policy file (see `phonehome policy init`).
@@ -207,8 +218,35 @@ fn open_output(
     Ok(Box::new(f))
 }
 
+/// The inputs; with `--keep-going`, a named path that is missing or not a
+/// capture is reported and left out (the run fails only when none is left).
+/// Also returns how many named paths were left out.
+fn inputs(a: &ReplayArgs) -> anyhow::Result<(phonehome::capture::Inputs, u64)> {
+    if !a.keep_going {
+        return Ok((expand_inputs(&a.paths)?, 0));
+    }
+    let mut usable = Vec::new();
+    let mut first_error = None;
+    for p in &a.paths {
+        match expand_inputs(std::slice::from_ref(p)) {
+            Ok(_) => usable.push(p.clone()),
+            Err(e) => {
+                eprintln!("phonehome: warning: {e}; skipped (--keep-going)");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) if usable.is_empty() => Err(e.into()),
+        _ => Ok((
+            expand_inputs(&usable)?,
+            (a.paths.len() - usable.len()) as u64,
+        )),
+    }
+}
+
 pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
-    let inputs = expand_inputs(&a.paths)?;
+    let (inputs, left_out) = inputs(a)?;
     let stdin = inputs.files.iter().any(|f| is_stdin(&f.path));
     if stdin && a.evidence.evidence.is_some() {
         anyhow::bail!(
@@ -313,7 +351,18 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         output.evidence = Some(FlowIndex::new(Default::default()));
     }
     let progress = Arc::new(Progress::default());
-    let bar = Bar::start("replay", total_bytes, Arc::clone(&progress), a.quiet);
+    let show = match (a.quiet, a.progress) {
+        (true, _) => Show::Never,
+        (false, true) => Show::Always,
+        (false, false) => Show::Auto,
+    };
+    let bar = Bar::start_files(
+        "replay",
+        total_bytes,
+        cfg.inputs.len() as u64,
+        Arc::clone(&progress),
+        show,
+    );
     let started = Instant::now();
     let eve_name = a.eve.clone();
     let source = match stdin_file {
@@ -324,9 +373,14 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         if let Some(inv) = &mut inventory {
             inv.collector.observe(&ev);
         }
-        output
+        let r = output
             .event(&ev)
-            .with_context(|| format!("cannot write EVE output to {eve_name}"))
+            .with_context(|| format!("cannot write EVE output to {eve_name}"));
+        progress.findings.store(
+            output.judge.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        r
     });
     drop(bar);
     let outcome = result?;
@@ -345,11 +399,19 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     }
     let elapsed = started.elapsed();
     for e in &outcome.file_errors {
-        eprintln!("phonehome: error: {e}");
+        if a.keep_going {
+            eprintln!("phonehome: warning: {e} (--keep-going)");
+        } else {
+            eprintln!("phonehome: error: {e}");
+        }
     }
     if !a.quiet {
-        let written = output.counts.events + output.counts.alerts + 1;
-        eprint!("{}", summary(&outcome.stats, elapsed, written));
+        let written = Written {
+            events: output.counts.events + output.counts.alerts + 1,
+            eve: &a.eve,
+            keep_going: a.keep_going.then_some(left_out),
+        };
+        eprint!("{}", summary(&outcome.stats, elapsed, &written));
         if !a.no_attribution {
             let home = output.judge.policy().home_country();
             eprint!("{}", findings_table(&findings, home));
@@ -380,7 +442,11 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         .file_errors
         .iter()
         .any(|e| !matches!(e, CaptureError::EmptyDirectory { .. }));
-    Ok(if damaged { EXIT_RUNTIME } else { EXIT_OK })
+    Ok(if damaged && !a.keep_going {
+        EXIT_RUNTIME
+    } else {
+        EXIT_OK
+    })
 }
 
 /// `replay --inventory`: the store, opened before the run (a bad location
@@ -481,7 +547,8 @@ fn record_run(
     Ok(())
 }
 
-/// The findings as a table an analyst reads at the end of a replay.
+/// The findings as a table an analyst reads at the end of a replay, its
+/// columns sized by display width.
 pub fn findings_table(findings: &[Finding], home: &str) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
@@ -490,16 +557,23 @@ pub fn findings_table(findings: &[Finding], home: &str) -> String {
         return s;
     }
     let _ = writeln!(s, "  findings ({}, home country {home}):", findings.len());
-    let _ = writeln!(
-        s,
-        "  {:<8} {:<18} {:<40} {:<10} {:>6}  {:<10} EVIDENCE",
-        "SEVERITY", "HOST", "VENDOR / PRODUCT", "VENDOR CC", "FLOWS", "DEST CC"
-    );
+    let mut t = Table::new(
+        2,
+        &[
+            "SEVERITY",
+            "HOST",
+            "VENDOR / PRODUCT",
+            "VENDOR CC",
+            "FLOWS",
+            "DEST CC",
+            "EVIDENCE",
+        ],
+    )
+    .max_width(2, 40)
+    .align(4, Align::Right);
     let mut rows: Vec<&Finding> = findings.iter().collect();
     rows.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.host.cmp(&b.host)));
     for f in rows {
-        let cc = f.destination_countries();
-        let vp = format!("{} / {}", f.vendor, f.product);
         // The tier when it is not a documented endpoint: an analyst weighs
         // an owned-domain or owned-network attribution differently.
         let ev = f.best_evidence().map_or(String::new(), |e| match e.tier {
@@ -518,33 +592,41 @@ pub fn findings_table(findings: &[Finding], home: &str) -> String {
             ),
             _ => String::new(),
         };
-        let _ = writeln!(
-            s,
-            "  {:<8} {:<18} {:<40} {:<10} {:>6}  {:<10} {}{mark}",
-            f.severity.as_str(),
+        t.row(vec![
+            f.severity.as_str().to_string(),
             f.host.to_string(),
-            truncate(&vp, 40),
+            format!("{} / {}", f.vendor, f.product),
             f.vendor_country.join("/"),
-            f.flows,
-            if f.dns_only {
-                "dns only".to_string()
-            } else {
-                cc.join(",")
-            },
-            ev
-        );
+            f.flows.to_string(),
+            dest_countries(f),
+            format!("{ev}{mark}"),
+        ]);
     }
+    s.push_str(&t.render());
     s
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
-        t.push('…');
-        t
+/// Where a finding's traffic went, by country: a destination with no
+/// country is "unknown", or "unknown (proxy)" when only a proxy's CONNECT
+/// named it (the proxy's own address says nothing of where it went).
+fn dest_countries(f: &Finding) -> String {
+    if f.dns_only {
+        return "dns only".into();
     }
+    let mut cc: Vec<&str> = f.destination_countries();
+    if f.destinations
+        .iter()
+        .any(|d| d.country.is_none() && d.ip.is_some())
+    {
+        cc.push("unknown");
+    }
+    if f.destinations
+        .iter()
+        .any(|d| d.country.is_none() && d.ip.is_none())
+    {
+        cc.push("unknown (proxy)");
+    }
+    cc.join(",")
 }
 
 /// What `replay --evidence` needs from the replay.

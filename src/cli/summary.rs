@@ -4,31 +4,46 @@ use phonehome::output::RunStats;
 use std::fmt::Write;
 use std::time::Duration;
 
-/// A few lines an analyst reads at a glance: what was read, how fast, what was odd.
-pub fn summary(st: &RunStats, elapsed: Duration, events: u64) -> String {
+/// What the run wrote, and whether damage was tolerated.
+pub struct Written<'a> {
+    /// EVE events and alerts written, the stats event included.
+    pub events: u64,
+    /// `--eve`: a file name, or "-" for standard output.
+    pub eve: &'a str,
+    /// With `--keep-going`: how many named inputs were left out.
+    pub keep_going: Option<u64>,
+}
+
+/// A few lines an analyst reads at a glance: what was read, how fast, where
+/// the events went, what was odd.
+pub fn summary(st: &RunStats, elapsed: Duration, w: &Written<'_>) -> String {
     let cap = &st.capture;
     let fl = &st.flows;
     let secs = elapsed.as_secs_f64().max(1e-9);
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "phonehome: {} packets ({} bytes) from {} file(s) in {:.2}s ({:.2} Mpkt/s)",
+        "phonehome: {} packets ({} bytes) from {} file(s) in {:.2}s ({} packets/s)",
         cap.pkts,
         cap.bytes,
         cap.files,
         secs,
-        cap.pkts as f64 / secs / 1e6
+        super::progress::si(cap.pkts as f64 / secs)
     );
     let _ = writeln!(
         s,
-        "  flows: {} (tcp {}, udp {}, icmp {}, other {}); events written: {}",
+        "  flows: {} (tcp {}, udp {}, icmp {}, other {})",
         fl.created,
         fl.tcp,
         fl.udp,
         fl.icmpv4 + fl.icmpv6,
         fl.other,
-        events
     );
+    let to = match w.eve {
+        "-" => "standard output".to_string(),
+        f => f.to_string(),
+    };
+    let _ = writeln!(s, "  EVE: {} events written to {to}", w.events);
     let invalid = st.decode.get(phonehome::decode::Counter::Invalid);
     let mut odd = Vec::new();
     if invalid > 0 {
@@ -45,6 +60,16 @@ pub fn summary(st: &RunStats, elapsed: Duration, events: u64) -> String {
     }
     if !odd.is_empty() {
         let _ = writeln!(s, "  note: {} (see the stats event)", odd.join(", "));
+    }
+    if let Some(left_out) = w.keep_going {
+        let bad = cap.damaged_files + left_out;
+        if bad > 0 {
+            let _ = writeln!(
+                s,
+                "  --keep-going: {bad} input(s) missing, not captures or damaged (reported above); \
+                 what could be read was used, and the run does not fail for them"
+            );
+        }
     }
     s
 }

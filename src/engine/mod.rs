@@ -113,9 +113,20 @@ pub fn run<S: PacketSource + 'static>(
         let (out_tx, out_rx) = crossbeam_channel::bounded::<worker::Output>(cfg.queue_depth + 2);
         let flow_cfg = cfg.flow.clone();
         let dissect = cfg.dissect;
+        let worker_progress = Arc::clone(&progress);
         let h = std::thread::Builder::new()
             .name(format!("phonehome-worker-{w}"))
-            .spawn(move || worker::run(w, workers, flow_cfg, dissect, job_rx, out_tx))
+            .spawn(move || {
+                worker::run(
+                    w,
+                    workers,
+                    flow_cfg,
+                    dissect,
+                    job_rx,
+                    out_tx,
+                    &worker_progress,
+                )
+            })
             .map_err(EngineError::Thread)?;
         job_txs.push(job_tx);
         out_rxs.push(out_rx);

@@ -17,6 +17,9 @@ pub fn run<S: PacketSource>(
     while let Some(batch) = stream.next_batch() {
         progress.packets.store(stream.packets(), Ordering::Relaxed);
         progress
+            .file
+            .store(u64::from(batch.input()) + 1, Ordering::Relaxed);
+        progress
             .disk_bytes
             .store(stream.source().disk_bytes(), Ordering::Relaxed);
         let batch = Arc::new(batch);

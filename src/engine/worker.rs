@@ -1,5 +1,6 @@
 //! A worker thread: decode, flow tracking and dissection for its share of packets.
 
+use crate::base::Progress;
 use crate::decode::{self, worker_of, Batch, DecodeStats, Decoded};
 use crate::dissect::stream::StreamStats;
 use crate::dissect::{AppRecord, Event, EventKind};
@@ -7,6 +8,7 @@ use crate::dissect::{AppState, Emitted, FlowFacts};
 use crate::flow::{EndReason, EventKey};
 use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
 use crossbeam_channel::{Receiver, Sender};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// A worker's answer to one job, or its last words.
@@ -69,7 +71,10 @@ pub fn run(
     dissect: bool,
     jobs: Receiver<Arc<Batch>>,
     out: Sender<Output>,
+    progress: &Progress,
 ) {
+    // Flows created, as last added to `progress` (once per batch, for the bar).
+    let mut counted_flows = 0;
     let mut table: FlowTable<AppState> = FlowTable::new(cfg);
     let mut dstats = DecodeStats::default();
     let mut ended: Vec<Ended<AppState>> = Vec::new();
@@ -155,6 +160,11 @@ pub fn run(
             close_flow(e, &mut events, &mut stream);
         }
         // Release the block before answering so its buffer can be reused.
+        let created = table.stats().created;
+        progress
+            .flows
+            .fetch_add(created.saturating_sub(counted_flows), Ordering::Relaxed);
+        counted_flows = created;
         drop(job);
         if out.send(Output::Events(events)).is_err() {
             return;

@@ -422,22 +422,15 @@ impl<'a> Web<'a> {
         suffixes(d).any(|s| self.suffixes.contains(s))
     }
 
-    fn scope(&self, d: &'a str) -> Scope<'a> {
+    /// What the formats leave out under `d`; whether `d` itself is
+    /// evidence is the attribution's own rule ([`Catalog::is_web_presence`]).
+    fn scope(&self, d: &'a str, catalog: &Catalog) -> Scope<'a> {
         let under = |x: &&str| x.len() > d.len() && x.ends_with(d) && is_label_suffix(x, d);
         Scope {
-            apex: !self.hosts.contains(d) && !self.covers(d),
+            apex: !catalog.is_web_presence(d),
             web_hosts: self.hosts.iter().copied().filter(under).collect(),
             web_suffixes: self.suffixes.iter().copied().filter(under).collect(),
         }
-    }
-
-    /// Whether `name`, matched under `d`, is web presence (what the
-    /// attribution checks; the formats encode it, tests compare).
-    #[cfg(test)]
-    pub fn is_web(&self, name: &str, d: &str) -> bool {
-        (name.len() > d.len() && crate::resolve::catalog::platforms::has_web_label(name))
-            || self.hosts.contains(name)
-            || self.covers(name)
     }
 }
 
@@ -463,8 +456,6 @@ fn suffixes(name: &str) -> impl Iterator<Item = &str> {
 /// whole catalog (so a filter never moves a sid).
 pub(crate) struct Entries<'a> {
     pub list: Vec<Entry<'a>>,
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub web: Web<'a>,
     /// Entries whose SID slot had to move (hash collision).
     pub sid_collisions: usize,
     /// Slugs of the vendors of entries left out because all of them is web presence.
@@ -500,7 +491,7 @@ impl<'a> Entries<'a> {
                     confidence: Confidence::Documented,
                     source: &d.source,
                     shared_cloud: false,
-                    scope: web.scope(&d.domain),
+                    scope: web.scope(&d.domain, catalog),
                 });
             }
             for p in &v.products {
@@ -510,7 +501,7 @@ impl<'a> Entries<'a> {
                             web_only.push(v.slug.as_str());
                             continue;
                         }
-                        web.scope(&e.pattern)
+                        web.scope(&e.pattern, catalog)
                     } else {
                         Scope::default()
                     };
@@ -537,7 +528,6 @@ impl<'a> Entries<'a> {
         let sid_collisions = assign_slots(&mut list, slots);
         Entries {
             list,
-            web,
             sid_collisions,
             web_only,
         }

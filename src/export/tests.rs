@@ -354,7 +354,22 @@ fn web_presence_scope_of_a_suffix() {
     assert!(!owned.scope.apex, "a website apex is not evidence");
     assert_eq!(owned.scope.web_hosts, ["wiki.alpha.example"]);
     assert_eq!(owned.scope.web_suffixes, ["shop-eu.alpha.example"]);
-    let web = &all.web;
+    // The scope the formats encode agrees with the attribution's own rule
+    // (the catalog's, not a copy): names within the web depth, where the
+    // formats' web-label filters apply.
+    let d = "alpha.example";
+    let encoded_web = |name: &str| {
+        let first_is_web =
+            name.len() > d.len() && crate::resolve::catalog::platforms::has_web_label(name);
+        (name == d && !owned.scope.apex)
+            || first_is_web
+            || owned.scope.web_hosts.contains(&name)
+            || owned
+                .scope
+                .web_suffixes
+                .iter()
+                .any(|w| name == *w || name.ends_with(&format!(".{w}")))
+    };
     for (name, is_web) in [
         ("alpha.example", true),
         ("www.alpha.example", true),
@@ -365,7 +380,8 @@ fn web_presence_scope_of_a_suffix() {
         ("t.alpha.example", false),
         ("agent.alpha.example", false),
     ] {
-        assert_eq!(web.is_web(name, "alpha.example"), is_web, "{name}");
+        assert_eq!(c.is_web_presence(name), is_web, "catalog: {name}");
+        assert_eq!(encoded_web(name), is_web, "export scope: {name}");
     }
 }
 

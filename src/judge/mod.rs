@@ -188,6 +188,15 @@ impl Judge {
         &self.policy
     }
 
+    /// How many findings there are so far (without judging them).
+    pub fn len(&self) -> usize {
+        self.acc.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.acc.is_empty()
+    }
+
     fn entry(&mut self, host: IpAddr, a: &Attribution<'_>, ts: u64) -> &mut Acc {
         let key = key_of(host, a);
         let acc = self.acc.entry(key).or_insert_with(|| Acc {
