@@ -7,14 +7,16 @@
     clippy::indexing_slicing,
     clippy::panic
 )]
+#[path = "common/chromium.rs"]
+mod chromium;
 mod common;
 
+use chromium::{chromium_dom, chromium_pdf};
 use common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -111,57 +113,6 @@ fn key_of_cells(c: &BTreeMap<String, String>) -> RowKey {
         c["countries"].clone(),
         c["flows"].clone(),
     )
-}
-
-/// Runs headless Chromium on a file and returns the DOM it built. Fails the
-/// test if Chromium is missing or hangs.
-fn chromium_dom(page: &Path) -> String {
-    let bin = std::env::var("PHONEHOME_CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let profile = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", page.canonicalize().unwrap().display());
-    let mut child = Command::new(&bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            &format!("--user-data-dir={}", profile.path().display()),
-            "--dump-dom",
-            &url,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{bin} is needed for this test (scripts/test installs it): {e}")
-        });
-    // Drain stdout while Chromium runs: a DOM larger than the pipe buffer
-    // would otherwise block it forever.
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut stdout, &mut buf).map(|_| buf)
-    });
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{bin} did not finish within 180 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(status.success(), "{bin} failed");
-    let out_stdout = reader.join().unwrap().unwrap();
-    let dom = String::from_utf8(out_stdout).unwrap();
-    assert!(dom.contains("</html>"), "no DOM from {bin}: {dom}");
-    dom
 }
 
 fn report(inputs: &[&Path], out: &Path) -> Run {
@@ -262,7 +213,7 @@ fn report_of_the_demo_lists_every_finding_in_every_format() {
     assert_eq!(mrows.len(), 15);
     for (m, h) in mrows.iter().zip(&rows) {
         assert_eq!(
-            (&m[0], &m[1], &m[2], &m[3], &m[8], &m[9]),
+            (&m[0], &m[1], &m[2], &m[3], &m[9], &m[10]),
             (
                 &h["host"],
                 &h["vendor"],
@@ -526,7 +477,7 @@ fn names_from_the_capture_cannot_inject_markup() {
     assert!(md.contains(r"\<script\>alert(1)\</script\>"), "{md}");
     let mrows = md_rows(&md);
     assert_eq!(mrows[0][1], HOSTILE_VENDOR);
-    assert_eq!(mrows[0].len(), 15);
+    assert_eq!(mrows[0].len(), 16, "the tier column included");
     let csv = std::fs::read_to_string(out.join("findings.csv")).unwrap();
     assert!(csv.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{csv}");
     // Other tools' alerts and broken lines are counted, not findings.
@@ -543,35 +494,6 @@ fn names_from_the_capture_cannot_inject_markup() {
         // Six events: the file ends with a stats event, as a whole replay's does.
         (Some(6), Some(2), Some(1), Some(1))
     );
-}
-
-/// Prints a page to PDF with headless Chromium; returns the PDF's bytes.
-fn chromium_pdf(page: &Path, pdf: &Path) -> Vec<u8> {
-    let bin = std::env::var("PHONEHOME_CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let profile = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", page.canonicalize().unwrap().display());
-    let out = Command::new(&bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-pdf-header-footer",
-            &format!("--user-data-dir={}", profile.path().display()),
-            &format!("--print-to-pdf={}", pdf.display()),
-            &url,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("{bin} is needed for this test (scripts/test installs it): {e}")
-        });
-    assert!(out.status.success(), "{bin} --print-to-pdf failed");
-    std::fs::read(pdf).unwrap_or_else(|e| panic!("{bin} wrote no PDF: {e}"))
 }
 
 #[test]

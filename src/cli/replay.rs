@@ -17,12 +17,15 @@ use phonehome::engine::{self, ReplayConfig};
 use phonehome::evidence::bundle::{self, BundleInput, BundleSummary, EveTarget, MANIFEST};
 use phonehome::evidence::{EvidenceError, FlowIndex, Limits};
 use phonehome::flow::FlowConfig;
+use phonehome::inventory::collect::{Collector, RunInfo};
 use phonehome::judge::policy::Policy;
 use phonehome::judge::{Finding, Judge};
 use phonehome::output::eve::EveWriter;
+use phonehome::resolve::catalog::Catalog;
 use phonehome::resolve::dns_cache::DnsCacheConfig;
 use phonehome::resolve::geoip::GeoIp;
 use phonehome::resolve::Resolver;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -133,6 +136,16 @@ pub struct ReplayArgs {
     /// Benchmarking: use a catalog this many times larger (synthetic vendors added).
     #[arg(long, value_name = "N", hide = true)]
     pub bench_catalog_scale: Option<usize>,
+
+    /// Record the run's findings in this inventory: a SQLite file (created
+    /// if missing) or a postgres:// URL shared by a fleet of sensors.
+    /// Replaying the same capture again changes nothing.
+    #[arg(long, value_name = "PATH|URL", conflicts_with = "no_attribution")]
+    pub inventory: Option<String>,
+
+    /// This sensor's name in the inventory [default: the host name].
+    #[arg(long, value_name = "NAME", requires = "inventory")]
+    pub sensor_id: Option<String>,
 
     // --- sinks (src/sink): --config, --syslog, --hec, --elastic,
     // --redis, --ecs, --eve-rotate-*, --spool-dir, --sink-timeout, --dedup-window
@@ -303,6 +316,19 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     }
     let geoip = GeoIp::open(&a.geoip.options().to_config()?)?;
     let dns_cache = memory_budget(a.memory_limit, cfg.workers)?;
+    // --- inventory (issue 13): what it needs of the catalog and the policy ---
+    let inventory = match &a.inventory {
+        Some(loc) => Some(InventoryRun {
+            store: phonehome::inventory::Store::open(loc)?,
+            sensor_id: a.sensor_id.clone().unwrap_or_else(default_sensor_id),
+            kinds: product_kinds(&catalog),
+            catalog_version: catalog_version(&catalog),
+            collector: Collector::new(policy.internal_networks()),
+        }),
+        None => None,
+    };
+    let mut inventory = inventory;
+    // --- end inventory ---
     // --- evidence bundle (issue #5): refuse a used directory before writing anything ---
     if let Some(dir) = &a.evidence.evidence {
         let eve = (a.eve != "-").then(|| std::path::Path::new(&a.eve));
@@ -354,6 +380,9 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         None => FileSource::new(cfg.inputs.clone()),
     };
     let result = engine::run(&cfg, source, Arc::clone(&progress), &mut |ev, head| {
+        if let Some(inv) = &mut inventory {
+            inv.collector.observe(ev);
+        }
         let r = output
             .event_with_head(ev, Some(head))
             .with_context(|| format!("cannot write EVE output to {eve_name}"));
@@ -426,6 +455,9 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         })?;
     }
     // --- end evidence bundle ---
+    if let Some(inv) = inventory {
+        record_run(inv, &findings, &outcome.stats.capture, &cfg.inputs, a.quiet)?;
+    }
     let damaged = outcome
         .file_errors
         .iter()
@@ -504,6 +536,104 @@ fn run_key(inputs: &[InputFile]) -> u64 {
     u64::from_le_bytes(k)
 }
 
+/// `replay --inventory`: the store, opened before the run (a bad location
+/// fails before the capture is read), and what the run record needs.
+struct InventoryRun {
+    store: phonehome::inventory::Store,
+    sensor_id: String,
+    /// (vendor, product) → product kind.
+    kinds: HashMap<(String, String), &'static str>,
+    catalog_version: String,
+    collector: Collector,
+}
+
+/// The machine's host name, the default sensor id.
+fn default_sensor_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "sensor".to_owned())
+}
+
+fn product_kinds(catalog: &Catalog) -> HashMap<(String, String), &'static str> {
+    let mut m = HashMap::new();
+    for v in catalog.vendors() {
+        for p in &v.products {
+            if let Some(k) = p.kind.category() {
+                m.insert((v.name.clone(), p.name.clone()), k);
+            }
+        }
+    }
+    m
+}
+
+/// What names the catalog a run used, in the inventory and the report.
+fn catalog_version(catalog: &Catalog) -> String {
+    format!(
+        "phonehome {} catalog: {} vendors, {} endpoints",
+        env!("CARGO_PKG_VERSION"),
+        catalog.vendors().len(),
+        catalog.endpoint_count()
+    )
+}
+
+/// Writes the run's record into the inventory, after the run.
+fn record_run(
+    mut inv: InventoryRun,
+    findings: &[Finding],
+    capture: &phonehome::capture::CaptureStats,
+    inputs: &[InputFile],
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let collected = inv.collector.finish();
+    let source: Vec<String> = inputs
+        .iter()
+        .map(|f| {
+            f.path.file_name().map_or_else(
+                || f.path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    let info = RunInfo {
+        sensor_id: &inv.sensor_id,
+        source: &source.join(", "),
+        catalog_version: &inv.catalog_version,
+        first_ts: capture.first_ts,
+        last_ts: capture.last_ts,
+        packets: capture.pkts,
+        bytes: capture.bytes,
+    };
+    let kinds = &inv.kinds;
+    let run = phonehome::inventory::collect::record(&info, findings, &collected, &|v, p| {
+        kinds
+            .get(&(v.to_owned(), p.to_owned()))
+            .map(|k| (*k).to_owned())
+    });
+    let location = inv.store.location().to_owned();
+    inv.store
+        .write_run(&run)
+        .with_context(|| format!("cannot record the run in inventory {location}"))?;
+    if !quiet {
+        eprintln!(
+            "  inventory: run {} of sensor {} recorded in {location}: {} host(s), {} finding(s), {} address binding(s){}",
+            run.run_id,
+            run.sensor_id,
+            run.hosts.len(),
+            run.findings.len(),
+            run.identities.len(),
+            if collected.activity_shed > 0 {
+                format!(" ({} addresses not tracked: table full)", collected.activity_shed)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
+
 /// The findings as a table an analyst reads at the end of a replay, its
 /// columns sized by display width.
 pub fn findings_table(findings: &[Finding], home: &str) -> String {
@@ -540,8 +670,14 @@ pub fn findings_table(findings: &[Finding], home: &str) -> String {
             t => format!("{} ({}, {})", e.value, e.kind.label(), t.label()),
         });
         let mark = match &f.exception {
-            Some(x) if !x.expired => " [excepted]",
-            _ => "",
+            Some(x) if !x.expired => format!(
+                " [excepted: {}{}]",
+                x.reason,
+                x.expires
+                    .as_deref()
+                    .map_or(String::new(), |d| format!(", until {d}"))
+            ),
+            _ => String::new(),
         };
         t.row(vec![
             f.severity.as_str().to_string(),

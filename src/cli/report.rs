@@ -5,7 +5,7 @@ use super::progress::Bar;
 use super::{EXIT_OK, EXIT_RUNTIME};
 use clap::Args;
 use phonehome::base::Progress;
-use phonehome::report::build_report;
+use phonehome::report::{build_report, ReportOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -14,8 +14,23 @@ use std::sync::Arc;
 pub struct ReportArgs {
     /// EVE files written by `phonehome replay` (other events and other
     /// tools' alerts are passed over) or evidence bundle directories.
-    #[arg(required = true, value_name = "EVE-or-DIR")]
+    /// (Optional with --inventory: the report then shows the inventory's
+    /// current period.)
+    #[arg(value_name = "EVE-or-DIR", required_unless_present = "inventory")]
     pub paths: Vec<PathBuf>,
+
+    /// The inventory written by `replay --inventory` (a SQLite file or a
+    /// postgres:// URL): adds sensors, hosts observed, removal progress.
+    #[arg(long, value_name = "PATH|URL")]
+    pub inventory: Option<String>,
+
+    /// Case identifier shown on the front page.
+    #[arg(long, value_name = "ID")]
+    pub case_id: Option<String>,
+
+    /// Scope of the examination shown on the front page (sites, networks).
+    #[arg(long, value_name = "TEXT")]
+    pub scope: Option<String>,
 
     /// Directory for report.html, report.md, findings.csv, report.json and
     /// MANIFEST.sha256 (created if missing; those files are replaced).
@@ -110,7 +125,22 @@ pub fn run(a: &ReportArgs) -> anyhow::Result<u8> {
         .sum();
     let progress = Arc::new(Progress::default());
     let bar = Bar::start("report", total, Arc::clone(&progress), a.quiet);
-    let built = build_report(&a.paths, &a.output, &a.title, &progress);
+    let opts = ReportOptions {
+        title: &a.title,
+        case_id: a.case_id.as_deref(),
+        scope: a.scope.as_deref(),
+        inventory: a.inventory.as_deref(),
+        progress: Default::default(),
+    };
+    if let Some(loc) = &a.inventory {
+        let is_url = loc.starts_with("postgres://") || loc.starts_with("postgresql://");
+        if !is_url && !std::path::Path::new(loc).is_file() {
+            anyhow::bail!(
+                "inventory {loc}: no such file (write one with phonehome replay --inventory)"
+            );
+        }
+    }
+    let built = build_report(&a.paths, &a.output, &opts, &progress);
     drop(bar);
     let built = built?;
     let inv = &built.inventory;

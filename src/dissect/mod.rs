@@ -45,6 +45,14 @@ pub struct QuicEvent {
     pub anomalies: quic::Anomalies,
 }
 
+/// A message that tells who a host is (see `hostid`): the claims are made
+/// from it downstream, where the packet's source address is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostIdEvent {
+    Dhcp(dhcp::DhcpMessage),
+    Nbns(nbns::NbnsMessage),
+}
+
 /// One HTTP/1.x request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpEvent {

@@ -37,4 +37,7 @@ pub enum AppBody {
     Tls(Box<super::TlsEvent>),
     Quic(Box<super::QuicEvent>),
     Http(Box<super::HttpEvent>),
+    /// A DHCP or NBNS message: who a host says it is. Not an EVE event;
+    /// only the host-identity table reads it.
+    HostId(Box<super::HostIdEvent>),
 }

@@ -8,7 +8,10 @@
 //! state becomes [`AppState::Done`] and later packets cost nothing here.
 
 use super::stream::{Delivery, Piece, Stream};
-use super::{dns, http, quic, tls, AppBody, DnsEvent, HttpEvent, QuicEvent, TlsEvent};
+use super::{
+    dhcp, dns, http, nbns, quic, tls, AppBody, DnsEvent, HostIdEvent, HttpEvent, QuicEvent,
+    TlsEvent,
+};
 use crate::decode::{Packet, L4};
 use crate::flow::tcp::{ACK, SYN};
 use crate::flow::{FlowAnomalies, FlowNames};
@@ -60,6 +63,10 @@ struct Held {
     body: AppBody,
 }
 
+/// DHCP or NBNS messages read per flow (a lease renewed every few minutes
+/// for a week is ~2 000); beyond, the flow is not inspected further.
+const MAX_HOSTID_MESSAGES: u32 = 4096;
+
 /// Events held per flow at most; beyond, they go out on their own packet.
 const MAX_HELD_EVENTS: usize = 64;
 
@@ -74,6 +81,9 @@ enum Proto {
     UdpUnknown,
     DnsUdp(dns::DnsFlavor),
     Quic(Box<quic::QuicClientTracker>),
+    /// DHCP (UDP 67/68) or NBNS (UDP 137): messages read so far.
+    Dhcp(u32),
+    Nbns(u32),
     Finished,
 }
 
@@ -353,6 +363,12 @@ impl Proto {
             {
                 *facts.app_proto = Some(flavor.event_type());
                 Proto::DnsUdp(flavor)
+            } else if [dhcp::SERVER_PORT, dhcp::CLIENT_PORT].contains(&ports.0)
+                && [dhcp::SERVER_PORT, dhcp::CLIENT_PORT].contains(&ports.1)
+            {
+                Proto::Dhcp(0)
+            } else if ports.0 == nbns::PORT || ports.1 == nbns::PORT {
+                Proto::Nbns(0)
             } else if payload.first().is_some_and(|b| b & 0x80 != 0) || ports.1 == 443 {
                 Proto::Quic(Box::default())
             } else if !is_netbios(ports) && dns::looks_like_dns(payload) {
@@ -364,6 +380,21 @@ impl Proto {
             };
         }
         match self {
+            Proto::Dhcp(n) | Proto::Nbns(n) => {
+                *n += 1;
+                let finished = *n >= MAX_HOSTID_MESSAGES;
+                let body = if matches!(self, Proto::Dhcp(_)) {
+                    dhcp::parse(payload).ok().map(HostIdEvent::Dhcp)
+                } else {
+                    nbns::parse(payload).ok().map(HostIdEvent::Nbns)
+                };
+                if let Some(b) = body {
+                    out.push(AppBody::HostId(Box::new(b)));
+                }
+                if finished {
+                    *self = Proto::Finished;
+                }
+            }
             Proto::DnsUdp(flavor) => {
                 if let Ok(msg) = dns::parse_message(payload) {
                     out.push(AppBody::Dns(Box::new(DnsEvent {

@@ -105,6 +105,10 @@ impl<W: Write> Output<W> {
     /// [`Output::event`] for an event whose EVE head a worker already wrote
     /// (`Some(head)`, empty when the event is not written); `None`: write it here.
     pub fn event_with_head(&mut self, ev: &Event, head: Option<&[u8]>) -> std::io::Result<()> {
+        // DHCP/NBNS messages are for the host-identity table, not EVE.
+        if matches!(&ev.kind, EventKind::App(a) if matches!(a.body, AppBody::HostId(_))) {
+            return Ok(());
+        }
         self.write_event(ev, head)?;
         if !self.sinks.is_empty() {
             self.sinks.event(self.eve.last_line());

@@ -19,6 +19,7 @@
 
 mod backend;
 pub mod build;
+pub mod collect;
 pub mod progress;
 pub mod render;
 pub mod schema;

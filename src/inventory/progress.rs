@@ -48,6 +48,17 @@ pub enum State {
 }
 
 impl State {
+    /// The state as JSON names it (`still_present`, ...).
+    pub fn key(self) -> &'static str {
+        match self {
+            State::StillPresent => "still_present",
+            State::Removed => "removed",
+            State::Replaced => "replaced",
+            State::New => "new",
+            State::HostNotSeen => "host_not_seen",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::StillPresent => "still present",

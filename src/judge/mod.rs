@@ -81,6 +81,8 @@ impl Confidence {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Excepted {
     pub reason: String,
+    /// The exception's last day (`YYYY-MM-DD`), if it has one.
+    pub expires: Option<String>,
     pub expired: bool,
     pub line: u32,
 }
@@ -402,7 +404,12 @@ impl Judge {
             product: product.to_string(),
             vendor_country: acc.vendor_country.clone(),
             kind: verdict.kind,
-            severity: verdict.severity,
+            // An exception in force downgrades the finding; it stays visible.
+            severity: if verdict.is_excepted() {
+                Severity::Info
+            } else {
+                verdict.severity
+            },
             confidence: acc.best,
             tier: acc.best_tier,
             foreign_vendor: verdict.foreign_vendor,
@@ -419,6 +426,7 @@ impl Judge {
             dns_only,
             exception: verdict.exception.map(|e| Excepted {
                 reason: e.reason,
+                expires: e.expires.map(|d| d.to_string()),
                 expired: e.expired,
                 line: e.line,
             }),
@@ -636,6 +644,40 @@ source = "https://acme.example/docs"
             f.reason,
             "10.1.2.3 runs Acme Sensor (US/IL vendor): 2 flows to US, AS64500 Example Cloud, via t.acme.example (TLS SNI)"
         );
+    }
+
+    #[test]
+    fn an_excepted_finding_is_downgraded_to_info_until_its_exception_expires() {
+        let cat = catalog();
+        let policy = |expires: &str| {
+            Policy::from_toml(
+                &format!(
+                    "home_country = \"DE\"\n[[exception]]\nvendor = \"Acme\"\nreason = \"contract until migration\"\nexpires = \"{expires}\"\n"
+                ),
+                "p",
+            )
+            .unwrap()
+        };
+        // The flow is on 1970-01-01: in force until 2030, expired after 1969-12-31.
+        for (expires, severity, expired) in [
+            ("2030-06-30", Severity::Info, false),
+            ("1969-12-31", Severity::High, true),
+        ] {
+            let mut j = Judge::new(policy(expires));
+            j.on_flow(
+                &flow("10.1.2.3", "198.51.100.7", 1, 100),
+                &[attr(&cat, EvidenceKind::TlsSni)],
+                &geo("US", 64500),
+                "1:x".into(),
+            );
+            let f = j.findings();
+            assert_eq!(f[0].severity, severity, "{expires}");
+            let x = f[0].exception.as_ref().unwrap();
+            assert_eq!(
+                (x.reason.as_str(), x.expires.as_deref(), x.expired),
+                ("contract until migration", Some(expires), expired)
+            );
+        }
     }
 
     #[test]

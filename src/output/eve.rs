@@ -321,6 +321,8 @@ pub fn event_head(buf: &mut Vec<u8>, ev: &Event, pcap_filename: &str) -> bool {
             }
             flow_head(buf, f, pcap_filename);
         }
+        // Host identity messages feed the inventory only.
+        EventKind::App(a) if matches!(a.body, AppBody::HostId(_)) => return false,
         EventKind::App(a) => app_head(buf, a, pcap_filename),
     }
     true
@@ -403,7 +405,7 @@ fn app_ech(a: &AppRecord) -> bool {
     let ch = match &a.body {
         AppBody::Tls(t) => t.client_hello.as_ref(),
         AppBody::Quic(q) => q.client_hello.as_ref(),
-        AppBody::Dns(_) | AppBody::Http(_) => None,
+        AppBody::Dns(_) | AppBody::Http(_) | AppBody::HostId(_) => None,
     };
     ch.is_some_and(|ch| ch.ech)
 }
@@ -414,6 +416,8 @@ fn app_head(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str) {
         AppBody::Tls(_) => "tls",
         AppBody::Quic(_) => "quic",
         AppBody::Http(_) => "http",
+        // Never written: event_head refuses host identity messages.
+        AppBody::HostId(_) => return,
     };
     let packet_side;
     let meta = if from_server(a) {
@@ -445,6 +449,7 @@ fn app_head(buf: &mut Vec<u8>, a: &AppRecord, pcap_filename: &str) {
         ),
         AppBody::Quic(q) => quic_object(p, q),
         AppBody::Http(h) => http::write_eve(p, &h.request),
+        AppBody::HostId(_) => {}
     });
 }
 
@@ -586,6 +591,7 @@ fn for_each_anomaly(body: &AppBody, f: &mut dyn FnMut(&str, &str, bool)) {
             .anomalies
             .names()
             .for_each(|n| f("http.", n, false)),
+        AppBody::HostId(_) => {}
     }
 }
 

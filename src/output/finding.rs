@@ -70,7 +70,11 @@ struct EvidenceDoc<'a> {
 
 #[derive(Serialize)]
 struct ExceptionDoc<'a> {
+    /// An exception in force covers the finding (its severity is `info`).
+    excepted: bool,
     reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires: Option<&'a str>,
     expired: bool,
     policy_line: u64,
 }
@@ -103,7 +107,9 @@ impl<'a> FindingDoc<'a> {
             evidence: f.evidence.iter().map(EvidenceDoc::new).collect(),
             evidence_counts: &f.evidence_counts,
             exception: f.exception.as_ref().map(|x| ExceptionDoc {
+                excepted: !x.expired,
                 reason: &x.reason,
+                expires: x.expires.as_deref(),
                 expired: x.expired,
                 policy_line: u64::from(x.line),
             }),
@@ -209,6 +215,7 @@ mod tests {
             dns_only: false,
             exception: Some(Excepted {
                 reason: "approved".into(),
+                expires: Some("2027-06-30".into()),
                 expired: false,
                 line: 12,
             }),
@@ -238,7 +245,8 @@ mod tests {
                 r#""purpose":"telemetry","source":"https://docs.example/x","community_id":"1:abc=","#,
                 r#""flow_id":42,"timestamp":"2023-11-14T22:13:20.000000+0000"}],"#,
                 r#""evidence_counts":{"dns_answer":3},"#,
-                r#""exception":{"reason":"approved","expired":false,"policy_line":12}}"#
+                r#""exception":{"excepted":true,"reason":"approved","expires":"2027-06-30","#,
+                r#""expired":false,"policy_line":12}}"#
             )
         );
         // The alert carries exactly this object; the bundle's value is the same tree.

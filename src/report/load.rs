@@ -47,6 +47,7 @@ pub struct EvidenceIn {
 #[serde(default)]
 pub struct ExceptionIn {
     pub reason: String,
+    pub expires: Option<String>,
     pub expired: bool,
     pub policy_line: Option<u64>,
 }
@@ -73,6 +74,8 @@ pub struct FindingIn {
     pub finding_kind: String,
     pub severity: String,
     pub confidence: String,
+    /// The catalog tier of the attribution (endpoint, owned_domain, ...).
+    pub tier: String,
     pub foreign_vendor: bool,
     pub data_abroad: bool,
     pub reason: String,

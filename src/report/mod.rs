@@ -4,13 +4,18 @@
 //! Markdown, CSV and JSON, with a SHA-256 manifest.
 //!
 //! Everything shown comes from capture data (host names, SNI, DNS names,
-//! vendor strings of a foreign EVE file): it is escaped at the one place it
-//! is written ([`esc`] for HTML and SVG, Markdown and CSV their own), and the
-//! page forbids scripts with a Content-Security-Policy as a second wall.
+//! vendor strings of a foreign EVE file): the HTML and SVG are built with
+//! maud, which escapes every value by construction (Markdown and CSV have
+//! their own quoting), and the page forbids scripts with a
+//! Content-Security-Policy as a second wall.
+//!
+//! With an inventory (`--inventory`), the report also shows the removal
+//! programme: sensors, period, hosts observed, progress over time.
 
 pub mod load;
 pub mod model;
 pub mod page;
+pub mod programme;
 pub mod svg;
 pub mod text;
 
@@ -38,26 +43,24 @@ pub enum ReportError {
     },
     #[error(transparent)]
     Manifest(#[from] EvidenceError),
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::InventoryError),
+    #[error("inventory: {0}")]
+    Progress(#[from] crate::inventory::progress::ProgressError),
+    #[error("nothing to report: give EVE files or bundles, or --inventory")]
+    NoInput,
 }
 
-/// Text for HTML (element content and quoted attribute values) and SVG:
-/// the five markup characters as entities, control characters (which HTML
-/// forbids) as U+FFFD.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' | '\t' => out.push(c),
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
+/// What the report is about and where its data comes from besides the paths.
+#[derive(Clone, Debug, Default)]
+pub struct ReportOptions<'a> {
+    pub title: &'a str,
+    pub case_id: Option<&'a str>,
+    pub scope: Option<&'a str>,
+    /// A SQLite file or postgres:// URL written by `replay --inventory`.
+    pub inventory: Option<&'a str>,
+    /// Which runs the progress compares.
+    pub progress: crate::inventory::progress::ProgressQuery,
 }
 
 /// The files a report consists of.
@@ -74,17 +77,40 @@ pub struct Built {
 pub fn build_report(
     paths: &[PathBuf],
     out: &Path,
-    title: &str,
+    opts: &ReportOptions<'_>,
     progress: &Progress,
 ) -> Result<Built, ReportError> {
-    let loaded = load::load(paths, progress)?;
+    let title = opts.title;
+    let programme = match opts.inventory {
+        Some(loc) => {
+            let mut store = crate::inventory::Store::open(loc)?;
+            let snap = store.snapshot()?;
+            let g = programme::Programme::from_snapshot(loc, &snap, &opts.progress)?;
+            Some((snap, g))
+        }
+        None => None,
+    };
+    let loaded = match (&programme, paths.is_empty()) {
+        (_, false) => load::load(paths, progress)?,
+        (Some((snap, g)), true) => programme::findings_of(snap, &g.progress, &g.location),
+        (None, true) => return Err(ReportError::NoInput),
+    };
+    let programme = programme.map(|(_, g)| g);
     let inv = model::build(loaded);
+    let ranking = programme::ranking(&inv);
+    let page_input = page::PageInput {
+        title,
+        case_id: opts.case_id,
+        scope: opts.scope,
+        ranking: &ranking,
+        programme: programme.as_ref(),
+    };
     std::fs::create_dir_all(out).map_err(|source| ReportError::Write {
         path: out.to_owned(),
         source,
     })?;
     let contents: [(&str, Vec<u8>); 4] = [
-        ("report.html", page::html(&inv, title).into_bytes()),
+        ("report.html", page::html(&inv, &page_input).into_bytes()),
         ("report.md", text::markdown(&inv, title).into_bytes()),
         ("findings.csv", text::csv(&inv)),
         ("report.json", text::json(&inv, title)),
@@ -117,14 +143,43 @@ fn write_report_manifest(out: &Path) -> Result<(), ReportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::load::{FindingIn, Loaded, Source};
 
+    /// Names off the wire cannot open markup anywhere on the page: maud
+    /// escapes every value; control characters become U+FFFD.
     #[test]
-    fn escaping_leaves_no_markup() {
-        assert_eq!(
-            esc(r#"<script>alert("x")</script> & 'y'"#),
-            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+    fn wire_names_cannot_open_markup() {
+        let evil = "<script>alert(\"x\")</script>&'y'\u{0}\u{1b}电脑管家";
+        let f = FindingIn {
+            host: evil.into(),
+            vendor: evil.into(),
+            product: evil.into(),
+            vendor_country: vec![evil.into()],
+            reason: evil.into(),
+            foreign_vendor: true,
+            ..FindingIn::default()
+        };
+        let inv = model::build(Loaded {
+            sources: vec![Source {
+                path: evil.into(),
+                ..Source::default()
+            }],
+            findings: vec![(0, f)],
+        });
+        let ranked = programme::ranking(&inv);
+        let html = page::html(
+            &inv,
+            &page::PageInput {
+                title: evil,
+                case_id: Some(evil),
+                scope: Some(evil),
+                ranking: &ranked,
+                programme: None,
+            },
         );
-        assert_eq!(esc("a\u{0}b\u{1b}c\u{85}"), "a\u{FFFD}b\u{FFFD}c\u{FFFD}");
-        assert_eq!(esc("电脑管家"), "电脑管家");
+        assert!(!html.contains("<script>"), "unescaped markup");
+        assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;"));
+        assert!(!html.contains('\u{0}') && !html.contains('\u{1b}'));
+        assert!(html.contains("电脑管家\u{FFFD}") || html.contains("\u{FFFD}\u{FFFD}电脑管家"));
     }
 }

@@ -33,6 +33,8 @@ pub struct Row {
     pub finding_kind: String,
     pub severity: String,
     pub confidence: String,
+    /// The catalog tier of the attribution: how direct the evidence is.
+    pub tier: String,
     pub data_abroad: bool,
     pub dns_only: bool,
     /// ISO codes of the destinations, sorted.
@@ -172,6 +174,9 @@ fn merge(row: &mut Row, f: &FindingIn, src: usize, dests: &mut BTreeMap<String, 
         row.reason = f.reason.clone();
         row.confidence = f.confidence.clone();
     }
+    if row.tier.is_empty() {
+        row.tier = f.tier.clone();
+    }
     row.data_abroad |= f.data_abroad;
     for c in &f.vendor_country {
         if !row.vendor_country.contains(c) {
@@ -196,10 +201,14 @@ fn merge(row: &mut Row, f: &FindingIn, src: usize, dests: &mut BTreeMap<String, 
     }
     row.evidence_items.extend(f.evidence.iter().cloned());
     if let Some(x) = &f.exception {
+        let until = x
+            .expires
+            .as_deref()
+            .map_or(String::new(), |d| format!(" (until {d})"));
         let s = if x.expired {
-            format!("expired exception: {}", x.reason)
+            format!("expired exception: {}{until}", x.reason)
         } else {
-            format!("excepted: {}", x.reason)
+            format!("excepted: {}{until}", x.reason)
         };
         row.exception = Some(s);
     }

@@ -1,13 +1,15 @@
-//! The HTML report: one self-contained page.
+//! The HTML report: one self-contained page, built with maud so that every
+//! text and attribute value (host names, SNI, certificate names and vendor
+//! strings come off the wire) is escaped by construction.
 
-use super::esc;
 use super::model::{kind_label, Inventory, Row};
+use super::programme::{Programme, Ranked};
 use super::svg;
-use std::fmt::Write as _;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 const CSS: &str = r#"
 :root{--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--foreign:#b2182b;--domestic:#2166ac}
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:var(--fg);margin:24px;max-width:1600px}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK SC","Noto Sans CJK JP",sans-serif;color:var(--fg);margin:24px;max-width:1600px}
 h1{font-size:24px;margin:0 0 4px}
 h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}
 h3{font-size:15px;margin:18px 0 4px}
@@ -42,17 +44,34 @@ svg .sev-info{fill:#67a9cf}
 .legend .foreign{background:var(--foreign)}
 .legend .domestic{background:var(--domestic)}
 ul.evidence{margin:4px 0;padding-left:18px}
+.print-only{display:none}
 footer{margin-top:32px;border-top:1px solid var(--line);padding-top:8px;color:var(--muted);font-size:12px}
-@page{size:A4 landscape;margin:10mm}
+@page{size:A4 landscape;margin:10mm 10mm 14mm;@bottom-right{content:"page " counter(page) " of " counter(pages);font:9px system-ui,sans-serif;color:#57606a}}
+dl.front{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:8px 0}
+dl.front dt{color:var(--muted)}
+dl.front dd{margin:0;font-weight:600}
+ol.ranking li{margin:4px 0}
+.state-removed,.state-replaced{color:var(--domestic);font-weight:600}
+.state-still_present,.state-new{color:var(--foreign);font-weight:600}
 @media print{
  body{margin:0;max-width:none;font-size:10px}
  *{print-color-adjust:exact;-webkit-print-color-adjust:exact}
  h2{break-after:avoid}
  table{font-size:8.5px}
  thead{display:table-header-group}
- tr,article,figure{break-inside:avoid}
- section#details{break-before:page}
+ tr,figure,h3{break-inside:avoid}
+ h3{break-after:avoid}
  .card{padding:4px 8px}
+ #charts figure{display:inline-block;width:49%;vertical-align:top;margin:4px 0}
+ #details{columns:3;column-gap:5mm;font-size:7.5px}
+ #details li.more{display:none}
+ .print-only{display:list-item}
+ #details article{break-inside:auto;margin-bottom:6px}
+ #details h3{font-size:9px;margin:6px 0 2px}
+ #details p{margin:2px 0}
+ #details table,ul.evidence{font-size:7px}
+ ul.evidence{padding-left:12px}
+ td,th{padding:2px 4px}
 }
 "#;
 
@@ -89,266 +108,443 @@ pub fn countries_text(r: &Row) -> String {
     parts.join(", ")
 }
 
-fn td(s: &mut String, col: &str, class: &str, text: &str) {
-    let _ = write!(
-        s,
-        r#"<td data-col="{col}"{}>{}</td>"#,
-        if class.is_empty() {
-            String::new()
-        } else {
-            format!(r#" class="{class}""#)
+/// What the page shows besides the findings.
+pub struct PageInput<'a> {
+    pub title: &'a str,
+    pub case_id: Option<&'a str>,
+    pub scope: Option<&'a str>,
+    pub ranking: &'a [Ranked],
+    pub programme: Option<&'a Programme>,
+}
+
+fn cell(col: &str, class: &str, text: &str) -> Markup {
+    html! { td data-col=(col) class=[(!class.is_empty()).then_some(class)] { (text) } }
+}
+
+fn inventory_table(inv: &Inventory) -> Markup {
+    let mut groups: Vec<&[Row]> = Vec::new();
+    let mut rest = inv.rows.as_slice();
+    while let Some(first) = rest.first() {
+        let n = rest
+            .iter()
+            .take_while(|r| r.host == first.host)
+            .count()
+            .max(1);
+        let (g, r) = rest.split_at(n.min(rest.len()));
+        groups.push(g);
+        rest = r;
+    }
+    let mut n = 0usize;
+    html! {
+        table id="inventory-table" {
+            thead { tr {
+                th { "Host" } th { "Vendor" } th { "Product" } th { "Vendor country" } th { "Origin" }
+                th { "Finding" } th { "Severity" } th { "Confidence" } th { "Tier" }
+                th { "Destination countries" } th { "Flows" } th { "Bytes out / in" }
+                th { "First seen (UTC)" } th { "Last seen (UTC)" } th { "Evidence" } th { "Packets" }
+            } }
+            @for g in &groups {
+                @let host = g.first().map_or("", |r| r.host.as_str());
+                @let foreign = g.iter().filter(|r| r.origin == "foreign").count();
+                tbody class="host" data-host=(host) {
+                    tr class="host-row" { th colspan="16" {
+                        (host) " — " (g.len()) " product(s): " (foreign) " foreign, " (g.len() - foreign) " domestic"
+                    } }
+                    @for r in g.iter() {
+                        tr class="finding" id=(format!("row-{n}")) {
+                            (cell("host", "mono", &r.host))
+                            (cell("vendor", "", &r.vendor))
+                            (cell("product", "", &r.product))
+                            (cell("vendor_country", "", &r.vendor_country.join("/")))
+                            (cell("origin", &format!("origin-{}", r.origin), r.origin))
+                            (cell("finding", "", kind_words(&r.finding_kind)))
+                            (cell("severity", &format!("severity-{}", r.severity), &r.severity))
+                            (cell("confidence", "", &r.confidence))
+                            (cell("tier", "", &r.tier))
+                            (cell("countries", "", &countries_text(r)))
+                            (cell("flows", "num", &r.flows.to_string()))
+                            (cell("bytes", "num", &format!("{} / {}", r.bytes_toserver, r.bytes_toclient)))
+                            (cell("first_seen", "time", &short_time(&r.first_seen)))
+                            (cell("last_seen", "time", &short_time(&r.last_seen)))
+                            (cell("evidence", "", &match &r.exception {
+                                Some(x) => format!("{} [{x}]", r.evidence),
+                                None => r.evidence.clone(),
+                            }))
+                            // The file is named in the details; the count is enough here.
+                            (cell("packets", "num", &r.evidence_packets.map_or(String::new(), |n| n.to_string())))
+                        }
+                        ({ n += 1; "" })
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Pieces of evidence per finding on paper (the page on screen, report.json
+/// and findings.csv keep them all): the details are most of a printed
+/// report's pages otherwise.
+const PRINTED_EVIDENCE: usize = 2;
+
+fn details(inv: &Inventory) -> Markup {
+    html! {
+        @for (n, r) in inv.rows.iter().enumerate() {
+            article id=(format!("finding-{n}")) {
+                h3 { (r.host) " — " (r.vendor) " " (r.product) }
+                p { (r.reason) }
+                @if let Some(x) = &r.exception { p { b { "Policy: " } (x) } }
+                p class="muted" {
+                    "First seen " (r.first_seen) ", last seen " (r.last_seen) " (UTC); "
+                    (r.flows) " flow(s), " (r.bytes_toserver) " bytes out, " (r.bytes_toclient) " bytes in; attribution tier "
+                    (if r.tier.is_empty() { "not recorded" } else { r.tier.as_str() }) "."
+                    @if let (Some(f), Some(n)) = (&r.evidence_file, r.evidence_packets) {
+                        " Packets: " (n) " in " code { (f) } "."
+                    }
+                }
+                @if !r.destinations.is_empty() {
+                    table class="destinations" {
+                        thead { tr { th { "Destination" } th { "Names" } th { "Country" } th { "AS" } th { "Flows" } th { "Bytes out / in" } } }
+                        tbody {
+                            @for d in &r.destinations {
+                                @let names: Vec<&str> = d.names.iter().map(String::as_str).collect();
+                                @let asn = match (d.asn, &d.as_org) {
+                                    (Some(a), Some(o)) => format!("AS{a} {o}"),
+                                    (Some(a), None) => format!("AS{a}"),
+                                    _ => String::new(),
+                                };
+                                tr {
+                                    (cell("ip", "mono", d.ip.as_deref().unwrap_or("(via proxy)")))
+                                    (cell("names", "mono", &names.join(", ")))
+                                    (cell("country", "", d.country.as_deref().unwrap_or("unknown")))
+                                    (cell("as", "", &asn))
+                                    (cell("flows", "num", &d.flows.to_string()))
+                                    (cell("bytes", "num", &format!("{} / {}", d.bytes_toserver, d.bytes_toclient)))
+                                }
+                            }
+                        }
+                    }
+                }
+                @let counts: Vec<String> = r.evidence_counts.iter().map(|(k, v)| format!("{} ×{v}", kind_label(k))).collect();
+                p class="muted" { "Evidence seen: " (counts.join(", ")) }
+                ul class="evidence" {
+                    // Sources are shown as text, never as links: the page opens nothing.
+                    @for (k, e) in r.evidence_items.iter().enumerate() {
+                        li class=[(k >= PRINTED_EVIDENCE).then_some("more")] {
+                            (kind_label(&e.kind)) ": " code { (e.value) } " (pattern " code { (e.pattern) } ", " (e.purpose) ") flow "
+                            code { (e.community_id) } " at " (e.timestamp.as_deref().unwrap_or("")) " — source: "
+                            span class="mono" { (e.source) }
+                        }
+                    }
+                    @if r.evidence_items.len() > PRINTED_EVIDENCE {
+                        li class="print-only" {
+                            "… and " (r.evidence_items.len() - PRINTED_EVIDENCE)
+                            " more piece(s) of evidence: on screen, in report.json and findings.csv"
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn sources(inv: &Inventory) -> Markup {
+    html! {
+        table id="sources-table" {
+            thead { tr {
+                th { "Source" } th { "Kind" } th { "SHA-256" } th { "Bytes" } th { "Events" } th { "Findings" }
+                th { "Other alerts" } th { "Unreadable" } th { "Verified" }
+            } }
+            tbody {
+                @for src in &inv.sources {
+                    @let verified = match src.verified {
+                        None => "n/a".to_string(),
+                        Some(n) if src.verify_failures.is_empty() => format!("{n} files match MANIFEST.sha256"),
+                        Some(n) => format!("FAILED: {n} files match, {} do not: {}", src.verify_failures.len(), src.verify_failures.join("; ")),
+                    };
+                    tr {
+                        (cell("path", "mono", &src.path))
+                        (cell("kind", "", src.kind))
+                        (cell("sha256", "mono", &src.sha256))
+                        (cell("bytes", "num", &src.bytes.to_string()))
+                        (cell("events", "num", &src.events.to_string()))
+                        (cell("findings", "num", &src.findings.to_string()))
+                        (cell("other_alerts", "num", &src.other_alerts.to_string()))
+                        (cell("unreadable", "num", &(src.malformed + src.oversized).to_string()))
+                        (cell("verified", "", &verified))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Bytes as a reader takes them in.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS.get(u).copied().unwrap_or("B"))
+    }
+}
+
+fn front(inv: &Inventory, p: &PageInput<'_>) -> Markup {
+    let sm = &inv.summary;
+    let prog = p.programme;
+    let period = match prog.and_then(|g| g.period.clone()) {
+        Some((a, b)) => format!("{a} to {b} (UTC)"),
+        None => match (&sm.first_seen, &sm.last_seen) {
+            (Some(a), Some(b)) => format!("{} to {} (UTC)", short_time(a), short_time(b)),
+            _ => "no traffic".to_string(),
         },
-        esc(text)
+    };
+    let sensors = prog.map_or_else(
+        || "not recorded (EVE input)".to_string(),
+        |g| g.sensors.join(", "),
     );
-}
-
-fn inventory_table(s: &mut String, inv: &Inventory) {
-    s.push_str(r#"<table id="inventory-table"><thead><tr><th>Host</th><th>Vendor</th><th>Product</th><th>Vendor country</th><th>Origin</th><th>Finding</th><th>Severity</th><th>Confidence</th><th>Destination countries</th><th>Flows</th><th>Bytes out / in</th><th>First seen (UTC)</th><th>Last seen (UTC)</th><th>Evidence</th><th>Packets</th></tr></thead>"#);
-    let mut i = 0;
-    while i < inv.rows.len() {
-        let host = &inv.rows.get(i).map(|r| r.host.clone()).unwrap_or_default();
-        let group: Vec<(usize, &Row)> = inv
-            .rows
-            .iter()
-            .enumerate()
-            .skip(i)
-            .take_while(|(_, r)| &r.host == host)
-            .collect();
-        let foreign = group.iter().filter(|(_, r)| r.origin == "foreign").count();
-        let _ = write!(
-            s,
-            r#"<tbody class="host" data-host="{}"><tr class="host-row"><th colspan="15">{} — {} product(s): {} foreign, {} domestic</th></tr>"#,
-            esc(host),
-            esc(host),
-            group.len(),
-            foreign,
-            group.len() - foreign
-        );
-        for (n, r) in &group {
-            let _ = write!(s, r#"<tr class="finding" id="row-{n}">"#);
-            td(s, "host", "mono", &r.host);
-            td(s, "vendor", "", &r.vendor);
-            td(s, "product", "", &r.product);
-            td(s, "vendor_country", "", &r.vendor_country.join("/"));
-            td(s, "origin", &format!("origin-{}", r.origin), r.origin);
-            td(s, "finding", "", kind_words(&r.finding_kind));
-            td(
-                s,
-                "severity",
-                &format!("severity-{}", esc(&r.severity)),
-                &r.severity,
-            );
-            td(s, "confidence", "", &r.confidence);
-            td(s, "countries", "", &countries_text(r));
-            td(s, "flows", "num", &r.flows.to_string());
-            td(
-                s,
-                "bytes",
-                "num",
-                &format!("{} / {}", r.bytes_toserver, r.bytes_toclient),
-            );
-            td(s, "first_seen", "time", &short_time(&r.first_seen));
-            td(s, "last_seen", "time", &short_time(&r.last_seen));
-            let mut ev = r.evidence.clone();
-            if let Some(x) = &r.exception {
-                ev.push_str(&format!(" [{x}]"));
+    let hosts = prog.map_or(sm.hosts as u64, |g| g.hosts_observed);
+    let foreign: std::collections::BTreeSet<(&str, &str)> = inv
+        .rows
+        .iter()
+        .filter(|r| r.origin == "foreign")
+        .map(|r| (r.vendor.as_str(), r.product.as_str()))
+        .collect();
+    let abroad = super::programme::abroad_by_country(inv);
+    html! {
+        section id="front" {
+            h1 { (p.title) }
+            dl class="front" {
+                dt { "Case" } dd data-k="case-id" { (p.case_id.unwrap_or("—")) }
+                dt { "Scope" } dd data-k="scope" { (p.scope.unwrap_or("—")) }
+                dt { "Period" } dd data-k="period" { (period) }
+                dt { "Sensors" } dd data-k="sensors" { (sensors) }
+                dt { "Hosts observed" } dd data-k="hosts-observed" { (hosts) }
+                dt { "Hosts with a finding" } dd data-k="hosts-with-findings" { (sm.hosts) }
+                dt { "Foreign products found" } dd data-k="foreign-products" { (foreign.len()) }
+                @if let Some(h) = &sm.home_country { dt { "Home country" } dd data-k="home-country" { (h) } }
             }
-            td(s, "evidence", "", &ev);
-            // The file is named in the details; the count is enough here.
-            let packets = r.evidence_packets.map_or(String::new(), |n| n.to_string());
-            td(s, "packets", "num", &packets);
-            s.push_str("</tr>");
-        }
-        s.push_str("</tbody>");
-        i += group.len().max(1);
-    }
-    s.push_str("</table>");
-}
-
-fn details(s: &mut String, inv: &Inventory) {
-    for (n, r) in inv.rows.iter().enumerate() {
-        let _ = write!(
-            s,
-            r#"<article id="finding-{n}"><h3>{} — {} {}</h3><p>{}</p>"#,
-            esc(&r.host),
-            esc(&r.vendor),
-            esc(&r.product),
-            esc(&r.reason)
-        );
-        if let Some(x) = &r.exception {
-            let _ = write!(s, "<p><b>Policy:</b> {}</p>", esc(x));
-        }
-        let _ = write!(
-            s,
-            "<p class=\"muted\">First seen {}, last seen {} (UTC); {} flow(s), {} bytes out, {} bytes in.",
-            esc(&r.first_seen),
-            esc(&r.last_seen),
-            r.flows,
-            r.bytes_toserver,
-            r.bytes_toclient
-        );
-        if let (Some(f), Some(n)) = (&r.evidence_file, r.evidence_packets) {
-            let _ = write!(s, " Packets: {n} in <code>{}</code>.", esc(f));
-        }
-        s.push_str("</p>");
-        if !r.destinations.is_empty() {
-            s.push_str("<table class=\"destinations\"><thead><tr><th>Destination</th><th>Names</th><th>Country</th><th>AS</th><th>Flows</th><th>Bytes out / in</th></tr></thead><tbody>");
-            for d in &r.destinations {
-                let names: Vec<&str> = d.names.iter().map(String::as_str).collect();
-                let asn = match (d.asn, &d.as_org) {
-                    (Some(a), Some(o)) => format!("AS{a} {o}"),
-                    (Some(a), None) => format!("AS{a}"),
-                    _ => String::new(),
-                };
-                s.push_str("<tr>");
-                td(s, "ip", "mono", d.ip.as_deref().unwrap_or("(via proxy)"));
-                td(s, "names", "mono", &names.join(", "));
-                td(s, "country", "", d.country.as_deref().unwrap_or("unknown"));
-                td(s, "as", "", &asn);
-                td(s, "flows", "num", &d.flows.to_string());
-                td(
-                    s,
-                    "bytes",
-                    "num",
-                    &format!("{} / {}", d.bytes_toserver, d.bytes_toclient),
-                );
-                s.push_str("</tr>");
+            h3 { "Data sent abroad, by destination country" }
+            @if abroad.is_empty() {
+                p data-k="abroad-none" { "No finding sent data to a country outside the allowed ones." }
+            } @else {
+                table id="abroad-table" {
+                    thead { tr { th { "Country" } th { "Hosts" } th { "Products" } th { "Bytes sent" } th { "Flows" } } }
+                    tbody {
+                        @for a in &abroad {
+                            tr data-country=(a.country) {
+                                (cell("country", "", &a.country))
+                                (cell("hosts", "num", &a.hosts.to_string()))
+                                (cell("products", "num", &a.products.to_string()))
+                                td data-col="bytes" class="num" data-bytes=(a.bytes_toserver) { (human_bytes(a.bytes_toserver)) }
+                                (cell("flows", "num", &a.flows.to_string()))
+                            }
+                        }
+                    }
+                }
             }
-            s.push_str("</tbody></table>");
         }
-        let counts: Vec<String> = r
-            .evidence_counts
-            .iter()
-            .map(|(k, v)| format!("{} ×{v}", kind_label(k)))
-            .collect();
-        let _ = write!(
-            s,
-            "<p class=\"muted\">Evidence seen: {}</p><ul class=\"evidence\">",
-            esc(&counts.join(", "))
-        );
-        for e in &r.evidence_items {
-            // Sources are shown as text, never as links: the page opens nothing.
-            let _ = write!(
-                s,
-                r#"<li>{}: <code>{}</code> (pattern <code>{}</code>, {}) flow <code>{}</code> at {} — source: <span class="mono">{}</span></li>"#,
-                esc(kind_label(&e.kind)),
-                esc(&e.value),
-                esc(&e.pattern),
-                esc(&e.purpose),
-                esc(&e.community_id),
-                esc(e.timestamp.as_deref().unwrap_or("")),
-                esc(&e.source)
-            );
-        }
-        s.push_str("</ul></article>");
     }
 }
 
-fn sources(s: &mut String, inv: &Inventory) {
-    s.push_str(r#"<table id="sources-table"><thead><tr><th>Source</th><th>Kind</th><th>SHA-256</th><th>Bytes</th><th>Events</th><th>Findings</th><th>Other alerts</th><th>Unreadable</th><th>Verified</th></tr></thead><tbody>"#);
-    for src in &inv.sources {
-        s.push_str("<tr>");
-        td(s, "path", "mono", &src.path);
-        td(s, "kind", "", src.kind);
-        td(s, "sha256", "mono", &src.sha256);
-        td(s, "bytes", "num", &src.bytes.to_string());
-        td(s, "events", "num", &src.events.to_string());
-        td(s, "findings", "num", &src.findings.to_string());
-        td(s, "other_alerts", "num", &src.other_alerts.to_string());
-        td(
-            s,
-            "unreadable",
-            "num",
-            &(src.malformed + src.oversized).to_string(),
-        );
-        let verified = match src.verified {
-            None => "n/a".to_string(),
-            Some(n) if src.verify_failures.is_empty() => format!("{n} files match MANIFEST.sha256"),
-            Some(n) => format!(
-                "FAILED: {n} files match, {} do not: {}",
-                src.verify_failures.len(),
-                src.verify_failures.join("; ")
-            ),
-        };
-        td(s, "verified", "", &verified);
-        s.push_str("</tr>");
+fn ranking(ranked: &[Ranked]) -> Markup {
+    html! {
+        section id="ranking" {
+            h2 { "What to remove first" }
+            p class="muted" {
+                "Foreign products ranked by: whether they send data abroad; the kind of data (telemetry and file "
+                "submission above cloud look-ups and management, above update and licence checks); hosts affected; "
+                "bytes sent abroad."
+            }
+            @if ranked.is_empty() { p { "No foreign product was found." } }
+            ol class="ranking" {
+                @for (i, r) in ranked.iter().enumerate() {
+                    li data-rank=(i + 1) data-vendor=(r.vendor) data-product=(r.product) data-hosts=(r.hosts)
+                        data-bytes-abroad=(r.bytes_abroad) {
+                        b { (r.vendor) " " (r.product) } " (" (r.vendor_country) ") — " (r.reasoning)
+                    }
+                }
+            }
+        }
     }
-    s.push_str("</tbody></table>");
+}
+
+fn programme_section(g: &Programme) -> Markup {
+    let points: Vec<svg::ClearDay> = g
+        .progress
+        .timeline
+        .iter()
+        .map(|t| svg::ClearDay {
+            day: crate::inventory::render::day(t.day_start_ns),
+            hosts_seen: t.hosts_seen,
+            hosts_clear: t.hosts_clear,
+        })
+        .collect();
+    html! {
+        section id="progress" {
+            h2 { "Removal progress" }
+            p class="muted" {
+                "From the inventory: " (g.progress.baseline_runs.len()) " baseline run(s) before "
+                (crate::inventory::render::day(g.progress.since_ns)) ", " (g.progress.current_runs.len())
+                " run(s) since. Removed: not seen since while the host stayed active; a host not seen at all is not counted as cleaned."
+            }
+            figure { figcaption { "Hosts clear of foreign products over time" } (svg::clear_chart(&points)) }
+            h3 { "Before and after, per host" }
+            table id="progress-table" {
+                thead { tr { th { "Host" } th { "MAC" } th { "Address" } th { "Vendor" } th { "Product" } th { "Kind" } th { "State" } th { "Replaced by" } } }
+                tbody {
+                    @for r in &g.progress.rows {
+                        tr data-host=(r.host_key) data-state=(r.state.key()) {
+                            (cell("name", "", r.host_name.as_deref().unwrap_or(&r.host_key)))
+                            (cell("mac", "mono", r.mac.as_deref().unwrap_or("")))
+                            (cell("address", "mono", g.address_of(&r.host_key)))
+                            (cell("vendor", "", &r.vendor))
+                            (cell("product", "", &r.product))
+                            (cell("kind", "", r.category.as_deref().unwrap_or("unspecified")))
+                            (cell("state", &format!("state-{}", r.state.key()), r.state.as_str()))
+                            (cell("replaced_by", "", &r.replaced_by.iter().map(|(v, p)| format!("{v} {p}")).collect::<Vec<_>>().join(", ")))
+                        }
+                    }
+                }
+            }
+            h3 { "Per product" }
+            table id="progress-totals" {
+                thead { tr { th { "Vendor" } th { "Product" } th { "Foreign" } th { "Hosts before" } th { "Hosts now" } th { "Still present" } th { "Removed" } th { "Replaced" } th { "New" } th { "Host not seen" } } }
+                tbody {
+                    @for t in &g.progress.totals {
+                        tr {
+                            (cell("vendor", "", &t.vendor)) (cell("product", "", &t.product))
+                            (cell("foreign", "", if t.foreign { "yes" } else { "no" }))
+                            (cell("before", "num", &t.hosts_baseline.to_string())) (cell("now", "num", &t.hosts_current.to_string()))
+                            (cell("still_present", "num", &t.still_present.to_string())) (cell("removed", "num", &t.removed.to_string()))
+                            (cell("replaced", "num", &t.replaced.to_string())) (cell("new", "num", &t.new.to_string()))
+                            (cell("host_not_seen", "num", &t.host_not_seen.to_string()))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn rollup(inv: &Inventory) -> Markup {
+    let groups = super::programme::rollup(inv);
+    html! {
+        section id="rollup" {
+            h2 { "Products and the hosts that run them" }
+            table id="rollup-table" {
+                thead { tr { th { "Vendor" } th { "Product" } th { "Origin" } th { "Hosts" } th { "Host list" } } }
+                tbody {
+                    @for (k, hosts) in &groups {
+                        tr data-vendor=(k.0) data-product=(k.1) {
+                            (cell("vendor", "", &k.0)) (cell("product", "", &k.1))
+                            (cell("origin", &format!("origin-{}", k.2), k.2))
+                            (cell("hosts", "num", &hosts.len().to_string()))
+                            (cell("host_list", "mono", &hosts.join(", ")))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn method(inv: &Inventory, g: Option<&Programme>) -> Markup {
+    let unreadable: u64 = inv.sources.iter().map(|s| s.malformed + s.oversized).sum();
+    html! {
+        section id="method" {
+            h2 { "Method and limitations" }
+            ul {
+                li data-k="catalog" { "Vendor catalog: "
+                    @match g.map(|g| g.catalog_versions.join("; ")).filter(|c| !c.is_empty()) {
+                        Some(c) => (c),
+                        None => "the version is recorded in the inventory only (EVE input)",
+                    }
+                    ". Products not in the catalog are not found: the catalog's coverage bounds every \"none found\"."
+                }
+                li data-k="tiers" { "Evidence tiers, strongest first: endpoint (a documented product endpoint), "
+                    "owned domain, owned network (the vendor's address ranges / ASNs), certificate name, CNAME chain, "
+                    "JA4 fingerprint (weakest). Each finding's tier is in the inventory table and the CSV." }
+                li data-k="geoip" { "Destination countries come from the GeoIP database the replay used (its source and "
+                    "build date are in the replay's stats event); an address of unknown country counts as abroad." }
+                li data-k="gaps" { "Capture gaps and drops: " (unreadable) " unreadable line(s) in the inputs; "
+                    "packets a sensor dropped before the capture file are not visible to phonehome. "
+                    "A host switched off during a run cannot be shown clean." }
+                li { "Encrypted Client Hello hides the real server name; such flows attribute by address only." }
+            }
+        }
+    }
+}
+
+/// Control characters (which HTML forbids) as U+FFFD, on the whole page.
+fn without_controls(s: String) -> String {
+    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return s;
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// The whole page.
-pub fn html(inv: &Inventory, title: &str) -> String {
+pub fn html(inv: &Inventory, p: &PageInput<'_>) -> String {
     let sm = &inv.summary;
-    let mut s = String::with_capacity(64 * 1024);
-    let _ = write!(
-        s,
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="phonehome {}">
-<title>{}</title><style>{CSS}</style></head><body>
-<header><h1>{}</h1><p class="meta">"#,
-        env!("CARGO_PKG_VERSION"),
-        esc(title),
-        esc(title)
-    );
-    let period = match (&sm.first_seen, &sm.last_seen) {
-        (Some(a), Some(b)) => format!("Traffic from {a} to {b} (UTC)."),
-        _ => "No findings.".to_string(),
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="generator" content=(format!("phonehome {}", env!("CARGO_PKG_VERSION")));
+                title { (p.title) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                (front(inv, p))
+                section id="summary" {
+                    h2 { "Summary" }
+                    div class="cards" {
+                        @for (n, what) in [(sm.hosts, "hosts"), (sm.findings, "products found"), (sm.foreign, "foreign"),
+                            (sm.domestic, "domestic"), (sm.data_abroad, "sending data abroad"), (sm.dns_only, "looked up only"),
+                            (sm.vendors, "vendors"), (sm.destination_countries.len(), "destination countries")] {
+                            div class="card" { b { (n) } (what) }
+                        }
+                    }
+                }
+                (ranking(p.ranking))
+                @if let Some(g) = p.programme { (programme_section(g)) }
+                (rollup(inv))
+                section id="charts" {
+                    h2 { "Charts" }
+                    p class="legend" { span class="foreign" {} "foreign vendor" span class="domestic" {} "domestic vendor" }
+                    figure { figcaption { "Findings by destination country" } (svg::by_country(inv)) }
+                    figure { figcaption { "Findings by vendor" } (svg::by_vendor(inv)) }
+                    figure { figcaption { "Timeline: first and last seen per host and product (UTC)" } (svg::timeline(inv)) }
+                }
+                section id="inventory" { h2 { "Inventory by host" } (inventory_table(inv)) }
+                section id="details" { h2 { "Findings in detail" } (details(inv)) }
+                section id="sources" { h2 { "Sources" } (sources(inv)) }
+                (method(inv, p.programme))
+                footer {
+                    "Written by phonehome " (env!("CARGO_PKG_VERSION")) ". The report files are listed with their SHA-256 in "
+                    "MANIFEST.sha256 beside this page: check them with " code { "sha256sum -c MANIFEST.sha256" } "."
+                }
+            }
+        }
     };
-    let home = sm
-        .home_country
-        .as_ref()
-        .map_or(String::new(), |h| format!(" Home country: {h}."));
-    let _ = write!(
-        s,
-        "{}{} Sources: {}.</p></header>",
-        esc(&period),
-        esc(&home),
-        inv.sources.len()
-    );
-    let _ = write!(
-        s,
-        r#"<section id="summary"><h2>Summary</h2><div class="cards"><div class="card"><b>{}</b>hosts</div><div class="card"><b>{}</b>products found</div><div class="card"><b>{}</b>foreign</div><div class="card"><b>{}</b>domestic</div><div class="card"><b>{}</b>sending data abroad</div><div class="card"><b>{}</b>looked up only</div><div class="card"><b>{}</b>vendors</div><div class="card"><b>{}</b>destination countries</div></div></section>"#,
-        sm.hosts,
-        sm.findings,
-        sm.foreign,
-        sm.domestic,
-        sm.data_abroad,
-        sm.dns_only,
-        sm.vendors,
-        sm.destination_countries.len()
-    );
-    s.push_str(r#"<section id="charts"><h2>Charts</h2><p class="legend"><span class="foreign"></span>foreign vendor<span class="domestic"></span>domestic vendor</p>"#);
-    for (caption, chart) in [
-        ("Findings by destination country", svg::by_country(inv)),
-        ("Findings by vendor", svg::by_vendor(inv)),
-        (
-            "Timeline: first and last seen per host and product (UTC)",
-            svg::timeline(inv),
-        ),
-    ] {
-        let _ = write!(
-            s,
-            "<figure><figcaption>{}</figcaption>{chart}</figure>",
-            esc(caption)
-        );
-    }
-    s.push_str("</section>");
-    s.push_str(r#"<section id="inventory"><h2>Inventory by host</h2>"#);
-    inventory_table(&mut s, inv);
-    s.push_str("</section>");
-    s.push_str(r#"<section id="details"><h2>Findings in detail</h2>"#);
-    details(&mut s, inv);
-    s.push_str("</section>");
-    s.push_str(r#"<section id="sources"><h2>Sources</h2>"#);
-    sources(&mut s, inv);
-    s.push_str("</section>");
-    let _ = writeln!(
-        s,
-        "<footer>Written by phonehome {}. The report files are listed with their SHA-256 in MANIFEST.sha256 beside this page: check them with <code>sha256sum -c MANIFEST.sha256</code>.</footer></body></html>",
-        env!("CARGO_PKG_VERSION")
-    );
+    let mut s = without_controls(page.into_string());
+    s.push('\n');
     s
 }

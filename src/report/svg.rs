@@ -1,11 +1,10 @@
 //! Inline SVG charts: horizontal bar charts and a timeline. Colours come
-//! from classes styled by the page (so print and screen agree); all text is
-//! escaped.
+//! from classes styled by the page (so print and screen agree). Built with
+//! maud: every text and attribute value is escaped by construction.
 
-use super::esc;
 use super::model::{Inventory, Row};
+use maud::{html, Markup};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 const WIDTH: f64 = 760.0;
 const LABEL: f64 = 230.0;
@@ -29,7 +28,7 @@ fn clip_label(s: &str, n: usize) -> String {
 }
 
 /// A horizontal stacked bar chart; `id` names it for tests and links.
-pub fn bar_chart(id: &str, title: &str, bars: &[Bar]) -> String {
+pub fn bar_chart(id: &str, title: &str, bars: &[Bar]) -> Markup {
     let max = bars
         .iter()
         .map(|b| b.segments.iter().map(|s| s.0).sum::<u64>())
@@ -38,61 +37,36 @@ pub fn bar_chart(id: &str, title: &str, bars: &[Bar]) -> String {
         .max(1);
     let height = TOP * 2.0 + ROW * bars.len().max(1) as f64;
     let scale = (WIDTH - LABEL - 50.0) / max as f64;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg id="{}" class="chart" role="img" aria-label="{}" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
-        esc(id),
-        esc(title),
-        esc(title)
-    );
-    if bars.is_empty() {
-        let _ = write!(
-            s,
-            r#"<text x="10" y="{}" class="label">no data</text>"#,
-            TOP + 15.0
-        );
-    }
-    for (i, b) in bars.iter().enumerate() {
-        let y = TOP + ROW * i as f64;
-        let _ = write!(
-            s,
-            r#"<text x="{}" y="{}" class="label" text-anchor="end">{}</text>"#,
-            LABEL - 6.0,
-            y + 15.0,
-            esc(&clip_label(&b.label, 34))
-        );
-        let mut x = LABEL;
-        let mut total = 0;
-        for (v, class, tip) in &b.segments {
-            if *v == 0 {
-                continue;
+    html! {
+        svg id=(id) class="chart" role="img" aria-label=(title)
+            viewBox=(format!("0 0 {WIDTH} {height}")) width=(WIDTH) height=(height)
+            xmlns="http://www.w3.org/2000/svg" {
+            title { (title) }
+            @if bars.is_empty() {
+                text x="10" y=(TOP + 15.0) class="label" { "no data" }
             }
-            let w = *v as f64 * scale;
-            let _ = write!(
-                s,
-                r#"<rect x="{x:.1}" y="{}" width="{w:.1}" height="{}" class="{class}"><title>{}</title></rect>"#,
-                y + 3.0,
-                ROW - 6.0,
-                esc(tip)
-            );
-            x += w;
-            total += v;
+            @for (i, b) in bars.iter().enumerate() {
+                @let y = TOP + ROW * i as f64;
+                text x=(LABEL - 6.0) y=(y + 15.0) class="label" text-anchor="end" {
+                    (clip_label(&b.label, 34))
+                }
+                @let mut x = LABEL;
+                @let mut total = 0;
+                @for (v, class, tip) in b.segments.iter().filter(|s| s.0 > 0) {
+                    @let w = *v as f64 * scale;
+                    rect x=(format!("{x:.1}")) y=(y + 3.0) width=(format!("{w:.1}"))
+                        height=(ROW - 6.0) class=(class) { title { (tip) } }
+                    ({ x += w; total += v; "" })
+                }
+                text x=(format!("{:.1}", x + 5.0)) y=(y + 15.0) class="value" { (total) }
+            }
         }
-        let _ = write!(
-            s,
-            r#"<text x="{:.1}" y="{}" class="value">{total}</text>"#,
-            x + 5.0,
-            y + 15.0
-        );
     }
-    s.push_str("</svg>");
-    s
 }
 
 /// Findings per destination country, foreign and domestic vendors stacked;
 /// DNS-only findings and destinations of unknown country as their own bars.
-pub fn by_country(inv: &Inventory) -> String {
+pub fn by_country(inv: &Inventory) -> Markup {
     let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for r in &inv.rows {
         let mut places = r.destination_countries.clone();
@@ -135,7 +109,7 @@ pub fn by_country(inv: &Inventory) -> String {
 }
 
 /// Hosts per vendor, coloured foreign or domestic.
-pub fn by_vendor(inv: &Inventory) -> String {
+pub fn by_vendor(inv: &Inventory) -> Markup {
     let mut counts: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
     for r in &inv.rows {
         let label = if r.vendor_country.is_empty() {
@@ -172,7 +146,7 @@ fn day(ns: u64) -> String {
 }
 
 /// First and last seen of every finding on one time axis (UTC).
-pub fn timeline(inv: &Inventory) -> String {
+pub fn timeline(inv: &Inventory) -> Markup {
     let rows: Vec<&Row> = inv
         .rows
         .iter()
@@ -187,58 +161,86 @@ pub fn timeline(inv: &Inventory) -> String {
     let x = |t: u64| LABEL + (t.saturating_sub(t0) as f64 / span as f64) * plot;
     let axis_y = TOP + ROW * rows.len().max(1) as f64 + 4.0;
     let height = axis_y + 34.0;
-    let mut s = String::new();
     let title = "Timeline: first and last seen (UTC)";
-    let _ = write!(
-        s,
-        r#"<svg id="chart-timeline" class="chart" role="img" aria-label="{title}" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" xmlns="http://www.w3.org/2000/svg"><title>{title}</title>"#
-    );
-    for (i, r) in rows.iter().enumerate() {
-        let y = TOP + ROW * i as f64;
-        let (a, b) = (r.first_ns.unwrap_or(t0), r.last_ns.unwrap_or(t0));
-        let (xa, xb) = (x(a), x(b.max(a)));
-        let label = format!("{} · {} {}", r.host, r.vendor, r.product);
-        let _ = write!(
-            s,
-            r#"<text x="{}" y="{}" class="label" text-anchor="end">{}</text><rect x="{xa:.1}" y="{}" width="{:.1}" height="{}" class="sev-{}"><title>{}</title></rect>"#,
-            LABEL - 6.0,
-            y + 15.0,
-            esc(&clip_label(&label, 46)),
-            y + 4.0,
-            (xb - xa).max(3.0),
-            ROW - 8.0,
-            esc(&r.severity),
-            esc(&format!("{label}: {} to {}", r.first_seen, r.last_seen))
-        );
-    }
-    let _ = write!(
-        s,
-        r#"<line x1="{LABEL}" y1="{axis_y}" x2="{}" y2="{axis_y}" class="axis"/>"#,
-        LABEL + plot
-    );
-    for k in 0..=4u64 {
-        let t = t0 + span / 4 * k;
-        let xt = x(t);
-        let _ = write!(
-            s,
-            r#"<line x1="{xt:.1}" y1="{axis_y}" x2="{xt:.1}" y2="{}" class="axis"/><text x="{xt:.1}" y="{}" class="tick" text-anchor="middle">{}</text>"#,
-            axis_y + 4.0,
-            axis_y + 16.0,
-            hms(t)
-        );
-    }
     let days = if day(t0) == day(t1) {
         day(t0)
     } else {
         format!("{} – {}", day(t0), day(t1))
     };
-    let _ = write!(
-        s,
-        r#"<text x="{LABEL}" y="{}" class="tick">{}</text></svg>"#,
-        axis_y + 30.0,
-        esc(&days)
-    );
-    s
+    html! {
+        svg id="chart-timeline" class="chart" role="img" aria-label=(title)
+            viewBox=(format!("0 0 {WIDTH} {height}")) width=(WIDTH) height=(height)
+            xmlns="http://www.w3.org/2000/svg" {
+            title { (title) }
+            @for (i, r) in rows.iter().enumerate() {
+                @let y = TOP + ROW * i as f64;
+                @let (a, b) = (r.first_ns.unwrap_or(t0), r.last_ns.unwrap_or(t0));
+                @let (xa, xb) = (x(a), x(b.max(a)));
+                @let label = format!("{} · {} {}", r.host, r.vendor, r.product);
+                text x=(LABEL - 6.0) y=(y + 15.0) class="label" text-anchor="end" {
+                    (clip_label(&label, 46))
+                }
+                rect x=(format!("{xa:.1}")) y=(y + 4.0) width=(format!("{:.1}", (xb - xa).max(3.0)))
+                    height=(ROW - 8.0) class=(format!("sev-{}", r.severity)) {
+                    title { (label) ": " (r.first_seen) " to " (r.last_seen) }
+                }
+            }
+            line x1=(LABEL) y1=(axis_y) x2=(LABEL + plot) y2=(axis_y) class="axis" {}
+            @for k in 0..=4u64 {
+                @let xt = format!("{:.1}", x(t0 + span / 4 * k));
+                line x1=(xt) y1=(axis_y) x2=(xt) y2=(axis_y + 4.0) class="axis" {}
+                text x=(xt) y=(axis_y + 16.0) class="tick" text-anchor="middle" { (hms(t0 + span / 4 * k)) }
+            }
+            text x=(LABEL) y=(axis_y + 30.0) class="tick" { (days) }
+        }
+    }
+}
+
+/// One point of the removal progress chart.
+pub struct ClearDay {
+    pub day: String,
+    pub hosts_seen: u64,
+    pub hosts_clear: u64,
+}
+
+/// Share of the hosts seen each day that carried no foreign product, as
+/// columns (per mille in `data-clear-per-mille`, counts in `data-*`, for
+/// readers that check the chart against the inventory).
+pub fn clear_chart(points: &[ClearDay]) -> Markup {
+    const H: f64 = 180.0;
+    const LEFT: f64 = 50.0;
+    let col = ((WIDTH - LEFT - 20.0) / points.len().max(1) as f64).min(90.0);
+    let title = "Share of hosts clear of foreign products, per day seen (UTC)";
+    html! {
+        svg id="chart-progress" class="chart" role="img" aria-label=(title)
+            viewBox=(format!("0 0 {WIDTH} {}", H + 50.0)) width=(WIDTH) height=(H + 50.0)
+            xmlns="http://www.w3.org/2000/svg" {
+            title { (title) }
+            line x1=(LEFT) y1=(H + 10.0) x2=(WIDTH - 10.0) y2=(H + 10.0) class="axis" {}
+            @for (pct, y) in [(0u32, H + 10.0), (50, H / 2.0 + 10.0), (100, 10.0)] {
+                text x=(LEFT - 6.0) y=(y + 4.0) class="tick" text-anchor="end" { (pct) "%" }
+            }
+            @if points.is_empty() {
+                text x=(LEFT + 10.0) y=(H / 2.0) class="label" { "no runs in the inventory" }
+            }
+            @for (i, p) in points.iter().enumerate() {
+                @let per_mille = p.hosts_clear * 1000 / p.hosts_seen.max(1);
+                @let h = H * per_mille as f64 / 1000.0;
+                @let x = LEFT + col * i as f64 + 6.0;
+                g class="day" data-day=(p.day) data-hosts-seen=(p.hosts_seen)
+                    data-hosts-clear=(p.hosts_clear) data-clear-per-mille=(per_mille) {
+                    rect x=(format!("{x:.1}")) y=(format!("{:.1}", H + 10.0 - h))
+                        width=(format!("{:.1}", col - 12.0)) height=(format!("{h:.1}")) class="domestic" {
+                        title { (p.day) ": " (p.hosts_clear) " of " (p.hosts_seen) " hosts clear" }
+                    }
+                    text x=(format!("{:.1}", x + (col - 12.0) / 2.0)) y=(format!("{:.1}", H + 4.0 - h))
+                        class="value" text-anchor="middle" { (p.hosts_clear) "/" (p.hosts_seen) }
+                    text x=(format!("{:.1}", x + (col - 12.0) / 2.0)) y=(H + 26.0)
+                        class="tick" text-anchor="middle" { (p.day.get(5..).unwrap_or(&p.day)) }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -260,7 +262,7 @@ mod tests {
                 ],
             },
         ];
-        let s = bar_chart("c", "T & t", &bars);
+        let s = bar_chart("c", "T & t", &bars).into_string();
         assert!(s.contains("&lt;b&gt;US&lt;/b&gt;"));
         assert!(!s.contains("<b>"));
         assert!(s.contains("<title>T &amp; t</title>"));
@@ -269,6 +271,6 @@ mod tests {
         assert!(s.contains(r#"width="120.0""#));
         // Zero segments are not drawn: 3 rects.
         assert_eq!(s.matches("<rect").count(), 3);
-        assert!(bar_chart("e", "E", &[]).contains("no data"));
+        assert!(bar_chart("e", "E", &[]).into_string().contains("no data"));
     }
 }

@@ -26,7 +26,7 @@ pub fn md(s: &str) -> String {
 }
 
 /// The columns shared by the Markdown table and the CSV file.
-fn cells(r: &Row) -> [String; 15] {
+fn cells(r: &Row) -> [String; 16] {
     [
         r.host.clone(),
         r.vendor.clone(),
@@ -36,6 +36,7 @@ fn cells(r: &Row) -> [String; 15] {
         r.finding_kind.clone(),
         r.severity.clone(),
         r.confidence.clone(),
+        r.tier.clone(),
         countries_text(r),
         r.flows.to_string(),
         format!("{} / {}", r.bytes_toserver, r.bytes_toclient),
@@ -52,7 +53,7 @@ fn cells(r: &Row) -> [String; 15] {
     ]
 }
 
-const HEADERS: [&str; 15] = [
+const HEADERS: [&str; 16] = [
     "Host",
     "Vendor",
     "Product",
@@ -61,6 +62,7 @@ const HEADERS: [&str; 15] = [
     "Finding",
     "Severity",
     "Confidence",
+    "Tier",
     "Destination countries",
     "Flows",
     "Bytes out / in",
@@ -176,6 +178,7 @@ pub fn csv(inv: &Inventory) -> Vec<u8> {
         "finding_kind",
         "severity",
         "confidence",
+        "tier",
         "destination_countries",
         "flows",
         "bytes_toserver",
@@ -199,6 +202,7 @@ pub fn csv(inv: &Inventory) -> Vec<u8> {
             cell(&r.finding_kind),
             cell(&r.severity),
             cell(&r.confidence),
+            cell(&r.tier),
             cell(&countries_text(r)),
             r.flows.to_string(),
             r.bytes_toserver.to_string(),

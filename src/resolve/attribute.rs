@@ -387,7 +387,7 @@ impl Resolver {
                         .and_then(|n| self.name(EvidenceKind::HttpHost, &n)),
                 }
             }
-            AppBody::Dns(_) => None,
+            AppBody::Dns(_) | AppBody::HostId(_) => None,
         }
     }
 

@@ -67,8 +67,9 @@ foreign_jurisdictions = "all-but-home"
 
 # Countries to which data may be sent without "leaving the home country".
 # A destination whose country cannot be determined counts as abroad, since
-# it cannot be shown to stay home. To allow, for example, the whole EU, list
-# every member state.
+# it cannot be shown to stay home. Groups may be named: "EU" (the 27 member
+# states) and "EEA" (the EU with Iceland, Liechtenstein and Norway), e.g.
+# ["DE", "EU"].
 allowed_destination_countries = ["{HOME}"]
 
 # A directory of your own vendor catalog files (same format as the built-in

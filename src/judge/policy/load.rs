@@ -165,11 +165,26 @@ impl Ctx<'_> {
 
     /// Codes of a list, upper-cased, duplicates dropped.
     fn countries(&self, list: &[Spanned<String>]) -> Result<Vec<String>, PolicyError> {
+        self.countries_or_groups(list, false)
+    }
+
+    /// Codes of a list where a group (`EU`, `EEA`) may stand for its
+    /// members when `groups`; upper-cased, duplicates dropped.
+    fn countries_or_groups(
+        &self,
+        list: &[Spanned<String>],
+        groups: bool,
+    ) -> Result<Vec<String>, PolicyError> {
         let mut out: Vec<String> = Vec::with_capacity(list.len());
         for s in list {
-            let cc = self.country(s)?;
-            if !out.contains(&cc) {
-                out.push(cc);
+            let codes = match country::group(s.get_ref()).filter(|_| groups) {
+                Some(members) => members.into_iter().map(str::to_owned).collect(),
+                None => vec![self.country(s)?],
+            };
+            for cc in codes {
+                if !out.contains(&cc) {
+                    out.push(cc);
+                }
             }
         }
         Ok(out)
@@ -287,7 +302,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
 
     let allowed_destination_countries = match raw.allowed_destination_countries {
         None => vec![home_country.clone()],
-        Some(list) => ctx.countries(&list)?,
+        Some(list) => ctx.countries_or_groups(&list, true)?,
     };
 
     let mut severity = SeverityRules::default();

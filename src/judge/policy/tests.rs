@@ -519,7 +519,7 @@ fn bad_countries_name_their_line() {
     let (_, msg) = error("home_country = \"DE\"\nforeign_jurisdictions = [\"US\",\n \"EU\"]\n");
     assert_eq!(
         msg,
-        "policy.toml:3: unknown country code 'EU' (the EU is not a country: list its member states)"
+        "policy.toml:3: unknown country code 'EU' (a group, not a country: list its member states here (groups are allowed in allowed_destination_countries))"
     );
 
     let (_, msg) = error("home_country = \"DE\"\nforeign_jurisdictions = [\"US\", \"de\"]\n");
@@ -730,4 +730,28 @@ fn catalog_extra_is_read_and_resolved_against_the_policy_file() {
         .unwrap_err()
         .to_string()
         .starts_with("p.toml:2: empty `catalog_extra`"));
+}
+
+#[test]
+fn country_groups_in_allowed_destinations() {
+    let p = Policy::from_toml(
+        "home_country = \"DE\"\nallowed_destination_countries = [\"eu\", \"NO\", \"DE\"]\n",
+        "policy.toml",
+    )
+    .unwrap();
+    let allowed = p.allowed_destination_countries();
+    assert_eq!(
+        allowed.len(),
+        28,
+        "27 EU members and Norway, DE once: {allowed:?}"
+    );
+    assert!(p.destination_allowed(Some("FR")) && p.destination_allowed(Some("no")));
+    assert!(!p.destination_allowed(Some("GB")) && !p.destination_allowed(Some("CH")));
+    let eea = Policy::from_toml(
+        "home_country = \"FR\"\nallowed_destination_countries = [\"EEA\"]\n",
+        "p",
+    )
+    .unwrap();
+    assert_eq!(eea.allowed_destination_countries().len(), 30);
+    assert!(eea.destination_allowed(Some("IS")) && !eea.destination_allowed(Some("US")));
 }

@@ -2,8 +2,8 @@
 //! (with file and line) instead of failing, so `check` can list them all.
 use super::check::{CheckIssue, IssueKind, Severity};
 use super::model::{
-    Confidence, Endpoint, EndpointKind, OwnedAsn, OwnedDomain, Product, Purpose, Vendor,
-    WebPresence,
+    Confidence, Endpoint, EndpointKind, OwnedAsn, OwnedDomain, Product, ProductKind, Purpose,
+    Vendor, WebPresence,
 };
 use super::names;
 use super::platforms;
@@ -89,6 +89,7 @@ struct RawAsn {
 #[serde(deny_unknown_fields)]
 struct RawProduct {
     name: Spanned<String>,
+    kind: Option<Spanned<String>>,
     notes: Option<String>,
     #[serde(default)]
     endpoint: Vec<RawEndpoint>,
@@ -204,6 +205,21 @@ pub(crate) fn parse_file(
                 ),
             );
         }
+        let kind = match &rp.kind {
+            None => ProductKind::Unspecified,
+            Some(k) => ProductKind::parse(k.get_ref()).unwrap_or_else(|| {
+                issue(
+                    lines.line(k.span().start),
+                    IssueKind::Malformed,
+                    format!(
+                        "product kind {:?} is not one of: {}",
+                        k.get_ref(),
+                        ProductKind::ALL.map(ProductKind::as_str).join(", ")
+                    ),
+                );
+                ProductKind::Unspecified
+            }),
+        };
         let mut endpoints = Vec::with_capacity(rp.endpoint.len());
         for re in rp.endpoint {
             if let Some(ep) = build_endpoint(re, &lines, &mut issue) {
@@ -212,6 +228,7 @@ pub(crate) fn parse_file(
         }
         products.push(Product {
             name: rp.name.into_inner(),
+            kind,
             notes: rp.notes,
             line: pline,
             endpoints,

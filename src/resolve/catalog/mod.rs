@@ -24,8 +24,8 @@ pub mod platforms;
 pub use check::{CheckIssue, IssueKind, Severity};
 pub use load::LoadError;
 pub use model::{
-    Confidence, Endpoint, EndpointId, EndpointKind, Match, OwnedAsn, OwnedDomain, Product, Purpose,
-    Tier, Vendor, VendorSummary, WebPresence, UNIDENTIFIED_PRODUCT,
+    Confidence, Endpoint, EndpointId, EndpointKind, Match, OwnedAsn, OwnedDomain, Product,
+    ProductKind, Purpose, Tier, Vendor, VendorSummary, WebPresence, UNIDENTIFIED_PRODUCT,
 };
 
 use index::Index;

@@ -92,6 +92,9 @@ pub struct OwnedAsn {
 pub struct Product {
     /// As the vendor names it, e.g. "Falcon", "Defender for Endpoint".
     pub name: String,
+    /// What kind of product it is: what a domestic product must be to
+    /// replace it. Unspecified (the default) never counts as a replacement.
+    pub kind: ProductKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     pub line: u32,
@@ -181,6 +184,70 @@ pub enum Purpose {
     Console,
     /// The vendor names the endpoint without saying what it carries.
     Unspecified,
+}
+
+/// The kind of a security product (`kind` of a `[[product]]`). Antivirus,
+/// EPP and EDR agents are one kind: each replaces the others on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductKind {
+    /// Antivirus, endpoint protection platform, EDR/XDR agent.
+    EndpointProtection,
+    /// Network firewall, IPS, secure gateway appliance.
+    Firewall,
+    /// SASE / secure web gateway / DNS filtering / ZTNA client or service.
+    NetworkSecurity,
+    /// Mail gateway or mail security service.
+    EmailSecurity,
+    /// Identity, MFA, privileged access.
+    Identity,
+    /// Web application firewall, bot and DDoS protection.
+    WebApplicationSecurity,
+    /// Vulnerability and posture scanning agents, cloud security posture.
+    VulnerabilityManagement,
+    /// Log management, SIEM, SOC platforms.
+    Siem,
+    /// OT / IoT / medical device security.
+    OtSecurity,
+    /// The catalog does not say.
+    #[default]
+    Unspecified,
+}
+
+impl ProductKind {
+    pub const ALL: [ProductKind; 10] = [
+        ProductKind::EndpointProtection,
+        ProductKind::Firewall,
+        ProductKind::NetworkSecurity,
+        ProductKind::EmailSecurity,
+        ProductKind::Identity,
+        ProductKind::WebApplicationSecurity,
+        ProductKind::VulnerabilityManagement,
+        ProductKind::Siem,
+        ProductKind::OtSecurity,
+        ProductKind::Unspecified,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProductKind::EndpointProtection => "endpoint_protection",
+            ProductKind::Firewall => "firewall",
+            ProductKind::NetworkSecurity => "network_security",
+            ProductKind::EmailSecurity => "email_security",
+            ProductKind::Identity => "identity",
+            ProductKind::WebApplicationSecurity => "web_application_security",
+            ProductKind::VulnerabilityManagement => "vulnerability_management",
+            ProductKind::Siem => "siem",
+            ProductKind::OtSecurity => "ot_security",
+            ProductKind::Unspecified => "unspecified",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ProductKind> {
+        ProductKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+    /// The kind as the inventory stores it: none when unspecified.
+    pub fn category(self) -> Option<&'static str> {
+        (self != ProductKind::Unspecified).then_some(self.as_str())
+    }
 }
 
 impl Purpose {

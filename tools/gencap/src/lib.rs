@@ -21,6 +21,7 @@ pub mod fingerprint;
 pub mod frame;
 pub mod hostile;
 pub mod pcap;
+pub mod programme;
 pub mod quic;
 pub mod rng;
 pub mod tls;

@@ -59,6 +59,16 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "enterprise")]
         mix: MixArg,
     },
+    /// The removal programme (issue 13): week N (1-4) of an office dropping its foreign
+    /// security agents: DHCP leases, pings, agents' TLS hellos (see src/programme.rs).
+    Programme {
+        /// Week, 1 to 4.
+        #[arg(long)]
+        week: u8,
+        /// Output capture path (classic pcap).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// The hostile-input suite: floods, cost bombs, damaged gzip, odd encapsulation, each
     /// around one catalogued connection that must survive (what tests/hostile.rs replays).
     Hostile {
@@ -171,6 +181,10 @@ fn run(cli: Cli) -> Result<(), GenError> {
                 "gencap bench: generated in {secs:.2} s ({:.2} M packets/s)",
                 stats.packets as f64 / secs.max(1e-9) / 1e6
             );
+        }
+        Cmd::Programme { week, output } => {
+            std::fs::write(&output, gencap::programme::week(week)?)?;
+            eprintln!("gencap programme: week {week} -> {}", output.display());
         }
     }
     Ok(())
