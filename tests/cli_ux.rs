@@ -32,7 +32,8 @@ fn help_lists_the_exit_codes_and_hides_benchmark_flags() {
         "Exit codes:",
         "  0  success",
         "  2  usage error: unknown option, missing or bad value",
-        "  3  catalog match: at least one name or address matched nothing",
+        "  3  replay: stopped by SIGTERM/SIGINT (output complete for what was read before the",
+        "     name or address matched nothing",
     ] {
         assert!(text.contains(line), "{line:?} not in --help:\n{text}");
     }

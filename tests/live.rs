@@ -318,6 +318,12 @@ fn replayed_like_replay(capture: &str, tag: &str) {
         .filter(|e| e["event_type"] == "flow" && e["flow"]["reason"] == "shutdown")
         .count();
     assert!(ended_shutdown > 0);
+    // Every event names the interface it was captured on (the workers write
+    // this field into their EVE heads, from the engine's input names).
+    let named = format!("live:{}", pair.if_b);
+    for e in live.iter().filter(|e| e["event_type"] != "stats") {
+        assert_eq!(e["pcap_filename"], named.as_str(), "{e}");
+    }
 }
 
 #[test]

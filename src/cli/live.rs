@@ -295,6 +295,9 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     }
 
     let mut cfg = ReplayConfig::new(Vec::new());
+    // The workers write `pcap_filename` into each EVE head: the same name
+    // as the writer's.
+    cfg.file_names = vec![what.clone()];
     if let Some(w) = a.workers {
         cfg.workers = usize::from(w);
     }

@@ -34,6 +34,9 @@ use crate::output::RunStats;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+/// The largest round (bytes of EVE heads) kept for reuse.
+const POOLED_ROUND_MAX: usize = 1 << 20;
+
 /// Settings of one replay.
 #[derive(Clone, Debug)]
 pub struct ReplayConfig {
@@ -250,7 +253,12 @@ pub fn run_with<S: PacketSource + 'static>(
         // Back to their workers, which clear them (freeing the records on
         // the thread that made them).
         for (r, tx) in rounds.drain(..).zip(&pool_txs) {
-            let _ = tx.try_send(r);
+            // A round grown by a burst (a flood's evictions) is freed, not
+            // kept: pooled rounds would otherwise hold the burst's memory for
+            // the rest of the run, outside the memory budget.
+            if r.heads.capacity() <= POOLED_ROUND_MAX {
+                let _ = tx.try_send(r);
+            }
         }
         if let Err(e) = round_done(clock) {
             sink_error = Some(e);
