@@ -299,11 +299,24 @@ fn tally<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> (BTreeMap<String, u32
     (m, stats)
 }
 
-fn check(what: &str, rep: u64, want: &BTreeMap<String, u32>, got: (BTreeMap<String, u32>, u32)) {
+/// The syslog sink's batch in this test: what a kill between a write and
+/// the recorded position may send again.
+const SYSLOG_BATCH: usize = 4;
+
+/// `resent_at_most`: records a kill may deliver twice (0 for the sinks that
+/// acknowledge; one batch for TCP syslog, whose only acknowledgement is the
+/// kernel taking the write: docs/sinks.md).
+fn check(
+    what: &str,
+    rep: u64,
+    want: &BTreeMap<String, u32>,
+    got: (BTreeMap<String, u32>, u32),
+    resent_at_most: usize,
+) {
     let (got, stats) = got;
     let dups: Vec<_> = got.iter().filter(|(_, &n)| n > 1).collect();
     assert!(
-        dups.is_empty(),
+        dups.len() <= resent_at_most && dups.iter().all(|(_, &n)| n == 2),
         "{what}, repetition {rep}: duplicates {dups:?}"
     );
     let missing: Vec<_> = want.keys().filter(|k| !got.contains_key(*k)).collect();
@@ -374,7 +387,7 @@ url = "tcp://127.0.0.1:{syslog_port}"
 events = "all"
 format = "eve"
 app_name = "{tag}"
-batch = 4
+batch = {SYSLOG_BATCH}
 "#,
                 spool = dir.path().join("spool").display(),
             ),
@@ -425,10 +438,22 @@ batch = 4
             .cloned()
             .unwrap_or_default();
         let docs: Vec<Vec<u8>> = docs.iter().map(|d| d.to_string().into_bytes()).collect();
-        check("_bulk", rep, &want, tally(docs.iter().map(Vec::as_slice)));
+        check(
+            "_bulk",
+            rep,
+            &want,
+            tally(docs.iter().map(Vec::as_slice)),
+            0,
+        );
 
         let list = redis_list(redis_port, &tag);
-        check("redis", rep, &want, tally(list.iter().map(Vec::as_slice)));
+        check(
+            "redis",
+            rep,
+            &want,
+            tally(list.iter().map(Vec::as_slice)),
+            0,
+        );
 
         let msgs = wait_for(30, "rsyslogd to write every message", || {
             let m = syslog_messages(&syslog_out, &tag);
@@ -439,6 +464,7 @@ batch = 4
             rep,
             &want,
             tally(msgs.iter().map(String::as_bytes)),
+            SYSLOG_BATCH,
         );
     }
     stop.store(true, Ordering::SeqCst);

@@ -92,7 +92,7 @@ pub enum Command {
     /// Capture on network interfaces (a tap or SPAN port) as a sensor:
     /// streamed alerts, periodic stats, SIGHUP reload, graceful SIGTERM.
     #[command(after_help = concat!("Examples:
-  sudo phonehome live -i eth1 --eve /var/log/phonehome/eve.json --metrics 127.0.0.1:9750
+  phonehome live -i eth1 --eve /var/log/phonehome/eve.json --metrics 127.0.0.1:9750
   phonehome live -i eth1 -i eth2 --bpf 'not port 22' --workers 2 --user phonehome
   tcpdump -U -w - -i eth1 | phonehome live -r - --eve -
 
