@@ -2,7 +2,7 @@
 //! text and attribute value (host names, SNI, certificate names and vendor
 //! strings come off the wire) is escaped by construction.
 
-use super::model::{kind_label, Inventory, Row};
+use super::model::{human_bytes, kind_label, Inventory, Row};
 use super::programme::{Programme, Ranked};
 use super::svg;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -275,22 +275,6 @@ fn sources(inv: &Inventory) -> Markup {
                 }
             }
         }
-    }
-}
-
-/// Bytes as a reader takes them in.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS.get(u).copied().unwrap_or("B"))
     }
 }
 

@@ -244,7 +244,7 @@ pub fn ranking(inv: &Inventory) -> Vec<Ranked> {
             let abroad_text = if a.sends_abroad {
                 format!(
                     "sends {} abroad ({})",
-                    super::page::human_bytes(a.bytes),
+                    super::model::human_bytes(a.bytes),
                     countries.join(", ")
                 )
             } else {
