@@ -32,16 +32,6 @@ impl Round {
         self.ends.clear();
     }
 
-    /// What the round's buffers hold in memory, by capacity (so clearing it
-    /// for reuse does not change it): its events with their boxed records,
-    /// and the heads.
-    fn bytes(&self) -> u64 {
-        let per_event =
-            std::mem::size_of::<Event>() + std::mem::size_of::<crate::flow::FlowRecord>();
-        (self.events.capacity() * per_event + self.heads.capacity() + self.ends.capacity() * 4)
-            as u64
-    }
-
     /// Sorts the events by key and writes their heads.
     fn finish(&mut self, names: &[String]) {
         self.events.sort_unstable_by_key(|e| e.key);
@@ -146,9 +136,6 @@ pub fn run(setup: Setup) {
         progress,
         counters,
     } = setup;
-    let mine = counters
-        .as_ref()
-        .and_then(|c| c.workers.get(me).map(|_| Arc::clone(c)));
     // Flows created, as last added to `progress`.
     let mut counted_flows = 0;
     let fresh = |pool: &Receiver<Round>| {
@@ -156,12 +143,6 @@ pub fn run(setup: Setup) {
         r.clear();
         r
     };
-    // Rounds are events in flight: their growth is taken from the global
-    // memory budget (issue 12), so that a burst of ended flows, whose heads
-    // now exist together, makes the tables shed instead of the process
-    // outgrowing --memory-limit. A round dropped on the way is never given
-    // back: the count errs on the safe side.
-    let account = |had: u64, r: &Round| crate::base::budget::global().adjust(had, r.bytes());
     let mut table: FlowTable<AppState> = FlowTable::new(cfg);
     let mut dstats = DecodeStats::default();
     let mut ended: Vec<Ended<AppState>> = Vec::new();
@@ -169,7 +150,6 @@ pub fn run(setup: Setup) {
     let mut stream = StreamStats::default();
     for job in jobs {
         let mut round = fresh(&pool);
-        let had = round.bytes();
         let events = &mut round.events;
         let mut ticks = job.ticks.iter().peekable();
         for (pos, &slot) in job.slots.iter().enumerate() {
@@ -256,7 +236,7 @@ pub fn run(setup: Setup) {
             .fetch_add(created.saturating_sub(counted_flows), Ordering::Relaxed);
         counted_flows = created;
         drop(job);
-        if let Some(c) = mine.as_ref().and_then(|c| c.workers.get(me)) {
+        if let Some(c) = counters.as_ref().and_then(|c| c.workers.get(me)) {
             use std::sync::atomic::Ordering::Relaxed;
             let st = table.stats();
             c.flows_active.store(table.len() as u64, Relaxed);
@@ -265,19 +245,16 @@ pub fn run(setup: Setup) {
             c.flows_timed_out.store(st.ended_timeout, Relaxed);
         }
         round.finish(&names);
-        account(had, &round);
         if out.send(Output::Events(round, clock)).is_err() {
             return;
         }
     }
     let mut round = fresh(&pool);
-    let had = round.bytes();
     table.flush(&mut ended);
     for e in ended.drain(..) {
         close_flow(e, &mut round.events, &mut stream);
     }
     round.finish(&names);
-    account(had, &round);
     let _ = out.send(Output::Done {
         events: round,
         decode: Box::new(dstats),
