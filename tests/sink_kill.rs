@@ -1,9 +1,11 @@
 //! Exactly-once delivery across a crash: `phonehome replay` is killed with
 //! SIGKILL at random moments while it delivers to real receivers (an HTTP
-//! receiver speaking Elasticsearch `_bulk`, a private redis-server, a
-//! private rsyslogd over TCP), then the same replay is run again, as an
-//! operator restarts a job. Twenty times: what arrived, over both runs, is
-//! exactly the EVE file's events, each once.
+//! receiver speaking Elasticsearch `_bulk` and Splunk HEC, a private
+//! redis-server, a private rsyslogd over TCP), then the same replay is run
+//! again, as an operator restarts a job. Twenty times: what arrived, over
+//! both runs, is exactly the EVE file's events, each once (HEC: at least
+//! once, a copy only of one resent request; TCP syslog: at most one record
+//! twice).
 //!
 //! redis-server and rsyslogd must be installed (scripts/test installs them):
 //! a missing one fails this test, it does not skip it.
@@ -14,14 +16,14 @@
     clippy::panic
 )]
 mod common;
+#[path = "common/receivers.rs"]
+mod receivers;
 
+use receivers::{free_port, wait_for, HttpReceiver, Received, RedisServer, Rsyslog};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,35 +31,6 @@ const REPETITIONS: u64 = 20;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn need(program: &str, package: &str) -> PathBuf {
-    for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"] {
-        let p = Path::new(dir).join(program);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("{program} is not installed: this test needs a real one (apt-get install {package}; scripts/test installs it)");
-}
-
-fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// xorshift64*: kill moments reproducible from the repetition number.
@@ -70,214 +43,6 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
-}
-
-// ------------------------------------------------------------ _bulk receiver
-
-/// Documents by index, in arrival order, kept once per `_id` (a second
-/// `create` of an id is answered 409, as Elasticsearch does). Each request
-/// is answered after a short pause, so that delivery takes a while.
-#[derive(Default)]
-struct Bulk {
-    docs: BTreeMap<String, Vec<Value>>,
-    ids: std::collections::HashSet<(String, String)>,
-    conflicts: u64,
-}
-
-fn serve_bulk(c: TcpStream, got: Arc<Mutex<Bulk>>, stop: Arc<AtomicBool>) {
-    c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-    let mut r = BufReader::new(c.try_clone().unwrap());
-    let mut w = c;
-    loop {
-        let mut line = String::new();
-        loop {
-            if stop.load(Ordering::SeqCst) {
-                return;
-            }
-            match r.read_line(&mut line) {
-                Ok(0) => return,
-                Ok(_) if line.ends_with('\n') => break,
-                Ok(_) => {}
-                Err(e)
-                    if e.kind() == std::io::ErrorKind::WouldBlock
-                        || e.kind() == std::io::ErrorKind::TimedOut => {}
-                Err(_) => return,
-            }
-        }
-        r.get_ref()
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let mut len = 0usize;
-        loop {
-            let mut h = String::new();
-            if r.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-        }
-        let mut body = vec![0u8; len];
-        if r.read_exact(&mut body).is_err() {
-            return;
-        }
-        r.get_ref()
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(15));
-        let text = String::from_utf8(body).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        let mut items = Vec::new();
-        {
-            let mut g = got.lock().unwrap();
-            for pair in lines.chunks(2) {
-                let action: Value = serde_json::from_str(pair[0]).unwrap();
-                let index = action["create"]["_index"].as_str().unwrap().to_string();
-                let id = action["create"]["_id"].as_str().unwrap().to_string();
-                if g.ids.insert((index.clone(), id)) {
-                    let doc: Value = serde_json::from_str(pair[1]).unwrap();
-                    g.docs.entry(index).or_default().push(doc);
-                    items.push(serde_json::json!({"create": {"status": 201}}));
-                } else {
-                    g.conflicts += 1;
-                    items.push(serde_json::json!({"create": {"status": 409,
-                        "error": {"type": "version_conflict_engine_exception"}}}));
-                }
-            }
-        }
-        let errors = items.iter().any(|i| i["create"]["status"] != 201);
-        let answer = serde_json::json!({"took": 1, "errors": errors, "items": items}).to_string();
-        let resp = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
-            answer.len()
-        );
-        if w.write_all(resp.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
-
-fn start_bulk(got: Arc<Mutex<Bulk>>, stop: Arc<AtomicBool>) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    l.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        while !stop.load(Ordering::SeqCst) {
-            match l.accept() {
-                Ok((c, _)) => {
-                    c.set_nonblocking(false).unwrap();
-                    let (g, s) = (Arc::clone(&got), Arc::clone(&stop));
-                    std::thread::spawn(move || serve_bulk(c, g, s));
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
-        }
-    });
-    port
-}
-
-// ------------------------------------------------------------ redis, rsyslog
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn redis_query(port: u16, args: &[&[u8]]) -> std::io::Result<phonehome::sink::redis::Reply> {
-    let mut c = TcpStream::connect(("127.0.0.1", port))?;
-    c.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut out = Vec::new();
-    phonehome::sink::redis::command(&mut out, args);
-    c.write_all(&out)?;
-    phonehome::sink::redis::read_reply(&mut BufReader::new(c))
-}
-
-fn start_redis(dir: &Path) -> (Daemon, u16) {
-    let port = free_port();
-    let child = Command::new(need("redis-server", "redis-server"))
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--dir", dir.to_str().unwrap(), "--save", ""])
-        .args(["--daemonize", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let d = Daemon(child);
-    wait_for(20, "redis-server to answer", || {
-        redis_query(port, &[b"PING"]).ok().map(|_| ())
-    });
-    (d, port)
-}
-
-fn redis_list(port: u16, key: &str) -> Vec<Vec<u8>> {
-    use phonehome::sink::redis::Reply;
-    match redis_query(port, &[b"LRANGE", key.as_bytes(), b"0", b"-1"]).unwrap() {
-        Reply::Array(Some(items)) => items
-            .into_iter()
-            .map(|r| match r {
-                Reply::Bulk(Some(b)) => b,
-                o => panic!("unexpected item {o:?}"),
-            })
-            .collect(),
-        o => panic!("unexpected LRANGE reply {o:?}"),
-    }
-}
-
-/// A private rsyslogd on a TCP port writing `app-name|msg` per message.
-fn start_rsyslog(dir: &Path) -> (Daemon, u16, PathBuf) {
-    let tcp = free_port();
-    let conf = dir.join("rsyslog.conf");
-    let work = dir.join("work");
-    let out = dir.join("out.log");
-    std::fs::create_dir_all(&work).unwrap();
-    std::fs::write(
-        &conf,
-        format!(
-            r#"global(workDirectory="{work}" maxMessageSize="256k")
-module(load="imtcp")
-input(type="imtcp" port="{tcp}" address="127.0.0.1")
-template(name="m" type="string" string="%app-name%|%msg%\n")
-*.* action(type="omfile" file="{out}" template="m")
-"#,
-            work = work.display(),
-            out = out.display(),
-        ),
-    )
-    .unwrap();
-    let child = Command::new(need("rsyslogd", "rsyslog"))
-        .args(["-n", "-f"])
-        .arg(&conf)
-        .arg("-i")
-        .arg(dir.join("rsyslogd.pid"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let d = Daemon(child);
-    wait_for(20, "rsyslogd to listen", || {
-        TcpStream::connect(("127.0.0.1", tcp)).is_ok().then_some(())
-    });
-    (d, tcp, out)
-}
-
-fn syslog_messages(out: &Path, app: &str) -> Vec<String> {
-    let prefix = format!("{app}|");
-    std::fs::read_to_string(out)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.strip_prefix(&prefix))
-        .map(|m| m.trim_start().to_string())
-        .collect()
 }
 
 // ------------------------------------------------------------ the test
@@ -299,13 +64,14 @@ fn tally<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> (BTreeMap<String, u32
     (m, stats)
 }
 
-/// The syslog sink's batch in this test: what a kill between a write and
-/// the recorded position may send again.
-const SYSLOG_BATCH: usize = 4;
+/// Records per request or batch in this test.
+const BATCH: usize = 4;
 
-/// `resent_at_most`: records a kill may deliver twice (0 for the sinks that
-/// acknowledge; one batch for TCP syslog, whose only acknowledgement is the
-/// kernel taking the write: docs/sinks.md).
+/// `resent_at_most`: records a kill may deliver twice (docs/sinks.md): 0 for
+/// `_bulk` and Redis; one record for TCP syslog, whose only acknowledgement
+/// is the kernel taking the write and whose position is noted after each
+/// record; one request (`BATCH` records) for HEC, which has no idempotent
+/// write.
 fn check(
     what: &str,
     rep: u64,
@@ -343,11 +109,13 @@ fn kill_9_at_random_moments_then_a_restart_delivers_every_event_once() {
     let syslog_dir = daemons.path().join("syslog");
     std::fs::create_dir_all(&redis_dir).unwrap();
     std::fs::create_dir_all(&syslog_dir).unwrap();
-    let (_redis, redis_port) = start_redis(&redis_dir);
-    let (_rsyslog, syslog_port, syslog_out) = start_rsyslog(&syslog_dir);
-    let bulk = Arc::new(Mutex::new(Bulk::default()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let bulk_port = start_bulk(Arc::clone(&bulk), Arc::clone(&stop));
+    let redis = RedisServer::start(free_port(), &redis_dir);
+    let redis_port = redis.port;
+    let rsyslog = Rsyslog::start(&syslog_dir, free_port(), free_port());
+    let syslog_port = rsyslog.tcp;
+    let got = Arc::new(Mutex::new(Received::default()));
+    let http = HttpReceiver::start_slow(0, Arc::clone(&got), Duration::from_millis(15));
+    let bulk_port = http.port();
     let capture = root().join("captures/demo.pcap");
     let bin = env!("CARGO_BIN_EXE_phonehome");
 
@@ -355,6 +123,7 @@ fn kill_9_at_random_moments_then_a_restart_delivers_every_event_once() {
     let mut full = Duration::ZERO;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut kills_mid_delivery = 0;
+    let mut hec_copies = 0;
     for rep in 0..=REPETITIONS {
         let dir = tempfile::tempdir().unwrap();
         let eve = dir.path().join("eve.json");
@@ -374,6 +143,13 @@ format = "eve"
 batch = 4
 
 [[sink]]
+type = "hec"
+url = "http://127.0.0.1:{bulk_port}"
+token = "T0KEN"
+index = "{tag}"
+batch = {BATCH}
+
+[[sink]]
 type = "redis"
 url = "redis://127.0.0.1:{redis_port}/0"
 key = "{tag}"
@@ -387,7 +163,7 @@ url = "tcp://127.0.0.1:{syslog_port}"
 events = "all"
 format = "eve"
 app_name = "{tag}"
-batch = {SYSLOG_BATCH}
+batch = {BATCH}
 "#,
                 spool = dir.path().join("spool").display(),
             ),
@@ -430,14 +206,13 @@ batch = {SYSLOG_BATCH}
         assert!(want.len() > 100, "{} events", want.len());
         let total = want.len() + 1;
 
-        let docs = bulk
+        let docs: Vec<Vec<u8>> = got
             .lock()
             .unwrap()
-            .docs
-            .get(&tag)
-            .cloned()
-            .unwrap_or_default();
-        let docs: Vec<Vec<u8>> = docs.iter().map(|d| d.to_string().into_bytes()).collect();
+            .bulk_docs(&tag)
+            .iter()
+            .map(|d| d.to_string().into_bytes())
+            .collect();
         check(
             "_bulk",
             rep,
@@ -446,7 +221,7 @@ batch = {SYSLOG_BATCH}
             0,
         );
 
-        let list = redis_list(redis_port, &tag);
+        let list = redis.list(&tag);
         check(
             "redis",
             rep,
@@ -456,7 +231,7 @@ batch = {SYSLOG_BATCH}
         );
 
         let msgs = wait_for(30, "rsyslogd to write every message", || {
-            let m = syslog_messages(&syslog_out, &tag);
+            let m = rsyslog.messages(&tag);
             (m.len() >= total).then_some(m)
         });
         check(
@@ -464,14 +239,47 @@ batch = {SYSLOG_BATCH}
             rep,
             &want,
             tally(msgs.iter().map(String::as_bytes)),
-            SYSLOG_BATCH,
+            1,
         );
+
+        // HEC: at least once; a copy is a resent request, under the same ids.
+        let hec: Vec<Value> = got
+            .lock()
+            .unwrap()
+            .hec_events(&tag)
+            .into_iter()
+            .cloned()
+            .collect();
+        let events: Vec<Vec<u8>> = hec
+            .iter()
+            .map(|v| v["event"].to_string().into_bytes())
+            .collect();
+        check(
+            "hec",
+            rep,
+            &want,
+            tally(events.iter().map(Vec::as_slice)),
+            BATCH,
+        );
+        let mut ids: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+        for v in &hec {
+            let id = v["fields"]["phonehome_record_id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            ids.entry(v["event"].to_string()).or_default().insert(id);
+        }
+        assert!(
+            ids.values().all(|s| s.len() == 1),
+            "hec, repetition {rep}: a copy under another record id"
+        );
+        hec_copies += events.len() - ids.len();
     }
-    stop.store(true, Ordering::SeqCst);
+    drop(http);
     eprintln!(
-        "{REPETITIONS} kills within a {:.2}s run, {kills_mid_delivery} after the sinks had started; _bulk conflicts (resends kept once): {}",
+        "{REPETITIONS} kills within a {:.2}s run, {kills_mid_delivery} after the sinks had started; _bulk conflicts (resends kept once): {}; HEC copies (resent requests): {hec_copies}",
         full.as_secs_f64(),
-        bulk.lock().unwrap().conflicts
+        got.lock().unwrap().conflicts
     );
     assert!(
         kills_mid_delivery >= REPETITIONS / 4,

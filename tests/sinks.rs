@@ -12,63 +12,25 @@
     clippy::panic
 )]
 mod common;
+#[path = "common/receivers.rs"]
+mod receivers;
 
 use phonehome::judge::policy::{FindingKind, Severity};
 use phonehome::judge::{Confidence, Destination, Evidence, Finding};
 use phonehome::resolve::catalog::Tier;
 use phonehome::resolve::EvidenceKind;
 use phonehome::sink::config::{Dest, FileFormat, RedisMode, SyslogAddr, SyslogBody};
-use phonehome::sink::redis::{command, read_reply, Reply};
+use phonehome::sink::redis::Reply;
 use phonehome::sink::{Select, SinkSettings, SinkSpec, Sinks, Snapshot};
+use receivers::{free_port, wait_for, HttpReceiver, Received, RedisServer, Rsyslog};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn need(program: &str, package: &str) -> PathBuf {
-    for dir in [
-        "/usr/sbin",
-        "/usr/bin",
-        "/sbin",
-        "/bin",
-        "/usr/local/bin",
-        "/usr/local/sbin",
-    ] {
-        let p = Path::new(dir).join(program);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("{program} is not installed: these tests need a real one (apt-get install {package}; scripts/test installs it)");
-}
-
-/// Polls `f` until it returns Some, for at most `secs`.
-fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Finding number `i`: vendor `Vendor<i>` on host 10.0.<i/250>.<i%250+1>.
@@ -158,167 +120,6 @@ fn snap(s: &Sinks, name: &str) -> Snapshot {
 
 // ---------------------------------------------------------------- HTTP receiver
 
-#[derive(Default)]
-struct Received {
-    /// HEC events, in arrival order.
-    hec: Vec<Value>,
-    /// `_bulk` documents by arrival, with their `_id`.
-    bulk: Vec<(String, Value)>,
-    bulk_ids: HashSet<String>,
-    /// Bulk items answered 409 (already there).
-    conflicts: u64,
-    unauthorized: u64,
-}
-
-/// A small HTTP/1.1 server: `/services/collector/event` (HEC, token
-/// "T0KEN") and `/_bulk`. Stopping it closes the listener and every
-/// connection after the request in progress is answered.
-struct Receiver {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Receiver {
-    fn start(port: u16, got: Arc<Mutex<Received>>) -> Receiver {
-        let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
-        let port = l.local_addr().unwrap().port();
-        l.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (g, st) = (got, Arc::clone(&stop));
-        let thread = std::thread::spawn(move || {
-            let mut conns = Vec::new();
-            while !st.load(Ordering::SeqCst) {
-                match l.accept() {
-                    Ok((c, _)) => {
-                        let (g, st) = (Arc::clone(&g), Arc::clone(&st));
-                        conns.push(std::thread::spawn(move || serve(c, &g, &st)));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-            drop(l);
-            for c in conns {
-                let _ = c.join();
-            }
-        });
-        Receiver {
-            port,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn stop(mut self) -> u16 {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-        self.port
-    }
-}
-
-fn serve(c: TcpStream, got: &Mutex<Received>, stop: &AtomicBool) {
-    c.set_nonblocking(false).unwrap();
-    c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-    let mut r = BufReader::new(c.try_clone().unwrap());
-    let mut w = c;
-    loop {
-        // Wait for a request line, checking for a stop between requests.
-        let mut line = String::new();
-        loop {
-            if stop.load(Ordering::SeqCst) {
-                return;
-            }
-            match r.read_line(&mut line) {
-                Ok(0) => return,
-                Ok(_) if line.ends_with('\n') => break,
-                Ok(_) => {}
-                Err(e)
-                    if e.kind() == std::io::ErrorKind::WouldBlock
-                        || e.kind() == std::io::ErrorKind::TimedOut => {}
-                Err(_) => return,
-            }
-        }
-        c_read_timeout(&r, Duration::from_secs(5));
-        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-        let mut len = 0usize;
-        let mut auth = String::new();
-        loop {
-            let mut h = String::new();
-            if r.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let (k, v) = h.split_once(':').unwrap_or((h, ""));
-            match k.to_ascii_lowercase().as_str() {
-                "content-length" => len = v.trim().parse().unwrap(),
-                "authorization" => auth = v.trim().to_string(),
-                _ => {}
-            }
-        }
-        let mut body = vec![0u8; len];
-        r.read_exact(&mut body).unwrap();
-        c_read_timeout(&r, Duration::from_millis(50));
-        let (status, answer) = {
-            let mut g = got.lock().unwrap();
-            if path == "/services/collector/event" {
-                if auth != "Splunk T0KEN" {
-                    g.unauthorized += 1;
-                    (401, r#"{"text":"Invalid token","code":4}"#.to_string())
-                } else {
-                    for v in serde_json::Deserializer::from_slice(&body).into_iter::<Value>() {
-                        g.hec.push(v.unwrap());
-                    }
-                    (200, r#"{"text":"Success","code":0}"#.to_string())
-                }
-            } else if path == "/_bulk" {
-                let text = String::from_utf8(body).unwrap();
-                let lines: Vec<&str> = text.lines().collect();
-                let mut items = Vec::new();
-                for pair in lines.chunks(2) {
-                    let action: Value = serde_json::from_str(pair[0]).unwrap();
-                    let id = action["create"]["_id"].as_str().unwrap().to_string();
-                    let doc: Value = serde_json::from_str(pair[1]).unwrap();
-                    if g.bulk_ids.insert(id.clone()) {
-                        g.bulk.push((id, doc));
-                        items.push(serde_json::json!({"create": {"status": 201}}));
-                    } else {
-                        g.conflicts += 1;
-                        items.push(serde_json::json!({"create": {"status": 409,
-                            "error": {"type": "version_conflict_engine_exception"}}}));
-                    }
-                }
-                let errors = items.iter().any(|i| i["create"]["status"] != 201);
-                (
-                    200,
-                    serde_json::json!({"took": 1, "errors": errors, "items": items}).to_string(),
-                )
-            } else {
-                (404, "{}".to_string())
-            }
-        };
-        let resp = format!(
-            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
-            answer.len()
-        );
-        if w.write_all(resp.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
-
-fn c_read_timeout(r: &BufReader<TcpStream>, d: Duration) {
-    r.get_ref().set_read_timeout(Some(d)).unwrap();
-}
-
 fn vendor_of_hec(v: &Value) -> String {
     v["event"]["phonehome"]["vendor"]
         .as_str()
@@ -333,7 +134,7 @@ fn vendors(n: std::ops::RangeInclusive<u32>) -> Vec<String> {
 #[test]
 fn http_receiver_down_mid_run_every_finding_once_in_order() {
     let got = Arc::new(Mutex::new(Received::default()));
-    let rx = Receiver::start(0, Arc::clone(&got));
+    let rx = HttpReceiver::start(0, Arc::clone(&got));
     let spool = tempfile::tempdir().unwrap();
     let mut s = Sinks::start(&settings(
         spool.path(),
@@ -377,7 +178,7 @@ fn http_receiver_down_mid_run_every_finding_once_in_order() {
     wait_for(20, "spooling", || {
         (snap(&s, "hec").spooled >= 20 && snap(&s, "elastic").spooled >= 20).then_some(())
     });
-    let rx = Receiver::start(port, Arc::clone(&got));
+    let rx = HttpReceiver::start(port, Arc::clone(&got));
     for i in 31..=40 {
         send_alert(&mut s, i);
     }
@@ -397,15 +198,15 @@ fn http_receiver_down_mid_run_every_finding_once_in_order() {
     let seqs: Vec<u64> = g
         .bulk
         .iter()
-        .map(|(_, d)| d["event"]["sequence"].as_u64().unwrap())
+        .map(|b| b.doc["event"]["sequence"].as_u64().unwrap())
         .collect();
     assert_eq!(
         seqs,
         (1..=40).collect::<Vec<u64>>(),
         "_bulk: each once, in order"
     );
-    assert_eq!(g.bulk[0].1["event"]["kind"], "alert");
-    assert_eq!(g.bulk[39].1["phonehome"]["vendor"], "Vendor40");
+    assert_eq!(g.bulk[0].doc["event"]["kind"], "alert");
+    assert_eq!(g.bulk[39].doc["phonehome"]["vendor"], "Vendor40");
     for (name, c) in [("hec", &hec), ("elastic", &el)] {
         assert_eq!(c.sent, 40, "{name}: {c:?}");
         assert!(c.spooled >= 20, "{name}: {c:?}");
@@ -432,7 +233,7 @@ fn http_receiver_down_mid_run_every_finding_once_in_order() {
 #[test]
 fn replay_to_hec_and_elastic_matches_the_eve_file() {
     let got = Arc::new(Mutex::new(Received::default()));
-    let rx = Receiver::start(0, Arc::clone(&got));
+    let rx = HttpReceiver::start(0, Arc::clone(&got));
     let dir = tempfile::tempdir().unwrap();
     let eve = dir.path().join("eve.json");
     let ecs = dir.path().join("ecs.json");
@@ -547,7 +348,7 @@ fn undelivered_records_stay_spooled_for_the_next_run() {
     assert_eq!(last["stats"]["phonehome"]["sinks"]["hec"]["sent"], 0);
     // The receiver is back: the next run sends the spool first, then its own.
     let got = Arc::new(Mutex::new(Received::default()));
-    let rx = Receiver::start(port, Arc::clone(&got));
+    let rx = HttpReceiver::start(port, Arc::clone(&got));
     let e2 = dir.path().join("eve2.json");
     let a2 = args(&e2);
     let run = common::phonehome(&a2.iter().map(String::as_str).collect::<Vec<_>>());
@@ -591,94 +392,6 @@ fn undelivered_records_stay_spooled_for_the_next_run() {
 }
 
 // ---------------------------------------------------------------- redis
-
-struct RedisServer {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-    /// The default user's password (`requirepass`), sent before each query.
-    password: Option<String>,
-}
-
-impl RedisServer {
-    fn start(port: u16, dir: &Path) -> RedisServer {
-        RedisServer::start_with_password(port, dir, None)
-    }
-
-    fn start_with_password(port: u16, dir: &Path, password: Option<&str>) -> RedisServer {
-        let bin = need("redis-server", "redis-server");
-        let mut cmd = Command::new(bin);
-        if let Some(p) = password {
-            cmd.args(["--requirepass", p]);
-        }
-        let child = cmd
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                dir.to_str().unwrap(),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-                "--daemonize",
-                "no",
-                "--protected-mode",
-                "yes",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let r = RedisServer {
-            child,
-            port,
-            dir: dir.to_path_buf(),
-            password: password.map(String::from),
-        };
-        wait_for(20, "redis-server to answer", || match r.query(&[b"PING"]) {
-            Ok(Reply::Simple(s)) if s == "PONG" => Some(()),
-            _ => None,
-        });
-        r
-    }
-
-    fn query(&self, args: &[&[u8]]) -> std::io::Result<Reply> {
-        let mut c = TcpStream::connect(("127.0.0.1", self.port))?;
-        c.set_read_timeout(Some(Duration::from_secs(5)))?;
-        let mut out = Vec::new();
-        if let Some(p) = &self.password {
-            command(&mut out, &[b"AUTH", p.as_bytes()]);
-            c.write_all(&out)?;
-            let mut r = BufReader::new(c.try_clone()?);
-            if read_reply(&mut r)? != Reply::Simple("OK".into()) {
-                return Err(std::io::Error::other("AUTH refused"));
-            }
-            out.clear();
-        }
-        command(&mut out, args);
-        c.write_all(&out)?;
-        read_reply(&mut BufReader::new(c))
-    }
-
-    /// Killed, as by a crash (SIGKILL).
-    fn kill(mut self) -> (u16, PathBuf) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        (self.port, self.dir.clone())
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn vendor_of_line(b: &[u8]) -> String {
     let v: Value = serde_json::from_slice(b).unwrap();
@@ -833,93 +546,6 @@ fn redis_password_with_slash_at_and_colon_from_the_command_line() {
 }
 
 // ---------------------------------------------------------------- rsyslog
-
-struct Rsyslog {
-    child: Child,
-    dir: PathBuf,
-    udp: u16,
-    tcp: u16,
-}
-
-impl Rsyslog {
-    fn sock(dir: &Path) -> PathBuf {
-        dir.join("log.sock")
-    }
-
-    fn out(dir: &Path) -> PathBuf {
-        dir.join("out.log")
-    }
-
-    /// A private rsyslogd listening on UDP and TCP on loopback and on a unix
-    /// socket, writing every message with its parsed RFC 5424 fields.
-    fn start(dir: &Path, udp: u16, tcp: u16) -> Rsyslog {
-        let bin = need("rsyslogd", "rsyslog");
-        let conf = dir.join("rsyslog.conf");
-        let work = dir.join("work");
-        std::fs::create_dir_all(&work).unwrap();
-        std::fs::write(
-            &conf,
-            format!(
-                r#"global(workDirectory="{work}" maxMessageSize="64k")
-module(load="imudp")
-module(load="imtcp")
-module(load="imuxsock" SysSock.Use="off")
-input(type="imudp" port="{udp}" address="127.0.0.1")
-input(type="imtcp" port="{tcp}" address="127.0.0.1")
-input(type="imuxsock" Socket="{sock}" UseSpecialParser="off" ParseHostname="on")
-template(name="fields" type="string" string="%inputname%|%msgid%|%app-name%|%syslogfacility%|%syslogseverity%|%structured-data%|%msg%\n")
-*.* action(type="omfile" file="{out}" template="fields")
-"#,
-                work = work.display(),
-                sock = Self::sock(dir).display(),
-                out = Self::out(dir).display(),
-            ),
-        )
-        .unwrap();
-        let _ = std::fs::remove_file(Self::sock(dir));
-        let child = Command::new(bin)
-            .args(["-n", "-f"])
-            .arg(&conf)
-            .arg("-i")
-            .arg(dir.join("rsyslogd.pid"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let r = Rsyslog {
-            child,
-            dir: dir.to_path_buf(),
-            udp,
-            tcp,
-        };
-        wait_for(20, "rsyslogd to listen", || {
-            (TcpStream::connect(("127.0.0.1", tcp)).is_ok() && Self::sock(dir).exists())
-                .then_some(())
-        });
-        r
-    }
-
-    fn lines(&self, input: &str) -> Vec<Vec<String>> {
-        std::fs::read_to_string(Self::out(&self.dir))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| l.splitn(7, '|').map(str::to_string).collect::<Vec<_>>())
-            .filter(|f| f[0] == input)
-            .collect()
-    }
-
-    fn stop(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The CEF extension as key → value (unescaped).
 fn cef_ext(msg: &str) -> BTreeMap<String, String> {

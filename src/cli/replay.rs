@@ -360,6 +360,8 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     // (exit EXIT_STOPPED); a second one exits at once.
     let flags = super::signals::install(phonehome::base::stop::Stop::new(), false, a.quiet)?;
     cfg.stop = Some(flags.stop.flag());
+    // Records made after a stop are this run's own: a restart must not skip its own.
+    output.sinks.watch_stop(flags.stop.flag());
     let progress = Arc::new(Progress::default());
     let show = match (a.quiet, a.progress) {
         (true, _) => Show::Never,

@@ -21,12 +21,44 @@ pub enum Formatter {
         sourcetype: String,
         index: Option<String>,
         host: String,
+        ids: RecordIds,
     },
     Bulk {
         index: String,
-        run_id: String,
+        ids: RecordIds,
         ecs: bool,
     },
+}
+
+/// Names records for destinations that store an id with them
+/// (Elasticsearch `_id`, HEC's indexed field `phonehome_record_id`):
+/// `<run>-<seq>`. A run with an identity (a replay) names its records
+/// from it, so a restart after a kill sends a record again under the same
+/// id; records made after a graceful stop are this process's own and take
+/// its own name, never reused.
+#[derive(Clone, Debug)]
+pub struct RecordIds {
+    pub run: String,
+    pub process: String,
+}
+
+impl RecordIds {
+    fn new() -> Self {
+        let p = run_id();
+        RecordIds {
+            run: p.clone(),
+            process: p,
+        }
+    }
+
+    pub fn of(&self, r: &Record) -> String {
+        let base = if r.stop_at.is_some() {
+            &self.process
+        } else {
+            &self.run
+        };
+        format!("{base}-{}", r.seq)
+    }
 }
 
 /// RFC 5424 header settings.
@@ -67,21 +99,25 @@ impl Formatter {
                 sourcetype: sourcetype.clone(),
                 index: index.clone(),
                 host: hostname(),
+                ids: RecordIds::new(),
             },
             Dest::Elastic { index, format, .. } => Formatter::Bulk {
                 index: index.clone(),
-                run_id: run_id(),
+                ids: RecordIds::new(),
                 ecs: *format == FileFormat::Ecs,
             },
         }
     }
 
-    /// Elasticsearch ids from the run's identity when it has one, so that a
-    /// run resumed after a kill sends its unacknowledged records again
-    /// under the same `_id` (answered 409, kept once).
+    /// Record ids from the run's identity when it has one, so that a run
+    /// resumed after a kill sends its unacknowledged records again under the
+    /// same id (Elasticsearch answers 409 and keeps one; HEC keeps both, a
+    /// search can drop the second by `phonehome_record_id`).
     pub fn for_run(mut self, key: Option<u64>) -> Self {
-        if let (Formatter::Bulk { run_id, .. }, Some(k)) = (&mut self, key) {
-            *run_id = format!("ph{k:016x}");
+        if let (Formatter::Bulk { ids, .. } | Formatter::Hec { ids, .. }, Some(k)) =
+            (&mut self, key)
+        {
+            ids.run = format!("ph{k:016x}");
         }
         self
     }
@@ -95,11 +131,12 @@ impl Formatter {
                 sourcetype,
                 index,
                 host,
-            } => hec_event(r, sourcetype, index.as_deref(), host),
-            Formatter::Bulk { index, run_id, ecs } => {
+                ids,
+            } => hec_event(r, sourcetype, index.as_deref(), host, &ids.of(r)),
+            Formatter::Bulk { index, ids, ecs } => {
                 let doc = if *ecs { ecs_bytes(r)? } else { r.line.clone() };
                 let mut out = Vec::with_capacity(doc.len() + 96);
-                let action = serde_json::json!({"create": {"_index": index, "_id": format!("{run_id}-{}", r.seq)}});
+                let action = serde_json::json!({"create": {"_index": index, "_id": ids.of(r)}});
                 serde_json::to_writer(&mut out, &action).map_err(|e| e.to_string())?;
                 out.push(b'\n');
                 out.extend_from_slice(&doc);
@@ -164,6 +201,7 @@ fn hec_event(
     sourcetype: &str,
     index: Option<&str>,
     host: &str,
+    record_id: &str,
 ) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(r.line.len() + 160);
     out.push(b'{');
@@ -179,6 +217,10 @@ fn hec_event(
         out.extend_from_slice(b",\"index\":");
         crate::base::json::push_str(&mut out, i);
     }
+    // An indexed field (HEC `fields`): the same for a record sent again.
+    out.extend_from_slice(b",\"fields\":{\"phonehome_record_id\":");
+    crate::base::json::push_str(&mut out, record_id);
+    out.push(b'}');
     out.extend_from_slice(b",\"event\":");
     out.extend_from_slice(&r.line);
     out.push(b'}');
@@ -254,6 +296,7 @@ mod tests {
             event_type: et.into(),
             line: line.as_bytes().to_vec(),
             finding: None,
+            stop_at: None,
         }
     }
 
@@ -282,9 +325,11 @@ mod tests {
             "suricata:{event_type}",
             Some("main"),
             "h",
+            "ph1-7",
         )
         .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["fields"]["phonehome_record_id"], "ph1-7");
         assert_eq!(v["time"], serde_json::json!(1_741_003_202.0));
         assert_eq!(v["sourcetype"], "suricata:alert");
         assert_eq!(v["index"], "main");
@@ -296,13 +341,42 @@ mod tests {
     fn bulk_item_has_a_stable_id() {
         let f = Formatter::Bulk {
             index: "phonehome".into(),
-            run_id: "run1".into(),
+            ids: RecordIds {
+                run: "run1".into(),
+                process: "proc".into(),
+            },
             ecs: false,
         };
         let b = f.format(&rec(r#"{"event_type":"dns"}"#, "dns")).unwrap();
         assert_eq!(
             String::from_utf8(b).unwrap(),
             "{\"create\":{\"_id\":\"run1-7\",\"_index\":\"phonehome\"}}\n{\"event_type\":\"dns\"}\n"
+        );
+    }
+
+    #[test]
+    fn records_after_a_stop_take_the_process_id_not_the_runs() {
+        let f = Formatter::new(&Dest::Hec {
+            url: "http://h".into(),
+            token: "t".into(),
+            sourcetype: "suricata:{event_type}".into(),
+            index: None,
+        })
+        .for_run(Some(0xab));
+        let mut r = rec(r#"{"event_type":"flow"}"#, "flow");
+        let id = |f: &Formatter, r: &Record| -> String {
+            let v: serde_json::Value = serde_json::from_slice(&f.format(r).unwrap()).unwrap();
+            v["fields"]["phonehome_record_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(id(&f, &r), "ph00000000000000ab-7");
+        r.stop_at = Some(5);
+        let after = id(&f, &r);
+        assert!(
+            after.ends_with("-7") && !after.starts_with("ph00000000000000ab"),
+            "{after}"
         );
     }
 }

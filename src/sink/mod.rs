@@ -75,7 +75,7 @@ pub use config::{SinkSettings, SinkSpec};
 use crate::judge::Finding;
 use crossbeam_channel::{bounded, Sender};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -108,6 +108,12 @@ pub struct Record {
     pub line: Vec<u8>,
     /// For alerts: the finding behind it.
     pub finding: Option<Finding>,
+    /// Set on records made after a graceful stop (SIGTERM) was requested:
+    /// the sequence number of the last record made before it. Records up
+    /// to that one are what a full run of the same replay makes too; the
+    /// later ones (flows ended `shutdown`, the findings so far, the stats)
+    /// are this run's own, never made again by a restart.
+    pub stop_at: Option<u64>,
 }
 
 /// What a sink counted (also the `stats.phonehome.sinks.<name>` object).
@@ -264,6 +270,10 @@ pub struct Sinks {
     handles: Vec<Handle>,
     seq: u64,
     timeout: Duration,
+    /// The graceful-stop flag of the run ([`Sinks::watch_stop`]).
+    stop: Option<Arc<AtomicBool>>,
+    /// The last record made before the stop flag was seen set.
+    stop_at: Option<u64>,
 }
 
 /// `event_type` of an EVE line (its header writes it early, as a plain string).
@@ -290,7 +300,19 @@ impl Sinks {
             handles,
             seq: 0,
             timeout: settings.timeout,
+            stop: None,
+            stop_at: None,
         })
+    }
+
+    /// Watches the run's graceful-stop flag (set by SIGTERM/SIGINT). The
+    /// flag is set before the reader stops, so every record the stop
+    /// changes (flows ended `shutdown` early, the findings so far, the
+    /// stats) is made after it is seen: those records are marked
+    /// ([`Record::stop_at`]) and a restart of the same replay does not take
+    /// them for its own.
+    pub fn watch_stop(&mut self, flag: Arc<AtomicBool>) {
+        self.stop = Some(flag);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -306,12 +328,16 @@ impl Sinks {
         if line.is_empty() || !self.handles.iter().any(|h| h.select.wants(event_type)) {
             return;
         }
+        if self.stop_at.is_none() && self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+            self.stop_at = Some(self.seq);
+        }
         self.seq += 1;
         let rec = Arc::new(Record {
             seq: self.seq,
             event_type: event_type.to_string(),
             line: line.to_vec(),
             finding: finding.cloned(),
+            stop_at: self.stop_at,
         });
         for h in &self.handles {
             if h.select.wants(event_type) {

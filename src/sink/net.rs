@@ -165,6 +165,10 @@ impl Transport for Tcp {
     fn reset(&mut self) {
         self.stream = None;
     }
+
+    fn batch_limit(&self) -> usize {
+        1
+    }
 }
 
 pub struct Unix {

@@ -56,6 +56,13 @@ pub trait Transport: Send {
     fn send(&mut self, batch: &[&[u8]]) -> Delivery;
     /// Forgets the connection after a failure.
     fn reset(&mut self) {}
+    /// Most records per send. A transport whose only acknowledgement is the
+    /// kernel taking a write (TCP syslog) sends one at a time, so that the
+    /// position is written after each record: a kill between a write and
+    /// that note resends one record, not a batch.
+    fn batch_limit(&self) -> usize {
+        usize::MAX
+    }
     /// Where the destination stands after the last acknowledged record, for
     /// [`Start::Resume`] (a file's length; None for the others).
     fn position(&self) -> Option<u64> {

@@ -8,7 +8,7 @@ use super::spool::Spool;
 use super::transport::{Start, Transport};
 use super::{Counters, Handle, Msg, SinkError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,19 +44,24 @@ impl Backoff {
 
 /// Where a sink stands, kept as the note of its spool's head (one rename
 /// with the head, so the two agree after any crash):
-/// `run=<key hex> acked=<seq> [pos=<n>] foreign=<n>`.
+/// `run=<key hex> acked=<seq> [pos=<n>] foreign=<n> [stop=<seq>]`.
 ///
 /// Records carry their sequence number in the run, and a run gives the same
 /// records the same numbers (the output is deterministic), so a run that
 /// follows an interrupted one of the same identity skips what that one
 /// had acknowledged or spooled. `foreign` records at the head of the spool
-/// belong to an earlier, other run.
+/// belong to an earlier run (another one, or this identity's earlier
+/// attempt), and do not move `acked`. `stop` is set once a graceful stop
+/// (SIGTERM) was requested: records after it are that run's own (flows
+/// ended early, findings so far), not what a restart makes under the same
+/// numbers, so `acked` never passes it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct DeliveryState {
     pub run: Option<u64>,
     pub acked: u64,
     pub pos: Option<u64>,
     pub foreign: u64,
+    pub stop: Option<u64>,
 }
 
 impl DeliveryState {
@@ -68,6 +73,7 @@ impl DeliveryState {
                 "acked" => s.acked = v.parse().unwrap_or(0),
                 "pos" => s.pos = v.parse().ok(),
                 "foreign" => s.foreign = v.parse().unwrap_or(0),
+                "stop" => s.stop = v.parse().ok(),
                 _ => {}
             }
         }
@@ -83,8 +89,84 @@ impl DeliveryState {
             n.push_str(&format!(" pos={p}"));
         }
         n.push_str(&format!(" foreign={}", self.foreign));
+        if let Some(s) = self.stop {
+            n.push_str(&format!(" stop={s}"));
+        }
         n
     }
+
+    /// The last record of this identity that an interrupted run delivered
+    /// or left in the spool (`spooled`: the run's records in the spool, and
+    /// the last one's number). Records are spooled in order, so a spooled
+    /// record made after a stop means every earlier one was settled.
+    fn owed_upto(&self, spooled: u64, last_spooled: Option<u64>) -> u64 {
+        let in_spool = match (spooled, last_spooled) {
+            (0, _) | (_, None) => 0,
+            (_, Some(last)) => self.stop.map_or(last, |s| last.min(s)),
+        };
+        self.acked.max(in_spool)
+    }
+
+    /// Whether an acknowledged record moves the position: not one of an
+    /// earlier run's, nor one made after a stop.
+    fn ack(&mut self, seq: u64) {
+        if self.foreign > 0 {
+            self.foreign -= 1;
+        } else if self.stop.is_none_or(|s| seq <= s) {
+            self.acked = seq;
+        }
+    }
+}
+
+/// The file in a sink's spool folder listing the records a stopped run made
+/// after its stop point and delivered (or spooled): `run=<key hex>`, then
+/// `<seq> <digest of the EVE line>` per line. A restart of the same replay
+/// skips a record whose line is the one listed under its number: the full
+/// run makes most of them alike (everything, when the signal came after the
+/// input was read), and they are delivered already.
+const STOP_LIST: &str = "stopped";
+/// Records listed at most; later ones are sent again by a restart.
+const MAX_LISTED: usize = 1 << 20;
+
+fn line_digest(line: &[u8]) -> u64 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(line);
+    let mut k = [0u8; 8];
+    k.copy_from_slice(d.get(..8).unwrap_or(&[0; 8]));
+    u64::from_le_bytes(k)
+}
+
+/// The list a stopped attempt of run `run` left in `dir` (empty when none).
+fn read_stop_list(dir: &std::path::Path, run: u64) -> HashMap<u64, u64> {
+    let Ok(text) = std::fs::read_to_string(dir.join(STOP_LIST)) else {
+        return HashMap::new();
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(format!("run={run:016x}").as_str()) {
+        return HashMap::new();
+    }
+    lines
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(q, d)| Some((q.parse().ok()?, u64::from_str_radix(d, 16).ok()?)))
+        .take(MAX_LISTED)
+        .collect()
+}
+
+fn write_stop_list(
+    dir: &std::path::Path,
+    run: u64,
+    entries: impl Iterator<Item = (u64, u64)>,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{STOP_LIST}.tmp"));
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    writeln!(f, "run={run:016x}")?;
+    for (q, d) in entries.take(MAX_LISTED) {
+        writeln!(f, "{q} {d:016x}")?;
+    }
+    f.into_inner().map_err(|e| e.into_error())?;
+    std::fs::rename(&tmp, dir.join(STOP_LIST))
 }
 
 pub(super) fn spawn(spec: &SinkSpec, settings: &SinkSettings) -> Result<Handle, SinkError> {
@@ -106,29 +188,30 @@ pub(super) fn spawn(spec: &SinkSpec, settings: &SinkSettings) -> Result<Handle, 
     };
     let mut transport = connect::open(&spec.dest).map_err(open_err)?;
     let before = DeliveryState::parse(spool.note());
+    // The same replay again after a kill or a stop: what the earlier attempt
+    // delivered or spooled is skipped, and its spooled records are sent
+    // first like any earlier run's.
     let resuming = settings.run_key.is_some() && before.run == settings.run_key;
-    let (state, skip_upto, start) = if resuming {
-        // Its own records still spooled are sent from the spool.
-        let own_spooled = (spool.len() > before.foreign)
-            .then(|| spool.last_seq())
-            .flatten()
-            .unwrap_or(0);
-        let start = Start::Resume(before.pos);
-        let skip = before.acked.max(own_spooled);
-        (before, skip, start)
+    let skip_upto = if resuming {
+        before.owed_upto(spool.len().saturating_sub(before.foreign), spool.last_seq())
     } else {
-        let state = DeliveryState {
-            run: settings.run_key,
-            acked: 0,
-            pos: None,
-            foreign: spool.len(),
-        };
-        let start = if spool.is_empty() {
-            Start::Fresh
-        } else {
-            Start::Keep
-        };
-        (state, 0, start)
+        0
+    };
+    let listed = match (resuming, settings.run_key) {
+        (true, Some(k)) => read_stop_list(&spool_dir, k),
+        _ => HashMap::new(),
+    };
+    let state = DeliveryState {
+        run: settings.run_key,
+        acked: skip_upto,
+        pos: before.pos.filter(|_| resuming),
+        foreign: spool.len(),
+        stop: None,
+    };
+    let start = match (resuming, spool.is_empty()) {
+        (true, _) => Start::Resume(before.pos),
+        (false, true) => Start::Fresh,
+        (false, false) => Start::Keep,
     };
     transport.start(start).map_err(open_err)?;
     spool.set_note(state.note()).map_err(spool_err)?;
@@ -151,6 +234,8 @@ pub(super) fn spawn(spec: &SinkSpec, settings: &SinkSettings) -> Result<Handle, 
         spool_warned: false,
         state,
         skip_upto,
+        listed,
+        after_stop: Vec::new(),
     };
     let thread = std::thread::Builder::new()
         .name(format!("phonehome-sink-{}", spec.name))
@@ -185,6 +270,11 @@ pub(super) struct Worker {
     /// Records up to this sequence number were delivered or spooled by an
     /// interrupted run of the same identity.
     pub(super) skip_upto: u64,
+    /// Records a stopped attempt of this run delivered after its stop point
+    /// (number → line digest, [`STOP_LIST`]): skipped when made alike.
+    pub(super) listed: HashMap<u64, u64>,
+    /// This run's records after its own stop point, delivered or spooled.
+    pub(super) after_stop: Vec<(u64, u64)>,
 }
 
 impl Worker {
@@ -222,6 +312,35 @@ impl Worker {
         // The dispatcher is gone: keep what was not sent for the next run.
         self.live_to_spool();
         self.update_backlog();
+        self.save_stop_list();
+    }
+
+    /// After a stop, lists what this run made after it (and what an earlier
+    /// stopped attempt had listed) for a restart; after a run that was not
+    /// stopped the list has served and goes.
+    fn save_stop_list(&mut self) {
+        let (Some(run), dir) = (self.state.run, self.spool.dir().to_path_buf()) else {
+            return;
+        };
+        let done = if self.state.stop.is_some() {
+            let mut all: Vec<(u64, u64)> = self.listed.drain().collect();
+            all.append(&mut self.after_stop);
+            all.sort_unstable();
+            all.dedup_by_key(|e| e.0);
+            write_stop_list(&dir, run, all.into_iter())
+        } else {
+            match std::fs::remove_file(dir.join(STOP_LIST)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        };
+        if let Err(e) = done {
+            eprintln!(
+                "phonehome: sink {}: cannot write {}: {e} (a restart sends this run's last records again)",
+                self.name,
+                dir.join(STOP_LIST).display()
+            );
+        }
     }
 
     /// How long to wait for input: zero with work to do, until the next
@@ -239,7 +358,12 @@ impl Worker {
     fn handle(&mut self, m: Msg) {
         match m {
             Msg::Record(r) => match self.formatter.format(&r) {
-                Ok(payload) => self.accept(r.seq, payload),
+                Ok(payload) => {
+                    self.note_stop(r.stop_at);
+                    let digest = (r.stop_at.is_some() || !self.listed.is_empty())
+                        .then(|| line_digest(&r.line));
+                    self.accept(r.seq, payload, digest)
+                }
                 Err(e) => {
                     self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                     self.note_error(format!("cannot format record {}: {e}", r.seq));
@@ -252,8 +376,28 @@ impl Worker {
         }
     }
 
-    fn accept(&mut self, seq: u64, payload: Vec<u8>) {
-        if seq <= self.skip_upto {
+    /// Writes the stop point down before the first record made after it is
+    /// sent or spooled, so that no restart takes that record for its own.
+    fn note_stop(&mut self, stop_at: Option<u64>) {
+        if self.state.stop.is_some() || stop_at.is_none() {
+            return;
+        }
+        self.state.stop = stop_at;
+        if let Err(e) = self.spool.set_note(self.state.note()) {
+            self.note_error(e.to_string());
+            eprintln!("phonehome: sink {}: {e}", self.name);
+        }
+    }
+
+    /// `digest`: of the record's EVE line, when a stop list is kept or read.
+    fn accept(&mut self, seq: u64, payload: Vec<u8>, digest: Option<u64>) {
+        if let (Some(d), Some(_)) = (digest, self.state.stop) {
+            if self.after_stop.len() < MAX_LISTED {
+                self.after_stop.push((seq, d));
+            }
+        }
+        let listed = digest.is_some_and(|d| self.listed.get(&seq) == Some(&d));
+        if seq <= self.skip_upto || listed {
             self.counters.resumed.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -303,6 +447,8 @@ impl Worker {
     }
 
     /// One send attempt, if one is due: the spool first, else live records.
+    /// The position moves with what the destination settled: with the
+    /// spool's head for spooled records, alone for live ones.
     fn pump(&mut self) {
         if let Some(t) = self.retry_at {
             if Instant::now() < t {
@@ -310,8 +456,10 @@ impl Worker {
                 return;
             }
         }
-        if !self.spool.is_empty() {
-            let batch = match self.spool.peek(self.batch) {
+        let from_spool = !self.spool.is_empty();
+        let max = self.batch.min(self.transport.batch_limit());
+        let (seqs, d, n) = if from_spool {
+            let batch = match self.spool.peek(max) {
                 Ok(b) => b,
                 Err(e) => {
                     // The spool went bad under us: say so and stop reading it.
@@ -322,57 +470,53 @@ impl Worker {
                 }
             };
             let payloads: Vec<&[u8]> = batch.iter().map(|r| r.payload.as_slice()).collect();
-            let n = payloads.len();
+            let seqs: Vec<u64> = batch.iter().map(|r| r.seq).collect();
             let d = self.transport.send(&payloads);
-            let settled = d.settled.min(n);
-            for r in batch.iter().take(settled) {
-                if self.state.foreign > 0 {
-                    self.state.foreign -= 1;
-                } else {
-                    self.state.acked = r.seq;
-                }
-            }
-            self.state.pos = self.transport.position();
-            if let Err(e) = self.spool.consume_noting(settled, self.state.note()) {
-                self.note_error(e.to_string());
-                eprintln!("phonehome: sink {}: {e}", self.name);
-            }
-            let ok = (settled as u64).saturating_sub(d.rejected);
-            self.counters.sent.fetch_add(ok, Ordering::Relaxed);
-            self.counters.replayed.fetch_add(ok, Ordering::Relaxed);
-            self.counters
-                .dropped
-                .fetch_add(d.rejected, Ordering::Relaxed);
-            self.update_backlog();
-            self.outcome(d.error, settled == n);
+            (seqs, d, payloads.len())
         } else if !self.live.is_empty() {
-            let n = self.live.len().min(self.batch);
+            let n = self.live.len().min(max);
             let payloads: Vec<&[u8]> = self
                 .live
                 .iter()
                 .take(n)
                 .map(|(_, p)| p.as_slice())
                 .collect();
-            let d = self.transport.send(&payloads);
-            let settled = d.settled.min(n);
-            if let Some(&(seq, _)) = self.live.get(settled.wrapping_sub(1)) {
-                self.state.acked = seq;
-                self.state.pos = self.transport.position();
-                if let Err(e) = self.spool.set_note(self.state.note()) {
-                    self.note_error(e.to_string());
-                }
-            }
+            let seqs: Vec<u64> = self.live.iter().take(n).map(|&(q, _)| q).collect();
+            (seqs, self.transport.send(&payloads), n)
+        } else {
+            return;
+        };
+        let settled = d.settled.min(n);
+        for &q in seqs.iter().take(settled) {
+            self.state.ack(q);
+        }
+        self.state.pos = self.transport.position();
+        let noted = if from_spool {
+            self.spool.consume_noting(settled, self.state.note())
+        } else {
             self.live.drain(..settled);
-            let ok = (settled as u64).saturating_sub(d.rejected);
-            self.counters.sent.fetch_add(ok, Ordering::Relaxed);
-            self.counters
-                .dropped
-                .fetch_add(d.rejected, Ordering::Relaxed);
-            let failed = settled < n;
-            self.outcome(d.error, !failed);
-            if failed {
-                self.live_to_spool();
+            if settled > 0 {
+                self.spool.set_note(self.state.note())
+            } else {
+                Ok(())
             }
+        };
+        if let Err(e) = noted {
+            self.note_error(e.to_string());
+            eprintln!("phonehome: sink {}: {e}", self.name);
+        }
+        let ok = (settled as u64).saturating_sub(d.rejected);
+        self.counters.sent.fetch_add(ok, Ordering::Relaxed);
+        if from_spool {
+            self.counters.replayed.fetch_add(ok, Ordering::Relaxed);
+        }
+        self.counters
+            .dropped
+            .fetch_add(d.rejected, Ordering::Relaxed);
+        self.update_backlog();
+        self.outcome(d.error, settled == n);
+        if settled < n && !from_spool {
+            self.live_to_spool();
         }
     }
 
@@ -492,6 +636,8 @@ mod tests {
             spool_warned: false,
             state: DeliveryState::default(),
             skip_upto: 0,
+            listed: HashMap::new(),
+            after_stop: Vec::new(),
         };
         (w, tx)
     }
@@ -502,6 +648,7 @@ mod tests {
             event_type: "alert".into(),
             line: format!("{{\"n\":{seq}}}").into_bytes(),
             finding: None,
+            stop_at: None,
         }))
     }
 
@@ -606,6 +753,7 @@ mod tests {
             acked: 41,
             pos: Some(9000),
             foreign: 3,
+            stop: None,
         };
         assert_eq!(
             st.note(),
@@ -633,6 +781,7 @@ mod tests {
             acked: 3,
             pos: None,
             foreign: 0,
+            stop: None,
         };
         w.skip_upto = 3;
         for i in 1..=5 {
@@ -671,6 +820,7 @@ mod tests {
             acked: 0,
             pos: None,
             foreign: 2,
+            stop: None,
         };
         w.handle(rec(1));
         w.flush(Instant::now() + Duration::from_secs(5));
@@ -681,5 +831,126 @@ mod tests {
         );
         let st = DeliveryState::parse(Spool::open(dir.path(), 1 << 20).unwrap().note());
         assert_eq!((st.acked, st.foreign), (1, 0));
+    }
+
+    fn rec_after_stop(seq: u64, stop_at: u64) -> Msg {
+        Msg::Record(Arc::new(Record {
+            seq,
+            event_type: "flow".into(),
+            line: format!("{{\"n\":{seq}}}").into_bytes(),
+            finding: None,
+            stop_at: Some(stop_at),
+        }))
+    }
+
+    #[test]
+    fn records_after_a_stop_never_move_the_position_past_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let (mut w, _tx) = worker(
+            dir.path(),
+            Fake {
+                up: Arc::new(Mutex::new(true)),
+                got: Arc::clone(&got),
+                partial: None,
+            },
+        );
+        w.state.run = Some(7);
+        for i in 1..=3 {
+            w.handle(rec(i));
+        }
+        // The stop point is on disk before the first record after it goes.
+        w.handle(rec_after_stop(4, 3));
+        let noted = DeliveryState::parse(Spool::open(dir.path(), 1 << 20).unwrap().note());
+        assert_eq!(noted.stop, Some(3));
+        w.handle(rec_after_stop(5, 3));
+        w.flush(Instant::now() + Duration::from_secs(5));
+        assert_eq!(got.lock().unwrap().len(), 5);
+        let st = DeliveryState::parse(Spool::open(dir.path(), 1 << 20).unwrap().note());
+        assert_eq!((st.acked, st.stop), (3, Some(3)));
+    }
+
+    #[test]
+    fn a_restart_owes_up_to_the_acknowledged_or_spooled_record_never_past_a_stop() {
+        let st = |acked, stop| DeliveryState {
+            run: Some(1),
+            acked,
+            pos: None,
+            foreign: 0,
+            stop,
+        };
+        assert_eq!(st(4, None).owed_upto(0, None), 4, "nothing spooled");
+        assert_eq!(st(4, None).owed_upto(3, Some(9)), 9, "spooled up to 9");
+        assert_eq!(
+            st(4, Some(6)).owed_upto(3, Some(9)),
+            6,
+            "7..9 were made after the stop: the restart makes its own 7..9"
+        );
+        assert_eq!(st(4, Some(6)).owed_upto(2, Some(5)), 5);
+        assert_eq!(st(4, Some(6)).owed_upto(0, Some(9)), 4, "only foreign ones");
+    }
+
+    #[test]
+    fn stop_round_trips_through_the_note() {
+        let st = DeliveryState {
+            run: Some(1),
+            acked: 2,
+            pos: None,
+            foreign: 0,
+            stop: Some(2),
+        };
+        assert_eq!(st.note(), "run=0000000000000001 acked=2 foreign=0 stop=2");
+        assert_eq!(DeliveryState::parse(&st.note()), st);
+    }
+
+    #[test]
+    fn a_restart_skips_what_the_stopped_run_made_alike_after_its_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let fake = |got: &Arc<Mutex<Vec<Vec<u8>>>>| Fake {
+            up: Arc::new(Mutex::new(true)),
+            got: Arc::clone(got),
+            partial: None,
+        };
+        let (mut w, _tx) = worker(dir.path(), fake(&got));
+        w.state.run = Some(9);
+        w.handle(rec(1));
+        for i in 2..=4 {
+            w.handle(rec_after_stop(i, 1));
+        }
+        w.flush(Instant::now() + Duration::from_secs(5));
+        w.save_stop_list();
+        let listed = read_stop_list(dir.path(), 9);
+        assert_eq!(listed.len(), 3);
+        assert!(
+            read_stop_list(dir.path(), 8).is_empty(),
+            "another run's list"
+        );
+        // The restart makes 1..=3 alike and 4 otherwise: only 4 and 5 go.
+        let got2 = Arc::new(Mutex::new(Vec::new()));
+        let (mut w, _tx) = worker(dir.path(), fake(&got2));
+        w.state.run = Some(9);
+        w.skip_upto = 1;
+        w.listed = listed;
+        for i in 1..=3 {
+            w.handle(rec(i));
+        }
+        w.handle(Msg::Record(Arc::new(Record {
+            seq: 4,
+            event_type: "flow".into(),
+            line: b"{\"other\":4}".to_vec(),
+            finding: None,
+            stop_at: None,
+        })));
+        w.handle(rec(5));
+        w.flush(Instant::now() + Duration::from_secs(5));
+        assert_eq!(
+            *got2.lock().unwrap(),
+            vec![b"{\"other\":4}".to_vec(), b"{\"n\":5}".to_vec()]
+        );
+        assert_eq!(w.counters.snapshot().resumed, 3);
+        // A run that was not stopped removes the list.
+        w.save_stop_list();
+        assert!(!dir.path().join(STOP_LIST).exists());
     }
 }

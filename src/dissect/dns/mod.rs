@@ -14,7 +14,7 @@
 
 mod eve;
 mod message;
-mod name;
+pub(crate) mod name;
 mod names;
 mod tcp;
 

@@ -116,6 +116,16 @@ pub(crate) fn skip_name(msg: &[u8], start: usize) -> Option<usize> {
     }
 }
 
+/// A name's labels as on the wire, joined by `.` (for NetBIOS names, whose
+/// first label is decoded apart).
+#[derive(Debug)]
+pub(crate) struct RawName {
+    pub raw: Vec<u8>,
+    /// As [`DecodedName::truncated`].
+    pub truncated: bool,
+    pub next: usize,
+}
+
 /// Reads the name starting at `start` in `msg`, following compression pointers
 /// anywhere in the message (forward or backward). Anomalies go to `cx.anom`;
 /// an error only when the reader cannot know where the name ends.
@@ -124,6 +134,20 @@ pub(crate) fn read_name(
     start: usize,
     cx: &mut NameCx,
 ) -> Result<DecodedName, Undelimited> {
+    let n = read_name_raw(msg, start, cx)?;
+    Ok(DecodedName {
+        text: bytes_to_text(n.raw),
+        truncated: n.truncated,
+        next: n.next,
+    })
+}
+
+/// [`read_name`] without the presentation form: the label bytes.
+pub(crate) fn read_name_raw(
+    msg: &[u8],
+    start: usize,
+    cx: &mut NameCx,
+) -> Result<RawName, Undelimited> {
     let mut raw: Vec<u8> = Vec::new();
     let mut pos = start;
     // Set once the first pointer is followed: the name ends there in the record.
@@ -235,8 +259,8 @@ pub(crate) fn read_name(
     if truncated {
         cx.anom.name_truncated = true;
     }
-    Ok(DecodedName {
-        text: bytes_to_text(raw),
+    Ok(RawName {
+        raw,
         truncated,
         next: next.unwrap_or(pos),
     })

@@ -10,6 +10,7 @@
 //! responses, which also carry the adapter's MAC address.
 
 // From the leaf module, not hostid itself, which reads NBNS messages: no import loop.
+use super::dns::name::{read_name_raw, NameCx};
 use super::hostid::text::{display_text, Mac};
 use std::net::Ipv4Addr;
 
@@ -19,8 +20,6 @@ pub const HEADER_LEN: usize = 12;
 pub const MAX_RECORDS_PER_SECTION: usize = 32;
 /// NB address entries kept per record.
 pub const MAX_NB_ADDRESSES: usize = 32;
-/// Compression pointers followed in one name.
-pub const MAX_POINTER_HOPS: usize = 16;
 /// Bytes of scope text kept (the wire limit of a name is 255).
 pub const MAX_SCOPE_TEXT: usize = 255;
 
@@ -283,20 +282,21 @@ pub fn parse(buf: &[u8]) -> Result<NbnsMessage, NotNbns> {
         anomalies: NbnsAnomalies::default(),
     };
     let mut pos = HEADER_LEN;
-    if parse_sections(buf, &mut pos, &mut m) && pos < buf.len() {
+    let mut cx = NameCx::new(buf.len());
+    if parse_sections(buf, &mut pos, &mut cx, &mut m) && pos < buf.len() {
         m.anomalies.trailing_bytes = true;
     }
     Ok(m)
 }
 
-fn parse_sections(buf: &[u8], pos: &mut usize, m: &mut NbnsMessage) -> bool {
+fn parse_sections(buf: &[u8], pos: &mut usize, cx: &mut NameCx, m: &mut NbnsMessage) -> bool {
     let [qd, an, ns, ar] = m.counts;
     for _ in 0..qd {
         if *pos >= buf.len() {
             m.anomalies.bad_counts = true;
             return false;
         }
-        let Some((name, next)) = read_name(buf, *pos, &mut m.anomalies) else {
+        let Some((name, next)) = read_name(buf, *pos, cx, &mut m.anomalies) else {
             m.anomalies.truncated = true;
             return false;
         };
@@ -321,7 +321,7 @@ fn parse_sections(buf: &[u8], pos: &mut usize, m: &mut NbnsMessage) -> bool {
                 m.anomalies.bad_counts = true;
                 return false;
             }
-            let Some(rec) = parse_record(buf, pos, m.opcode, &mut m.anomalies) else {
+            let Some(rec) = parse_record(buf, pos, cx, m.opcode, &mut m.anomalies) else {
                 m.anomalies.truncated = true;
                 return false;
             };
@@ -347,10 +347,11 @@ fn push_capped<T>(list: &mut Vec<T>, item: T, anom: &mut NbnsAnomalies) {
 fn parse_record(
     buf: &[u8],
     pos: &mut usize,
+    cx: &mut NameCx,
     opcode: Opcode,
     anom: &mut NbnsAnomalies,
 ) -> Option<NbRecord> {
-    let (name, at) = read_name(buf, *pos, anom)?;
+    let (name, at) = read_name(buf, *pos, cx, anom)?;
     let rtype = be16(buf, at)?;
     let rclass = be16(buf, at + 2)?;
     let ttl = be32(buf, at + 4)?;
@@ -439,69 +440,50 @@ fn name_from_16(b: &[u8], scope: String) -> NbName {
     NbName { raw, suffix, scope }
 }
 
-/// Reads a (possibly compressed) name at `pos`. Returns the decoded name
-/// (None when it is not a valid NetBIOS name) and the position after the
-/// name; `None` when the message ends inside it.
-fn read_name(buf: &[u8], pos: usize, anom: &mut NbnsAnomalies) -> Option<(Option<NbName>, usize)> {
-    let mut labels: Vec<&[u8]> = Vec::new();
-    let mut at = pos;
-    let mut next: Option<usize> = None;
-    let mut hops = 0usize;
-    let mut total = 0usize;
-    let mut valid = true;
-    loop {
-        let len = *buf.get(at)?;
-        match len & 0xC0 {
-            0xC0 => {
-                let target = usize::from(be16(buf, at)? & 0x3FFF);
-                next.get_or_insert(at + 2);
-                hops += 1;
-                // A pointer must go backwards; that alone rules out loops.
-                if hops > MAX_POINTER_HOPS || target >= at {
-                    anom.bad_pointer = true;
-                    valid = false;
-                    break;
-                }
-                at = target;
-            }
-            0x00 => {
-                if len == 0 {
-                    next.get_or_insert(at + 1);
-                    break;
-                }
-                let label = buf.get(at + 1..at + 1 + usize::from(len))?;
-                total += usize::from(len) + 1;
-                if total > 255 {
-                    // Too long to be a name; walk on to find where it ends.
-                    valid = false;
-                } else {
-                    labels.push(label);
-                }
-                at += 1 + usize::from(len);
-            }
-            _ => {
-                // 0x40 / 0x80 label types are reserved.
-                valid = false;
-                next.get_or_insert(at + 1);
-                break;
-            }
-        }
+/// Reads a (possibly compressed) name at `pos` with DNS's name reader (one
+/// [`NameCx`] per message: its work budget and loop check), then decodes it
+/// as NetBIOS. Returns the name (None when it is not a valid NetBIOS name)
+/// and the position after it; `None` when the message ends inside it.
+fn read_name(
+    buf: &[u8],
+    pos: usize,
+    cx: &mut NameCx,
+    anom: &mut NbnsAnomalies,
+) -> Option<(Option<NbName>, usize)> {
+    cx.anom = Default::default();
+    let n = read_name_raw(buf, pos, cx).ok()?;
+    let a = &cx.anom;
+    if a.truncated {
+        return None;
     }
-    let next = next?;
-    let name = if valid {
-        decode_name(&labels, anom)
+    if a.bad_pointer || a.pointer_loop || a.name_budget {
+        anom.bad_pointer = true;
+    }
+    let whole = !(n.truncated
+        || a.bad_pointer
+        || a.pointer_loop
+        || a.name_budget
+        || a.bad_label_type
+        || a.name_too_long
+        || a.too_many_labels);
+    let name = if whole {
+        decode_name(&n.raw, anom)
     } else {
         None
     };
     if name.is_none() {
         anom.bad_name = true;
     }
-    Some((name, next))
+    Some((name, n.next))
 }
 
-/// First-level decoding of the first label and the scope of the others.
-fn decode_name(labels: &[&[u8]], anom: &mut NbnsAnomalies) -> Option<NbName> {
-    let (first, scope_labels) = labels.split_first()?;
+/// First-level decoding of the first label and the scope of the others
+/// (`raw`: the labels joined by `.`).
+fn decode_name(raw: &[u8], anom: &mut NbnsAnomalies) -> Option<NbName> {
+    let (first, scope_raw) = match raw.iter().position(|&b| b == b'.') {
+        Some(dot) => (raw.get(..dot)?, raw.get(dot + 1..)),
+        None => (raw, None),
+    };
     if first.len() != 32 {
         return None;
     }
@@ -516,9 +498,10 @@ fn decode_name(labels: &[&[u8]], anom: &mut NbnsAnomalies) -> Option<NbName> {
         }
         *out = ((hi - b'A') << 4) | (lo - b'A');
     }
+    let scope_labels = scope_raw.into_iter().flat_map(|r| r.split(|&b| b == b'.'));
     let mut scope = String::new();
-    for l in scope_labels {
-        if !scope.is_empty() {
+    for (i, l) in scope_labels.enumerate() {
+        if i > 0 {
             scope.push('.');
         }
         scope.push_str(&display_text(l));

@@ -113,11 +113,14 @@ struct RawEndpoint {
 }
 
 /// Parses one file. Entry-level problems go to `issues`; the entry is left out.
+/// `inherit`: a built-in vendor this file extends (`--catalog-extra`), whose
+/// jurisdiction it takes when it names none; naming another one is an error.
 pub(crate) fn parse_file(
     file: &str,
     slug: &str,
     text: &str,
     issues: &mut Vec<CheckIssue>,
+    inherit: Option<&Vendor>,
 ) -> Result<Vendor, LoadError> {
     let lines = Lines::new(text);
     let raw: RawVendor = toml::from_str(text).map_err(|e| LoadError::Parse {
@@ -144,18 +147,41 @@ pub(crate) fn parse_file(
         );
     }
     let mut jurisdiction = Vec::new();
-    match &raw.jurisdiction {
-        None => issue(
+    match (&raw.jurisdiction, inherit) {
+        (None, Some(base)) => jurisdiction.clone_from(&base.jurisdiction),
+        (Some(list), Some(base)) => {
+            let mut mine: Vec<&str> = list
+                .get_ref()
+                .iter()
+                .map(|c| c.get_ref().as_str())
+                .collect();
+            let mut theirs: Vec<&str> = base.jurisdiction.iter().map(String::as_str).collect();
+            mine.sort_unstable();
+            mine.dedup();
+            theirs.sort_unstable();
+            if mine != theirs {
+                return Err(LoadError::Parse {
+                    file: file.to_string(),
+                    line: lines.line(list.span().start),
+                    message: format!(
+                        "jurisdiction {:?} differs from {:?} of the built-in vendor {:?} ({}) this file extends: leave `jurisdiction` out to inherit it",
+                        mine, theirs, base.name, base.file
+                    ),
+                });
+            }
+            jurisdiction.clone_from(&base.jurisdiction);
+        }
+        (None, None) => issue(
             vendor_line,
             IssueKind::MissingField,
             "missing `jurisdiction` (ISO 3166 alpha-2 list)".into(),
         ),
-        Some(list) if list.get_ref().is_empty() => issue(
+        (Some(list), None) if list.get_ref().is_empty() => issue(
             lines.line(list.span().start),
             IssueKind::MissingField,
             "empty `jurisdiction`".into(),
         ),
-        Some(list) => {
+        (Some(list), None) => {
             for cc in list.get_ref() {
                 if crate::base::country::ISO_3166_ALPHA2
                     .binary_search(&cc.get_ref().as_str())

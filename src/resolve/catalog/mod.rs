@@ -78,7 +78,13 @@ impl Catalog {
                     other: other.file.clone(),
                 });
             }
-            vendors.push(load::parse_file(&file, &slug, &text, &mut load_issues)?);
+            vendors.push(load::parse_file(
+                &file,
+                &slug,
+                &text,
+                &mut load_issues,
+                None,
+            )?);
         }
         if vendors.len() > usize::from(u16::MAX) {
             return Err(LoadError::Parse {
@@ -94,7 +100,9 @@ impl Catalog {
     /// A file whose slug is new adds a vendor; a file with the slug of a
     /// vendor already here extends it (its products, endpoints, owned
     /// domains, web presence and ASNs are added; findings merge by vendor
-    /// and product name). Problems are reported with the overlay's file and line.
+    /// and product name) and inherits its jurisdiction: it may leave
+    /// `jurisdiction` out, and one that differs is refused. Problems are
+    /// reported with the overlay's file and line.
     pub fn with_overlay_dir(self, dir: &Path) -> Result<Catalog, LoadError> {
         self.with_overlay(load::read_dir(dir)?)
     }
@@ -119,7 +127,9 @@ impl Catalog {
                     other: other.file.clone(),
                 });
             }
-            vendors.push(load::parse_file(&file, &slug, &text, &mut load_issues)?);
+            let built_in = vendors.iter().take(base).find(|v| v.slug == slug);
+            let v = load::parse_file(&file, &slug, &text, &mut load_issues, built_in)?;
+            vendors.push(v);
         }
         if vendors.len() > usize::from(u16::MAX) {
             return Err(LoadError::Parse {

@@ -884,6 +884,63 @@ confidence = "inferred"
 }
 
 #[test]
+fn an_overlay_extending_a_built_in_vendor_inherits_its_jurisdiction_or_is_refused() {
+    let extension = |jurisdiction: &str| {
+        format!(
+            "vendor = \"Acme\"\n{jurisdiction}\n[[product]]\nname = \"EDR\"\n\n[[product.endpoint]]\nhost = \"relay.site.example\"\npurpose = \"telemetry\"\nsource = \"{SRC}\"\nconfidence = \"inferred\"\n"
+        )
+    };
+    // Left out: the built-in vendor's (IL) is taken.
+    let c = owned_catalog()
+        .with_overlay([("site/acme.toml".into(), "acme".into(), extension(""))])
+        .unwrap();
+    assert!(c.check().is_empty(), "{:?}", c.check());
+    let m = c.match_name("relay.site.example").unwrap();
+    assert_eq!(
+        (m.vendor, m.jurisdiction),
+        ("Acme", &["IL".to_string()][..])
+    );
+    // Restated alike: accepted.
+    let c = owned_catalog()
+        .with_overlay([(
+            "site/acme.toml".into(),
+            "acme".into(),
+            extension("jurisdiction = [\"IL\"]"),
+        )])
+        .unwrap();
+    assert_eq!(
+        c.match_name("relay.site.example").unwrap().jurisdiction,
+        &["IL".to_string()][..]
+    );
+    // Another one: refused, one line naming the file and the line.
+    let e = owned_catalog()
+        .with_overlay([(
+            "site/acme.toml".into(),
+            "acme".into(),
+            extension("jurisdiction = [\"US\"]"),
+        )])
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("site/acme.toml:2: jurisdiction"), "{e}");
+    assert!(
+        e.contains("\"US\"") && e.contains("\"IL\"") && !e.contains('\n'),
+        "{e}"
+    );
+    // A new vendor still must name its own.
+    let c = owned_catalog()
+        .with_overlay([(
+            "site/new.toml".into(),
+            "new".into(),
+            extension("").replace("Acme", "New"),
+        )])
+        .unwrap();
+    assert!(c
+        .check()
+        .iter()
+        .any(|i| i.file == "site/new.toml" && i.message.contains("missing `jurisdiction`")));
+}
+
+#[test]
 fn hiding_endpoints_leaves_owned_domains_to_attribute_them() {
     let c = owned_catalog();
     let hidden = c.retain_endpoints(|_, _, e| e.pattern != "ts01.edr.acme-cloud.net");
