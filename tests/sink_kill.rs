@@ -99,7 +99,12 @@ fn check(
         "{what}, repetition {rep}: events not in the EVE file: {:?}",
         extra.first()
     );
-    assert_eq!(stats, 1, "{what}, repetition {rep}: one stats event");
+    // A resend may be the killed run's stats event, whose counters differ
+    // from the restart's: a second one then arrives, for the sinks allowed one.
+    assert!(
+        stats == 1 || (stats == 2 && resent_at_most > 0),
+        "{what}, repetition {rep}: {stats} stats events"
+    );
 }
 
 #[test]

@@ -328,9 +328,12 @@ impl Transport for Redis {
 
     fn send(&mut self, batch: &[&[u8]]) -> Delivery {
         let addr = self.addr.clone();
-        if std::mem::take(&mut self.check_first) {
+        let resuming = self.check_first;
+        if resuming {
             // What the killed run sent last without reading the replies
-            // is the start of what this one sends first.
+            // is the start of what this one sends first (maybe over more
+            // than this batch, when this one is shorter: checked again
+            // until a batch was not all there).
             self.unconfirmed = batch.iter().map(|p| p.to_vec()).collect();
         }
         let skip = if self.unconfirmed.is_empty() {
@@ -343,6 +346,9 @@ impl Transport for Redis {
         };
         if skip == batch.len() {
             return Delivery::all(skip);
+        }
+        if resuming {
+            self.check_first = false;
         }
         let rest = batch.get(skip..).unwrap_or(&[]);
         let mut out = Vec::new();
