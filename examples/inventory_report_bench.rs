@@ -22,6 +22,8 @@ fn week(w: u64, hosts: usize) -> RunRecord {
         period_end_ns: start + 8 * 3600 * 1_000_000_000,
         source: format!("week{w}.pcap"),
         catalog_version: "bench".into(),
+        home_country: Some("CN".into()),
+        policy: Some("default policy for CN".into()),
         hosts: Vec::with_capacity(hosts),
         findings: Vec::new(),
         identities: Vec::with_capacity(hosts),
@@ -69,6 +71,8 @@ fn week(w: u64, hosts: usize) -> RunRecord {
                 bytes_toclient: 200_000,
                 countries: vec![["RU", "US", "SK"][i % 9 / 3].into()],
                 evidence: vec![format!("1:bench-{i}=")],
+                severity: Some("high".into()),
+                data_abroad: Some(true),
             });
         } else if foreign_fleet && i % 2 == 0 {
             run.findings.push(FindingRecord {
@@ -84,6 +88,8 @@ fn week(w: u64, hosts: usize) -> RunRecord {
                 bytes_toclient: 90_000,
                 countries: vec!["CN".into()],
                 evidence: vec![format!("1:bench-d-{i}=")],
+                severity: Some("info".into()),
+                data_abroad: Some(false),
             });
         }
     }

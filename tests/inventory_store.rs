@@ -38,6 +38,8 @@ fn make_run(sensor: &str, day: u64, hosts: usize, seed: u64) -> RunRecord {
         period_end_ns: start + 3_600_000_000_000,
         source: format!("{sensor}-day{day}.pcap"),
         catalog_version: "test".into(),
+        home_country: Some("CN".into()),
+        policy: Some(format!("{sensor}-policy.toml sha256:0123456789abcdef")),
         hosts: Vec::new(),
         findings: Vec::new(),
         identities: Vec::new(),
@@ -82,6 +84,8 @@ fn make_run(sensor: &str, day: u64, hosts: usize, seed: u64) -> RunRecord {
                 bytes_toclient: 2000,
                 countries: vec!["RU".into(), "US".into()],
                 evidence: vec![format!("1:community-id-{i}=")],
+                severity: Some("high".into()),
+                data_abroad: Some(true),
             });
         }
         if i % 5 == 0 {
@@ -98,6 +102,8 @@ fn make_run(sensor: &str, day: u64, hosts: usize, seed: u64) -> RunRecord {
                 bytes_toclient: 20,
                 countries: vec![],
                 evidence: vec![],
+                severity: Some("info".into()),
+                data_abroad: Some(false),
             });
         }
     }
@@ -126,6 +132,28 @@ fn idempotent(location: &str) {
     assert_eq!(first, again, "writing the same run again changed the store");
     assert_eq!(run_counts(&again), (1, 300, 100 + 60, 300));
     assert_eq!(again.runs[0].finding_count, 160);
+    // Schema 2: the run's home country and policy, each finding's severity
+    // and verdict, read back as written.
+    assert_eq!(again.runs[0].home_country.as_deref(), Some("CN"));
+    assert_eq!(
+        again.runs[0].policy.as_deref(),
+        Some("sensor-a-policy.toml sha256:0123456789abcdef")
+    );
+    let got: Vec<(Option<&str>, Option<bool>)> = again
+        .findings
+        .iter()
+        .map(|(_, f)| (f.severity.as_deref(), f.data_abroad))
+        .collect();
+    let want: Vec<(Option<&str>, Option<bool>)> = a
+        .findings
+        .iter()
+        .map(|f| (f.severity.as_deref(), f.data_abroad))
+        .collect();
+    let mut want = want;
+    let mut got = got;
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
     // A second run of the same sensor the next day widens the hosts' times.
     let b = make_run("sensor-a", 1, 300, 1);
     store.write_run(&b).unwrap();
@@ -135,7 +163,7 @@ fn idempotent(location: &str) {
     assert_eq!(h.first_seen_ns, 1, "first seen kept from day 0");
     assert!(h.last_seen_ns > DAY, "last seen from day 1");
     assert!(store.check().unwrap().is_empty());
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     // For the record (not asserted): one 10 000-host run, written and read back.
     let big = make_run("sensor-big", 2, 10_000, 0);
     let t = Instant::now();
@@ -288,6 +316,89 @@ fn killed_writer(location: &str, test_name: &str) {
     );
 }
 
+/// A store written by schema 1 (no home country, policy, severity or
+/// verdict), made with the version-1 statements through `exec`, is migrated
+/// to schema 2 when opened: its old rows read back with none of them, and
+/// progress then counts every destination as abroad; a new run records
+/// them and progress judges its findings against its home country.
+fn a_version_1_store_is_migrated(location: &str, exec: &mut dyn FnMut(&str)) {
+    use phonehome::inventory::progress::{compute, ProgressQuery};
+    use phonehome::inventory::schema::MIGRATIONS;
+    exec("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL)");
+    let (version, description, statements) = MIGRATIONS[0];
+    assert_eq!(version, 1);
+    for s in statements {
+        exec(s);
+    }
+    exec(&format!(
+        "INSERT INTO schema_migrations (version, description) VALUES (1, '{description}')"
+    ));
+    exec(
+        "INSERT INTO runs (run_id, sensor_id, period_start, period_end, source, catalog_version,
+                           host_count, finding_count, identity_count)
+         VALUES ('old', 's1', 3600000000000, 7200000000000, 'old.pcap', 'test', 1, 2, 0)",
+    );
+    exec(
+        "INSERT INTO host_sightings VALUES ('old', 'name:a', 'A', NULL, '10.0.0.1', 3600000000000,
+                                            3600000000001, 1, 1)",
+    );
+    exec("INSERT INTO hosts VALUES ('name:a', 'A', NULL, 3600000000000, 3600000000001)");
+    for (vendor, country) in [("ForeignCo", "US"), ("HomeSec", "CN")] {
+        exec(&format!(
+            "INSERT INTO findings VALUES ('old', 'name:a', '{vendor}', 'EDR', 'edr', 1, 3600000000000,
+                                          3600000000001, 1, 1, 1, '[\"{country}\"]', '[]')"
+        ));
+    }
+    let mut store = Store::open(location).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    let snap = store.snapshot().unwrap();
+    assert_eq!(
+        (
+            snap.runs[0].home_country.clone(),
+            snap.runs[0].policy.clone()
+        ),
+        (None, None)
+    );
+    assert!(snap
+        .findings
+        .iter()
+        .all(|(_, f)| f.severity.is_none() && f.data_abroad.is_none()));
+    assert!(store.check().unwrap().is_empty());
+    let p = compute(&snap, &ProgressQuery::default()).unwrap();
+    assert_eq!(p.home_country, None);
+    let abroad: Vec<(&str, bool)> = p
+        .rows
+        .iter()
+        .map(|r| (r.vendor.as_str(), r.data_abroad))
+        .collect();
+    assert_eq!(abroad, [("ForeignCo", true), ("HomeSec", true)]);
+
+    // A run of schema 2, a day later: the same two products, judged at home (CN).
+    let mut run = make_run("s1", 1, 1, 0);
+    run.findings = snap.findings.iter().map(|(_, f)| f.clone()).collect();
+    for f in &mut run.findings {
+        f.host_key = run.hosts[0].host_key.clone();
+    }
+    store.write_run(&run).unwrap();
+    let snap = store.snapshot().unwrap();
+    let p = compute(&snap, &ProgressQuery::default()).unwrap();
+    assert_eq!(p.home_country.as_deref(), Some("CN"));
+    let abroad: Vec<(&str, bool, Vec<String>)> = p
+        .rows
+        .iter()
+        .filter(|r| r.host_key == run.hosts[0].host_key)
+        .map(|r| (r.vendor.as_str(), r.data_abroad, r.countries_abroad.clone()))
+        .collect();
+    assert_eq!(
+        abroad,
+        [
+            ("ForeignCo", true, vec!["US".to_owned()]),
+            ("HomeSec", false, vec![])
+        ]
+    );
+    assert!(store.check().unwrap().is_empty());
+}
+
 #[test]
 fn sqlite_inventory_idempotent_concurrent_and_killed() {
     if let Some(loc) = std::env::var_os(CHILD_ENV) {
@@ -299,6 +410,11 @@ fn sqlite_inventory_idempotent_concurrent_and_killed() {
     idempotent(loc);
     concurrent(loc);
     killed_writer(loc, "sqlite_inventory_idempotent_concurrent_and_killed");
+    let v1 = dir.path().join("v1.sqlite");
+    let c = rusqlite::Connection::open(&v1).unwrap();
+    a_version_1_store_is_migrated(v1.to_str().unwrap(), &mut |sql| {
+        c.execute_batch(sql).unwrap()
+    });
     assert_eq!(Store::open(loc).unwrap().kind(), StoreKind::Sqlite);
 }
 
@@ -312,6 +428,13 @@ fn postgres_inventory_idempotent_concurrent_and_killed() {
     idempotent(&loc);
     concurrent(&loc);
     killed_writer(&loc, "postgres_inventory_idempotent_concurrent_and_killed");
+    // The version-1 store in a database of its own on the same server.
+    let mut c = postgres::Client::connect(&loc, postgres::NoTls).unwrap();
+    c.batch_execute("CREATE DATABASE v1").unwrap();
+    let v1 = loc.replace("/postgres", "/v1");
+    assert_ne!(v1, loc);
+    let mut c = postgres::Client::connect(&v1, postgres::NoTls).unwrap();
+    a_version_1_store_is_migrated(&v1, &mut |sql| c.batch_execute(sql).unwrap());
     assert_eq!(Store::open(&loc).unwrap().kind(), StoreKind::Postgres);
 }
 
@@ -331,7 +454,7 @@ fn sqlite_refuses_a_newer_schema_in_one_line() {
     let e = Store::open(loc).unwrap_err().to_string();
     assert_eq!(
         e,
-        format!("inventory {loc}: schema version 99 is newer than this phonehome knows (1); upgrade phonehome")
+        format!("inventory {loc}: schema version 99 is newer than this phonehome knows (2); upgrade phonehome")
     );
     let missing = dir.path().join("no/such/dir/inv.sqlite");
     let e = Store::open(missing.to_str().unwrap())

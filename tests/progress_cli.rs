@@ -28,6 +28,9 @@ fn finding(host: &str, vendor: &str, product: &str, foreign: bool, t: u64) -> Fi
         bytes_toclient: 1,
         countries: vec!["US".into()],
         evidence: vec![],
+        // Judged before schema 2: progress compares the countries with the run's home.
+        severity: None,
+        data_abroad: None,
     }
 }
 
@@ -53,6 +56,8 @@ fn run(week: u64, hosts: &[&str], findings: Vec<FindingRecord>) -> RunRecord {
         period_end_ns: t + 1,
         source: "x.pcap".into(),
         catalog_version: "test".into(),
+        home_country: Some("CN".into()),
+        policy: Some("default policy for CN".into()),
         hosts: hosts.iter().map(|h| sighting(h, t)).collect(),
         findings,
         identities: vec![],
@@ -78,7 +83,10 @@ fn inventory(dir: &std::path::Path) -> String {
         &["name:a", "name:b"],
         vec![
             finding("name:a", "ForeignCo", "EDR", true, t3),
-            finding("name:b", "HomeSec", "Guard", false, t3),
+            FindingRecord {
+                countries: vec!["CN".into()],
+                ..finding("name:b", "HomeSec", "Guard", false, t3)
+            },
         ],
     ))
     .unwrap();
@@ -106,11 +114,12 @@ fn progress_states_in_csv_json_and_text() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         csv,
-        "host_key,host_name,mac,vendor,product,category,foreign,state,last_seen,host_last_seen,replaced_by\n\
-         name:a,A,,ForeignCo,EDR,edr,true,still_present,2026-01-19,2026-01-19,\n\
-         name:b,B,,ForeignCo,EDR,edr,true,replaced,2026-01-05,2026-01-19,HomeSec Guard\n\
-         name:b,B,,HomeSec,Guard,edr,false,new,2026-01-19,2026-01-19,\n\
-         name:c,C,,ForeignCo,EDR,edr,true,host_not_seen,2026-01-05,2026-01-05,\n"
+        "host_key,host_name,mac,vendor,product,category,foreign,state,last_seen,host_last_seen,replaced_by,\
+         severity,data_abroad,countries_abroad\n\
+         name:a,A,,ForeignCo,EDR,edr,true,still_present,2026-01-19,2026-01-19,,,true,US\n\
+         name:b,B,,ForeignCo,EDR,edr,true,replaced,2026-01-05,2026-01-19,HomeSec Guard,,true,US\n\
+         name:b,B,,HomeSec,Guard,edr,false,new,2026-01-19,2026-01-19,,,false,\n\
+         name:c,C,,ForeignCo,EDR,edr,true,host_not_seen,2026-01-05,2026-01-05,,,true,US\n"
     );
     // The same with the baseline named, by run and by date.
     for b in ["week1", "2026-01-06"] {

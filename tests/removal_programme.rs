@@ -247,6 +247,34 @@ fn report_matches_the_inventory(
         .map(|(_, s)| s.host_key.as_str())
         .collect();
     assert_eq!(front(&dom, "hosts-observed"), observed.len().to_string());
+    // Abroad is judged against the home country the runs recorded (the
+    // default policy's CN): the domestic agent's CN destination is not abroad.
+    assert_eq!(front(&dom, "home-country"), "CN");
+    assert_eq!(p["home_country"], "CN");
+    for r in &snap.runs {
+        assert_eq!(
+            (r.home_country.as_deref(), r.policy.as_deref()),
+            (Some("CN"), Some("default policy for CN"))
+        );
+    }
+    let week4_countries: std::collections::BTreeSet<String> = snap
+        .findings
+        .iter()
+        .filter(|(r, _)| r.as_str() == p["current_runs"][0].as_str().unwrap())
+        .flat_map(|(_, f)| f.countries.iter().cloned())
+        .filter(|c| c != "CN")
+        .collect();
+    let abroad: std::collections::BTreeSet<String> = elements(&dom, "<tr data-country=")
+        .into_iter()
+        .map(|a| a["data-country"].clone())
+        .collect();
+    assert_eq!(abroad, week4_countries);
+    assert!(!abroad.is_empty());
+    for r in p["rows"].as_array().unwrap() {
+        // Every finding of the programme has a severity; only the foreign agents send abroad.
+        assert!(r["severity"].is_string(), "{r}");
+        assert_eq!(r["data_abroad"], r["foreign"], "{r}");
+    }
     // The current period (week 4): foreign agents on PC-ALPHA and PC-ECHO.
     let week4 = p["current_runs"][0].as_str().unwrap();
     let mut foreign: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();

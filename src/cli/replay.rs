@@ -323,6 +323,8 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
             sensor_id: a.sensor_id.clone().unwrap_or_else(default_sensor_id),
             kinds: product_kinds(&catalog),
             catalog_version: catalog_version(&catalog),
+            home_country: policy.home_country().to_owned(),
+            policy: policy_identity(a.policy.as_deref(), policy.home_country())?,
             collector: Collector::new(policy.internal_networks()),
         }),
         None => None,
@@ -546,7 +548,28 @@ struct InventoryRun {
     /// (vendor, product) → product kind.
     kinds: HashMap<(String, String), &'static str>,
     catalog_version: String,
+    home_country: String,
+    /// Which policy judged the run (see [`policy_identity`]).
+    policy: String,
     collector: Collector,
+}
+
+/// Names the policy in the inventory: the file's name and the start of its
+/// SHA-256 (an edited policy is another policy), or the default one.
+fn policy_identity(path: Option<&std::path::Path>, home: &str) -> anyhow::Result<String> {
+    use sha2::Digest;
+    let Some(path) = path else {
+        return Ok(format!("default policy for {home}"));
+    };
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read policy {}", path.display()))?;
+    let digest = sha2::Sha256::digest(&bytes);
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok(format!("{name} sha256:{hex}"))
 }
 
 /// The machine's host name, the default sensor id.
@@ -603,6 +626,8 @@ fn record_run(
         sensor_id: &inv.sensor_id,
         source: &source.join(", "),
         catalog_version: &inv.catalog_version,
+        home_country: &inv.home_country,
+        policy: &inv.policy,
         first_ts: capture.first_ts,
         last_ts: capture.last_ts,
         packets: capture.pkts,

@@ -29,6 +29,8 @@ enum Value {
     I(i64),
     T(String),
     Null,
+    /// NULL in a BIGINT column (PostgreSQL types its parameters).
+    NullI,
 }
 
 impl Value {
@@ -68,6 +70,10 @@ fn text(s: &str) -> Value {
 
 fn opt(s: &Option<String>) -> Value {
     s.as_ref().map_or(Value::Null, |s| Value::T(s.clone()))
+}
+
+fn opt_bool(b: Option<bool>) -> Value {
+    b.map_or(Value::NullI, |b| Value::I(i64::from(b)))
 }
 
 fn u(v: &Value) -> u64 {
@@ -185,7 +191,7 @@ fn sqlite_value(v: &Value) -> rusqlite::types::Value {
     match v {
         Value::I(i) => rusqlite::types::Value::Integer(*i),
         Value::T(s) => rusqlite::types::Value::Text(s.clone()),
-        Value::Null => rusqlite::types::Value::Null,
+        Value::Null | Value::NullI => rusqlite::types::Value::Null,
     }
 }
 
@@ -214,6 +220,7 @@ fn pg_params(params: &[Value]) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
                 Value::I(i) => Box::new(*i),
                 Value::T(s) => Box::new(s.clone()),
                 Value::Null => Box::new(Option::<String>::None),
+                Value::NullI => Box::new(Option::<i64>::None),
             }
         })
         .collect()
@@ -498,13 +505,14 @@ fn write_run(tx: &mut dyn Tx, run: &RunRecord) -> Result<(), DbError> {
     }
     tx.exec(
         "INSERT INTO runs (run_id, sensor_id, period_start, period_end, source, catalog_version,
-                           host_count, finding_count, identity_count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                           host_count, finding_count, identity_count, home_country, policy)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (run_id) DO UPDATE SET
             sensor_id = excluded.sensor_id, period_start = excluded.period_start,
             period_end = excluded.period_end, source = excluded.source,
             catalog_version = excluded.catalog_version, host_count = excluded.host_count,
-            finding_count = excluded.finding_count, identity_count = excluded.identity_count",
+            finding_count = excluded.finding_count, identity_count = excluded.identity_count,
+            home_country = excluded.home_country, policy = excluded.policy",
         &[
             id.clone(),
             text(&run.sensor_id),
@@ -515,6 +523,8 @@ fn write_run(tx: &mut dyn Tx, run: &RunRecord) -> Result<(), DbError> {
             count(run.hosts.len() as u64),
             count(run.findings.len() as u64),
             count(run.identities.len() as u64),
+            opt(&run.home_country),
+            opt(&run.policy),
         ],
     )?;
     let mut hosts: Vec<&HostSighting> = run.hosts.iter().collect();
@@ -540,7 +550,8 @@ fn write_run(tx: &mut dyn Tx, run: &RunRecord) -> Result<(), DbError> {
     insert_rows(
         tx,
         "findings (run_id, host_key, vendor, product, category, foreign_vendor, first_seen,
-                   last_seen, flows, bytes_toserver, bytes_toclient, countries, evidence)",
+                   last_seen, flows, bytes_toserver, bytes_toclient, countries, evidence,
+                   severity, data_abroad)",
         run.findings.iter().map(|f| {
             vec![
                 id.clone(),
@@ -556,6 +567,8 @@ fn write_run(tx: &mut dyn Tx, run: &RunRecord) -> Result<(), DbError> {
                 count(f.bytes_toclient),
                 json_list(&f.countries),
                 json_list(&f.evidence),
+                opt(&f.severity),
+                opt_bool(f.data_abroad),
             ]
         }),
         "",
@@ -603,7 +616,7 @@ fn write_run(tx: &mut dyn Tx, run: &RunRecord) -> Result<(), DbError> {
 }
 
 /// Rows inserted per statement: one round trip per 256 rows instead of per
-/// row (PostgreSQL allows 65 535 parameters, SQLite 32 766; 13 columns × 256
+/// row (PostgreSQL allows 65 535 parameters, SQLite 32 766; 15 columns × 256
 /// fits both).
 const ROWS_PER_STATEMENT: usize = 256;
 
@@ -645,7 +658,7 @@ fn read_snapshot(tx: &mut dyn Tx) -> Result<Snapshot, DbError> {
     let runs = tx
         .query(
             "SELECT run_id, sensor_id, period_start, period_end, source, catalog_version,
-                    host_count, finding_count, identity_count
+                    host_count, finding_count, identity_count, home_country, policy
              FROM runs ORDER BY period_start, run_id",
             &[],
         )?
@@ -660,6 +673,8 @@ fn read_snapshot(tx: &mut dyn Tx) -> Result<Snapshot, DbError> {
             host_count: u(col(&r, 6)),
             finding_count: u(col(&r, 7)),
             identity_count: u(col(&r, 8)),
+            home_country: col(&r, 9).opt_text(),
+            policy: col(&r, 10).opt_text(),
         })
         .collect();
     let hosts = tx
@@ -702,7 +717,8 @@ fn read_snapshot(tx: &mut dyn Tx) -> Result<Snapshot, DbError> {
     let findings = tx
         .query(
             "SELECT run_id, host_key, vendor, product, category, foreign_vendor, first_seen,
-                    last_seen, flows, bytes_toserver, bytes_toclient, countries, evidence
+                    last_seen, flows, bytes_toserver, bytes_toclient, countries, evidence,
+                    severity, data_abroad
              FROM findings ORDER BY run_id, host_key, vendor, product",
             &[],
         )?
@@ -723,6 +739,11 @@ fn read_snapshot(tx: &mut dyn Tx) -> Result<Snapshot, DbError> {
                     bytes_toclient: u(col(&r, 10)),
                     countries: parse_list(col(&r, 11)),
                     evidence: parse_list(col(&r, 12)),
+                    severity: col(&r, 13).opt_text(),
+                    data_abroad: match col(&r, 14) {
+                        Value::I(i) => Some(*i != 0),
+                        _ => None,
+                    },
                 },
             )
         })

@@ -29,6 +29,8 @@ pub struct RunMeta<'a> {
     pub period_end_ns: u64,
     pub source: &'a str,
     pub catalog_version: &'a str,
+    pub home_country: Option<&'a str>,
+    pub policy: Option<&'a str>,
 }
 
 /// The key, name and MAC of whoever held `addr` at `ts_ns`.
@@ -43,8 +45,14 @@ fn who(hosts: &HostTable, addr: IpAddr, ts_ns: u64) -> (String, Option<String>, 
     }
 }
 
-/// A finding being merged, with its countries and evidence references.
-type Merged = (FindingRecord, BTreeSet<String>, BTreeSet<String>);
+/// A finding being merged, with its countries, evidence references and
+/// highest severity.
+type Merged = (
+    FindingRecord,
+    BTreeSet<String>,
+    BTreeSet<String>,
+    crate::judge::policy::Severity,
+);
 
 /// Builds the record of one run.
 pub fn run_record(
@@ -109,9 +117,12 @@ pub fn run_record(
                         bytes_toclient: 0,
                         countries: Vec::new(),
                         evidence: Vec::new(),
+                        severity: None,
+                        data_abroad: Some(false),
                     },
                     BTreeSet::new(),
                     BTreeSet::new(),
+                    f.severity,
                 )
             });
         e.0.first_seen_ns = e.0.first_seen_ns.min(f.first_seen_ns);
@@ -121,12 +132,15 @@ pub fn run_record(
         e.0.bytes_toclient += f.bytes_toclient;
         e.1.extend(f.destination_countries().into_iter().map(str::to_owned));
         e.2.extend(f.evidence.iter().map(|ev| ev.community_id.clone()));
+        e.3 = e.3.max(f.severity);
+        e.0.data_abroad = Some(e.0.data_abroad == Some(true) || f.data_abroad);
     }
     let findings = merged
         .into_values()
-        .map(|(mut r, countries, evidence)| {
+        .map(|(mut r, countries, evidence, severity)| {
             r.countries = countries.into_iter().collect();
             r.evidence = evidence.into_iter().collect();
+            r.severity = Some(severity.as_str().to_owned());
             r
         })
         .collect();
@@ -152,6 +166,8 @@ pub fn run_record(
         period_end_ns: meta.period_end_ns,
         source: meta.source.to_owned(),
         catalog_version: meta.catalog_version.to_owned(),
+        home_country: meta.home_country.map(str::to_owned),
+        policy: meta.policy.map(str::to_owned),
         hosts: sightings.into_values().collect(),
         findings,
         identities: bindings.into_values().collect(),
@@ -259,6 +275,8 @@ mod tests {
             period_end_ns: 200,
             source: "week4.pcap",
             catalog_version: "test",
+            home_country: Some("CN"),
+            policy: Some("default policy for CN"),
         };
         let run = run_record(&meta, &findings, &t, &act);
         let keys: Vec<&str> = run.hosts.iter().map(|h| h.host_key.as_str()).collect();
@@ -275,6 +293,11 @@ mod tests {
         assert_eq!((f.flows, f.first_seen_ns, f.last_seen_ns), (4, 10, 160));
         assert_eq!(f.countries, ["IE", "US"]);
         assert_eq!(f.evidence, ["1:aaa=", "1:bbb="]);
+        assert_eq!(
+            (f.severity.as_deref(), f.data_abroad),
+            (Some("high"), Some(true))
+        );
+        assert_eq!(run.home_country.as_deref(), Some("CN"));
         assert_eq!(run.identities.len(), 2);
         assert_eq!(run.identities[0].address, "10.0.0.5");
         assert_eq!(

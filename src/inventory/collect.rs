@@ -143,6 +143,9 @@ pub struct RunInfo<'a> {
     /// What was replayed (file names).
     pub source: &'a str,
     pub catalog_version: &'a str,
+    /// The policy's home country, and which policy it was (file and hash).
+    pub home_country: &'a str,
+    pub policy: &'a str,
     /// Capture time of the first and last packet, packets and bytes read:
     /// the same capture gives the same run id, so replaying it again
     /// changes nothing.
@@ -176,6 +179,8 @@ pub fn record(
         period_end_ns: info.last_ts.unwrap_or(collected.period_ns.1),
         source: info.source,
         catalog_version: info.catalog_version,
+        home_country: Some(info.home_country),
+        policy: Some(info.policy),
     };
     let mut run = super::build::run_record(&meta, findings, &collected.hosts, &collected.activity);
     for f in &mut run.findings {

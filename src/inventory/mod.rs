@@ -91,6 +91,32 @@ pub struct FindingRecord {
     pub countries: Vec<String>,
     /// References to the evidence (Community IDs, bundle file names).
     pub evidence: Vec<String>,
+    /// The judge's severity (`high`, `medium`, `low`, `info`); none in runs
+    /// written before schema 2.
+    pub severity: Option<String>,
+    /// The judge said data left the allowed countries (the policy's, which
+    /// may allow more than home); none before schema 2, when progress and
+    /// the report compare the countries with the run's home country.
+    pub data_abroad: Option<bool>,
+}
+
+impl FindingRecord {
+    /// Destination countries outside `home` (all of them when the home
+    /// country is not known, as in runs written before schema 2).
+    pub fn countries_abroad(&self, home: Option<&str>) -> Vec<String> {
+        self.countries
+            .iter()
+            .filter(|c| home.is_none_or(|h| !h.eq_ignore_ascii_case(c)))
+            .cloned()
+            .collect()
+    }
+
+    /// Whether the product sent data abroad: the judge's word when the run
+    /// recorded it, else any destination country other than `home`.
+    pub fn sends_abroad(&self, home: Option<&str>) -> bool {
+        self.data_abroad
+            .unwrap_or_else(|| !self.countries_abroad(home).is_empty())
+    }
 }
 
 /// An address held by an identity during part of a run.
@@ -115,6 +141,12 @@ pub struct RunRecord {
     /// What was replayed (file names), for the report.
     pub source: String,
     pub catalog_version: String,
+    /// The policy's home country (ISO 3166 alpha-2): what "abroad" means
+    /// for this run's findings. None in runs written before schema 2.
+    pub home_country: Option<String>,
+    /// Which policy judged the run: its file name and SHA-256, or the
+    /// default policy for the home country.
+    pub policy: Option<String>,
     pub hosts: Vec<HostSighting>,
     pub findings: Vec<FindingRecord>,
     pub identities: Vec<IdentityBinding>,
@@ -148,6 +180,8 @@ pub struct RunSummary {
     pub period_end_ns: u64,
     pub source: String,
     pub catalog_version: String,
+    pub home_country: Option<String>,
+    pub policy: Option<String>,
     pub host_count: u64,
     pub finding_count: u64,
     pub identity_count: u64,

@@ -87,6 +87,15 @@ pub struct ProgressRow {
     pub host_last_seen_ns: Option<u64>,
     /// For `replaced`: the domestic products of the same category seen since.
     pub replaced_by: Vec<(String, String)>,
+    /// The judge's severity in the run the row is taken from (the current
+    /// period's, else the baseline's); none for runs before schema 2.
+    pub severity: Option<String>,
+    /// Data left the allowed countries, judged against that run's policy
+    /// (older runs: any destination outside its home country, or any at all
+    /// when the run recorded no home country).
+    pub data_abroad: bool,
+    /// Destination countries other than that run's home country.
+    pub countries_abroad: Vec<String>,
 }
 
 /// Totals for one vendor and product.
@@ -117,6 +126,9 @@ pub struct ClearPoint {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Progress {
+    /// The home country of the current period's runs (several joined by
+    /// `/` if sensors disagree; none if no run recorded one).
+    pub home_country: Option<String>,
     /// The runs of the baseline and of the current period.
     pub baseline_runs: Vec<String>,
     pub current_runs: Vec<String>,
@@ -173,18 +185,27 @@ pub fn compute(snap: &Snapshot, q: &ProgressQuery) -> Result<Progress, ProgressE
         .map(|(_, s)| s.host_key.as_str())
         .collect();
 
-    let mut before: BTreeMap<(&str, ProductKey), &FindingRecord> = BTreeMap::new();
-    let mut now: BTreeMap<(&str, ProductKey), &FindingRecord> = BTreeMap::new();
+    // What "abroad" means for each run's findings: its own home country.
+    let home_of: BTreeMap<&str, Option<&str>> = snap
+        .runs
+        .iter()
+        .map(|r| (r.run_id.as_str(), r.home_country.as_deref()))
+        .collect();
+    let home = |run: &str| home_of.get(run).copied().flatten();
+    let homes: BTreeSet<&str> = current.iter().filter_map(|r| home(r)).collect();
+    type Seen<'a> = (&'a FindingRecord, Option<&'a str>);
+    let mut before: BTreeMap<(&str, ProductKey), Seen<'_>> = BTreeMap::new();
+    let mut now: BTreeMap<(&str, ProductKey), Seen<'_>> = BTreeMap::new();
     let mut last_seen: BTreeMap<(&str, ProductKey), u64> = BTreeMap::new();
     for (run, f) in &snap.findings {
         let key = (f.host_key.as_str(), (f.vendor.clone(), f.product.clone()));
         let ls = last_seen.entry(key.clone()).or_default();
         *ls = (*ls).max(f.last_seen_ns);
         if baseline.contains(run.as_str()) {
-            before.entry(key.clone()).or_insert(f);
+            before.entry(key.clone()).or_insert((f, home(run)));
         }
         if current.contains(run.as_str()) {
-            now.entry(key).or_insert(f);
+            now.entry(key).or_insert((f, home(run)));
         }
     }
 
@@ -193,7 +214,7 @@ pub fn compute(snap: &Snapshot, q: &ProgressQuery) -> Result<Progress, ProgressE
     for key in keys {
         let (host, (vendor, product)) = key;
         let f = now.get(key).or_else(|| before.get(key)).copied();
-        let Some(f) = f else { continue };
+        let Some((f, f_home)) = f else { continue };
         let mut replaced_by = Vec::new();
         let state = match (before.contains_key(key), now.contains_key(key)) {
             (true, true) => State::StillPresent,
@@ -203,7 +224,7 @@ pub fn compute(snap: &Snapshot, q: &ProgressQuery) -> Result<Progress, ProgressE
                 if f.foreign {
                     replaced_by = now
                         .iter()
-                        .filter(|((h, _), g)| {
+                        .filter(|((h, _), (g, _))| {
                             h == host
                                 && !g.foreign
                                 && g.category.is_some()
@@ -233,6 +254,9 @@ pub fn compute(snap: &Snapshot, q: &ProgressQuery) -> Result<Progress, ProgressE
             last_seen_ns: last_seen.get(key).copied().unwrap_or(f.last_seen_ns),
             host_last_seen_ns: info.map(|h| h.last_seen_ns),
             replaced_by,
+            severity: f.severity.clone(),
+            data_abroad: f.sends_abroad(f_home),
+            countries_abroad: f.countries_abroad(f_home),
         });
     }
 
@@ -259,6 +283,7 @@ pub fn compute(snap: &Snapshot, q: &ProgressQuery) -> Result<Progress, ProgressE
     }
 
     Ok(Progress {
+        home_country: (!homes.is_empty()).then(|| homes.into_iter().collect::<Vec<_>>().join("/")),
         baseline_runs: baseline.iter().map(|s| (*s).to_owned()).collect(),
         current_runs: current.iter().map(|s| (*s).to_owned()).collect(),
         since_ns: since,

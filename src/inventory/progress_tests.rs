@@ -11,6 +11,8 @@ fn run(id: &str, day: u64) -> RunSummary {
         period_end_ns: day * DAY + 7_200_000_000_000,
         source: format!("{id}.pcap"),
         catalog_version: "test".into(),
+        home_country: Some("CN".into()),
+        policy: None,
         host_count: 0,
         finding_count: 0,
         identity_count: 0,
@@ -38,6 +40,8 @@ fn finding(
         bytes_toclient: 200,
         countries: vec!["US".into()],
         evidence: vec![],
+        severity: Some("high".into()),
+        data_abroad: None,
     }
 }
 
@@ -235,15 +239,15 @@ fn csv_and_text_render_every_row_in_order() {
     let p = compute(&scenario(), &q).unwrap();
     let csv = crate::inventory::render::csv(&p).unwrap();
     let expected = "\
-host_key,host_name,mac,vendor,product,category,foreign,state,last_seen,host_last_seen,replaced_by
-a,A,,ForeignCo,EDR,edr,true,still_present,1970-01-15,1970-01-15,
-b,B,,ForeignCo,EDR,edr,true,replaced,1970-01-01,1970-01-15,HomeSec Guard
-b,B,,HomeSec,Guard,edr,false,new,1970-01-15,1970-01-15,
-c,C,,ForeignCo,EDR,edr,true,removed,1970-01-01,1970-01-15,
-d,D,,OtherCo,AV,antivirus,true,host_not_seen,1970-01-01,1970-01-02,
-e,E,,ForeignCo,EDR,edr,true,new,1970-01-15,1970-01-15,
-f,F,,ForeignCo,EDR,edr,true,removed,1970-01-01,1970-01-15,
-f,F,,HomeSec,Mail,mail_gateway,false,new,1970-01-15,1970-01-15,
+host_key,host_name,mac,vendor,product,category,foreign,state,last_seen,host_last_seen,replaced_by,severity,data_abroad,countries_abroad
+a,A,,ForeignCo,EDR,edr,true,still_present,1970-01-15,1970-01-15,,high,true,US
+b,B,,ForeignCo,EDR,edr,true,replaced,1970-01-01,1970-01-15,HomeSec Guard,high,true,US
+b,B,,HomeSec,Guard,edr,false,new,1970-01-15,1970-01-15,,high,true,US
+c,C,,ForeignCo,EDR,edr,true,removed,1970-01-01,1970-01-15,,high,true,US
+d,D,,OtherCo,AV,antivirus,true,host_not_seen,1970-01-01,1970-01-02,,high,true,US
+e,E,,ForeignCo,EDR,edr,true,new,1970-01-15,1970-01-15,,high,true,US
+f,F,,ForeignCo,EDR,edr,true,removed,1970-01-01,1970-01-15,,high,true,US
+f,F,,HomeSec,Mail,mail_gateway,false,new,1970-01-15,1970-01-15,,high,true,US
 ";
     assert_eq!(csv, expected);
     let text = crate::inventory::render::text(&p);
@@ -252,7 +256,7 @@ f,F,,HomeSec,Mail,mail_gateway,false,new,1970-01-15,1970-01-15,
     ));
     assert!(
         text.contains(
-            "\nb     B          ForeignCo  EDR      replaced       1970-01-01  HomeSec Guard\n"
+            "\nb     B          ForeignCo  EDR      replaced       high      US      1970-01-01  HomeSec Guard\n"
         ),
         "{text}"
     );
@@ -260,6 +264,7 @@ f,F,,HomeSec,Mail,mail_gateway,false,new,1970-01-15,1970-01-15,
         text.contains("\n1970-01-15  5           2             3      60.0%\n"),
         "{text}"
     );
+    assert!(text.contains("\nHome country: CN\n"), "{text}");
     assert!(text.lines().all(|l| !l.ends_with(' ')));
     let json = crate::inventory::render::json(&p);
     assert_eq!(json["rows"][1]["state"], "replaced");

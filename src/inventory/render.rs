@@ -13,11 +13,15 @@ pub fn day(ns: u64) -> String {
 /// product, and hosts clear per day.
 pub fn text(p: &Progress) -> String {
     let mut out = format!(
-        "Removal progress since {} (baseline: {} run(s); current period: {} run(s))\n\n",
+        "Removal progress since {} (baseline: {} run(s); current period: {} run(s))\n",
         day(p.since_ns),
         p.baseline_runs.len(),
         p.current_runs.len()
     );
+    out.push_str(&match &p.home_country {
+        Some(h) => format!("Home country: {h}\n\n"),
+        None => "No home country recorded: every destination counts as abroad\n\n".to_owned(),
+    });
     let mut rows = vec![cells(&[
         "host",
         "name",
@@ -25,6 +29,8 @@ pub fn text(p: &Progress) -> String {
         "vendor",
         "product",
         "state",
+        "severity",
+        "abroad",
         "last seen",
         "replaced by",
     ])];
@@ -41,6 +47,8 @@ pub fn text(p: &Progress) -> String {
             r.vendor.clone(),
             r.product.clone(),
             r.state.as_str().to_owned(),
+            r.severity.clone().unwrap_or_default(),
+            abroad_cell(r),
             day(r.last_seen_ns),
             by.join("; "),
         ]);
@@ -99,6 +107,15 @@ fn cells(s: &[&str]) -> Vec<String> {
     s.iter().map(|c| (*c).to_owned()).collect()
 }
 
+/// The countries a row's product sent data to abroad, `no` when none.
+fn abroad_cell(r: &super::progress::ProgressRow) -> String {
+    match (r.data_abroad, r.countries_abroad.is_empty()) {
+        (false, _) => "no".to_owned(),
+        (true, true) => "yes".to_owned(),
+        (true, false) => r.countries_abroad.join(","),
+    }
+}
+
 /// Left-aligned columns two spaces apart; no trailing spaces.
 fn table(out: &mut String, rows: &[Vec<String>]) {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
@@ -137,6 +154,9 @@ pub fn csv(p: &Progress) -> Result<String, csv::Error> {
         "last_seen",
         "host_last_seen",
         "replaced_by",
+        "severity",
+        "data_abroad",
+        "countries_abroad",
     ])?;
     for r in &p.rows {
         let by: Vec<String> = r
@@ -162,6 +182,9 @@ pub fn csv(p: &Progress) -> Result<String, csv::Error> {
             &day(r.last_seen_ns),
             &r.host_last_seen_ns.map(day).unwrap_or_default(),
             &by.join("; "),
+            r.severity.as_deref().unwrap_or_default(),
+            if r.data_abroad { "true" } else { "false" },
+            &r.countries_abroad.join(" "),
         ])?;
     }
     let bytes = w

@@ -9,11 +9,12 @@
 //! migrate once.
 
 /// (version, description, statements). Append only: never edit a released one.
-pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
-    1,
-    "runs, host sightings, findings, identity history, hosts",
-    &[
-        "CREATE TABLE runs (
+pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
+    (
+        1,
+        "runs, host sightings, findings, identity history, hosts",
+        &[
+            "CREATE TABLE runs (
             run_id TEXT PRIMARY KEY,
             sensor_id TEXT NOT NULL,
             period_start BIGINT NOT NULL,
@@ -24,8 +25,8 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             finding_count BIGINT NOT NULL,
             identity_count BIGINT NOT NULL
         )",
-        "CREATE INDEX runs_period ON runs (period_start)",
-        "CREATE TABLE host_sightings (
+            "CREATE INDEX runs_period ON runs (period_start)",
+            "CREATE TABLE host_sightings (
             run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
             host_key TEXT NOT NULL,
             name TEXT,
@@ -37,7 +38,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             bytes BIGINT NOT NULL,
             PRIMARY KEY (run_id, host_key)
         )",
-        "CREATE TABLE findings (
+            "CREATE TABLE findings (
             run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
             host_key TEXT NOT NULL,
             vendor TEXT NOT NULL,
@@ -53,8 +54,8 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             evidence TEXT NOT NULL,
             PRIMARY KEY (run_id, host_key, vendor, product)
         )",
-        "CREATE INDEX findings_host ON findings (host_key)",
-        "CREATE TABLE identity_history (
+            "CREATE INDEX findings_host ON findings (host_key)",
+            "CREATE TABLE identity_history (
             run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
             host_key TEXT NOT NULL,
             address TEXT NOT NULL,
@@ -63,16 +64,27 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             last_seen BIGINT NOT NULL,
             PRIMARY KEY (run_id, host_key, address, source)
         )",
-        "CREATE INDEX identity_address ON identity_history (address, first_seen)",
-        "CREATE TABLE hosts (
+            "CREATE INDEX identity_address ON identity_history (address, first_seen)",
+            "CREATE TABLE hosts (
             host_key TEXT PRIMARY KEY,
             name TEXT,
             mac TEXT,
             first_seen BIGINT NOT NULL,
             last_seen BIGINT NOT NULL
         )",
-    ],
-)];
+        ],
+    ),
+    (
+        2,
+        "the run's home country and policy, each finding's severity and data-abroad verdict",
+        &[
+            "ALTER TABLE runs ADD COLUMN home_country TEXT",
+            "ALTER TABLE runs ADD COLUMN policy TEXT",
+            "ALTER TABLE findings ADD COLUMN severity TEXT",
+            "ALTER TABLE findings ADD COLUMN data_abroad BIGINT",
+        ],
+    ),
+];
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i64 {

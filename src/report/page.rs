@@ -54,24 +54,41 @@ ol.ranking li{margin:4px 0}
 .state-removed,.state-replaced{color:var(--domestic);font-weight:600}
 .state-still_present,.state-new{color:var(--foreign);font-weight:600}
 @media print{
- body{margin:0;max-width:none;font-size:10px}
+ body{margin:0;max-width:none;font-size:9px;line-height:1.3}
  *{print-color-adjust:exact;-webkit-print-color-adjust:exact}
- h2{break-after:avoid}
- table{font-size:8.5px}
+ h1{font-size:18px}
+ h2{font-size:13px;margin:10px 0 4px;break-after:avoid}
+ h3{font-size:11px;margin:8px 0 3px;break-after:avoid;break-inside:avoid}
+ .mono,code{font-size:1em}
+ table{font-size:7.5px;margin:3px 0}
+ td,th{padding:1px 3px}
  thead{display:table-header-group}
- tr,figure,h3{break-inside:avoid}
- h3{break-after:avoid}
- .card{padding:4px 8px}
- #charts figure{display:inline-block;width:49%;vertical-align:top;margin:4px 0}
- #details{columns:3;column-gap:5mm;font-size:7.5px}
+ tr,figure{break-inside:avoid}
+ .card{padding:2px 8px}
+ .card b{font-size:15px}
+ /* Short cells on one line: a wrapped date or "foreign vendor, data abroad" triples a row's height. */
+ td.num,td.time,td[data-col=severity],td[data-col=confidence],td[data-col=tier],td[data-col=origin],td[data-col=vendor_country],td[data-col=finding]{white-space:nowrap}
+ #inventory-table td[data-col=product]{min-width:32mm}
+ #inventory-table td[data-col=vendor]{min-width:14mm}
+ tr.host-row th{font-size:8px;padding:1px 3px}
+ /* The two bar charts stacked beside the timeline; no chart taller than ~60% of a page, so
+    one that does not fit never leaves most of the page before it blank. */
+ #charts{display:grid;grid-template-columns:1fr 1fr;column-gap:6mm;align-items:start}
+ #charts>h2,#charts>p{grid-column:1/-1}
+ #charts figure{margin:2px 0}
+ #charts figure:last-child{grid-column:2;grid-row:3/span 2}
+ svg.chart{max-height:110mm;width:auto;max-width:100%}
+ #details{columns:4;column-gap:4mm;font-size:7px}
+ #details>h2{column-span:all}
  #details li.more{display:none}
  .print-only{display:list-item}
- #details article{break-inside:auto;margin-bottom:6px}
- #details h3{font-size:9px;margin:6px 0 2px}
- #details p{margin:2px 0}
- #details table,ul.evidence{font-size:7px}
- ul.evidence{padding-left:12px}
- td,th{padding:2px 4px}
+ #details article{break-inside:auto;margin-bottom:5px}
+ #details h3{font-size:8.5px;margin:5px 0 2px}
+ #details p{margin:1px 0}
+ #details table,ul.evidence{font-size:6.5px}
+ ul.evidence{padding-left:10px;margin:2px 0}
+ ol.ranking li{margin:1px 0}
+ footer{margin-top:8px}
 }
 "#;
 
@@ -450,6 +467,9 @@ fn method(inv: &Inventory, g: Option<&Programme>) -> Markup {
                         None => "the version is recorded in the inventory only (EVE input)",
                     }
                     ". Products not in the catalog are not found: the catalog's coverage bounds every \"none found\"."
+                }
+                @if let Some(g) = g {
+                    li data-k="policy" { "Policy: " (g.policies.join("; ")) ". Abroad is judged against each run's home country and allowed countries." }
                 }
                 li data-k="tiers" { "Evidence tiers, strongest first: endpoint (a documented product endpoint), "
                     "owned domain, owned network (the vendor's address ranges / ASNs), certificate name, CNAME chain, "

@@ -21,6 +21,8 @@ pub struct Programme {
     /// First and last day of the runs (UTC).
     pub period: Option<(String, String)>,
     pub catalog_versions: Vec<String>,
+    /// The policies that judged the runs (file and hash, or the default).
+    pub policies: Vec<String>,
     /// Host key → its latest address.
     pub addresses: BTreeMap<String, String>,
 }
@@ -37,6 +39,15 @@ impl Programme {
             .runs
             .iter()
             .map(|r| r.catalog_version.as_str())
+            .collect();
+        let policies: BTreeSet<String> = snap
+            .runs
+            .iter()
+            .map(|r| match (&r.policy, &r.home_country) {
+                (Some(p), Some(h)) => format!("{p} (home country {h})"),
+                (Some(p), None) => p.clone(),
+                (None, _) => "not recorded (run written before schema 2)".to_owned(),
+            })
             .collect();
         let hosts: BTreeSet<&str> = snap
             .sightings
@@ -63,6 +74,7 @@ impl Programme {
                 .zip(end)
                 .map(|(a, b)| (render::day(a), render::day(b))),
             catalog_versions: catalogs.into_iter().map(str::to_owned).collect(),
+            policies: policies.into_iter().collect(),
             addresses: addresses.into_iter().map(|(k, (_, a))| (k, a)).collect(),
         })
     }
@@ -73,9 +85,17 @@ impl Programme {
 }
 
 /// The current period's findings of the inventory as report input, one
-/// source: hosts named by name, else MAC, else address.
+/// source: hosts named by name, else MAC, else address. Abroad is judged
+/// against each run's recorded home country (and the judge's verdict, when
+/// the run recorded it); the source carries the home country when the
+/// current runs agree on one.
 pub fn findings_of(snap: &Snapshot, progress: &Progress, location: &str) -> Loaded {
     let current: BTreeSet<&str> = progress.current_runs.iter().map(String::as_str).collect();
+    let home_of: BTreeMap<&str, &str> = snap
+        .runs
+        .iter()
+        .filter_map(|r| Some((r.run_id.as_str(), r.home_country.as_deref()?)))
+        .collect();
     let names: BTreeMap<&str, String> = snap
         .hosts
         .iter()
@@ -99,6 +119,9 @@ pub fn findings_of(snap: &Snapshot, progress: &Progress, location: &str) -> Load
             .cloned()
             .unwrap_or_else(|| f.host_key.clone());
         let ts = |ns: u64| Some(crate::base::time::eve_ts(ns));
+        let home = home_of.get(run.as_str()).copied();
+        let data_abroad = f.sends_abroad(home);
+        let whose = if f.foreign { "foreign" } else { "domestic" };
         findings.push((
             0,
             FindingIn {
@@ -106,12 +129,14 @@ pub fn findings_of(snap: &Snapshot, progress: &Progress, location: &str) -> Load
                 vendor: f.vendor.clone(),
                 product: f.product.clone(),
                 foreign_vendor: f.foreign,
-                severity: "n/a".into(),
+                severity: f.severity.clone().unwrap_or_else(|| "n/a".into()),
                 confidence: "n/a".into(),
-                finding_kind: if f.foreign {
-                    "foreign_vendor".into()
-                } else {
-                    "domestic_vendor".into()
+                data_abroad,
+                finding_kind: match (home, data_abroad) {
+                    // Without a home country, "abroad" cannot be told.
+                    (None, _) => format!("{whose}_vendor"),
+                    (Some(_), true) => format!("{whose}_vendor_data_abroad"),
+                    (Some(_), false) => format!("{whose}_vendor_data_home"),
                 },
                 reason: format!(
                     "recorded in the inventory by run {run}; evidence: {}",
@@ -147,11 +172,19 @@ pub fn findings_of(snap: &Snapshot, progress: &Progress, location: &str) -> Load
             },
         ));
     }
+    let homes: BTreeSet<&str> = current
+        .iter()
+        .filter_map(|r| home_of.get(r).copied())
+        .collect();
     Loaded {
         sources: vec![Source {
             path: location.to_owned(),
             kind: "inventory",
             findings: findings.len() as u64,
+            home_country: match (homes.len(), homes.first()) {
+                (1, Some(h)) => Some((*h).to_owned()),
+                _ => None,
+            },
             ..Source::default()
         }],
         findings,
