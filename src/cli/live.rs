@@ -7,7 +7,7 @@
 //! file and reload the catalog, policy and GeoIP (a bad file keeps the old
 //! one), `--user` to drop root once the interfaces are open.
 
-use super::replay::Alerts;
+use super::replay::{Alerts, EvidenceArgs};
 use super::signals;
 use super::sinks::SinkArgs;
 use super::{load_catalog_strict, GeoIpFlags, DEFAULT_HOME, EXIT_OK};
@@ -18,8 +18,11 @@ use phonehome::base::Progress;
 use phonehome::capture::live::pipe::PipeSource;
 use phonehome::capture::live::{privilege, LiveConfig, LiveSource};
 use phonehome::capture::{Block, CaptureError, CaptureFile, PacketSource, Pull, SourceCounts};
+use phonehome::dissect::EventKind;
 use phonehome::engine::output::Output;
 use phonehome::engine::{self, EngineCounters, ReplayConfig};
+use phonehome::evidence::bundle::{EveTarget, MANIFEST};
+use phonehome::evidence::{FlowIndex, LiveEvidence};
 use phonehome::flow::{FlowConfig, FlowStats};
 use phonehome::health::{self, stats::Interval, Shared, Snapshot};
 use phonehome::judge::policy::Policy;
@@ -151,6 +154,16 @@ pub struct LiveArgs {
 
     #[command(flatten)]
     pub sinks: SinkArgs,
+
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+
+    /// Memory for the packets kept while their flows are open, awaiting
+    /// judgement (K/M/G); beyond it the oldest flows' packets are shed, and
+    /// counted (findings.json "live").
+    #[arg(long, value_name = "BYTES", default_value = "256M", requires = "evidence",
+          value_parser = phonehome::sink::config::parse_size)]
+    pub evidence_memory: u64,
 }
 
 fn open_output(
@@ -272,6 +285,15 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     // After the switch: a thread started before it would keep root's powers.
     let flags = signals::install(flags_stop.clone(), true, a.quiet)?;
 
+    // The evidence directory is refused before anything is written, as replay does.
+    let mut evidence = match &a.evidence.evidence {
+        Some(dir) => {
+            let eve = (a.eve != "-").then(|| std::path::Path::new(&a.eve));
+            let max = usize::try_from(a.evidence_memory).unwrap_or(usize::MAX);
+            Some(LiveEvidence::new(dir, eve, a.evidence.limits(), max)?)
+        }
+        None => None,
+    };
     let out = open_output(&a.eve, sink_settings.eve_rotate)?;
     let what = match &a.read {
         Some(path) => path.display().to_string(),
@@ -314,6 +336,14 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     cfg.stop = None;
     let counters = Arc::new(EngineCounters::new(cfg.workers));
     cfg.counters = Some(Arc::clone(&counters));
+    // Evidence: every batch also reaches the keeper, on this (the output)
+    // thread; the channel holds no more than the batches in flight.
+    let tap = evidence.as_ref().map(|_| {
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        cfg.tap = Some(tx);
+        output.evidence = Some(FlowIndex::new(Default::default()));
+        rx
+    });
 
     let shared = Shared::new(
         interfaces
@@ -357,6 +387,17 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let first_wall = wall_ns();
     let output = RefCell::new(output);
+    let evidence_cell = RefCell::new(evidence.take());
+    // Hands the keeper every batch read so far: all packets before the
+    // event about to be judged.
+    let drain = || -> anyhow::Result<()> {
+        if let (Some(rx), Some(ev)) = (&tap, evidence_cell.borrow_mut().as_mut()) {
+            while let Ok(b) = rx.try_recv() {
+                ev.batch(&b).context("live --evidence")?;
+            }
+        }
+        Ok(())
+    };
     let mut interval = Interval::default();
     let mut reloads = (0u64, 0u64);
     let mut stats_events = 0u64;
@@ -420,12 +461,23 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
         source,
         progress,
         &mut |ev, head| {
-            output
-                .borrow_mut()
-                .event_with_head(ev, Some(head))
-                .with_context(|| format!("cannot write EVE output to {eve_name}"))
+            drain()?;
+            let mut out = output.borrow_mut();
+            out.event_with_head(ev, Some(head))
+                .with_context(|| format!("cannot write EVE output to {eve_name}"))?;
+            if let (EventKind::Flow(f), Some(keeper), Some(index)) = (
+                &ev.kind,
+                evidence_cell.borrow_mut().as_mut(),
+                out.evidence.as_ref(),
+            ) {
+                keeper
+                    .on_flow(ev.key, f, index)
+                    .context("live --evidence")?;
+            }
+            Ok(())
         },
         &mut |clock| {
+            drain()?;
             let mut out = output.borrow_mut();
             if flags.take_hup() {
                 match reload(&sources, &mut out) {
@@ -468,9 +520,10 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
         },
     );
     let outcome = result?;
+    drain()?;
     let mut output = output.into_inner();
     // Stream mode: only the updates of open deduplication windows are left.
-    output
+    let findings = output
         .finish()
         .with_context(|| format!("cannot write EVE output to {}", a.eve))?;
     let mut s = snapshot(&output, reloads, stats_events);
@@ -489,6 +542,34 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     for r in output.finish_sinks() {
         if !a.quiet || r.backlog > 0 || r.counts.dropped > 0 {
             eprintln!("phonehome: {r}");
+        }
+    }
+    if let (Some(keeper), Some(index), Some(dir)) = (
+        evidence_cell.into_inner(),
+        output.evidence.take(),
+        a.evidence.evidence.as_deref(),
+    ) {
+        let eve = if a.eve == "-" {
+            EveTarget::Stdout
+        } else {
+            EveTarget::File(PathBuf::from(&a.eve))
+        };
+        let home = output.judge.policy().home_country().to_owned();
+        let (summary, extracted, kept) = keeper
+            .finish(&findings, &index, eve, &what, &home)
+            .context("live --evidence")?;
+        if !a.quiet || kept.flows_shed > 0 {
+            eprintln!(
+                "phonehome: evidence: {} pcapng file(s), {} packets in {}/{MANIFEST}; {} packets kept while flows were open (at most {} bytes held of {}), {} flow(s) shed ({} packets) to stay within --evidence-memory",
+                summary.evidence_files,
+                extracted.stats.packets_written,
+                dir.display(),
+                kept.packets_kept,
+                kept.held_bytes_max,
+                kept.memory_limit_bytes,
+                kept.flows_shed,
+                kept.packets_shed,
+            );
         }
     }
     if !a.quiet {

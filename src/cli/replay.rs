@@ -98,7 +98,7 @@ pub struct ReplayArgs {
     pub no_dissect: bool,
 
     /// Benchmarking: no vendor attribution, GeoIP or findings.
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, conflicts_with = "evidence")]
     pub no_attribution: bool,
 
     /// Jurisdiction policy file (see `phonehome policy init`).
@@ -178,12 +178,12 @@ impl Alerts {
     }
 }
 
-/// `replay` options for the evidence bundle.
+/// `replay` and `live` options for the evidence bundle.
 #[derive(Args, Debug, Clone, Default)]
 pub struct EvidenceArgs {
     /// Write an evidence bundle to DIR (new or empty): per finding, the
     /// packets of its flows as pcapng; findings.json; MANIFEST.sha256.
-    #[arg(long, value_name = "DIR", conflicts_with = "no_attribution")]
+    #[arg(long, value_name = "DIR")]
     pub evidence: Option<PathBuf>,
 
     /// Packets kept per flow in the evidence files (the first ones).
@@ -197,7 +197,7 @@ pub struct EvidenceArgs {
 }
 
 impl EvidenceArgs {
-    fn limits(&self) -> Limits {
+    pub(super) fn limits(&self) -> Limits {
         Limits {
             packets_per_flow: self.evidence_packets,
             bytes_per_finding: self.evidence_bytes,
@@ -763,6 +763,7 @@ fn run_evidence(r: &EvidenceRun<'_>) -> Result<BundleSummary, EvidenceError> {
         extracted: &extracted,
         limits,
         home_country: r.home_country,
+        live: None,
     })?;
     if !r.quiet {
         let st = &extracted.stats;

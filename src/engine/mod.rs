@@ -58,6 +58,10 @@ pub struct ReplayConfig {
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Counters the workers publish while they run (a live sensor's health).
     pub counters: Option<Arc<EngineCounters>>,
+    /// Every batch also goes here, before the workers get it (a live
+    /// sensor's evidence keeper, drained on the output thread: by the time
+    /// an event reaches the sink, its packet's batch is in this channel).
+    pub tap: Option<crossbeam_channel::Sender<Arc<crate::decode::Batch>>>,
 }
 
 /// What each worker publishes after every batch, for a running sensor's health.
@@ -105,6 +109,7 @@ impl ReplayConfig {
             dissect: true,
             stop: None,
             counters: None,
+            tap: None,
         }
     }
 }
@@ -208,9 +213,10 @@ pub fn run_with<S: PacketSource + 'static>(
         },
     );
     let reader_progress = Arc::clone(&progress);
+    let tap = cfg.tap.clone();
     let reader = std::thread::Builder::new()
         .name("phonehome-reader".into())
-        .spawn(move || reader::run(stream, job_txs, &reader_progress))
+        .spawn(move || reader::run(stream, job_txs, tap, &reader_progress))
         .map_err(EngineError::Thread)?;
 
     let mut stats = RunStats::default();

@@ -12,6 +12,7 @@ use std::sync::Arc;
 pub fn run<S: PacketSource>(
     mut stream: PacketStream<S>,
     txs: Vec<Sender<Arc<Batch>>>,
+    tap: Option<Sender<Arc<Batch>>>,
     progress: &Progress,
 ) -> StreamEnd {
     while let Some(batch) = stream.next_batch() {
@@ -23,6 +24,11 @@ pub fn run<S: PacketSource>(
             .disk_bytes
             .store(stream.source().disk_bytes(), Ordering::Relaxed);
         let batch = Arc::new(batch);
+        if let Some(tap) = &tap {
+            if tap.send(Arc::clone(&batch)).is_err() {
+                return stream.finish();
+            }
+        }
         for tx in &txs {
             if tx.send(Arc::clone(&batch)).is_err() {
                 // The output side stopped (sink error): finish quietly.
