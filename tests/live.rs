@@ -209,16 +209,43 @@ fn value(s: &prometheus_parse::Sample) -> f64 {
     }
 }
 
+/// Per evidence file of a bundle, its frames (bytes as captured), sorted:
+/// a live bundle appends each flow as it is judged, a replay writes in
+/// capture order. Read with pcap-parser, an independent reader.
+fn evidence_frames(dir: &Path) -> BTreeMap<String, Vec<Vec<u8>>> {
+    use pcap_parser::pcapng::{parse_block_le, Block};
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir.join("packets")).unwrap() {
+        let e = e.unwrap();
+        let bytes = std::fs::read(e.path()).unwrap();
+        let mut data = bytes.as_slice();
+        let mut frames = Vec::new();
+        while !data.is_empty() {
+            let (rest, b) = parse_block_le(data).unwrap();
+            if let Block::EnhancedPacket(p) = b {
+                frames.push(p.data[..p.caplen as usize].to_vec());
+            }
+            data = rest;
+        }
+        frames.sort();
+        out.insert(e.file_name().to_string_lossy().into_owned(), frames);
+    }
+    out
+}
+
 fn replayed_like_replay(capture: &str, tag: &str) {
     let pair = Pair::new(tag);
     let dir = tempfile::tempdir().unwrap();
     let live_eve = dir.path().join("live.json");
+    let live_evidence = dir.path().join("live-evidence");
     let file = root().join(capture);
     let mut args = vec![
         "-i",
         &pair.if_b,
         "--eve",
         live_eve.to_str().unwrap(),
+        "--evidence",
+        live_evidence.to_str().unwrap(),
         "--workers",
         "2",
         "--stats-interval",
@@ -277,6 +304,7 @@ fn replayed_like_replay(capture: &str, tag: &str) {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("kernel"), "{err}");
 
+    let replay_evidence = dir.path().join("replay-evidence");
     let mut rargs = vec![
         "replay",
         file.to_str().unwrap(),
@@ -285,10 +313,35 @@ fn replayed_like_replay(capture: &str, tag: &str) {
         "-q",
         "--alerts",
         "stream",
+        "--evidence",
+        replay_evidence.to_str().unwrap(),
     ];
     rargs.extend(TIMEOUTS);
     let reference = common::phonehome(&rargs).events();
     let live = eve(&live_eve);
+    // The live bundle holds each finding's packets as replay --evidence
+    // does from the file (frames compared, timestamps aside).
+    let want = evidence_frames(&replay_evidence);
+    assert!(!want.is_empty());
+    assert_eq!(
+        evidence_frames(&live_evidence),
+        want,
+        "{capture}: evidence differs"
+    );
+    let manifest = Command::new("sha256sum")
+        .args(["-c", "--quiet", "MANIFEST.sha256"])
+        .current_dir(&live_evidence)
+        .output()
+        .unwrap();
+    assert!(manifest.status.success(), "{manifest:?}");
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(live_evidence.join("findings.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["live"]["keeper"]["flows_shed"], 0);
+    assert_eq!(
+        doc["findings"].as_array().unwrap().len(),
+        findings(&live).len()
+    );
     assert_eq!(flows(&live), flows(&reference), "{capture}: flows differ");
     assert_eq!(
         findings(&live),
@@ -746,6 +799,8 @@ fn a_capture_stream_on_stdin_is_alerted_while_open_and_matches_replay() {
     let dir = tempfile::tempdir().unwrap();
     let live_eve = dir.path().join("live.json");
     let err_path = dir.path().join("stderr.txt");
+    // The evidence of a stream, which replay cannot read twice.
+    let live_evidence = dir.path().join("live-evidence");
     let file = root().join("captures/demo.pcap");
     let mut args = vec![
         "live",
@@ -753,6 +808,8 @@ fn a_capture_stream_on_stdin_is_alerted_while_open_and_matches_replay() {
         "-",
         "--eve",
         live_eve.to_str().unwrap(),
+        "--evidence",
+        live_evidence.to_str().unwrap(),
         "--workers",
         "2",
         "--stats-interval",
@@ -791,6 +848,7 @@ fn a_capture_stream_on_stdin_is_alerted_while_open_and_matches_replay() {
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(err.contains("reading -"), "{err}");
 
+    let replay_evidence = dir.path().join("replay-evidence");
     let mut rargs = vec![
         "replay",
         file.to_str().unwrap(),
@@ -799,10 +857,35 @@ fn a_capture_stream_on_stdin_is_alerted_while_open_and_matches_replay() {
         "-q",
         "--alerts",
         "stream",
+        "--evidence",
+        replay_evidence.to_str().unwrap(),
     ];
     rargs.extend(TIMEOUTS);
     let reference = common::phonehome(&rargs).events();
     let live = eve(&live_eve);
+    // The live bundle holds each finding's packets as replay --evidence
+    // does from the file (frames compared, timestamps aside).
+    let want = evidence_frames(&replay_evidence);
+    assert!(!want.is_empty());
+    assert_eq!(
+        evidence_frames(&live_evidence),
+        want,
+        "stdin: evidence differs"
+    );
+    let manifest = Command::new("sha256sum")
+        .args(["-c", "--quiet", "MANIFEST.sha256"])
+        .current_dir(&live_evidence)
+        .output()
+        .unwrap();
+    assert!(manifest.status.success(), "{manifest:?}");
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(live_evidence.join("findings.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["live"]["keeper"]["flows_shed"], 0);
+    assert_eq!(
+        doc["findings"].as_array().unwrap().len(),
+        findings(&live).len()
+    );
     assert_eq!(flows(&live), flows(&reference), "flows differ");
     assert_eq!(findings(&live), findings(&reference), "findings differ");
     assert!(!findings(&live).is_empty());
