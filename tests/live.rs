@@ -271,17 +271,53 @@ fn replayed_like_replay(capture: &str, tag: &str) {
     // The ring hands packets over within its block timeout (100 ms).
     std::thread::sleep(Duration::from_millis(1500));
 
-    // Metrics while it runs, through an independent Prometheus text parser.
-    let m = scrape(&pair.b, &url);
-    let want_pkts = {
+    let (want_pkts, want_decoder) = {
         let r = common::phonehome(&["replay", file.to_str().unwrap(), "--eve", "-", "-q"]);
         let stats = r
             .events()
             .into_iter()
             .rfind(|e| e["event_type"] == "stats")
             .unwrap();
-        stats["stats"]["decoder"]["pkts"].as_u64().unwrap()
+        (
+            stats["stats"]["decoder"]["pkts"].as_u64().unwrap(),
+            stats["stats"]["decoder"].clone(),
+        )
     };
+    // The decoder's detail counters reach the endpoint within a snapshot
+    // refresh (about a second) of the last packet.
+    let want_ipv4 = want_decoder["ipv4"].as_f64().unwrap();
+    let t0 = Instant::now();
+    let m = loop {
+        let m = scrape(&pair.b, &url);
+        let layer = Some(("layer", "ipv4"));
+        if value(sample(&m, "phonehome_decoder_layer_packets_total", layer)) == want_ipv4
+            || t0.elapsed() > Duration::from_secs(10)
+        {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        value(sample(
+            &m,
+            "phonehome_decoder_layer_packets_total",
+            Some(("layer", "ipv4"))
+        )),
+        want_ipv4
+    );
+    assert_eq!(
+        value(sample(
+            &m,
+            "phonehome_decoder_layer_packets_total",
+            Some(("layer", "tcp"))
+        )),
+        want_decoder["tcp"].as_f64().unwrap()
+    );
+    sample(
+        &m,
+        "phonehome_decoder_events_total",
+        Some(("event", "ipv4.trunc_pkt")),
+    );
     let iface = Some(("interface", pair.if_b.as_str()));
     assert_eq!(
         value(sample(&m, "phonehome_kernel_received_packets_total", iface)),
@@ -366,6 +402,30 @@ fn replayed_like_replay(capture: &str, tag: &str) {
         })
         .sum();
     assert_eq!(per_interval, want_pkts, "intervals add up to the total");
+    // The decoder's detail counters: cumulative as replay's final stats has
+    // them, per interval adding up to the total, and in the periodic events
+    // too, not only the last.
+    for k in ["ipv4", "ipv6", "tcp", "udp", "ethernet", "vlan", "event"] {
+        assert_eq!(
+            last["stats"]["decoder"][k], want_decoder[k],
+            "{capture}: stats.decoder.{k}"
+        );
+    }
+    let interval_ipv4: u64 = stats
+        .iter()
+        .map(|s| {
+            s["stats"]["phonehome"]["interval"]["decoder"]["ipv4"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(interval_ipv4, want_decoder["ipv4"].as_u64().unwrap());
+    assert!(
+        stats[..stats.len() - 1]
+            .iter()
+            .any(|s| s["stats"]["decoder"]["ipv4"].as_u64().unwrap() > 0),
+        "periodic stats carry the decoder counters"
+    );
     let ended_shutdown = live
         .iter()
         .filter(|e| e["event_type"] == "flow" && e["flow"]["reason"] == "shutdown")

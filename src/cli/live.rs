@@ -429,7 +429,14 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
             resident_bytes_now: health::resident_bytes(),
             ..Snapshot::default()
         };
+        s.packets_invalid = s.decode.get(phonehome::decode::Counter::Invalid);
+        if let Ok(d) = counters.reader_decode.lock() {
+            s.decode.merge(&d);
+        }
         for w in &counters.workers {
+            if let Ok(d) = w.decode.lock() {
+                s.decode.merge(&d);
+            }
             s.flows_active_now += w.flows_active.load(Ordering::Relaxed);
             s.flows_created += w.flows_created.load(Ordering::Relaxed);
             s.flows_evicted += w.flows_evicted.load(Ordering::Relaxed);
@@ -445,6 +452,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
         st.capture.bytes = s.bytes;
         st.capture.first_ts = Some(first_wall);
         st.capture.last_ts = Some(s.wall_ns);
+        st.decode = s.decode.clone();
         st.flows = FlowStats {
             created: s.flows_created,
             ended_forced: s.flows_evicted,
@@ -532,6 +540,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     s.flows_evicted = outcome.stats.flows.ended_forced;
     s.flows_timed_out = outcome.stats.flows.ended_timeout;
     s.flows_active_now = 0;
+    s.decode = outcome.stats.decode.clone();
     let mut st = outcome.stats.clone();
     st.capture.first_ts = Some(first_wall);
     st.capture.last_ts = Some(s.wall_ns);

@@ -76,12 +76,17 @@ pub struct WorkerCounters {
     /// whose drops pcap_stats counts), so this stays 0; it is exported so a
     /// drop here could never be silent.
     pub queue_drops: AtomicU64,
+    /// The worker's decoder counters as of its last batch (a copy per
+    /// batch, for the sensor's periodic stats; the lock is uncontended).
+    pub decode: std::sync::Mutex<crate::decode::DecodeStats>,
 }
 
 /// Per-worker counters, indexed by worker.
 #[derive(Debug, Default)]
 pub struct EngineCounters {
     pub workers: Vec<WorkerCounters>,
+    /// The reader's own decoder counters (IP fragments), as of its last batch.
+    pub reader_decode: std::sync::Mutex<crate::decode::DecodeStats>,
 }
 
 impl EngineCounters {
@@ -90,6 +95,7 @@ impl EngineCounters {
             workers: (0..workers.max(1))
                 .map(|_| WorkerCounters::default())
                 .collect(),
+            reader_decode: Default::default(),
         }
     }
 }
@@ -214,9 +220,10 @@ pub fn run_with<S: PacketSource + 'static>(
     );
     let reader_progress = Arc::clone(&progress);
     let tap = cfg.tap.clone();
+    let reader_counters = cfg.counters.clone();
     let reader = std::thread::Builder::new()
         .name("phonehome-reader".into())
-        .spawn(move || reader::run(stream, job_txs, tap, &reader_progress))
+        .spawn(move || reader::run(stream, job_txs, tap, reader_counters, &reader_progress))
         .map_err(EngineError::Thread)?;
 
     let mut stats = RunStats::default();

@@ -13,6 +13,7 @@ pub fn run<S: PacketSource>(
     mut stream: PacketStream<S>,
     txs: Vec<Sender<Arc<Batch>>>,
     tap: Option<Sender<Arc<Batch>>>,
+    counters: Option<Arc<super::EngineCounters>>,
     progress: &Progress,
 ) -> StreamEnd {
     while let Some(batch) = stream.next_batch() {
@@ -23,6 +24,11 @@ pub fn run<S: PacketSource>(
         progress
             .disk_bytes
             .store(stream.source().disk_bytes(), Ordering::Relaxed);
+        if let Some(c) = &counters {
+            if let Ok(mut d) = c.reader_decode.lock() {
+                d.clone_from(stream.decode_stats());
+            }
+        }
         let batch = Arc::new(batch);
         if let Some(tap) = &tap {
             if tap.send(Arc::clone(&batch)).is_err() {

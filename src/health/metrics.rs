@@ -83,6 +83,67 @@ fn gauge_by(
     Ok(())
 }
 
+/// Every number of a JSON tree as (dotted path, value), in key order.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, u64)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&p, x, out);
+            }
+        }
+        serde_json::Value::Number(n) => out.push((prefix.to_owned(), n.as_u64().unwrap_or(0))),
+        _ => {}
+    }
+}
+
+/// The decoder's detail counters, named as in `stats.decoder`: packets per
+/// layer, decoder events (Suricata's names), phonehome's own counters.
+fn encode_decoder(
+    e: &mut DescriptorEncoder,
+    d: &crate::decode::DecodeStats,
+) -> Result<(), std::fmt::Error> {
+    let (sur, ph) = d.to_eve();
+    let mut all = Vec::new();
+    flatten("", &sur, &mut all);
+    let (events, layers): (Vec<_>, Vec<_>) =
+        all.into_iter().partition(|(k, _)| k.starts_with("event."));
+    let events: Vec<(String, u64)> = events
+        .into_iter()
+        .map(|(k, v)| (k.trim_start_matches("event.").to_owned(), v))
+        .collect();
+    counter_by(
+        e,
+        "phonehome_decoder_layer_packets",
+        "Packets decoded per layer or protocol (stats.decoder, Suricata's names)",
+        None,
+        "layer",
+        &layers,
+    )?;
+    counter_by(
+        e,
+        "phonehome_decoder_events",
+        "Decoder anomalies by Suricata decoder event (stats.decoder.event)",
+        None,
+        "event",
+        &events,
+    )?;
+    let mut own = Vec::new();
+    flatten("", &ph, &mut own);
+    counter_by(
+        e,
+        "phonehome_decoder_detail",
+        "phonehome's own decoder counters (stats.phonehome.decoder)",
+        None,
+        "counter",
+        &own,
+    )
+}
+
 fn encode_snapshot(s: &Snapshot, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
     let by_iface = |f: fn(&crate::capture::live::InterfaceStats) -> u64| -> Vec<(String, u64)> {
         s.interfaces
@@ -180,6 +241,7 @@ fn encode_snapshot(s: &Snapshot, mut e: DescriptorEncoder) -> Result<(), std::fm
         None,
         s.packets_invalid,
     )?;
+    encode_decoder(&mut e, &s.decode)?;
     let wq: Vec<(String, u64)> = s
         .worker_queue_drops
         .iter()
@@ -450,7 +512,11 @@ mod tests {
 
     fn sample() -> Shared {
         let sh = Shared::default();
+        let mut decode = crate::decode::DecodeStats::default();
+        decode.add(crate::decode::Counter::Ipv4, 90);
+        decode.add(crate::decode::Counter::Ipv4TruncPkt, 2);
         sh.set(Snapshot {
+            decode,
             interfaces: vec![InterfaceStats {
                 name: "eth1".into(),
                 kernel_received: 100,
@@ -481,6 +547,11 @@ mod tests {
             "phonehome_worker_queue_dropped_packets_total{worker=\"1\"} 2",
             "phonehome_flows_active 5",
             "phonehome_interface_up{interface=\"eth1\"} 1",
+            "# TYPE phonehome_decoder_layer_packets_total counter",
+            "phonehome_decoder_layer_packets_total{layer=\"ipv4\"} 90",
+            "phonehome_decoder_layer_packets_total{layer=\"ipv6\"} 0",
+            "phonehome_decoder_events_total{event=\"ipv4.trunc_pkt\"} 2",
+            "phonehome_decoder_detail_total{counter=",
             "# TYPE process_resident_memory_bytes gauge",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");

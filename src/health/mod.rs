@@ -48,6 +48,9 @@ pub struct Snapshot {
     pub reloads_ok: u64,
     pub reloads_failed: u64,
     pub resident_bytes_now: u64,
+    /// The workers' decoder counters, merged (layers, decoder events, the
+    /// unsupported link types), as replay's final `stats.decoder` has them.
+    pub decode: crate::decode::DecodeStats,
 }
 
 impl Snapshot {
