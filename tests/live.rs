@@ -332,7 +332,12 @@ fn replayed_like_replay(capture: &str, tag: &str) {
     sample(&m, "phonehome_flows_active", None);
     sample(
         &m,
-        "phonehome_worker_queue_dropped_packets_total",
+        "phonehome_worker_queue_full_total",
+        Some(("worker", "1")),
+    );
+    sample(
+        &m,
+        "phonehome_worker_queue_wait_seconds_total",
         Some(("worker", "1")),
     );
 

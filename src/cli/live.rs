@@ -413,10 +413,15 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
             interfaces: shared.interface_stats(),
             packets: handed.packets.load(Ordering::Relaxed),
             bytes: handed.bytes.load(Ordering::Relaxed),
-            worker_queue_drops: counters
+            worker_queue_full: counters
                 .workers
                 .iter()
-                .map(|w| w.queue_drops.load(Ordering::Relaxed))
+                .map(|w| w.queue_full.load(Ordering::Relaxed))
+                .collect(),
+            worker_queue_wait_ns: counters
+                .workers
+                .iter()
+                .map(|w| w.queue_wait_ns.load(Ordering::Relaxed))
                 .collect(),
             dns_cache_bindings_now: dns.bindings,
             dns_cache_evicted: dns.evicted,

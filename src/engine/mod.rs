@@ -71,11 +71,11 @@ pub struct WorkerCounters {
     pub flows_created: AtomicU64,
     pub flows_evicted: AtomicU64,
     pub flows_timed_out: AtomicU64,
-    /// Packets dropped because this worker's queue was full. The reader
-    /// waits instead (a live capture's backlog lands in the kernel ring,
-    /// whose drops pcap_stats counts), so this stays 0; it is exported so a
-    /// drop here could never be silent.
-    pub queue_drops: AtomicU64,
+    /// Times the reader found this worker's queue full and waited for it,
+    /// and for how long in all (ns). Nothing is dropped there (see
+    /// `reader::run`): a lasting wait shows up as kernel ring drops.
+    pub queue_full: AtomicU64,
+    pub queue_wait_ns: AtomicU64,
     /// The worker's decoder counters as of its last batch (a copy per
     /// batch, for the sensor's periodic stats; the lock is uncontended).
     pub decode: std::sync::Mutex<crate::decode::DecodeStats>,

@@ -242,20 +242,36 @@ fn encode_snapshot(s: &Snapshot, mut e: DescriptorEncoder) -> Result<(), std::fm
         s.packets_invalid,
     )?;
     encode_decoder(&mut e, &s.decode)?;
-    let wq: Vec<(String, u64)> = s
-        .worker_queue_drops
-        .iter()
-        .enumerate()
-        .map(|(w, v)| (w.to_string(), *v))
-        .collect();
+    let by_worker = |v: &[u64]| -> Vec<(String, u64)> {
+        v.iter()
+            .enumerate()
+            .map(|(w, n)| (w.to_string(), *n))
+            .collect()
+    };
     counter_by(
         &mut e,
-        "phonehome_worker_queue_dropped_packets",
-        "Packets dropped because a worker's queue was full",
+        "phonehome_worker_queue_full",
+        "Times the reader found this worker's queue full and waited (backpressure: nothing is dropped there; a lasting wait shows as kernel drops)",
         None,
         "worker",
-        &wq,
+        &by_worker(&s.worker_queue_full),
     )?;
+    let waited: Vec<(String, f64)> = s
+        .worker_queue_wait_ns
+        .iter()
+        .enumerate()
+        .map(|(w, n)| (w.to_string(), *n as f64 / 1e9))
+        .collect();
+    let mut m = e.encode_descriptor(
+        "phonehome_worker_queue_wait",
+        "Time the reader waited for this worker's queue",
+        Some(&Unit::Seconds),
+        MetricType::Counter,
+    )?;
+    for (l, v) in &waited {
+        let labels = [("worker", l.as_str())];
+        ConstCounter::new(*v).encode(m.encode_family(&labels)?)?;
+    }
     counter(
         &mut e,
         "phonehome_flows_created",
@@ -528,7 +544,8 @@ mod tests {
             }],
             packets: 97,
             bytes: 9700,
-            worker_queue_drops: vec![0, 2],
+            worker_queue_full: vec![0, 2],
+            worker_queue_wait_ns: vec![0, 1_500_000_000],
             flows_active_now: 5,
             ..Default::default()
         });
@@ -544,7 +561,9 @@ mod tests {
             "phonehome_kernel_received_packets_total{interface=\"eth1\"} 100",
             "phonehome_kernel_interface_dropped_packets_total{interface=\"eth1\"} 1",
             "phonehome_decoded_bytes_total 9700",
-            "phonehome_worker_queue_dropped_packets_total{worker=\"1\"} 2",
+            "phonehome_worker_queue_full_total{worker=\"1\"} 2",
+            "# TYPE phonehome_worker_queue_wait_seconds_total counter",
+            "phonehome_worker_queue_wait_seconds_total{worker=\"1\"} 1.5",
             "phonehome_flows_active 5",
             "phonehome_interface_up{interface=\"eth1\"} 1",
             "# TYPE phonehome_decoder_layer_packets_total counter",

@@ -27,6 +27,11 @@ pub struct Interval {
     prev: Option<Snapshot>,
 }
 
+/// Nanoseconds as seconds, to the microsecond.
+fn secs(ns: u64) -> f64 {
+    (ns / 1000) as f64 / 1e6
+}
+
 fn live_object(s: &Snapshot, final_event: bool) -> Value {
     let interfaces: Vec<Value> = s
         .interfaces
@@ -56,7 +61,8 @@ fn live_object(s: &Snapshot, final_event: bool) -> Value {
         .collect();
     json!({
         "interfaces": interfaces,
-        "worker_queue_drops": s.worker_queue_drops,
+        "worker_queue_full": s.worker_queue_full,
+        "worker_queue_wait_seconds": s.worker_queue_wait_ns.iter().map(|&n| secs(n)).collect::<Vec<f64>>(),
         "flows_active": s.flows_active_now,
         "dns_cache": {
             "bindings": s.dns_cache_bindings_now,
@@ -72,7 +78,8 @@ fn live_object(s: &Snapshot, final_event: bool) -> Value {
 
 fn interval_object(now: &Snapshot, prev: &Snapshot) -> Value {
     let d = |a: u64, b: u64| a.saturating_sub(b);
-    let queue_drops = |s: &Snapshot| s.worker_queue_drops.iter().sum::<u64>();
+    let queue_full = |s: &Snapshot| s.worker_queue_full.iter().sum::<u64>();
+    let queue_wait = |s: &Snapshot| s.worker_queue_wait_ns.iter().sum::<u64>();
     let sink_dropped = |s: &Snapshot| s.sinks.iter().map(|k| k.counts.dropped).sum::<u64>();
     let (now_sur, now_ph) = now.decode.to_eve();
     let (prev_sur, prev_ph) = prev.decode.to_eve();
@@ -83,7 +90,8 @@ fn interval_object(now: &Snapshot, prev: &Snapshot) -> Value {
         "kernel_ifdrops": d(now.kernel_if_dropped(), prev.kernel_if_dropped()),
         "pkts": d(now.packets, prev.packets),
         "bytes": d(now.bytes, prev.bytes),
-        "worker_queue_drops": d(queue_drops(now), queue_drops(prev)),
+        "worker_queue_full": d(queue_full(now), queue_full(prev)),
+        "worker_queue_wait_seconds": secs(d(queue_wait(now), queue_wait(prev))),
         "flows": d(now.flows_created, prev.flows_created),
         "flows_evicted": d(now.flows_evicted, prev.flows_evicted),
         "dns_cache_evicted": d(now.dns_cache_evicted, prev.dns_cache_evicted),
@@ -177,7 +185,8 @@ mod tests {
                 ..Default::default()
             }],
             packets: pkts,
-            worker_queue_drops: vec![0],
+            worker_queue_full: vec![0],
+            worker_queue_wait_ns: vec![0],
             ..Default::default()
         }
     }
