@@ -76,6 +76,13 @@ impl Sensor {
         s
     }
 
+    /// `live -i <pair's B end> --eve EVE EXTRA...` in the B namespace.
+    fn on(pair: &Pair, eve: &Path, extra: &[&str]) -> Sensor {
+        let mut args = vec!["-i", pair.if_b.as_str(), "--eve", eve.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Sensor::start(&pair.b, &args)
+    }
+
     fn stderr(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
     }
@@ -240,10 +247,6 @@ fn replayed_like_replay(capture: &str, tag: &str) {
     let live_evidence = dir.path().join("live-evidence");
     let file = root().join(capture);
     let mut args = vec![
-        "-i",
-        &pair.if_b,
-        "--eve",
-        live_eve.to_str().unwrap(),
         "--evidence",
         live_evidence.to_str().unwrap(),
         "--workers",
@@ -254,7 +257,7 @@ fn replayed_like_replay(capture: &str, tag: &str) {
         "127.0.0.1:0",
     ];
     args.extend(TIMEOUTS);
-    let sensor = Sensor::start(&pair.b, &args);
+    let sensor = Sensor::on(&pair, &live_eve, &args);
     let url = sensor.wait_for("metrics at http://", Duration::from_secs(5));
     let url = url.split("metrics at ").nth(1).unwrap().trim().to_string();
 
@@ -619,13 +622,10 @@ fn live_traffic_is_alerted_while_it_runs_reloads_and_stops_cleanly() {
     let policy = dir.path().join("policy.toml");
     write_policy(&policy, "CN");
     let live_eve = dir.path().join("eve.json");
-    let sensor = Sensor::start(
-        &pair.b,
+    let sensor = Sensor::on(
+        &pair,
+        &live_eve,
         &[
-            "-i",
-            &pair.if_b,
-            "--eve",
-            live_eve.to_str().unwrap(),
             "--policy",
             policy.to_str().unwrap(),
             "--stats-interval",
@@ -739,17 +739,7 @@ fn user_switch_and_missing_permission() {
         .unwrap();
     assert!(st.success());
     let _ = std::fs::remove_file(&out);
-    let sensor = Sensor::start(
-        &pair.b,
-        &[
-            "-i",
-            &pair.if_b,
-            "--eve",
-            out.to_str().unwrap(),
-            "--user",
-            "nobody",
-        ],
-    );
+    let sensor = Sensor::on(&pair, &out, &["--user", "nobody"]);
     let status = std::fs::read_to_string(format!("/proc/{}/status", sensor_pid(&sensor))).unwrap();
     let field = |k: &str| {
         status
@@ -812,17 +802,7 @@ fn interface_down_and_back_is_reopened_and_the_gap_counted() {
     let pair = Pair::new("phli");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("eve.json");
-    let sensor = Sensor::start(
-        &pair.b,
-        &[
-            "-i",
-            &pair.if_b,
-            "--eve",
-            out.to_str().unwrap(),
-            "--stats-interval",
-            "1",
-        ],
-    );
+    let sensor = Sensor::on(&pair, &out, &["--stats-interval", "1"]);
     let ip = |state: &str| {
         let st = Command::new("ip")
             .args(["-n", &pair.b, "link", "set", &pair.if_b, state])

@@ -8,12 +8,12 @@
 //! one), `--user` to drop root once the interfaces are open.
 
 use super::replay::{Alerts, EvidenceArgs};
+use super::setup::{self, Eve};
 use super::signals;
 use super::sinks::SinkArgs;
-use super::{load_catalog_strict, GeoIpFlags, DEFAULT_HOME, EXIT_OK};
+use super::{GeoIpFlags, DEFAULT_HOME, EXIT_OK};
 use anyhow::Context;
 use clap::Args;
-use phonehome::base::stop::LineGuard;
 use phonehome::base::Progress;
 use phonehome::capture::live::pipe::PipeSource;
 use phonehome::capture::live::{privilege, LiveConfig, LiveSource};
@@ -26,14 +26,10 @@ use phonehome::evidence::{FlowIndex, LiveEvidence};
 use phonehome::flow::{FlowConfig, FlowStats};
 use phonehome::health::{self, stats::Interval, Shared, Snapshot};
 use phonehome::judge::policy::Policy;
-use phonehome::judge::Judge;
-use phonehome::output::eve::EveWriter;
 use phonehome::output::RunStats;
 use phonehome::resolve::dns_cache::DnsCacheConfig;
 use phonehome::resolve::geoip::GeoIp;
-use phonehome::resolve::Resolver;
 use std::cell::RefCell;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -166,28 +162,6 @@ pub struct LiveArgs {
     pub evidence_memory: u64,
 }
 
-fn open_output(
-    spec: &str,
-    rotate: phonehome::sink::config::Rotate,
-) -> anyhow::Result<Box<dyn Write + Send>> {
-    let inner: Box<dyn Write + Send> = if spec == "-" {
-        Box::new(std::io::BufWriter::with_capacity(
-            1 << 16,
-            std::io::stdout(),
-        ))
-    } else {
-        let f = phonehome::sink::file::EveFile::create(std::path::Path::new(spec), rotate)
-            .with_context(|| {
-                format!(
-                    "cannot write EVE output to {spec}: check the directory exists and is writable"
-                )
-            })?;
-        Box::new(f)
-    };
-    // A second signal exits at once, never in the middle of a line.
-    Ok(Box::new(LineGuard::new(inner)))
-}
-
 /// The catalog and policy files as the command line named them, to reload.
 struct Sources<'a> {
     a: &'a LiveArgs,
@@ -195,18 +169,16 @@ struct Sources<'a> {
 
 impl Sources<'_> {
     fn policy(&self) -> anyhow::Result<Policy> {
-        Ok(match &self.a.policy {
-            Some(p) => Policy::load(p)?,
-            None => Policy::default_for(&self.a.home_country)?,
-        })
+        setup::load_policy(self.a.policy.as_deref(), &self.a.home_country)
     }
 
     fn catalog(&self, policy: &Policy) -> anyhow::Result<phonehome::resolve::catalog::Catalog> {
-        let extra = self.a.catalog_extra.as_deref().or(policy.catalog_extra());
-        load_catalog_strict(
+        setup::load_catalog(
             self.a.catalog.as_deref(),
-            extra,
+            self.a.catalog_extra.as_deref(),
             self.a.allow_catalog_errors,
+            policy,
+            self.a.policy.as_deref(),
         )
     }
 }
@@ -254,9 +226,6 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     let catalog = sources.catalog(&policy)?;
     let geoip = GeoIp::open(&a.geoip.options().to_config()?)?;
     let sink_settings = a.sinks.settings(&a.eve)?;
-    if a.eve == "-" && sink_settings.eve_rotate != phonehome::sink::config::Rotate::default() {
-        anyhow::bail!("--eve-rotate-size/--eve-rotate-secs need --eve FILE, not standard output");
-    }
 
     // Open the interfaces: the one step that needs the capabilities.
     let live_cfg = LiveConfig {
@@ -294,7 +263,6 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
-    let out = open_output(&a.eve, sink_settings.eve_rotate)?;
     let what = match &a.read {
         Some(path) => path.display().to_string(),
         None => {
@@ -302,19 +270,16 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
             names.join(",")
         }
     };
-    let mut output = Output::new(
-        Resolver::new(catalog, geoip, DnsCacheConfig::default()),
-        Judge::new(policy),
-        EveWriter::new(out, vec![what.clone()]),
-    );
-    output.alert_mode = a.alerts.mode();
-    output.sinks = phonehome::sink::Sinks::start(&sink_settings)?;
-    if sink_settings.dedup_window_ns > 0 {
-        output.dedup = Some(phonehome::output::dedup::Dedup::new(
-            sink_settings.dedup_window_ns,
-            1 << 16,
-        ));
-    }
+    let mut output = setup::build_output(setup::OutputParts {
+        catalog,
+        geoip,
+        dns_cache: DnsCacheConfig::default(),
+        policy,
+        eve: &a.eve,
+        names: vec![what.clone()],
+        alerts: a.alerts,
+        sinks: &sink_settings,
+    })?;
 
     let mut cfg = ReplayConfig::new(Vec::new());
     // The workers write `pcap_filename` into each EVE head: the same name
@@ -405,7 +370,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     let mut next_health = Instant::now();
 
     // What the sensor knows of itself now (the output stage's view).
-    let snapshot = |out: &Output<Box<dyn Write + Send>>, reloads: (u64, u64), stats_events: u64| {
+    let snapshot = |out: &Output<Eve>, reloads: (u64, u64), stats_events: u64| {
         let dns = out.resolver.dns_stats();
         let mut s = Snapshot {
             wall_ns: wall_ns(),
@@ -604,7 +569,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
 
 /// SIGHUP: loads the policy, catalog and GeoIP again and swaps them in, all
 /// or nothing: an error keeps everything in use and names the file and line.
-fn reload(sources: &Sources<'_>, out: &mut Output<Box<dyn Write + Send>>) -> anyhow::Result<()> {
+fn reload(sources: &Sources<'_>, out: &mut Output<Eve>) -> anyhow::Result<()> {
     let policy = sources.policy()?;
     let catalog = sources.catalog(&policy)?;
     let geoip = GeoIp::open(&sources.a.geoip.options().to_config()?)?;

@@ -237,8 +237,10 @@ mod tests {
         b.decode.add(Counter::Ipv4TruncPkt, 1);
         b.decode.count_unsupported_link(147, 5);
         let line = |s: &Snapshot, iv: &mut Interval| {
-            let mut st = RunStats::default();
-            st.decode = s.decode.clone();
+            let st = RunStats {
+                decode: s.decode.clone(),
+                ..Default::default()
+            };
             let mut l = Vec::new();
             stats_event(&mut l, &st);
             iv.splice(&mut l, s, false);
