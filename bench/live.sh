@@ -4,7 +4,7 @@
 # far end by `phonehome live` (1 and 2 workers) and, as the floor, by
 # `tcpdump -w /dev/null`, with the same ring size.
 #
-#   bench/live.sh                     # 200k-packet slice, rates below, 600 s RSS run
+#   bench/live.sh                     # 500k-packet slice (larger than the ring), rates below, 600 s RSS run
 #   SLICE=500000 bench/live.sh        # a larger slice
 #   RATES="20000 50000 100000" bench/live.sh
 #   RSS_SECS=120 RSS_PPS=20000 bench/live.sh
@@ -17,8 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) == 0 ]] || { echo "bench/live.sh: run as root (network namespaces)" >&2; exit 1; }
 
-SLICE=${SLICE:-200000}
-RATES=${RATES:-"10000 25000 50000 100000 200000"}
+SLICE=${SLICE:-500000}
+RATES=${RATES:-"50000 100000 150000 200000 300000"}
 RSS_SECS=${RSS_SECS:-600}
 RSS_PPS=${RSS_PPS:-20000}
 RING_MIB=${RING_MIB:-64}
@@ -104,6 +104,7 @@ for cap in "tcpdump" "phonehome 1" "phonehome 2"; do
     printf '%-22s highest step with zero kernel drops: %s pps\n' "$cap" "$best"
 done
 
+echo "load after the steps: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "steady run: ${RSS_SECS}s at ${RSS_PPS} pps (tcpreplay --loop), 2 workers"
 ip netns exec $B "$P" live -i $IB --workers 2 --eve "$WORK/rss.json" --stats-interval 60 -q &
 pid=$!
@@ -123,4 +124,5 @@ printf '%s\n' "${samples[@]}" | awk -v hwm="$hwm" '
     { if ($1 < min) min = $1; if ($1 > max) max = $1; last = $1 }
     END { printf "RSS MiB: first %.1f  min %.1f  max %.1f  last %.1f  peak (VmHWM) %.1f  over %d samples\n",
           first / 1024, min / 1024, max / 1024, last / 1024, hwm / 1024, NR }'
-tail -n 1 "$WORK/rss.json" | python3 -c 'import json,sys; s=json.load(sys.stdin)["stats"]; print("final stats: pkts", s["decoder"]["pkts"], "kernel_drops", s["capture"]["kernel_drops"], "flows", s["flow"]["total"])'
+tail -n 1 "$WORK/rss.json" | python3 -c 'import json,sys; s=json.load(sys.stdin)["stats"]; w=s["phonehome"]["live"]; print("final stats: pkts", s["decoder"]["pkts"], "kernel_drops", s["capture"]["kernel_drops"], "flows", s["flow"]["total"], "worker_queue_full", w["worker_queue_full"], "wait_s", w["worker_queue_wait_seconds"])'
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -76,6 +76,13 @@ impl Sensor {
         s
     }
 
+    /// `live -i <pair's B end> --eve EVE EXTRA...` in the B namespace.
+    fn on(pair: &Pair, eve: &Path, extra: &[&str]) -> Sensor {
+        let mut args = vec!["-i", pair.if_b.as_str(), "--eve", eve.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Sensor::start(&pair.b, &args)
+    }
+
     fn stderr(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
     }
@@ -209,16 +216,39 @@ fn value(s: &prometheus_parse::Sample) -> f64 {
     }
 }
 
+/// Per evidence file of a bundle, its frames (bytes as captured), sorted:
+/// a live bundle appends each flow as it is judged, a replay writes in
+/// capture order. Read with pcap-parser, an independent reader.
+fn evidence_frames(dir: &Path) -> BTreeMap<String, Vec<Vec<u8>>> {
+    use pcap_parser::pcapng::{parse_block_le, Block};
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir.join("packets")).unwrap() {
+        let e = e.unwrap();
+        let bytes = std::fs::read(e.path()).unwrap();
+        let mut data = bytes.as_slice();
+        let mut frames = Vec::new();
+        while !data.is_empty() {
+            let (rest, b) = parse_block_le(data).unwrap();
+            if let Block::EnhancedPacket(p) = b {
+                frames.push(p.data[..p.caplen as usize].to_vec());
+            }
+            data = rest;
+        }
+        frames.sort();
+        out.insert(e.file_name().to_string_lossy().into_owned(), frames);
+    }
+    out
+}
+
 fn replayed_like_replay(capture: &str, tag: &str) {
     let pair = Pair::new(tag);
     let dir = tempfile::tempdir().unwrap();
     let live_eve = dir.path().join("live.json");
+    let live_evidence = dir.path().join("live-evidence");
     let file = root().join(capture);
     let mut args = vec![
-        "-i",
-        &pair.if_b,
-        "--eve",
-        live_eve.to_str().unwrap(),
+        "--evidence",
+        live_evidence.to_str().unwrap(),
         "--workers",
         "2",
         "--stats-interval",
@@ -227,7 +257,7 @@ fn replayed_like_replay(capture: &str, tag: &str) {
         "127.0.0.1:0",
     ];
     args.extend(TIMEOUTS);
-    let sensor = Sensor::start(&pair.b, &args);
+    let sensor = Sensor::on(&pair, &live_eve, &args);
     let url = sensor.wait_for("metrics at http://", Duration::from_secs(5));
     let url = url.split("metrics at ").nth(1).unwrap().trim().to_string();
 
@@ -244,17 +274,53 @@ fn replayed_like_replay(capture: &str, tag: &str) {
     // The ring hands packets over within its block timeout (100 ms).
     std::thread::sleep(Duration::from_millis(1500));
 
-    // Metrics while it runs, through an independent Prometheus text parser.
-    let m = scrape(&pair.b, &url);
-    let want_pkts = {
+    let (want_pkts, want_decoder) = {
         let r = common::phonehome(&["replay", file.to_str().unwrap(), "--eve", "-", "-q"]);
         let stats = r
             .events()
             .into_iter()
             .rfind(|e| e["event_type"] == "stats")
             .unwrap();
-        stats["stats"]["decoder"]["pkts"].as_u64().unwrap()
+        (
+            stats["stats"]["decoder"]["pkts"].as_u64().unwrap(),
+            stats["stats"]["decoder"].clone(),
+        )
     };
+    // The decoder's detail counters reach the endpoint within a snapshot
+    // refresh (about a second) of the last packet.
+    let want_ipv4 = want_decoder["ipv4"].as_f64().unwrap();
+    let t0 = Instant::now();
+    let m = loop {
+        let m = scrape(&pair.b, &url);
+        let layer = Some(("layer", "ipv4"));
+        if value(sample(&m, "phonehome_decoder_layer_packets_total", layer)) == want_ipv4
+            || t0.elapsed() > Duration::from_secs(10)
+        {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        value(sample(
+            &m,
+            "phonehome_decoder_layer_packets_total",
+            Some(("layer", "ipv4"))
+        )),
+        want_ipv4
+    );
+    assert_eq!(
+        value(sample(
+            &m,
+            "phonehome_decoder_layer_packets_total",
+            Some(("layer", "tcp"))
+        )),
+        want_decoder["tcp"].as_f64().unwrap()
+    );
+    sample(
+        &m,
+        "phonehome_decoder_events_total",
+        Some(("event", "ipv4.trunc_pkt")),
+    );
     let iface = Some(("interface", pair.if_b.as_str()));
     assert_eq!(
         value(sample(&m, "phonehome_kernel_received_packets_total", iface)),
@@ -269,7 +335,12 @@ fn replayed_like_replay(capture: &str, tag: &str) {
     sample(&m, "phonehome_flows_active", None);
     sample(
         &m,
-        "phonehome_worker_queue_dropped_packets_total",
+        "phonehome_worker_queue_full_total",
+        Some(("worker", "1")),
+    );
+    sample(
+        &m,
+        "phonehome_worker_queue_wait_seconds_total",
         Some(("worker", "1")),
     );
 
@@ -277,6 +348,7 @@ fn replayed_like_replay(capture: &str, tag: &str) {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("kernel"), "{err}");
 
+    let replay_evidence = dir.path().join("replay-evidence");
     let mut rargs = vec![
         "replay",
         file.to_str().unwrap(),
@@ -285,10 +357,35 @@ fn replayed_like_replay(capture: &str, tag: &str) {
         "-q",
         "--alerts",
         "stream",
+        "--evidence",
+        replay_evidence.to_str().unwrap(),
     ];
     rargs.extend(TIMEOUTS);
     let reference = common::phonehome(&rargs).events();
     let live = eve(&live_eve);
+    // The live bundle holds each finding's packets as replay --evidence
+    // does from the file (frames compared, timestamps aside).
+    let want = evidence_frames(&replay_evidence);
+    assert!(!want.is_empty());
+    assert_eq!(
+        evidence_frames(&live_evidence),
+        want,
+        "{capture}: evidence differs"
+    );
+    let manifest = Command::new("sha256sum")
+        .args(["-c", "--quiet", "MANIFEST.sha256"])
+        .current_dir(&live_evidence)
+        .output()
+        .unwrap();
+    assert!(manifest.status.success(), "{manifest:?}");
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(live_evidence.join("findings.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["live"]["keeper"]["flows_shed"], 0);
+    assert_eq!(
+        doc["findings"].as_array().unwrap().len(),
+        findings(&live).len()
+    );
     assert_eq!(flows(&live), flows(&reference), "{capture}: flows differ");
     assert_eq!(
         findings(&live),
@@ -313,6 +410,30 @@ fn replayed_like_replay(capture: &str, tag: &str) {
         })
         .sum();
     assert_eq!(per_interval, want_pkts, "intervals add up to the total");
+    // The decoder's detail counters: cumulative as replay's final stats has
+    // them, per interval adding up to the total, and in the periodic events
+    // too, not only the last.
+    for k in ["ipv4", "ipv6", "tcp", "udp", "ethernet", "vlan", "event"] {
+        assert_eq!(
+            last["stats"]["decoder"][k], want_decoder[k],
+            "{capture}: stats.decoder.{k}"
+        );
+    }
+    let interval_ipv4: u64 = stats
+        .iter()
+        .map(|s| {
+            s["stats"]["phonehome"]["interval"]["decoder"]["ipv4"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(interval_ipv4, want_decoder["ipv4"].as_u64().unwrap());
+    assert!(
+        stats[..stats.len() - 1]
+            .iter()
+            .any(|s| s["stats"]["decoder"]["ipv4"].as_u64().unwrap() > 0),
+        "periodic stats carry the decoder counters"
+    );
     let ended_shutdown = live
         .iter()
         .filter(|e| e["event_type"] == "flow" && e["flow"]["reason"] == "shutdown")
@@ -501,13 +622,10 @@ fn live_traffic_is_alerted_while_it_runs_reloads_and_stops_cleanly() {
     let policy = dir.path().join("policy.toml");
     write_policy(&policy, "CN");
     let live_eve = dir.path().join("eve.json");
-    let sensor = Sensor::start(
-        &pair.b,
+    let sensor = Sensor::on(
+        &pair,
+        &live_eve,
         &[
-            "-i",
-            &pair.if_b,
-            "--eve",
-            live_eve.to_str().unwrap(),
             "--policy",
             policy.to_str().unwrap(),
             "--stats-interval",
@@ -621,17 +739,7 @@ fn user_switch_and_missing_permission() {
         .unwrap();
     assert!(st.success());
     let _ = std::fs::remove_file(&out);
-    let sensor = Sensor::start(
-        &pair.b,
-        &[
-            "-i",
-            &pair.if_b,
-            "--eve",
-            out.to_str().unwrap(),
-            "--user",
-            "nobody",
-        ],
-    );
+    let sensor = Sensor::on(&pair, &out, &["--user", "nobody"]);
     let status = std::fs::read_to_string(format!("/proc/{}/status", sensor_pid(&sensor))).unwrap();
     let field = |k: &str| {
         status
@@ -694,17 +802,7 @@ fn interface_down_and_back_is_reopened_and_the_gap_counted() {
     let pair = Pair::new("phli");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("eve.json");
-    let sensor = Sensor::start(
-        &pair.b,
-        &[
-            "-i",
-            &pair.if_b,
-            "--eve",
-            out.to_str().unwrap(),
-            "--stats-interval",
-            "1",
-        ],
-    );
+    let sensor = Sensor::on(&pair, &out, &["--stats-interval", "1"]);
     let ip = |state: &str| {
         let st = Command::new("ip")
             .args(["-n", &pair.b, "link", "set", &pair.if_b, state])
@@ -746,6 +844,8 @@ fn a_capture_stream_on_stdin_is_alerted_while_open_and_matches_replay() {
     let dir = tempfile::tempdir().unwrap();
     let live_eve = dir.path().join("live.json");
     let err_path = dir.path().join("stderr.txt");
+    // The evidence of a stream, which replay cannot read twice.
+    let live_evidence = dir.path().join("live-evidence");
     let file = root().join("captures/demo.pcap");
     let mut args = vec![
         "live",
@@ -753,6 +853,8 @@ fn a_capture_stream_on_stdin_is_alerted_while_open_and_matches_replay() {
         "-",
         "--eve",
         live_eve.to_str().unwrap(),
+        "--evidence",
+        live_evidence.to_str().unwrap(),
         "--workers",
         "2",
         "--stats-interval",
@@ -791,6 +893,7 @@ fn a_capture_stream_on_stdin_is_alerted_while_open_and_matches_replay() {
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(err.contains("reading -"), "{err}");
 
+    let replay_evidence = dir.path().join("replay-evidence");
     let mut rargs = vec![
         "replay",
         file.to_str().unwrap(),
@@ -799,10 +902,35 @@ fn a_capture_stream_on_stdin_is_alerted_while_open_and_matches_replay() {
         "-q",
         "--alerts",
         "stream",
+        "--evidence",
+        replay_evidence.to_str().unwrap(),
     ];
     rargs.extend(TIMEOUTS);
     let reference = common::phonehome(&rargs).events();
     let live = eve(&live_eve);
+    // The live bundle holds each finding's packets as replay --evidence
+    // does from the file (frames compared, timestamps aside).
+    let want = evidence_frames(&replay_evidence);
+    assert!(!want.is_empty());
+    assert_eq!(
+        evidence_frames(&live_evidence),
+        want,
+        "stdin: evidence differs"
+    );
+    let manifest = Command::new("sha256sum")
+        .args(["-c", "--quiet", "MANIFEST.sha256"])
+        .current_dir(&live_evidence)
+        .output()
+        .unwrap();
+    assert!(manifest.status.success(), "{manifest:?}");
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(live_evidence.join("findings.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["live"]["keeper"]["flows_shed"], 0);
+    assert_eq!(
+        doc["findings"].as_array().unwrap().len(),
+        findings(&live).len()
+    );
     assert_eq!(flows(&live), flows(&reference), "flows differ");
     assert_eq!(findings(&live), findings(&reference), "findings differ");
     assert!(!findings(&live).is_empty());

@@ -7,30 +7,29 @@
 //! file and reload the catalog, policy and GeoIP (a bad file keeps the old
 //! one), `--user` to drop root once the interfaces are open.
 
-use super::replay::Alerts;
+use super::replay::{Alerts, EvidenceArgs};
+use super::setup::{self, Eve};
 use super::signals;
 use super::sinks::SinkArgs;
-use super::{load_catalog_strict, GeoIpFlags, DEFAULT_HOME, EXIT_OK};
+use super::{GeoIpFlags, DEFAULT_HOME, EXIT_OK};
 use anyhow::Context;
 use clap::Args;
-use phonehome::base::stop::LineGuard;
 use phonehome::base::Progress;
 use phonehome::capture::live::pipe::PipeSource;
 use phonehome::capture::live::{privilege, LiveConfig, LiveSource};
 use phonehome::capture::{Block, CaptureError, CaptureFile, PacketSource, Pull, SourceCounts};
+use phonehome::dissect::EventKind;
 use phonehome::engine::output::Output;
 use phonehome::engine::{self, EngineCounters, ReplayConfig};
+use phonehome::evidence::bundle::{EveTarget, MANIFEST};
+use phonehome::evidence::{FlowIndex, LiveEvidence};
 use phonehome::flow::{FlowConfig, FlowStats};
 use phonehome::health::{self, stats::Interval, Shared, Snapshot};
 use phonehome::judge::policy::Policy;
-use phonehome::judge::Judge;
-use phonehome::output::eve::EveWriter;
 use phonehome::output::RunStats;
 use phonehome::resolve::dns_cache::DnsCacheConfig;
 use phonehome::resolve::geoip::GeoIp;
-use phonehome::resolve::Resolver;
 use std::cell::RefCell;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -151,28 +150,16 @@ pub struct LiveArgs {
 
     #[command(flatten)]
     pub sinks: SinkArgs,
-}
 
-fn open_output(
-    spec: &str,
-    rotate: phonehome::sink::config::Rotate,
-) -> anyhow::Result<Box<dyn Write + Send>> {
-    let inner: Box<dyn Write + Send> = if spec == "-" {
-        Box::new(std::io::BufWriter::with_capacity(
-            1 << 16,
-            std::io::stdout(),
-        ))
-    } else {
-        let f = phonehome::sink::file::EveFile::create(std::path::Path::new(spec), rotate)
-            .with_context(|| {
-                format!(
-                    "cannot write EVE output to {spec}: check the directory exists and is writable"
-                )
-            })?;
-        Box::new(f)
-    };
-    // A second signal exits at once, never in the middle of a line.
-    Ok(Box::new(LineGuard::new(inner)))
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+
+    /// Memory for the packets kept while their flows are open, awaiting
+    /// judgement (K/M/G); beyond it the oldest flows' packets are shed, and
+    /// counted (findings.json "live").
+    #[arg(long, value_name = "BYTES", default_value = "256M", requires = "evidence",
+          value_parser = phonehome::sink::config::parse_size)]
+    pub evidence_memory: u64,
 }
 
 /// The catalog and policy files as the command line named them, to reload.
@@ -182,18 +169,16 @@ struct Sources<'a> {
 
 impl Sources<'_> {
     fn policy(&self) -> anyhow::Result<Policy> {
-        Ok(match &self.a.policy {
-            Some(p) => Policy::load(p)?,
-            None => Policy::default_for(&self.a.home_country)?,
-        })
+        setup::load_policy(self.a.policy.as_deref(), &self.a.home_country)
     }
 
     fn catalog(&self, policy: &Policy) -> anyhow::Result<phonehome::resolve::catalog::Catalog> {
-        let extra = self.a.catalog_extra.as_deref().or(policy.catalog_extra());
-        load_catalog_strict(
+        setup::load_catalog(
             self.a.catalog.as_deref(),
-            extra,
+            self.a.catalog_extra.as_deref(),
             self.a.allow_catalog_errors,
+            policy,
+            self.a.policy.as_deref(),
         )
     }
 }
@@ -241,9 +226,6 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     let catalog = sources.catalog(&policy)?;
     let geoip = GeoIp::open(&a.geoip.options().to_config()?)?;
     let sink_settings = a.sinks.settings(&a.eve)?;
-    if a.eve == "-" && sink_settings.eve_rotate != phonehome::sink::config::Rotate::default() {
-        anyhow::bail!("--eve-rotate-size/--eve-rotate-secs need --eve FILE, not standard output");
-    }
 
     // Open the interfaces: the one step that needs the capabilities.
     let live_cfg = LiveConfig {
@@ -272,7 +254,15 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     // After the switch: a thread started before it would keep root's powers.
     let flags = signals::install(flags_stop.clone(), true, a.quiet)?;
 
-    let out = open_output(&a.eve, sink_settings.eve_rotate)?;
+    // The evidence directory is refused before anything is written, as replay does.
+    let mut evidence = match &a.evidence.evidence {
+        Some(dir) => {
+            let eve = (a.eve != "-").then(|| std::path::Path::new(&a.eve));
+            let max = usize::try_from(a.evidence_memory).unwrap_or(usize::MAX);
+            Some(LiveEvidence::new(dir, eve, a.evidence.limits(), max)?)
+        }
+        None => None,
+    };
     let what = match &a.read {
         Some(path) => path.display().to_string(),
         None => {
@@ -280,19 +270,16 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
             names.join(",")
         }
     };
-    let mut output = Output::new(
-        Resolver::new(catalog, geoip, DnsCacheConfig::default()),
-        Judge::new(policy),
-        EveWriter::new(out, vec![what.clone()]),
-    );
-    output.alert_mode = a.alerts.mode();
-    output.sinks = phonehome::sink::Sinks::start(&sink_settings)?;
-    if sink_settings.dedup_window_ns > 0 {
-        output.dedup = Some(phonehome::output::dedup::Dedup::new(
-            sink_settings.dedup_window_ns,
-            1 << 16,
-        ));
-    }
+    let mut output = setup::build_output(setup::OutputParts {
+        catalog,
+        geoip,
+        dns_cache: DnsCacheConfig::default(),
+        policy,
+        eve: &a.eve,
+        names: vec![what.clone()],
+        alerts: a.alerts,
+        sinks: &sink_settings,
+    })?;
 
     let mut cfg = ReplayConfig::new(Vec::new());
     // The workers write `pcap_filename` into each EVE head: the same name
@@ -314,6 +301,14 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     cfg.stop = None;
     let counters = Arc::new(EngineCounters::new(cfg.workers));
     cfg.counters = Some(Arc::clone(&counters));
+    // Evidence: every batch also reaches the keeper, on this (the output)
+    // thread; the channel holds no more than the batches in flight.
+    let tap = evidence.as_ref().map(|_| {
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        cfg.tap = Some(tx);
+        output.evidence = Some(FlowIndex::new(Default::default()));
+        rx
+    });
 
     let shared = Shared::new(
         interfaces
@@ -357,6 +352,17 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let first_wall = wall_ns();
     let output = RefCell::new(output);
+    let evidence_cell = RefCell::new(evidence.take());
+    // Hands the keeper every batch read so far: all packets before the
+    // event about to be judged.
+    let drain = || -> anyhow::Result<()> {
+        if let (Some(rx), Some(ev)) = (&tap, evidence_cell.borrow_mut().as_mut()) {
+            while let Ok(b) = rx.try_recv() {
+                ev.batch(&b).context("live --evidence")?;
+            }
+        }
+        Ok(())
+    };
     let mut interval = Interval::default();
     let mut reloads = (0u64, 0u64);
     let mut stats_events = 0u64;
@@ -364,7 +370,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     let mut next_health = Instant::now();
 
     // What the sensor knows of itself now (the output stage's view).
-    let snapshot = |out: &Output<Box<dyn Write + Send>>, reloads: (u64, u64), stats_events: u64| {
+    let snapshot = |out: &Output<Eve>, reloads: (u64, u64), stats_events: u64| {
         let dns = out.resolver.dns_stats();
         let mut s = Snapshot {
             wall_ns: wall_ns(),
@@ -372,10 +378,15 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
             interfaces: shared.interface_stats(),
             packets: handed.packets.load(Ordering::Relaxed),
             bytes: handed.bytes.load(Ordering::Relaxed),
-            worker_queue_drops: counters
+            worker_queue_full: counters
                 .workers
                 .iter()
-                .map(|w| w.queue_drops.load(Ordering::Relaxed))
+                .map(|w| w.queue_full.load(Ordering::Relaxed))
+                .collect(),
+            worker_queue_wait_ns: counters
+                .workers
+                .iter()
+                .map(|w| w.queue_wait_ns.load(Ordering::Relaxed))
                 .collect(),
             dns_cache_bindings_now: dns.bindings,
             dns_cache_evicted: dns.evicted,
@@ -388,7 +399,14 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
             resident_bytes_now: health::resident_bytes(),
             ..Snapshot::default()
         };
+        s.packets_invalid = s.decode.get(phonehome::decode::Counter::Invalid);
+        if let Ok(d) = counters.reader_decode.lock() {
+            s.decode.merge(&d);
+        }
         for w in &counters.workers {
+            if let Ok(d) = w.decode.lock() {
+                s.decode.merge(&d);
+            }
             s.flows_active_now += w.flows_active.load(Ordering::Relaxed);
             s.flows_created += w.flows_created.load(Ordering::Relaxed);
             s.flows_evicted += w.flows_evicted.load(Ordering::Relaxed);
@@ -404,6 +422,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
         st.capture.bytes = s.bytes;
         st.capture.first_ts = Some(first_wall);
         st.capture.last_ts = Some(s.wall_ns);
+        st.decode = s.decode.clone();
         st.flows = FlowStats {
             created: s.flows_created,
             ended_forced: s.flows_evicted,
@@ -420,12 +439,23 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
         source,
         progress,
         &mut |ev, head| {
-            output
-                .borrow_mut()
-                .event_with_head(ev, Some(head))
-                .with_context(|| format!("cannot write EVE output to {eve_name}"))
+            drain()?;
+            let mut out = output.borrow_mut();
+            out.event_with_head(ev, Some(head))
+                .with_context(|| format!("cannot write EVE output to {eve_name}"))?;
+            if let (EventKind::Flow(f), Some(keeper), Some(index)) = (
+                &ev.kind,
+                evidence_cell.borrow_mut().as_mut(),
+                out.evidence.as_ref(),
+            ) {
+                keeper
+                    .on_flow(ev.key, f, index)
+                    .context("live --evidence")?;
+            }
+            Ok(())
         },
         &mut |clock| {
+            drain()?;
             let mut out = output.borrow_mut();
             if flags.take_hup() {
                 match reload(&sources, &mut out) {
@@ -468,9 +498,10 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
         },
     );
     let outcome = result?;
+    drain()?;
     let mut output = output.into_inner();
     // Stream mode: only the updates of open deduplication windows are left.
-    output
+    let findings = output
         .finish()
         .with_context(|| format!("cannot write EVE output to {}", a.eve))?;
     let mut s = snapshot(&output, reloads, stats_events);
@@ -479,6 +510,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     s.flows_evicted = outcome.stats.flows.ended_forced;
     s.flows_timed_out = outcome.stats.flows.ended_timeout;
     s.flows_active_now = 0;
+    s.decode = outcome.stats.decode.clone();
     let mut st = outcome.stats.clone();
     st.capture.first_ts = Some(first_wall);
     st.capture.last_ts = Some(s.wall_ns);
@@ -489,6 +521,34 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     for r in output.finish_sinks() {
         if !a.quiet || r.backlog > 0 || r.counts.dropped > 0 {
             eprintln!("phonehome: {r}");
+        }
+    }
+    if let (Some(keeper), Some(index), Some(dir)) = (
+        evidence_cell.into_inner(),
+        output.evidence.take(),
+        a.evidence.evidence.as_deref(),
+    ) {
+        let eve = if a.eve == "-" {
+            EveTarget::Stdout
+        } else {
+            EveTarget::File(PathBuf::from(&a.eve))
+        };
+        let home = output.judge.policy().home_country().to_owned();
+        let (summary, extracted, kept) = keeper
+            .finish(&findings, &index, eve, &what, &home)
+            .context("live --evidence")?;
+        if !a.quiet || kept.flows_shed > 0 {
+            eprintln!(
+                "phonehome: evidence: {} pcapng file(s), {} packets in {}/{MANIFEST}; {} packets kept while flows were open (at most {} bytes held of {}), {} flow(s) shed ({} packets) to stay within --evidence-memory",
+                summary.evidence_files,
+                extracted.stats.packets_written,
+                dir.display(),
+                kept.packets_kept,
+                kept.held_bytes_max,
+                kept.memory_limit_bytes,
+                kept.flows_shed,
+                kept.packets_shed,
+            );
         }
     }
     if !a.quiet {
@@ -509,7 +569,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
 
 /// SIGHUP: loads the policy, catalog and GeoIP again and swaps them in, all
 /// or nothing: an error keeps everything in use and names the file and line.
-fn reload(sources: &Sources<'_>, out: &mut Output<Box<dyn Write + Send>>) -> anyhow::Result<()> {
+fn reload(sources: &Sources<'_>, out: &mut Output<Eve>) -> anyhow::Result<()> {
     let policy = sources.policy()?;
     let catalog = sources.catalog(&policy)?;
     let geoip = GeoIp::open(&sources.a.geoip.options().to_config()?)?;

@@ -16,6 +16,7 @@ mod progress;
 mod removal;
 mod replay;
 mod report;
+mod setup;
 mod show;
 mod signals;
 mod sinks;

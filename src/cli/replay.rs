@@ -5,28 +5,24 @@ use super::progress::{Bar, Show};
 use super::sinks::SinkArgs;
 use super::summary::{summary, Written};
 use super::table::{Align, Table};
-use super::{load_catalog_strict, GeoIpFlags, DEFAULT_HOME, EXIT_OK, EXIT_RUNTIME};
+use super::{GeoIpFlags, DEFAULT_HOME, EXIT_OK, EXIT_RUNTIME};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use phonehome::base::Progress;
 use phonehome::capture::{
     expand_inputs, is_stdin, CaptureError, CaptureFile, FileSource, InputFile,
 };
-use phonehome::engine::output::{AlertMode, Output};
+use phonehome::engine::output::AlertMode;
 use phonehome::engine::{self, ReplayConfig};
 use phonehome::evidence::bundle::{self, BundleInput, BundleSummary, EveTarget, MANIFEST};
 use phonehome::evidence::{EvidenceError, FlowIndex, Limits};
 use phonehome::flow::FlowConfig;
 use phonehome::inventory::collect::{Collector, RunInfo};
-use phonehome::judge::policy::Policy;
-use phonehome::judge::{Finding, Judge};
-use phonehome::output::eve::EveWriter;
+use phonehome::judge::Finding;
 use phonehome::resolve::catalog::Catalog;
 use phonehome::resolve::dns_cache::DnsCacheConfig;
 use phonehome::resolve::geoip::GeoIp;
-use phonehome::resolve::Resolver;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -98,7 +94,7 @@ pub struct ReplayArgs {
     pub no_dissect: bool,
 
     /// Benchmarking: no vendor attribution, GeoIP or findings.
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, conflicts_with = "evidence")]
     pub no_attribution: bool,
 
     /// Jurisdiction policy file (see `phonehome policy init`).
@@ -178,12 +174,12 @@ impl Alerts {
     }
 }
 
-/// `replay` options for the evidence bundle.
+/// `replay` and `live` options for the evidence bundle.
 #[derive(Args, Debug, Clone, Default)]
 pub struct EvidenceArgs {
     /// Write an evidence bundle to DIR (new or empty): per finding, the
     /// packets of its flows as pcapng; findings.json; MANIFEST.sha256.
-    #[arg(long, value_name = "DIR", conflicts_with = "no_attribution")]
+    #[arg(long, value_name = "DIR")]
     pub evidence: Option<PathBuf>,
 
     /// Packets kept per flow in the evidence files (the first ones).
@@ -197,34 +193,12 @@ pub struct EvidenceArgs {
 }
 
 impl EvidenceArgs {
-    fn limits(&self) -> Limits {
+    pub(super) fn limits(&self) -> Limits {
         Limits {
             packets_per_flow: self.evidence_packets,
             bytes_per_finding: self.evidence_bytes,
         }
     }
-}
-
-fn open_output(
-    spec: &str,
-    rotate: phonehome::sink::config::Rotate,
-) -> anyhow::Result<Box<dyn Write + Send>> {
-    if spec == "-" {
-        if rotate != phonehome::sink::config::Rotate::default() {
-            anyhow::bail!(
-                "--eve-rotate-size/--eve-rotate-secs need --eve FILE, not standard output"
-            );
-        }
-        return Ok(Box::new(phonehome::base::stop::LineGuard::new(
-            std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
-        )));
-    }
-    let f = phonehome::sink::file::EveFile::create(std::path::Path::new(spec), rotate)
-        .with_context(|| {
-            format!("cannot write EVE output to {spec}: check the directory exists and is writable")
-        })?;
-    // A second signal exits at once, never in the middle of a line.
-    Ok(Box::new(phonehome::base::stop::LineGuard::new(f)))
 }
 
 /// The inputs; with `--keep-going`, a named path that is missing or not a
@@ -301,16 +275,14 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         community_id_seed: a.community_id_seed,
         ..FlowConfig::default()
     };
-    let policy = match &a.policy {
-        Some(p) => Policy::load(p)?,
-        None => Policy::default_for(&a.home_country)?,
-    };
-    let extra = a.catalog_extra.as_deref().or(policy.catalog_extra());
-    let mut catalog = load_catalog_strict(a.catalog.as_deref(), extra, a.allow_catalog_errors)?;
-    if let Some(p) = &a.policy {
-        // An exception naming what the catalog lacks would never apply.
-        policy.check_catalog(&catalog, &p.display().to_string())?;
-    }
+    let policy = super::setup::load_policy(a.policy.as_deref(), &a.home_country)?;
+    let mut catalog = super::setup::load_catalog(
+        a.catalog.as_deref(),
+        a.catalog_extra.as_deref(),
+        a.allow_catalog_errors,
+        &policy,
+        a.policy.as_deref(),
+    )?;
     if let Some(n) = a.bench_catalog_scale {
         catalog = catalog.synthetic_scaled(n);
     }
@@ -340,21 +312,17 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     // --- sinks (src/sink) ---
     let mut sink_settings = a.sinks.settings(&a.eve)?;
     sink_settings.run_key = Some(run_key(&cfg.inputs));
-    let out = open_output(&a.eve, sink_settings.eve_rotate)?;
-    let mut output = Output::new(
-        Resolver::new(catalog, geoip, dns_cache),
-        Judge::new(policy),
-        EveWriter::new(out, cfg.file_names.clone()),
-    );
+    let mut output = super::setup::build_output(super::setup::OutputParts {
+        catalog,
+        geoip,
+        dns_cache,
+        policy,
+        eve: &a.eve,
+        names: cfg.file_names.clone(),
+        alerts: a.alerts,
+        sinks: &sink_settings,
+    })?;
     output.attribute = !a.no_attribution;
-    output.alert_mode = a.alerts.mode();
-    output.sinks = phonehome::sink::Sinks::start(&sink_settings)?;
-    if sink_settings.dedup_window_ns > 0 {
-        output.dedup = Some(phonehome::output::dedup::Dedup::new(
-            sink_settings.dedup_window_ns,
-            1 << 16,
-        ));
-    }
     if a.evidence.evidence.is_some() {
         output.evidence = Some(FlowIndex::new(Default::default()));
     }
@@ -790,6 +758,7 @@ fn run_evidence(r: &EvidenceRun<'_>) -> Result<BundleSummary, EvidenceError> {
         extracted: &extracted,
         limits,
         home_country: r.home_country,
+        live: None,
     })?;
     if !r.quiet {
         let st = &extracted.stats;

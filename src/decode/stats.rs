@@ -196,7 +196,7 @@ const N: usize = Counter::ALL.len();
 const MAX_LINK_TYPES: usize = 32;
 
 /// Counters of one decoding thread. Merge them with [`DecodeStats::merge`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecodeStats {
     counts: [u64; N],
     /// Packets of each unsupported link type, by number (bounded).

@@ -246,6 +246,11 @@ impl<S: PacketSource> PacketStream<S> {
     }
 
     /// Packets handed out so far (the global index of the next one).
+    /// The decoder counters of the stream itself so far (IP fragments).
+    pub fn decode_stats(&self) -> &DecodeStats {
+        &self.dstats
+    }
+
     pub fn packets(&self) -> u64 {
         self.next_idx
     }

@@ -58,6 +58,10 @@ pub struct ReplayConfig {
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Counters the workers publish while they run (a live sensor's health).
     pub counters: Option<Arc<EngineCounters>>,
+    /// Every batch also goes here, before the workers get it (a live
+    /// sensor's evidence keeper, drained on the output thread: by the time
+    /// an event reaches the sink, its packet's batch is in this channel).
+    pub tap: Option<crossbeam_channel::Sender<Arc<crate::decode::Batch>>>,
 }
 
 /// What each worker publishes after every batch, for a running sensor's health.
@@ -67,17 +71,22 @@ pub struct WorkerCounters {
     pub flows_created: AtomicU64,
     pub flows_evicted: AtomicU64,
     pub flows_timed_out: AtomicU64,
-    /// Packets dropped because this worker's queue was full. The reader
-    /// waits instead (a live capture's backlog lands in the kernel ring,
-    /// whose drops pcap_stats counts), so this stays 0; it is exported so a
-    /// drop here could never be silent.
-    pub queue_drops: AtomicU64,
+    /// Times the reader found this worker's queue full and waited for it,
+    /// and for how long in all (ns). Nothing is dropped there (see
+    /// `reader::run`): a lasting wait shows up as kernel ring drops.
+    pub queue_full: AtomicU64,
+    pub queue_wait_ns: AtomicU64,
+    /// The worker's decoder counters as of its last batch (a copy per
+    /// batch, for the sensor's periodic stats; the lock is uncontended).
+    pub decode: std::sync::Mutex<crate::decode::DecodeStats>,
 }
 
 /// Per-worker counters, indexed by worker.
 #[derive(Debug, Default)]
 pub struct EngineCounters {
     pub workers: Vec<WorkerCounters>,
+    /// The reader's own decoder counters (IP fragments), as of its last batch.
+    pub reader_decode: std::sync::Mutex<crate::decode::DecodeStats>,
 }
 
 impl EngineCounters {
@@ -86,6 +95,7 @@ impl EngineCounters {
             workers: (0..workers.max(1))
                 .map(|_| WorkerCounters::default())
                 .collect(),
+            reader_decode: Default::default(),
         }
     }
 }
@@ -105,6 +115,7 @@ impl ReplayConfig {
             dissect: true,
             stop: None,
             counters: None,
+            tap: None,
         }
     }
 }
@@ -208,9 +219,11 @@ pub fn run_with<S: PacketSource + 'static>(
         },
     );
     let reader_progress = Arc::clone(&progress);
+    let tap = cfg.tap.clone();
+    let reader_counters = cfg.counters.clone();
     let reader = std::thread::Builder::new()
         .name("phonehome-reader".into())
-        .spawn(move || reader::run(stream, job_txs, &reader_progress))
+        .spawn(move || reader::run(stream, job_txs, tap, reader_counters, &reader_progress))
         .map_err(EngineError::Thread)?;
 
     let mut stats = RunStats::default();

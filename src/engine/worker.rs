@@ -243,6 +243,9 @@ pub fn run(setup: Setup) {
             c.flows_created.store(st.created, Relaxed);
             c.flows_evicted.store(st.ended_forced, Relaxed);
             c.flows_timed_out.store(st.ended_timeout, Relaxed);
+            if let Ok(mut d) = c.decode.lock() {
+                d.clone_from(&dstats);
+            }
         }
         round.finish(&names);
         if out.send(Output::Events(round, clock)).is_err() {

@@ -143,6 +143,15 @@ pub struct BundleInput<'a> {
     pub extracted: &'a Extracted,
     pub limits: Limits,
     pub home_country: &'a str,
+    /// A live capture's bundle: what was captured and what the keeper shed.
+    pub live: Option<LiveSource<'a>>,
+}
+
+/// What a live bundle records of its capture (it has no input files).
+pub struct LiveSource<'a> {
+    /// The interfaces (`live:IFACE,...`) or the stream read.
+    pub source: &'a str,
+    pub stats: &'a crate::evidence::live::LiveEvidenceStats,
 }
 
 /// What was written.
@@ -157,7 +166,9 @@ const README: &str = "\
 phonehome evidence bundle
 =========================
 
-This directory was written by `phonehome replay --evidence`. It holds:
+This directory was written by `phonehome replay --evidence` (or by
+`phonehome live --evidence`, which keeps each flow's first packets as they
+go by and appends them as the flow is judged). It holds:
 
   findings.json     the findings (host, vendor, product, destinations,
                     evidence), the SHA-256 of the replayed captures and of
@@ -241,6 +252,13 @@ pub fn write_bundle(b: &BundleInput<'_>) -> Result<BundleSummary, EvidenceError>
         "stats": b.extracted.stats,
         "findings": findings,
     });
+    let mut doc = doc;
+    if let (Some(l), Value::Object(m)) = (&b.live, &mut doc) {
+        m.insert(
+            "live".into(),
+            json!({"source": l.source, "keeper": l.stats}),
+        );
+    }
     let write = |name: &str, bytes: &[u8]| {
         let path = dir.join(name);
         std::fs::write(&path, bytes).map_err(|source| EvidenceError::Write { path, source })

@@ -12,7 +12,7 @@ use super::pcapng;
 use super::EvidenceError;
 use crate::base::Progress;
 use crate::capture::{FileSource, InputFile, PacketSource};
-use crate::decode::{self, DecodeStats, Decoded, Packet, PacketStream, Slot, StreamConfig};
+use crate::decode::{self, Batch, DecodeStats, Decoded, Packet, PacketStream, Slot, StreamConfig};
 use crate::flow::FlowKey;
 use crate::judge::Finding;
 use crate::output::proto_name;
@@ -59,6 +59,14 @@ pub struct FindingEvidence {
     pub flows_not_indexed: u64,
     pub packets_over_flow_limit: u64,
     pub packets_over_byte_limit: u64,
+    /// Live capture: flows whose packets were shed (memory bound) before
+    /// they were judged.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub flows_packets_shed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What the pass did, over all findings.
@@ -74,30 +82,50 @@ pub struct ExtractStats {
 }
 
 /// One frame as captured.
-struct Frame {
-    ts_ns: u64,
-    linktype: u16,
-    origlen: u32,
-    data: Vec<u8>,
+#[derive(Clone)]
+pub(crate) struct Frame {
+    pub(crate) ts_ns: u64,
+    pub(crate) linktype: u16,
+    pub(crate) origlen: u32,
+    pub(crate) data: Vec<u8>,
 }
 
 /// An evidence file being written.
-struct Out {
-    path: PathBuf,
+pub(crate) struct Out {
+    pub(crate) path: PathBuf,
     rel: String,
     /// Link type of each Interface Description written, by interface id.
     interfaces: Vec<u16>,
     file: Option<BufWriter<File>>,
-    ev: FindingEvidence,
+    pub(crate) ev: FindingEvidence,
 }
 
-struct Outs {
-    outs: Vec<Out>,
+impl Out {
+    /// An evidence file already created (its section header written), at
+    /// `rel` under the bundle directory.
+    pub(crate) fn new(path: PathBuf, rel: String) -> Out {
+        Out {
+            path,
+            ev: FindingEvidence {
+                file: rel.clone(),
+                ..Default::default()
+            },
+            rel,
+            interfaces: Vec::new(),
+            file: None,
+        }
+    }
+}
+
+/// The evidence files, a bounded number of them open at once.
+#[derive(Default)]
+pub(crate) struct Outs {
+    pub(crate) outs: Vec<Out>,
     open: VecDeque<usize>,
     buf: Vec<u8>,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError + '_ {
     move |source| EvidenceError::Write {
         path: path.to_owned(),
         source,
@@ -134,7 +162,12 @@ impl Outs {
             .ok_or(EvidenceError::Internal("evidence file not open"))
     }
 
-    fn write(&mut self, i: usize, f: &Frame, comment: Option<&str>) -> Result<(), EvidenceError> {
+    pub(crate) fn write(
+        &mut self,
+        i: usize,
+        f: &Frame,
+        comment: Option<&str>,
+    ) -> Result<(), EvidenceError> {
         self.buf.clear();
         let Some(o) = self.outs.get_mut(i) else {
             return Err(EvidenceError::Internal("evidence file index"));
@@ -164,7 +197,7 @@ impl Outs {
         r
     }
 
-    fn close_all(&mut self) -> Result<(), EvidenceError> {
+    pub(crate) fn close_all(&mut self) -> Result<(), EvidenceError> {
         for o in &mut self.outs {
             if let Some(mut f) = o.file.take() {
                 f.flush().map_err(io_err(&o.path))?;
@@ -200,12 +233,22 @@ pub fn sanitize(s: &str, max: usize) -> String {
 
 /// `<host>_<vendor>_<product>.pcapng`, unique within `taken`.
 pub fn file_name(f: &Finding, taken: &mut std::collections::HashSet<String>) -> String {
-    let host = f.host.to_string().replace(':', "-");
+    file_name_of(f.host, &f.vendor, &f.product, taken)
+}
+
+/// [`file_name`] from a finding's key.
+pub fn file_name_of(
+    host: std::net::IpAddr,
+    vendor: &str,
+    product: &str,
+    taken: &mut std::collections::HashSet<String>,
+) -> String {
+    let host = host.to_string().replace(':', "-");
     let base = format!(
         "{}_{}_{}",
         sanitize(&host, 48),
-        sanitize(&f.vendor, 40),
-        sanitize(&f.product, 60)
+        sanitize(vendor, 40),
+        sanitize(product, 60)
     );
     let mut name = format!("{base}.pcapng");
     let mut n = 2;
@@ -217,7 +260,7 @@ pub fn file_name(f: &Finding, taken: &mut std::collections::HashSet<String>) -> 
 }
 
 /// The per-packet comment naming a flow.
-fn flow_comment(fr: &FlowRef) -> String {
+pub(crate) fn flow_comment(fr: &FlowRef) -> String {
     let m = &fr.meta;
     let ep = |ip: std::net::IpAddr, port: u16| match (ip, m.icmp) {
         (_, Some(_)) => ip.to_string(),
@@ -325,7 +368,12 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
-    fn packet(&mut self, p: &Packet<'_>, idx: u64, frames: &[Frame]) -> Result<(), EvidenceError> {
+    fn packet_frames(
+        &mut self,
+        p: &Packet<'_>,
+        idx: u64,
+        frames: &[Frame],
+    ) -> Result<(), EvidenceError> {
         self.key(FlowKey::of(p).0, idx, frames)?;
         if let Some(t) = &p.tunnel {
             // The tunnel's own flow, as the worker tracks it.
@@ -524,10 +572,67 @@ fn read_inputs(
     pass: &mut Pass<'_>,
     progress: &Progress,
 ) -> Result<(), EvidenceError> {
-    let mut dstats = DecodeStats::default();
-    let mut pending = Pending::default();
+    let mut walk = Walk::default();
     let mut stream = PacketStream::new(FileSource::new(inputs.to_vec()), StreamConfig::default());
     while let Some(batch) = stream.next_batch() {
+        walk.batch(&batch, pass)?;
+        progress.packets.store(stream.packets(), Ordering::Relaxed);
+        progress
+            .disk_bytes
+            .store(stream.source().disk_bytes(), Ordering::Relaxed);
+    }
+    pass.stats.packets_read = walk.stats.packets_read;
+    pass.stats.fragments_unkeyed = walk.stats.fragments_unkeyed;
+    pass.stats.fragments_not_held = walk.stats.fragments_not_held;
+    Ok(())
+}
+
+/// What takes the packets of a walk over the packet stream: the replay's
+/// evidence pass (flows known in advance) or a live sensor's keeper (every
+/// flow's first packets, until it is judged).
+pub(crate) trait Visitor {
+    /// Nothing is wanted at all (the walk only counts packets).
+    fn idle(&self) -> bool {
+        false
+    }
+    /// Whether a packet of the flow of `key` is wanted (called before its
+    /// frame is copied).
+    fn wants(&mut self, key: &FlowKey) -> bool;
+    /// A wanted packet (a reassembled datagram: the fragment frames that
+    /// carried it) at global index `idx`. Returns whether it was kept.
+    fn packet(
+        &mut self,
+        p: &Packet<'_>,
+        idx: u64,
+        frames: Vec<Frame>,
+    ) -> Result<bool, EvidenceError>;
+}
+
+/// A walk over the batches of a packet stream, as the engine sees them:
+/// one global index, IP fragments held until their datagram completes and
+/// expired on the same ticks.
+#[derive(Default)]
+pub(crate) struct Walk {
+    dstats: DecodeStats,
+    pending: Pending,
+    /// Packets read and fragments (the visitor counts what it writes).
+    pub(crate) stats: ExtractStats,
+}
+
+impl Walk {
+    /// Bytes of fragment frames held.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.pending.bytes
+    }
+
+    pub(crate) fn batch(
+        &mut self,
+        batch: &Batch,
+        v: &mut impl Visitor,
+    ) -> Result<(), EvidenceError> {
+        let pending = &mut self.pending;
+        let dstats = &mut self.dstats;
+        let stats = &mut self.stats;
         let mut ticks = batch.ticks.iter().peekable();
         for (pos, &slot) in batch.slots.iter().enumerate() {
             while let Some(&&(tpos, clock)) = ticks.peek() {
@@ -538,8 +643,8 @@ fn read_inputs(
                 ticks.next();
             }
             let i = batch.base + pos as u64;
-            pass.stats.packets_read += 1;
-            if pass.wanted.is_empty() {
+            stats.packets_read += 1;
+            if v.idle() {
                 continue;
             }
             let Some((meta, bytes)) = batch.captured(pos) else {
@@ -553,31 +658,30 @@ fn read_inputs(
             };
             match slot {
                 Slot::Raw { .. } => {
-                    let Decoded::Packet(p) = decode::decode(meta.linktype, bytes, &mut dstats)
-                    else {
+                    let Decoded::Packet(p) = decode::decode(meta.linktype, bytes, dstats) else {
                         continue;
                     };
-                    // Borrowed frame: copied only if a finding wants it.
+                    // Borrowed frame: copied only if it is wanted.
                     let key = FlowKey::of(&p).0;
                     let outer = p
                         .tunnel
                         .as_ref()
                         .map(|t| FlowKey::of(&decode::outer_packet(t)).0);
-                    let hit = pass.wanted.contains_key(&key)
-                        || outer.is_some_and(|k| pass.wanted.contains_key(&k));
-                    if hit {
-                        pass.packet(&p, i, &[frame()])?;
+                    let inner_hit = v.wants(&key);
+                    let outer_hit = outer.is_some_and(|k| v.wants(&k));
+                    if inner_hit || outer_hit {
+                        v.packet(&p, i, vec![frame()])?;
                     }
                 }
                 Slot::Held => {
                     if let Some(k) = frag::key(meta.linktype, bytes) {
-                        pending.hold(k, frame(), &mut pass.stats);
+                        pending.hold(k, frame(), stats);
                     }
                 }
                 Slot::Whole { .. } => {
                     let key = frag::key(meta.linktype, bytes);
                     if let Some(k) = key {
-                        pending.hold(k, frame(), &mut pass.stats);
+                        pending.hold(k, frame(), stats);
                     }
                     let Some(whole) = batch.item(pos, slot) else {
                         continue;
@@ -586,13 +690,10 @@ fn read_inputs(
                         Some(fr) if !fr.is_empty() => fr,
                         _ => vec![frame()],
                     };
-                    if let Decoded::Packet(p) =
-                        decode::decode(meta.linktype, whole.bytes, &mut dstats)
-                    {
-                        let before = pass.stats.packets_written;
-                        pass.packet(&p, i, &frames)?;
-                        if key.is_none() && pass.stats.packets_written > before {
-                            pass.stats.fragments_unkeyed += 1;
+                    if let Decoded::Packet(p) = decode::decode(meta.linktype, whole.bytes, dstats) {
+                        let kept = v.packet(&p, i, frames)?;
+                        if key.is_none() && kept {
+                            stats.fragments_unkeyed += 1;
                         }
                     }
                 }
@@ -601,12 +702,29 @@ fn read_inputs(
         for &(_, clock) in ticks {
             pending.expire(clock);
         }
-        progress.packets.store(stream.packets(), Ordering::Relaxed);
-        progress
-            .disk_bytes
-            .store(stream.source().disk_bytes(), Ordering::Relaxed);
+        Ok(())
     }
-    Ok(())
+}
+
+impl Visitor for Pass<'_> {
+    fn idle(&self) -> bool {
+        self.wanted.is_empty()
+    }
+
+    fn wants(&mut self, key: &FlowKey) -> bool {
+        self.wanted.contains_key(key)
+    }
+
+    fn packet(
+        &mut self,
+        p: &Packet<'_>,
+        idx: u64,
+        frames: Vec<Frame>,
+    ) -> Result<bool, EvidenceError> {
+        let before = self.stats.packets_written;
+        self.packet_frames(p, idx, &frames)?;
+        Ok(self.stats.packets_written > before)
+    }
 }
 
 #[cfg(test)]

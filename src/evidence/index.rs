@@ -129,6 +129,18 @@ impl FlowIndex {
             .and_then(|i| self.findings.get(i as usize))
     }
 
+    /// The flow with this flow_id, if it backs a finding.
+    pub fn flow(&self, flow_id: u64) -> Option<&FlowRef> {
+        self.by_id
+            .get(&flow_id)
+            .and_then(|&i| self.flows.get(i as usize))
+    }
+
+    /// The (host, vendor, product) of finding slot `slot`.
+    pub fn finding_key(&self, slot: u32) -> Option<&FindingKey> {
+        self.slots.iter().find(|(_, &s)| s == slot).map(|(k, _)| k)
+    }
+
     /// The index of finding (host, vendor, product) in [`FlowIndex::findings`].
     pub fn finding_slot(&self, host: IpAddr, vendor: &str, product: &str) -> Option<u32> {
         let k = (host, vendor.to_string(), product.to_string());

@@ -13,10 +13,12 @@ pub mod bundle;
 pub mod extract;
 pub mod frag;
 pub mod index;
+pub mod live;
 pub mod pcapng;
 
 pub use extract::{extract, ExtractStats, Extracted, FindingEvidence, Limits};
 pub use index::{FlowIndex, IndexLimits};
+pub use live::{LiveEvidence, LiveEvidenceStats};
 
 use std::path::PathBuf;
 

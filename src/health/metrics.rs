@@ -83,6 +83,67 @@ fn gauge_by(
     Ok(())
 }
 
+/// Every number of a JSON tree as (dotted path, value), in key order.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, u64)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&p, x, out);
+            }
+        }
+        serde_json::Value::Number(n) => out.push((prefix.to_owned(), n.as_u64().unwrap_or(0))),
+        _ => {}
+    }
+}
+
+/// The decoder's detail counters, named as in `stats.decoder`: packets per
+/// layer, decoder events (Suricata's names), phonehome's own counters.
+fn encode_decoder(
+    e: &mut DescriptorEncoder,
+    d: &crate::decode::DecodeStats,
+) -> Result<(), std::fmt::Error> {
+    let (sur, ph) = d.to_eve();
+    let mut all = Vec::new();
+    flatten("", &sur, &mut all);
+    let (events, layers): (Vec<_>, Vec<_>) =
+        all.into_iter().partition(|(k, _)| k.starts_with("event."));
+    let events: Vec<(String, u64)> = events
+        .into_iter()
+        .map(|(k, v)| (k.trim_start_matches("event.").to_owned(), v))
+        .collect();
+    counter_by(
+        e,
+        "phonehome_decoder_layer_packets",
+        "Packets decoded per layer or protocol (stats.decoder, Suricata's names)",
+        None,
+        "layer",
+        &layers,
+    )?;
+    counter_by(
+        e,
+        "phonehome_decoder_events",
+        "Decoder anomalies by Suricata decoder event (stats.decoder.event)",
+        None,
+        "event",
+        &events,
+    )?;
+    let mut own = Vec::new();
+    flatten("", &ph, &mut own);
+    counter_by(
+        e,
+        "phonehome_decoder_detail",
+        "phonehome's own decoder counters (stats.phonehome.decoder)",
+        None,
+        "counter",
+        &own,
+    )
+}
+
 fn encode_snapshot(s: &Snapshot, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
     let by_iface = |f: fn(&crate::capture::live::InterfaceStats) -> u64| -> Vec<(String, u64)> {
         s.interfaces
@@ -180,20 +241,37 @@ fn encode_snapshot(s: &Snapshot, mut e: DescriptorEncoder) -> Result<(), std::fm
         None,
         s.packets_invalid,
     )?;
-    let wq: Vec<(String, u64)> = s
-        .worker_queue_drops
-        .iter()
-        .enumerate()
-        .map(|(w, v)| (w.to_string(), *v))
-        .collect();
+    encode_decoder(&mut e, &s.decode)?;
+    let by_worker = |v: &[u64]| -> Vec<(String, u64)> {
+        v.iter()
+            .enumerate()
+            .map(|(w, n)| (w.to_string(), *n))
+            .collect()
+    };
     counter_by(
         &mut e,
-        "phonehome_worker_queue_dropped_packets",
-        "Packets dropped because a worker's queue was full",
+        "phonehome_worker_queue_full",
+        "Times the reader found this worker's queue full and waited (backpressure: nothing is dropped there; a lasting wait shows as kernel drops)",
         None,
         "worker",
-        &wq,
+        &by_worker(&s.worker_queue_full),
     )?;
+    let waited: Vec<(String, f64)> = s
+        .worker_queue_wait_ns
+        .iter()
+        .enumerate()
+        .map(|(w, n)| (w.to_string(), *n as f64 / 1e9))
+        .collect();
+    let mut m = e.encode_descriptor(
+        "phonehome_worker_queue_wait",
+        "Time the reader waited for this worker's queue",
+        Some(&Unit::Seconds),
+        MetricType::Counter,
+    )?;
+    for (l, v) in &waited {
+        let labels = [("worker", l.as_str())];
+        ConstCounter::new(*v).encode(m.encode_family(&labels)?)?;
+    }
     counter(
         &mut e,
         "phonehome_flows_created",
@@ -450,7 +528,11 @@ mod tests {
 
     fn sample() -> Shared {
         let sh = Shared::default();
+        let mut decode = crate::decode::DecodeStats::default();
+        decode.add(crate::decode::Counter::Ipv4, 90);
+        decode.add(crate::decode::Counter::Ipv4TruncPkt, 2);
         sh.set(Snapshot {
+            decode,
             interfaces: vec![InterfaceStats {
                 name: "eth1".into(),
                 kernel_received: 100,
@@ -462,7 +544,8 @@ mod tests {
             }],
             packets: 97,
             bytes: 9700,
-            worker_queue_drops: vec![0, 2],
+            worker_queue_full: vec![0, 2],
+            worker_queue_wait_ns: vec![0, 1_500_000_000],
             flows_active_now: 5,
             ..Default::default()
         });
@@ -478,9 +561,16 @@ mod tests {
             "phonehome_kernel_received_packets_total{interface=\"eth1\"} 100",
             "phonehome_kernel_interface_dropped_packets_total{interface=\"eth1\"} 1",
             "phonehome_decoded_bytes_total 9700",
-            "phonehome_worker_queue_dropped_packets_total{worker=\"1\"} 2",
+            "phonehome_worker_queue_full_total{worker=\"1\"} 2",
+            "# TYPE phonehome_worker_queue_wait_seconds_total counter",
+            "phonehome_worker_queue_wait_seconds_total{worker=\"1\"} 1.5",
             "phonehome_flows_active 5",
             "phonehome_interface_up{interface=\"eth1\"} 1",
+            "# TYPE phonehome_decoder_layer_packets_total counter",
+            "phonehome_decoder_layer_packets_total{layer=\"ipv4\"} 90",
+            "phonehome_decoder_layer_packets_total{layer=\"ipv6\"} 0",
+            "phonehome_decoder_events_total{event=\"ipv4.trunc_pkt\"} 2",
+            "phonehome_decoder_detail_total{counter=",
             "# TYPE process_resident_memory_bytes gauge",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");

@@ -30,8 +30,11 @@ pub struct Snapshot {
     pub bytes: u64,
     /// Packets the decoder could not use.
     pub packets_invalid: u64,
-    /// Per worker: packets dropped because its queue was full.
-    pub worker_queue_drops: Vec<u64>,
+    /// Per worker: times the reader found its queue full and waited, and
+    /// the time waited (ns). Backpressure, not drops: what a lasting wait
+    /// costs is counted by the kernel ring (`kernel_dropped`).
+    pub worker_queue_full: Vec<u64>,
+    pub worker_queue_wait_ns: Vec<u64>,
     pub flows_created: u64,
     pub flows_active_now: u64,
     /// Flows written out early to stay within --max-flows.
@@ -48,6 +51,9 @@ pub struct Snapshot {
     pub reloads_ok: u64,
     pub reloads_failed: u64,
     pub resident_bytes_now: u64,
+    /// The workers' decoder counters, merged (layers, decoder events, the
+    /// unsupported link types), as replay's final `stats.decoder` has them.
+    pub decode: crate::decode::DecodeStats,
 }
 
 impl Snapshot {

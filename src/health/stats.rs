@@ -12,7 +12,11 @@
 //!   evictions, sink queues and spools, resident memory, SIGHUP reloads,
 //!   and `final` on the last event of the run;
 //! * `stats.phonehome.interval`: what changed since the previous stats
-//!   event, over `seconds`.
+//!   event, over `seconds`, the decoder's detail counters included
+//!   (`decoder`: Suricata's layer and event names; `phonehome_decoder`).
+//!
+//! The cumulative decoder counters (`stats.decoder`, `stats.phonehome.decoder`)
+//! come from the snapshot through the usual stats event.
 
 use super::Snapshot;
 use serde_json::{json, Value};
@@ -21,6 +25,11 @@ use serde_json::{json, Value};
 #[derive(Debug, Default)]
 pub struct Interval {
     prev: Option<Snapshot>,
+}
+
+/// Nanoseconds as seconds, to the microsecond.
+fn secs(ns: u64) -> f64 {
+    (ns / 1000) as f64 / 1e6
 }
 
 fn live_object(s: &Snapshot, final_event: bool) -> Value {
@@ -52,7 +61,8 @@ fn live_object(s: &Snapshot, final_event: bool) -> Value {
         .collect();
     json!({
         "interfaces": interfaces,
-        "worker_queue_drops": s.worker_queue_drops,
+        "worker_queue_full": s.worker_queue_full,
+        "worker_queue_wait_seconds": s.worker_queue_wait_ns.iter().map(|&n| secs(n)).collect::<Vec<f64>>(),
         "flows_active": s.flows_active_now,
         "dns_cache": {
             "bindings": s.dns_cache_bindings_now,
@@ -68,8 +78,11 @@ fn live_object(s: &Snapshot, final_event: bool) -> Value {
 
 fn interval_object(now: &Snapshot, prev: &Snapshot) -> Value {
     let d = |a: u64, b: u64| a.saturating_sub(b);
-    let queue_drops = |s: &Snapshot| s.worker_queue_drops.iter().sum::<u64>();
+    let queue_full = |s: &Snapshot| s.worker_queue_full.iter().sum::<u64>();
+    let queue_wait = |s: &Snapshot| s.worker_queue_wait_ns.iter().sum::<u64>();
     let sink_dropped = |s: &Snapshot| s.sinks.iter().map(|k| k.counts.dropped).sum::<u64>();
+    let (now_sur, now_ph) = now.decode.to_eve();
+    let (prev_sur, prev_ph) = prev.decode.to_eve();
     json!({
         "seconds": ((now.uptime_secs - prev.uptime_secs).max(0.0) * 1000.0).round() / 1000.0,
         "kernel_packets": d(now.kernel_received(), prev.kernel_received()),
@@ -77,14 +90,35 @@ fn interval_object(now: &Snapshot, prev: &Snapshot) -> Value {
         "kernel_ifdrops": d(now.kernel_if_dropped(), prev.kernel_if_dropped()),
         "pkts": d(now.packets, prev.packets),
         "bytes": d(now.bytes, prev.bytes),
-        "worker_queue_drops": d(queue_drops(now), queue_drops(prev)),
+        "worker_queue_full": d(queue_full(now), queue_full(prev)),
+        "worker_queue_wait_seconds": secs(d(queue_wait(now), queue_wait(prev))),
         "flows": d(now.flows_created, prev.flows_created),
         "flows_evicted": d(now.flows_evicted, prev.flows_evicted),
         "dns_cache_evicted": d(now.dns_cache_evicted, prev.dns_cache_evicted),
         "events": d(now.events, prev.events),
         "alerts": d(now.alerts, prev.alerts),
         "sink_dropped": d(sink_dropped(now), sink_dropped(prev)),
+        "decoder": diff(&now_sur, &prev_sur),
+        "phonehome_decoder": diff(&now_ph, &prev_ph),
     })
+}
+
+/// `now - prev` for every number of a JSON tree (counters only grow; a
+/// key missing before counts from 0).
+fn diff(now: &Value, prev: &Value) -> Value {
+    match now {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), diff(v, prev.get(k).unwrap_or(&Value::Null))))
+                .collect(),
+        ),
+        Value::Number(n) => {
+            let a = n.as_u64().unwrap_or(0);
+            let b = prev.as_u64().unwrap_or(0);
+            Value::from(a.saturating_sub(b))
+        }
+        other => other.clone(),
+    }
 }
 
 /// Inserts `,"key":value` before the `depth`-th closing brace from the end
@@ -151,7 +185,8 @@ mod tests {
                 ..Default::default()
             }],
             packets: pkts,
-            worker_queue_drops: vec![0],
+            worker_queue_full: vec![0],
+            worker_queue_wait_ns: vec![0],
             ..Default::default()
         }
     }
@@ -186,6 +221,44 @@ mod tests {
         assert_eq!(v["stats"]["phonehome"]["interval"]["pkts"], 141);
         assert_eq!(v["stats"]["phonehome"]["interval"]["seconds"], 60.0);
         assert_eq!(v["stats"]["phonehome"]["live"]["final"], true);
+    }
+
+    #[test]
+    fn decoder_detail_counters_are_cumulative_and_per_interval() {
+        use crate::decode::Counter;
+        let mut iv = Interval::default();
+        let mut a = snap(10, 0, 10, 1.0);
+        a.decode.add(Counter::Ipv4, 7);
+        a.decode.add(Counter::Ipv4TruncPkt, 1);
+        a.decode.count_unsupported_link(147, 2);
+        let mut b = snap(30, 0, 30, 2.0);
+        b.decode.add(Counter::Ipv4, 20);
+        b.decode.add(Counter::Ipv6, 3);
+        b.decode.add(Counter::Ipv4TruncPkt, 1);
+        b.decode.count_unsupported_link(147, 5);
+        let line = |s: &Snapshot, iv: &mut Interval| {
+            let st = RunStats {
+                decode: s.decode.clone(),
+                ..Default::default()
+            };
+            let mut l = Vec::new();
+            stats_event(&mut l, &st);
+            iv.splice(&mut l, s, false);
+            serde_json::from_slice::<Value>(&l).unwrap()
+        };
+        let v = line(&a, &mut iv);
+        assert_eq!(v["stats"]["decoder"]["ipv4"], 7);
+        assert_eq!(v["stats"]["phonehome"]["interval"]["decoder"]["ipv4"], 7);
+        let v = line(&b, &mut iv);
+        // Cumulative in stats.decoder, as replay writes it; the change since
+        // the previous event in the interval.
+        assert_eq!(v["stats"]["decoder"]["ipv4"], 20);
+        assert_eq!(v["stats"]["decoder"]["event"]["ipv4"]["trunc_pkt"], 1);
+        let i = &v["stats"]["phonehome"]["interval"];
+        assert_eq!(i["decoder"]["ipv4"], 13);
+        assert_eq!(i["decoder"]["ipv6"], 3);
+        assert_eq!(i["decoder"]["event"]["ipv4"]["trunc_pkt"], 0);
+        assert_eq!(i["phonehome_decoder"]["unsupported_link_type"]["147"], 3);
     }
 
     #[test]
