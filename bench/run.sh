@@ -11,9 +11,12 @@
 #
 # Prints one row per configuration: best wall time of RUNS runs, packets/s,
 # CPU time (user + sys) of that run, peak resident memory, minor page faults
-# and (phonehome rows) allocator calls per 1M packets, and the ratios of wall
-# and CPU to the bare loop. Allocations come from a second build with the
-# alloc-count feature (target/alloc-count), run once per configuration.
+# and (phonehome rows) allocator calls per 1M packets, flow-table bytes per
+# active flow at the table's peak (all workers' table bytes / their flows;
+# hash map, per-flow info and names, dissector state, timers), and the
+# ratios of wall and CPU to the bare loop. Allocations and table bytes come
+# from a second build with the alloc-count feature (target/alloc-count), run
+# once per configuration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,25 +69,28 @@ measure() {
     done
     [[ $name == "bare loop"* && -z $bare_wall ]] && bare_wall=$best && bare_cpu=$cpu
     # Allocator calls: the same command on the counting build (phonehome rows only).
-    local allocs="-"
+    local allocs="-" per_flow="-"
     if [[ $1 == "$P" ]]; then
         "$ALLOC_BIN" "${@:2}" >/dev/null 2>"$ERR" || true
         local n
         n=$(grep -o 'alloc-count: [0-9]* allocations, [0-9]* reallocations' "$ERR" | awk '{print $2 + $4}')
         [[ -n $n ]] && allocs=$(per_m "$n")
+        # "flow-table: worker W: peak F flows, B bytes, ...", one line a worker
+        per_flow=$(grep -o 'peak [0-9]* flows, [0-9]* bytes' "$ERR" |
+            awk '{f += $2; b += $4} END {if (f > 0) printf "%.0f", b / f; else print "-"}')
     fi
     local mpps ratio cratio
     mpps=$(awk "BEGIN{printf \"%.2f\", $PACKETS / $best / 1e6}")
     ratio=$(awk "BEGIN{printf \"%.2f\", $best / $bare_wall}")
     cratio=$(awk "BEGIN{printf \"%.2f\", $cpu / ($bare_cpu > 0 ? $bare_cpu : 0.01)}")
-    printf '%-58s %7.2f s %6s M/s %7.2f s %7.0f MB %9s %9s %6sx %6sx\n' "$name" "$best" "$mpps" "$cpu" \
-        "$((rss / 1024))" "$(per_m "$minflt")" "$allocs" "$ratio" "$cratio"
+    printf '%-58s %7.2f s %6s M/s %7.2f s %7.0f MB %9s %9s %7s %6sx %6sx\n' "$name" "$best" "$mpps" "$cpu" \
+        "$((rss / 1024))" "$(per_m "$minflt")" "$allocs" "$per_flow" "$ratio" "$cratio"
 }
 
 echo "capture: $FILE ($PACKETS packets, $(du -h "$FILE" | cut -f1)), best of $RUNS, $(nproc) cores"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-58s %9s %10s %9s %10s %9s %9s %7s %7s\n' "configuration" "wall" "rate" "CPU" "peak RSS" \
-    "minflt/1M" "alloc/1M" "wall/b" "CPU/b"
+printf '%-58s %9s %10s %9s %10s %9s %9s %7s %7s %7s\n' "configuration" "wall" "rate" "CPU" "peak RSS" \
+    "minflt/1M" "alloc/1M" "B/flow" "wall/b" "CPU/b"
 measure "bare loop: phonehome reader + etherparse" "$RUNS" $BARE "$FILE"
 measure "bare loop: libpcap + etherparse" "$RUNS" $BARE --reader libpcap "$FILE"
 R=(replay "$FILE" --eve /dev/null -q)
@@ -108,10 +114,10 @@ if command -v tshark >/dev/null; then
     read -r wall user sys mem faults < <(tail -1 "$TMP")
     scaled=$(awk "BEGIN{print $wall * $PACKETS / $N}")
     scaled_cpu=$(awk "BEGIN{printf \"%.2f\", ($user + $sys) * $PACKETS / $N}")
-    printf '%-58s %7.2f s %6s M/s %7.2f s %7.0f MB %9s %9s %6sx %6sx\n' \
+    printf '%-58s %7.2f s %6s M/s %7.2f s %7.0f MB %9s %9s %7s %6sx %6sx\n' \
         "tshark -z conv,tcp (first $N packets, scaled)" "$scaled" \
         "$(awk "BEGIN{printf \"%.3f\", $N / $wall / 1e6}")" "$scaled_cpu" "$((mem / 1024))" \
-        "$(awk "BEGIN{printf \"%.0f\", $faults * 1000000 / $N}")" "-" \
+        "$(awk "BEGIN{printf \"%.0f\", $faults * 1000000 / $N}")" "-" "-" \
         "$(awk "BEGIN{printf \"%.0f\", $scaled / $bare_wall}")" \
         "$(awk "BEGIN{printf \"%.0f\", $scaled_cpu / ($bare_cpu > 0 ? $bare_cpu : 0.01)}")"
 else

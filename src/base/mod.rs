@@ -2,6 +2,7 @@
 //!
 //! * [`json`] writes JSON field by field into a reused buffer (EVE lines, ECS).
 //! * [`time`] writes and parses EVE timestamps.
+//! * [`stack`] puts small fixed-shape texts together before one copy (hot EVE fields).
 //! * [`lines`] turns byte offsets of a text into line numbers (file:line in errors).
 //! * [`country`] is the ISO 3166 list that the catalog and the policy check against.
 //! * [`progress`] holds the counters a progress bar reads while a pass over the inputs runs.
@@ -17,6 +18,7 @@ pub mod country;
 pub mod json;
 pub mod lines;
 pub mod progress;
+pub mod stack;
 pub mod stop;
 #[cfg(test)]
 pub mod testdata;

@@ -1,6 +1,8 @@
 //! Timestamps as EVE writes them: `2024-01-31T12:34:56.123456+0000`, in UTC
 //! so that the same capture gives the same bytes on any machine.
 
+use super::stack::Stack;
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
 /// (Howard Hinnant's civil-from-days algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -74,34 +76,43 @@ pub fn parse_ts(s: &str) -> Option<u64> {
     u64::try_from(ns).ok()
 }
 
-fn push2(out: &mut Vec<u8>, v: u32) {
+fn push2(out: &mut Stack<32>, v: u32) {
     out.push(b'0' + (v / 10 % 10) as u8);
     out.push(b'0' + (v % 10) as u8);
 }
 
 /// Appends `ts_ns` in EVE's format (microseconds, UTC offset `+0000`).
+/// Put together on the stack and appended in one copy.
 pub fn push_eve_ts(out: &mut Vec<u8>, ts_ns: u64) {
     let secs = (ts_ns / 1_000_000_000) as i64;
     let micros = (ts_ns / 1000 % 1_000_000) as u32;
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400) as u32;
-    let mut ibuf = itoa::Buffer::new();
-    out.extend_from_slice(ibuf.format(y).as_bytes());
-    out.push(b'-');
-    push2(out, mo);
-    out.push(b'-');
-    push2(out, d);
-    out.push(b'T');
-    push2(out, sod / 3600);
-    out.push(b':');
-    push2(out, sod / 60 % 60);
-    out.push(b':');
-    push2(out, sod % 60);
-    out.push(b'.');
-    let m = ibuf.format(micros);
-    out.extend(std::iter::repeat_n(b'0', 6 - m.len()));
-    out.extend_from_slice(m.as_bytes());
-    out.extend_from_slice(b"+0000");
+    let mut s = Stack::<32>::default();
+    // A u64 of nanoseconds ends in 2554: the year has four digits.
+    match u32::try_from(y).ok().filter(|y| (1000..=9999).contains(y)) {
+        Some(y) => {
+            push2(&mut s, y / 100);
+            push2(&mut s, y % 100);
+        }
+        None => s.extend(itoa::Buffer::new().format(y).as_bytes()),
+    }
+    s.push(b'-');
+    push2(&mut s, mo);
+    s.push(b'-');
+    push2(&mut s, d);
+    s.push(b'T');
+    push2(&mut s, sod / 3600);
+    s.push(b':');
+    push2(&mut s, sod / 60 % 60);
+    s.push(b':');
+    push2(&mut s, sod % 60);
+    s.push(b'.');
+    push2(&mut s, micros / 10_000);
+    push2(&mut s, micros / 100 % 100);
+    push2(&mut s, micros % 100);
+    s.extend(b"+0000");
+    out.extend_from_slice(s.as_slice());
 }
 
 /// [`push_eve_ts`] into a new String.

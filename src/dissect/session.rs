@@ -145,6 +145,26 @@ impl AppState {
         }
     }
 
+    /// Heap bytes this state holds (the bench's bytes per flow): the
+    /// session, its stream buffers and held events; a parser's own box is
+    /// counted by its size, not what it points to.
+    pub fn heap_bytes(&self) -> usize {
+        let AppState::Active(s) = self else {
+            return 0;
+        };
+        let proto = match &s.proto {
+            Proto::Tls(_) => std::mem::size_of::<TlsSession>(),
+            Proto::Http(_) => std::mem::size_of::<HttpSession>(),
+            Proto::DnsTcp(_) => std::mem::size_of::<DnsTcpSession>(),
+            Proto::Quic(_) => std::mem::size_of::<quic::QuicClientTracker>(),
+            _ => 0,
+        };
+        std::mem::size_of::<Session>()
+            + proto
+            + s.streams.iter().map(Stream::heap_bytes).sum::<usize>()
+            + s.held.capacity() * std::mem::size_of::<Held>()
+    }
+
     /// The flow ended: whatever was seen but not yet reported is reported now.
     pub fn finish(self, facts: &mut FlowFacts<'_>, out: &mut Emitted) {
         if let AppState::Active(s) = self {

@@ -109,6 +109,11 @@ fn seq_diff(a: u32, b: u32) -> i64 {
 }
 
 impl Stream {
+    /// Heap bytes of the buffers (held data and run list).
+    pub fn heap_bytes(&self) -> usize {
+        self.held.capacity() + self.runs.capacity() * std::mem::size_of::<(usize, usize)>()
+    }
+
     pub fn delivered(&self) -> u64 {
         self.delivered
     }

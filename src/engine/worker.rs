@@ -105,6 +105,51 @@ fn close_flow(e: Ended<AppState>, events: &mut Vec<Event>, stream: &mut StreamSt
     }
 }
 
+/// The flow table's bytes per active flow at its peak, for the bench
+/// (`bench/run.sh` reads the line the counting build prints). Measured in
+/// the counting build only: it walks the table each time the flow count
+/// has grown by 1/16 since the last measurement.
+#[derive(Default)]
+#[cfg_attr(not(feature = "alloc-count"), allow(dead_code))]
+struct TablePeak {
+    flows: usize,
+    bytes: crate::flow::TableBytes,
+}
+
+impl TablePeak {
+    #[cfg(feature = "alloc-count")]
+    fn update(&mut self, table: &FlowTable<AppState>) {
+        let n = table.len();
+        if n > self.flows + self.flows / 16 {
+            self.flows = n;
+            self.bytes = table.bytes(AppState::heap_bytes);
+        }
+    }
+
+    #[cfg(not(feature = "alloc-count"))]
+    fn update(&mut self, _: &FlowTable<AppState>) {}
+
+    #[cfg(feature = "alloc-count")]
+    fn report(&self, me: usize) {
+        let b = &self.bytes;
+        let per = |n: usize| n.checked_div(self.flows).unwrap_or(0);
+        eprintln!(
+            "phonehome: flow-table: worker {me}: peak {} flows, {} bytes, {} bytes/flow \
+             (map {}, info {}, dissectors {}, timers {})",
+            self.flows,
+            b.total(),
+            per(b.total()),
+            per(b.map),
+            per(b.info),
+            per(b.app),
+            per(b.timers)
+        );
+    }
+
+    #[cfg(not(feature = "alloc-count"))]
+    fn report(&self, _: usize) {}
+}
+
 /// What a worker is given.
 pub struct Setup {
     pub me: usize,
@@ -148,6 +193,7 @@ pub fn run(setup: Setup) {
     let mut ended: Vec<Ended<AppState>> = Vec::new();
     let mut bodies = Emitted::new();
     let mut stream = StreamStats::default();
+    let mut peak = TablePeak::default();
     for job in jobs {
         let mut round = fresh(&pool);
         let events = &mut round.events;
@@ -247,11 +293,13 @@ pub fn run(setup: Setup) {
                 d.clone_from(&dstats);
             }
         }
+        peak.update(&table);
         round.finish(&names);
         if out.send(Output::Events(round, clock)).is_err() {
             return;
         }
     }
+    peak.report(me);
     let mut round = fresh(&pool);
     table.flush(&mut ended);
     for e in ended.drain(..) {
@@ -264,4 +312,31 @@ pub fn run(setup: Setup) {
         flows: table.stats().clone(),
         stream,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{Flow, FlowInfo, FlowKey};
+    use std::mem::size_of;
+
+    /// Issue 10's budget is 512 bytes per active flow; the parts every flow
+    /// has (hash entry, control byte, boxed info) must leave room for the
+    /// map's spare buckets and a dissector's state within it.
+    #[test]
+    fn a_flow_fits_its_budget() {
+        let entry = size_of::<(FlowKey, Flow<AppState>)>() + 1;
+        let fixed = entry + size_of::<FlowInfo>();
+        eprintln!(
+            "sizes: key {} flow {} info {} names {} app {} tcp {}",
+            size_of::<FlowKey>(),
+            size_of::<Flow<AppState>>(),
+            size_of::<FlowInfo>(),
+            size_of::<crate::flow::FlowNames>(),
+            size_of::<AppState>(),
+            size_of::<crate::flow::TcpTrack>()
+        );
+        assert!(entry <= 160, "hash entry {entry} bytes");
+        assert!(fixed <= 320, "entry + info {fixed} bytes");
+    }
 }

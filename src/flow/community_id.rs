@@ -90,6 +90,16 @@ pub fn digest(
     h.finalize().into()
 }
 
+/// Appends [`encode`]'s text (no allocation: written once per EVE event).
+pub fn push_encoded(out: &mut Vec<u8>, d: &[u8; 20]) {
+    let mut b64 = [0u8; 28];
+    let n = base64::engine::general_purpose::STANDARD
+        .encode_slice(d, &mut b64)
+        .unwrap_or(0);
+    out.extend_from_slice(b"1:");
+    out.extend_from_slice(b64.get(..n).unwrap_or_default());
+}
+
 /// `1:` followed by the base64 of the digest: the form EVE and Zeek log.
 pub fn encode(d: &[u8; 20]) -> String {
     let mut s = String::with_capacity(30);
@@ -101,6 +111,15 @@ pub fn encode(d: &[u8; 20]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pushed_text_is_the_encoded_string() {
+        for d in [[0u8; 20], [0xff; 20], *b"\x01\x02abcdefghijklmnopq\xfe"] {
+            let mut out = b"x".to_vec();
+            push_encoded(&mut out, &d);
+            assert_eq!(out, format!("x{}", encode(&d)).into_bytes());
+        }
+    }
 
     fn id(seed: u16, s: &str, d: &str, sp: u16, dp: u16, proto: u8) -> String {
         encode(&digest(

@@ -21,6 +21,16 @@ fn bits(ip: IpAddr) -> u128 {
     }
 }
 
+/// An address as two words (high, low): the key then aligns on 8 bytes,
+/// not 16, and a table entry is 8 bytes smaller (so is each timer's key).
+fn words(bits: u128) -> [u64; 2] {
+    [(bits >> 64) as u64, bits as u64]
+}
+
+fn unwords([high, low]: [u64; 2]) -> u128 {
+    u128::from(high) << 64 | u128::from(low)
+}
+
 fn addr(bits: u128, v6: bool) -> IpAddr {
     let a = Ipv6Addr::from(bits);
     match (v6, a.to_ipv4_mapped()) {
@@ -34,8 +44,8 @@ fn addr(bits: u128, v6: bool) -> IpAddr {
 /// request and its reply share a flow while unrelated messages do not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
-    lo: u128,
-    hi: u128,
+    lo: [u64; 2],
+    hi: [u64; 2],
     pub lo_port: u16,
     pub hi_port: u16,
     pub proto: u8,
@@ -53,7 +63,7 @@ pub struct FlowKey {
 impl Hash for FlowKey {
     fn hash<H: Hasher>(&self, h: &mut H) {
         // A handful of words: the hasher's cost, not the key's layout, decides.
-        h.write_u128(self.lo ^ self.hi.rotate_left(64));
+        h.write_u128(unwords(self.lo) ^ unwords(self.hi).rotate_left(64));
         h.write_u64(
             u64::from(self.lo_port)
                 | u64::from(self.hi_port) << 16
@@ -69,11 +79,11 @@ impl Hash for FlowKey {
 
 impl FlowKey {
     pub fn lo(&self) -> IpAddr {
-        addr(self.lo, self.v6)
+        addr(unwords(self.lo), self.v6)
     }
 
     pub fn hi(&self) -> IpAddr {
-        addr(self.hi, self.v6)
+        addr(unwords(self.hi), self.v6)
     }
 
     /// The key of a packet, which side sent it, and for ICMP whether the
@@ -94,8 +104,8 @@ impl FlowKey {
             Side::Hi => (d, dport, s, sport),
         };
         let key = FlowKey {
-            lo,
-            hi,
+            lo: words(lo),
+            hi: words(hi),
             lo_port,
             hi_port,
             proto: p.proto,

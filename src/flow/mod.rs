@@ -15,5 +15,5 @@ pub use record::{
     EndReason, EventKey, FlowAnomalies, FlowMeta, FlowNames, FlowRecord, FlowState, TcpSummary,
     Vlan,
 };
-pub use table::{Ended, Flow, FlowConfig, FlowInfo, FlowStats, FlowTable, PacketCtx};
+pub use table::{Ended, Flow, FlowConfig, FlowInfo, FlowStats, FlowTable, PacketCtx, TableBytes};
 pub use tcp::TcpTrack;

@@ -205,3 +205,20 @@ pub struct FlowNames {
     /// no server name: the catalog's `ja4` tier attributes nameless flows only.
     pub ja4: Option<String>,
 }
+
+impl FlowNames {
+    /// Heap bytes of the names' text.
+    pub fn heap_bytes(&self) -> usize {
+        let text = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        text(&self.sni)
+            + text(&self.quic_sni)
+            + text(&self.http_host)
+            + text(&self.ja4)
+            + self
+                .connect_target
+                .as_ref()
+                .map_or(0, |(h, _)| h.capacity())
+            + self.cert_names.capacity() * std::mem::size_of::<String>()
+            + self.cert_names.iter().map(String::capacity).sum::<usize>()
+    }
+}

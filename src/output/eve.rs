@@ -153,7 +153,11 @@ pub fn header(
     if let Some(a) = app_proto {
         o.str("app_proto", a);
     }
-    o.str("community_id", &community_id::encode(&m.community_id));
+    o.raw("community_id", |out| {
+        out.push(b'"');
+        community_id::push_encoded(out, &m.community_id);
+        out.push(b'"');
+    });
     if m.vlan.len > 0 {
         o.value("vlan", m.vlan.as_slice());
     }
@@ -186,8 +190,9 @@ fn flags_obj(o: &mut Obj<'_>, f: u8) {
     }
 }
 
-fn hex2(f: u8) -> String {
-    format!("{f:02x}")
+/// Two lowercase hex digits (`format!("{f:02x}")`, without the allocation).
+fn hex2(f: u8) -> [u8; 2] {
+    crate::base::json::hex_pair(f)
 }
 
 /// What the resolve stage adds to an event: the destination's country and AS,
@@ -371,9 +376,9 @@ fn flow_head(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str) {
     });
     if let Some(t) = &f.tcp {
         o.obj("tcp", |tc| {
-            tc.str("tcp_flags", &hex2(t.flags_ts | t.flags_tc))
-                .str("tcp_flags_ts", &hex2(t.flags_ts))
-                .str("tcp_flags_tc", &hex2(t.flags_tc));
+            tc.plain("tcp_flags", &hex2(t.flags_ts | t.flags_tc))
+                .plain("tcp_flags_ts", &hex2(t.flags_ts))
+                .plain("tcp_flags_tc", &hex2(t.flags_tc));
             flags_obj(tc, t.flags_ts | t.flags_tc);
             tc.str("state", t.state);
         });
