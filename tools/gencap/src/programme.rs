@@ -243,6 +243,53 @@ pub fn week(n: u8) -> Result<Vec<u8>, GenError> {
     Ok(w.cap.finish()?)
 }
 
+/// One TCP connection of an agent: its host's MAC and address, the vendor's
+/// server, the client port.
+struct Conn {
+    mac: [u8; 6],
+    me: IpAddr,
+    srv: IpAddr,
+    sport: u16,
+}
+
+/// TCP flags from the four the programme uses.
+fn flags(syn: bool, ack: bool, fin: bool, psh: bool) -> TcpFlags {
+    TcpFlags {
+        syn,
+        ack,
+        fin,
+        rst: false,
+        psh,
+    }
+}
+
+impl Writer {
+    /// A segment of `c`, `up` (client to server) or down, `gap_us` after the
+    /// previous packet. The windows are the client's and the server's; SYNs
+    /// carry options.
+    #[allow(clippy::too_many_arguments)]
+    fn segment(
+        &mut self,
+        c: &Conn,
+        up: bool,
+        seq: u32,
+        ack: u32,
+        f: TcpFlags,
+        payload: &[u8],
+        gap_us: u64,
+    ) -> Result<(), GenError> {
+        let (hop, sport, dport, window) = if up {
+            let w = if f.syn { 64_240 } else { 502 };
+            (self.hop(c.mac, GATEWAY_MAC, c.me, c.srv), c.sport, 443, w)
+        } else {
+            let w = if f.syn { 65_160 } else { 509 };
+            (self.hop(GATEWAY_MAC, c.mac, c.srv, c.me), 443, c.sport, w)
+        };
+        let frame = frame::tcp(&hop, sport, dport, seq, ack, f, window, f.syn, payload)?;
+        self.put(frame, gap_us)
+    }
+}
+
 /// A TLS connection from `me` to the agent's server: handshake, ClientHello, the server's
 /// acknowledgement, FIN both ways.
 fn tls_call(
@@ -252,8 +299,12 @@ fn tls_call(
     me: IpAddr,
     a: Agent,
 ) -> Result<(), GenError> {
-    let srv = IpAddr::V4(a.server);
-    let sport = 49_152 + (rng.next_u16() % 16_000);
+    let c = Conn {
+        mac,
+        me,
+        srv: IpAddr::V4(a.server),
+        sport: 49_152 + (rng.next_u16() % 16_000),
+    };
     let (c0, s0) = (rng.next_u32(), rng.next_u32());
     let hello = tls::client_hello(
         Profile::CurlOpenssl,
@@ -262,131 +313,77 @@ fn tls_call(
     )
     .record_bytes();
     let hl = hello.len() as u32;
-    let f = |syn, ack, fin, psh| TcpFlags {
-        syn,
-        ack,
-        fin,
-        rst: false,
-        psh,
-    };
-    let up = w.hop(mac, GATEWAY_MAC, me, srv);
-    w.put(
-        frame::tcp(
-            &up,
-            sport,
-            443,
-            c0,
-            0,
-            f(true, false, false, false),
-            64_240,
-            true,
-            &[],
-        )?,
+    let none: &[u8] = &[];
+    w.segment(
+        &c,
+        true,
+        c0,
+        0,
+        flags(true, false, false, false),
+        none,
         1_000_000,
     )?;
-    let down = w.hop(GATEWAY_MAC, mac, srv, me);
-    w.put(
-        frame::tcp(
-            &down,
-            443,
-            sport,
-            s0,
-            c0 + 1,
-            f(true, true, false, false),
-            65_160,
-            true,
-            &[],
-        )?,
+    w.segment(
+        &c,
+        false,
+        s0,
+        c0 + 1,
+        flags(true, true, false, false),
+        none,
         30_000,
     )?;
-    let up = w.hop(mac, GATEWAY_MAC, me, srv);
-    w.put(
-        frame::tcp(
-            &up,
-            sport,
-            443,
-            c0 + 1,
-            s0 + 1,
-            f(false, true, false, false),
-            502,
-            false,
-            &[],
-        )?,
+    w.segment(
+        &c,
+        true,
+        c0 + 1,
+        s0 + 1,
+        flags(false, true, false, false),
+        none,
         200,
     )?;
-    let up = w.hop(mac, GATEWAY_MAC, me, srv);
-    w.put(
-        frame::tcp(
-            &up,
-            sport,
-            443,
-            c0 + 1,
-            s0 + 1,
-            f(false, true, false, true),
-            502,
-            false,
-            &hello,
-        )?,
+    w.segment(
+        &c,
+        true,
+        c0 + 1,
+        s0 + 1,
+        flags(false, true, false, true),
+        &hello,
         300,
     )?;
-    let down = w.hop(GATEWAY_MAC, mac, srv, me);
-    w.put(
-        frame::tcp(
-            &down,
-            443,
-            sport,
-            s0 + 1,
-            c0 + 1 + hl,
-            f(false, true, false, false),
-            509,
-            false,
-            &[],
-        )?,
+    w.segment(
+        &c,
+        false,
+        s0 + 1,
+        c0 + 1 + hl,
+        flags(false, true, false, false),
+        none,
         30_000,
     )?;
-    let up = w.hop(mac, GATEWAY_MAC, me, srv);
-    w.put(
-        frame::tcp(
-            &up,
-            sport,
-            443,
-            c0 + 1 + hl,
-            s0 + 1,
-            f(false, true, true, false),
-            502,
-            false,
-            &[],
-        )?,
+    w.segment(
+        &c,
+        true,
+        c0 + 1 + hl,
+        s0 + 1,
+        flags(false, true, true, false),
+        none,
         5_000_000,
     )?;
-    let down = w.hop(GATEWAY_MAC, mac, srv, me);
-    w.put(
-        frame::tcp(
-            &down,
-            443,
-            sport,
-            s0 + 1,
-            c0 + 2 + hl,
-            f(false, true, true, false),
-            509,
-            false,
-            &[],
-        )?,
+    w.segment(
+        &c,
+        false,
+        s0 + 1,
+        c0 + 2 + hl,
+        flags(false, true, true, false),
+        none,
         30_000,
     )?;
-    let up = w.hop(mac, GATEWAY_MAC, me, srv);
-    w.put(
-        frame::tcp(
-            &up,
-            sport,
-            443,
-            c0 + 2 + hl,
-            s0 + 2,
-            f(false, true, false, false),
-            502,
-            false,
-            &[],
-        )?,
+    w.segment(
+        &c,
+        true,
+        c0 + 2 + hl,
+        s0 + 2,
+        flags(false, true, false, false),
+        none,
         200,
     )?;
     Ok(())
