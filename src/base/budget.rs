@@ -19,12 +19,19 @@
 //! set aside from `--memory-limit` when a replay starts (the CLI sizes the
 //! DNS cache to an eighth of the limit).
 //!
+//! Events between the workers and the ordered merge are bounded apart from
+//! the tables, by [`InFlight`]: a byte credit a worker takes before it hands
+//! a round of events on and the merge gives back once it has written them.
+//! A worker that finds the credit spent waits (the reader then waits on the
+//! worker's full queue); waits are counted (`memory.in_flight_waits`).
+//!
 //! One process-wide budget ([`global`]) keeps the tables' signatures as they
 //! were; it is unlimited until [`Budget::set_limit`] is called. Which flow a
 //! refusal hits depends on timing between worker threads, so output is
 //! deterministic whatever `--workers` only while nothing is refused.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// What memory is for, in shedding order (first shed first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +88,8 @@ pub struct Budget {
     peak: AtomicU64,
     shed_bytes: [AtomicU64; USES],
     shed_times: [AtomicU64; USES],
+    /// Times a worker waited for [`InFlight`] credit.
+    in_flight_waits: AtomicU64,
 }
 
 /// A copy of the budget's counters (`stats.phonehome.memory`).
@@ -92,6 +101,8 @@ pub struct MemoryStats {
     pub peak: u64,
     /// (use, bytes refused, times refused), for uses that were refused.
     pub shed: Vec<(&'static str, u64, u64)>,
+    /// Times a worker waited for the merge to write events in flight.
+    pub in_flight_waits: u64,
 }
 
 static GLOBAL: Budget = Budget::new();
@@ -116,6 +127,7 @@ impl Budget {
             peak: AtomicU64::new(0),
             shed_bytes: [const { AtomicU64::new(0) }; USES],
             shed_times: [const { AtomicU64::new(0) }; USES],
+            in_flight_waits: AtomicU64::new(0),
         }
     }
 
@@ -196,7 +208,108 @@ impl Budget {
                     (t > 0).then_some((u.name(), b, t))
                 })
                 .collect(),
+            in_flight_waits: self.in_flight_waits.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// A byte credit for events in flight between the workers and the ordered
+/// merge (see the module documentation).
+///
+/// Rounds are numbered by job, the same for every worker, and the merge
+/// writes them in that order. A worker never waits with a round the merge
+/// is at (or past): the merge may be waiting for exactly that round, so
+/// this cannot deadlock, and what is in flight stays under the cap plus the
+/// parts of the round being merged.
+#[derive(Debug)]
+pub struct InFlight {
+    cap: u64,
+    state: Mutex<InFlightState>,
+    changed: Condvar,
+    peak: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct InFlightState {
+    used: u64,
+    /// The round the merge is writing.
+    merging: u64,
+    /// The merge stopped (an error): nobody waits any more.
+    closed: bool,
+    /// Workers waiting now.
+    waiting: u32,
+}
+
+impl InFlight {
+    pub fn new(cap: u64) -> InFlight {
+        InFlight {
+            cap,
+            state: Mutex::new(InFlightState::default()),
+            changed: Condvar::new(),
+            peak: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, InFlightState> {
+        // A poisoned lock only means a thread panicked holding it; the
+        // counts stay usable and the engine reports the crash itself.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes `n` bytes for events of `round`, first waiting while they
+    /// would pass the cap (see the type's documentation). Returns whether
+    /// it waited; each wait is counted in the global budget's stats.
+    pub fn take(&self, round: u64, n: u64) -> bool {
+        let mut s = self.lock();
+        let mut waited = false;
+        while !s.closed && round > s.merging && s.used > 0 && s.used.saturating_add(n) > self.cap {
+            waited = true;
+            s.waiting += 1;
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+            s.waiting -= 1;
+        }
+        s.used = s.used.saturating_add(n);
+        self.peak.fetch_max(s.used, Ordering::Relaxed);
+        drop(s);
+        if waited {
+            global().in_flight_waits.fetch_add(1, Ordering::Relaxed);
+        }
+        waited
+    }
+
+    /// The merge wrote events worth `n` bytes.
+    pub fn give(&self, n: u64) {
+        let mut s = self.lock();
+        s.used = s.used.saturating_sub(n);
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    /// The merge moved on to `round`.
+    pub fn merging(&self, round: u64) {
+        self.lock().merging = round;
+        self.changed.notify_all();
+    }
+
+    /// The merge stopped: wake every waiting worker, and wait no more.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Bytes in flight now.
+    pub fn used(&self) -> u64 {
+        self.lock().used
+    }
+
+    /// Most bytes in flight at once.
+    pub fn peak(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    /// Workers waiting now.
+    pub fn waiting(&self) -> u32 {
+        self.lock().waiting
     }
 }
 
@@ -255,5 +368,53 @@ mod tests {
         assert_eq!(s.shed, vec![("ooo_named", 1, 1), ("ooo_nameless", 101, 1)]);
         b.adjust(501, 0);
         assert_eq!(b.used(), 1000);
+    }
+
+    #[test]
+    fn in_flight_credit_waits_for_the_merge_but_never_on_the_round_it_merges() {
+        let c = std::sync::Arc::new(InFlight::new(100));
+        // The round the merge is at always goes through, over the cap too:
+        // the merge may be waiting for exactly these events.
+        assert!(!c.take(0, 80));
+        assert!(!c.take(0, 80));
+        assert_eq!(c.used(), 160);
+        // A later round waits until the merge has written enough.
+        let worker = {
+            let c = std::sync::Arc::clone(&c);
+            std::thread::spawn(move || c.take(1, 50))
+        };
+        while c.waiting() == 0 {
+            std::thread::yield_now();
+        }
+        c.give(80);
+        // 80 + 50 is still over the cap: it waits on.
+        while c.waiting() == 0 {
+            std::thread::yield_now();
+        }
+        c.give(80);
+        assert!(worker.join().unwrap(), "the worker waited");
+        assert_eq!((c.used(), c.peak()), (50, 160));
+        // The merge moving on to the round lets it through at once.
+        let worker = {
+            let c = std::sync::Arc::clone(&c);
+            std::thread::spawn(move || c.take(2, 100))
+        };
+        while c.waiting() == 0 {
+            std::thread::yield_now();
+        }
+        c.merging(2);
+        assert!(worker.join().unwrap());
+        assert_eq!(c.used(), 150);
+        // A stopped merge frees every waiter.
+        let worker = {
+            let c = std::sync::Arc::clone(&c);
+            std::thread::spawn(move || c.take(9, 100))
+        };
+        while c.waiting() == 0 {
+            std::thread::yield_now();
+        }
+        c.close();
+        assert!(worker.join().unwrap());
+        assert!(!c.take(10, 1000), "no waiting once closed");
     }
 }

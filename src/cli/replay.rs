@@ -287,7 +287,7 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         catalog = catalog.synthetic_scaled(n);
     }
     let geoip = GeoIp::open(&a.geoip.options().to_config()?)?;
-    let dns_cache = memory_budget(a.memory_limit, cfg.workers)?;
+    let dns_cache = memory_budget(a.memory_limit, &cfg)?;
     // --- inventory (issue 13): what it needs of the catalog and the policy ---
     let inventory = match &a.inventory {
         Some(loc) => Some(InventoryRun {
@@ -451,18 +451,18 @@ const DNS_BINDING_BYTES: u64 = 320;
 /// process's memory now (binary, catalog, GeoIP), the pipeline's blocks
 /// and events in flight and the DNS cache (sized to an eighth of the limit)
 /// are set aside. Returns the DNS cache's settings.
-fn memory_budget(limit: Option<u64>, workers: usize) -> anyhow::Result<DnsCacheConfig> {
+fn memory_budget(limit: Option<u64>, cfg: &ReplayConfig) -> anyhow::Result<DnsCacheConfig> {
     use phonehome::base::budget;
     let mut dns = DnsCacheConfig::default();
     let Some(limit) = limit.or_else(|| budget::machine_memory().map(|m| m / 2)) else {
         return Ok(dns);
     };
-    let w = workers as u64;
+    let w = cfg.workers as u64;
     dns.max_bindings = dns
         .max_bindings
         .min((limit / 8 / DNS_BINDING_BYTES).max(1024) as usize);
     let now = budget::resident().unwrap_or(0);
-    let pipeline = (64 << 20) + w * (16 << 20);
+    let pipeline = phonehome::engine::pipeline_bytes(cfg);
     let fixed = now + pipeline + dns.max_bindings as u64 * DNS_BINDING_BYTES;
     let tables = limit.saturating_sub(fixed);
     if tables < 8 << 20 {

@@ -21,10 +21,13 @@
 
 #[cfg(test)]
 mod eve_writer_tests;
+#[cfg(test)]
+mod order_tests;
 pub mod output;
 mod reader;
 mod worker;
 
+use crate::base::budget::InFlight;
 use crate::base::Progress;
 use crate::capture::{CaptureError, FileSource, InputFile, PacketSource};
 use crate::decode::{PacketStream, StreamConfig};
@@ -62,7 +65,18 @@ pub struct ReplayConfig {
     /// sensor's evidence keeper, drained on the output thread: by the time
     /// an event reaches the sink, its packet's batch is in this channel).
     pub tap: Option<crossbeam_channel::Sender<Arc<crate::decode::Batch>>>,
+    /// Bytes of events in flight between the workers and the merge before
+    /// a worker waits (see [`InFlight`]); a burst of events (a flood's
+    /// evictions, the flows still open at the end) is handed on in parts
+    /// of at most [`ReplayConfig::part_events`] events, each under this
+    /// credit. None: [`IN_FLIGHT_PER_WORKER`] per worker.
+    pub in_flight: Option<u64>,
+    /// Events per part of a round handed from a worker to the merge.
+    pub part_events: usize,
 }
+
+/// Default [`ReplayConfig::in_flight`] per worker.
+pub const IN_FLIGHT_PER_WORKER: u64 = 8 << 20;
 
 /// What each worker publishes after every batch, for a running sensor's health.
 #[derive(Debug, Default)]
@@ -116,8 +130,24 @@ impl ReplayConfig {
             stop: None,
             counters: None,
             tap: None,
+            in_flight: None,
+            part_events: 2048,
         }
     }
+}
+
+/// Memory the pipeline itself may hold for a replay with `cfg`, beyond the
+/// tables the global budget counts: the reader's blocks, the events in
+/// flight to the merge ([`ReplayConfig::in_flight`]), one job's events per
+/// worker while it makes them (bounded by the packets of a block), and a
+/// margin for stacks, the writers' buffers and allocator slack. The CLI sets
+/// this aside from `--memory-limit`.
+pub fn pipeline_bytes(cfg: &ReplayConfig) -> u64 {
+    let workers = cfg.workers.max(1) as u64;
+    let block = cfg.block_size as u64;
+    let blocks = (workers * cfg.queue_depth as u64 + 4) * block;
+    let in_flight = cfg.in_flight.unwrap_or(IN_FLIGHT_PER_WORKER * workers);
+    blocks + in_flight + workers * 8 * block + (16 << 20)
 }
 
 /// Errors that stop a replay.
@@ -181,6 +211,10 @@ pub fn run_with<S: PacketSource + 'static>(
 ) -> Result<Outcome, EngineError> {
     let workers = cfg.workers.max(1);
     let names: Arc<[String]> = cfg.file_names.clone().into();
+    let credit = Arc::new(InFlight::new(
+        cfg.in_flight
+            .unwrap_or(IN_FLIGHT_PER_WORKER * workers as u64),
+    ));
     let mut job_txs = Vec::with_capacity(workers);
     let mut out_rxs = Vec::with_capacity(workers);
     let mut pool_txs = Vec::with_capacity(workers);
@@ -200,6 +234,8 @@ pub fn run_with<S: PacketSource + 'static>(
             pool: pool_rx,
             progress: Arc::clone(&progress),
             counters: cfg.counters.clone(),
+            credit: Arc::clone(&credit),
+            part_events: cfg.part_events.max(1),
         };
         let h = std::thread::Builder::new()
             .name(format!("phonehome-worker-{w}"))
@@ -227,57 +263,54 @@ pub fn run_with<S: PacketSource + 'static>(
         .map_err(EngineError::Thread)?;
 
     let mut stats = RunStats::default();
-    let mut rounds: Vec<worker::Round> = Vec::with_capacity(workers);
+    let mut parts: Vec<Part> = Vec::with_capacity(workers);
     let mut finished = 0usize;
     let mut sink_error: Option<anyhow::Error> = None;
+    let mut round_no = 0u64;
     'rounds: while finished < workers {
-        rounds.clear();
+        credit.merging(round_no);
+        round_no += 1;
         let mut clock = None;
+        let mut events = 0u64;
+        parts.clear();
         for rx in &out_rxs {
-            match rx.recv() {
-                Ok(worker::Output::Events(r, c)) => {
-                    rounds.push(r);
-                    clock = clock.max(c);
-                }
-                Ok(worker::Output::Done {
-                    events,
-                    decode,
-                    flows,
-                    stream,
-                }) => {
-                    rounds.push(events);
-                    stats.decode.merge(&decode);
-                    stats.flows.merge(&flows);
-                    stats.stream.merge(&stream);
-                    finished += 1;
-                }
-                Err(_) => break 'rounds,
+            let Some(p) = receive(rx, &mut stats, &mut finished, &mut clock) else {
+                break 'rounds;
+            };
+            parts.push(p);
+        }
+        // Each worker's parts are in key order: merge the runs.
+        let written = merge_parts(
+            &mut parts,
+            &mut |w| {
+                let rx = out_rxs.get(w)?;
+                receive(rx, &mut stats, &mut finished, &mut clock)
+            },
+            &mut |w, r| recycle(r, &credit, pool_txs.get(w)),
+            &mut |ev, head| {
+                events += 1;
+                sink(ev, head)
+            },
+        );
+        stats.events += events;
+        match written {
+            Ok(true) => {}
+            Ok(false) => break 'rounds,
+            Err(e) => {
+                sink_error = Some(e);
+                break 'rounds;
             }
         }
-        // Each worker's round is already in key order: merge the runs.
-        let written = merge_rounds(&rounds, &mut |ev, head| {
-            stats.events += 1;
-            sink(ev, head)
-        });
-        if let Err(e) = written {
-            sink_error = Some(e);
-            break 'rounds;
-        }
-        // Back to their workers, which clear them (freeing the records on
-        // the thread that made them).
-        for (r, tx) in rounds.drain(..).zip(&pool_txs) {
-            // A round grown by a burst (a flood's evictions) is freed, not
-            // kept: pooled rounds would otherwise hold the burst's memory for
-            // the rest of the run, outside the memory budget.
-            if r.heads.capacity() <= POOLED_ROUND_MAX {
-                let _ = tx.try_send(r);
-            }
+        for (w, p) in parts.drain(..).enumerate() {
+            recycle(p.round, &credit, pool_txs.get(w));
         }
         if let Err(e) = round_done(clock) {
             sink_error = Some(e);
             break 'rounds;
         }
     }
+    // Workers waiting for credit must not wait on a merge that stopped.
+    credit.close();
     // On a sink error, dropping the receivers stops the workers, then the reader.
     drop(out_rxs);
     let mut crashed = None;
@@ -314,17 +347,96 @@ pub fn run_with<S: PacketSource + 'static>(
     })
 }
 
+/// One worker's part of a round in the merge: its events, the next to
+/// write, and whether more parts of the round follow.
+struct Part {
+    round: worker::Round,
+    next: usize,
+    more: bool,
+}
+
+impl Part {
+    fn exhausted(&self) -> bool {
+        self.next >= self.round.events.len()
+    }
+}
+
+/// The next part a worker sent (None: it is gone); counts a worker's last words.
+fn receive(
+    rx: &crossbeam_channel::Receiver<worker::Output>,
+    stats: &mut RunStats,
+    finished: &mut usize,
+    clock: &mut Option<u64>,
+) -> Option<Part> {
+    let (round, more) = match rx.recv().ok()? {
+        worker::Output::Part(r) => (r, true),
+        worker::Output::Events(r, c) => {
+            *clock = (*clock).max(c);
+            (r, false)
+        }
+        worker::Output::Done {
+            events,
+            decode,
+            flows,
+            stream,
+        } => {
+            stats.decode.merge(&decode);
+            stats.flows.merge(&flows);
+            stats.stream.merge(&stream);
+            *finished += 1;
+            (events, false)
+        }
+    };
+    Some(Part {
+        round,
+        next: 0,
+        more,
+    })
+}
+
+/// A written part: its credit back, and the round back to its worker, which
+/// clears it (freeing the records on the thread that made them).
+fn recycle(
+    r: worker::Round,
+    credit: &InFlight,
+    pool: Option<&crossbeam_channel::Sender<worker::Round>>,
+) {
+    credit.give(r.bytes);
+    // A round grown by a burst (a flood's evictions) is freed, not kept:
+    // pooled rounds would otherwise hold the burst's memory for the rest
+    // of the run, outside the memory budget.
+    if r.heads.capacity() <= POOLED_ROUND_MAX {
+        if let Some(tx) = pool {
+            let _ = tx.try_send(r);
+        }
+    }
+}
+
 /// Hands the events of one round to `sink` in key order: a merge of the
-/// workers' runs, each already sorted (keys are unique across workers).
-fn merge_rounds(
-    rounds: &[worker::Round],
+/// workers' runs, each already sorted (keys are unique across workers) and
+/// perhaps split into parts; `more(w)` receives worker `w`'s next part, and
+/// `done(w, round)` takes a part that was written. Returns false when a
+/// worker went away mid-round.
+fn merge_parts(
+    parts: &mut [Part],
+    more: &mut dyn FnMut(usize) -> Option<Part>,
+    done: &mut dyn FnMut(usize, worker::Round),
     sink: &mut dyn FnMut(&Event, &[u8]) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let mut next = vec![0usize; rounds.len()];
+) -> anyhow::Result<bool> {
     loop {
+        // A spent part with more to come is replaced first: the next one's
+        // first key may be the smallest.
+        for (w, p) in parts.iter_mut().enumerate() {
+            while p.more && p.exhausted() {
+                let Some(next) = more(w) else {
+                    return Ok(false);
+                };
+                done(w, std::mem::replace(p, next).round);
+            }
+        }
         let mut best: Option<(usize, EventKey)> = None;
-        for (w, r) in rounds.iter().enumerate() {
-            let Some(ev) = next.get(w).and_then(|&i| r.events.get(i)) else {
+        for (w, p) in parts.iter().enumerate() {
+            let Some(ev) = p.round.events.get(p.next) else {
                 continue;
             };
             if best.is_none_or(|(_, k)| ev.key < k) {
@@ -332,20 +444,21 @@ fn merge_rounds(
             }
         }
         let Some((w, _)) = best else {
-            return Ok(());
+            return Ok(true);
         };
-        let (Some(r), Some(i)) = (rounds.get(w), next.get_mut(w)) else {
-            return Ok(());
+        let Some(p) = parts.get_mut(w) else {
+            return Ok(true);
         };
+        let (r, i) = (&p.round, p.next);
         let start = match i.checked_sub(1) {
             Some(prev) => r.ends.get(prev).copied().unwrap_or(0),
             None => 0,
         } as usize;
-        let end = r.ends.get(*i).copied().unwrap_or(0) as usize;
+        let end = r.ends.get(i).copied().unwrap_or(0) as usize;
         let head = r.heads.get(start..end).unwrap_or(&[]);
-        if let Some(ev) = r.events.get(*i) {
+        if let Some(ev) = r.events.get(i) {
             sink(ev, head)?;
         }
-        *i += 1;
+        p.next += 1;
     }
 }

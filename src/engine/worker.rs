@@ -1,5 +1,6 @@
 //! A worker thread: decode, flow tracking and dissection for its share of packets.
 
+use crate::base::budget::InFlight;
 use crate::base::Progress;
 use crate::decode::{self, worker_of, Batch, DecodeStats, Decoded};
 use crate::dissect::stream::StreamStats;
@@ -23,6 +24,8 @@ pub struct Round {
     pub heads: Vec<u8>,
     /// Where each event's head ends in `heads` (an empty head: not written).
     pub ends: Vec<u32>,
+    /// The in-flight credit taken for it, given back when it is written.
+    pub bytes: u64,
 }
 
 impl Round {
@@ -30,11 +33,23 @@ impl Round {
         self.events.clear();
         self.heads.clear();
         self.ends.clear();
+        self.bytes = 0;
     }
 
-    /// Sorts the events by key and writes their heads.
-    fn finish(&mut self, names: &[String]) {
-        self.events.sort_unstable_by_key(|e| e.key);
+    /// What the round holds, for the in-flight credit: its buffers, and per
+    /// event a boxed record with its names (an estimate: the record's size
+    /// plus [`EVENT_HEAP`]).
+    fn weight(&self) -> u64 {
+        let record = std::mem::size_of::<crate::flow::FlowRecord>()
+            .max(std::mem::size_of::<AppRecord>()) as u64;
+        (self.heads.capacity()
+            + self.ends.capacity() * 4
+            + self.events.capacity() * std::mem::size_of::<Event>()) as u64
+            + self.events.len() as u64 * (record + EVENT_HEAP)
+    }
+
+    /// Writes the heads of its events (in key order).
+    fn write_heads(&mut self, names: &[String]) {
         self.heads.clear();
         self.ends.clear();
         for ev in &self.events {
@@ -51,8 +66,15 @@ impl Round {
     }
 }
 
+/// Heap bytes an event's record holds beyond its box, as counted against
+/// the in-flight credit (names, a DNS message's records): an estimate.
+const EVENT_HEAP: u64 = 256;
+
 /// A worker's answer to one job, or its last words.
 pub enum Output {
+    /// Part of a job's events, in key order; the rest follow (a burst is
+    /// handed on in parts so that memory in flight stays bounded).
+    Part(Round),
     /// A batch's events, and the capture clock of its last tick (if any).
     Events(Round, Option<u64>),
     Done {
@@ -166,6 +188,60 @@ pub struct Setup {
     pub progress: Arc<Progress>,
     /// Live mode: the per-worker health counters.
     pub counters: Option<Arc<super::EngineCounters>>,
+    /// Bytes of events in flight to the merge.
+    pub credit: Arc<InFlight>,
+    /// Events per part handed to the merge (at least 1).
+    pub part_events: usize,
+}
+
+/// Where a worker hands its events: the merge's channel, the pool of
+/// rounds, the in-flight credit, the input names and the part size.
+struct Handoff<'a> {
+    out: &'a Sender<Output>,
+    pool: &'a Receiver<Round>,
+    credit: &'a InFlight,
+    names: &'a [String],
+    part_events: usize,
+}
+
+/// Hands a job's events to the merge, sorted, in parts of at most
+/// `to.part_events`, each under the in-flight credit (`job` numbers the
+/// round); the last part as `last` makes it. False: the merge is gone.
+fn hand_on(
+    mut round: Round,
+    job: u64,
+    to: &Handoff<'_>,
+    last: impl FnOnce(Round) -> Output,
+) -> bool {
+    let Handoff {
+        out,
+        pool,
+        credit,
+        names,
+        part_events,
+    } = *to;
+    round.events.sort_unstable_by_key(|e| e.key);
+    while round.events.len() > part_events {
+        let mut part = fresh(pool);
+        part.events.extend(round.events.drain(..part_events));
+        part.write_heads(names);
+        part.bytes = part.weight();
+        credit.take(job, part.bytes);
+        if out.send(Output::Part(part)).is_err() {
+            return false;
+        }
+    }
+    round.write_heads(names);
+    round.bytes = round.weight();
+    credit.take(job, round.bytes);
+    out.send(last(round)).is_ok()
+}
+
+/// A cleared round from the pool, or a new one.
+fn fresh(pool: &Receiver<Round>) -> Round {
+    let mut r = pool.try_recv().unwrap_or_default();
+    r.clear();
+    r
 }
 
 pub fn run(setup: Setup) {
@@ -180,14 +256,20 @@ pub fn run(setup: Setup) {
         pool,
         progress,
         counters,
+        credit,
+        part_events,
     } = setup;
+    let to = Handoff {
+        out: &out,
+        pool: &pool,
+        credit: &credit,
+        names: &names,
+        part_events,
+    };
     // Flows created, as last added to `progress`.
     let mut counted_flows = 0;
-    let fresh = |pool: &Receiver<Round>| {
-        let mut r = pool.try_recv().unwrap_or_default();
-        r.clear();
-        r
-    };
+    // Jobs answered: the number of the round the next answer belongs to.
+    let mut job_no = 0u64;
     let mut table: FlowTable<AppState> = FlowTable::new(cfg);
     let mut dstats = DecodeStats::default();
     let mut ended: Vec<Ended<AppState>> = Vec::new();
@@ -294,24 +376,42 @@ pub fn run(setup: Setup) {
             }
         }
         peak.update(&table);
-        round.finish(&names);
-        if out.send(Output::Events(round, clock)).is_err() {
+        if !hand_on(round, job_no, &to, |r| Output::Events(r, clock)) {
+            return;
+        }
+        job_no += 1;
+    }
+    peak.report(me);
+    // Every flow still open, in parts as they are closed: written out by
+    // the merge while the next part is made, not all held at once.
+    table.flush(&mut ended);
+    let flows = table.stats().clone();
+    // The table's own memory goes before the records are written.
+    drop(table);
+    let mut ended = ended.into_iter();
+    loop {
+        let mut round = fresh(&pool);
+        // A flow may add its dissector's last events to its record.
+        for e in ended.by_ref().take(part_events.div_ceil(2)) {
+            close_flow(e, &mut round.events, &mut stream);
+        }
+        if ended.len() == 0 {
+            let _ = hand_on(round, job_no, &to, |r| Output::Done {
+                events: r,
+                decode: Box::new(dstats),
+                flows,
+                stream,
+            });
+            return;
+        }
+        round.events.sort_unstable_by_key(|e| e.key);
+        round.write_heads(&names);
+        round.bytes = round.weight();
+        credit.take(job_no, round.bytes);
+        if out.send(Output::Part(round)).is_err() {
             return;
         }
     }
-    peak.report(me);
-    let mut round = fresh(&pool);
-    table.flush(&mut ended);
-    for e in ended.drain(..) {
-        close_flow(e, &mut round.events, &mut stream);
-    }
-    round.finish(&names);
-    let _ = out.send(Output::Done {
-        events: round,
-        decode: Box::new(dstats),
-        flows: table.stats().clone(),
-        stream,
-    });
 }
 
 #[cfg(test)]

@@ -671,7 +671,10 @@ pub fn stats_event(buf: &mut Vec<u8>, st: &RunStats) {
                             o.u64("bytes", b).u64("times", t);
                         });
                     }
-                });
+                })
+                // Waits depend on timing too, but there are none unless a
+                // burst of events passes the in-flight credit.
+                .u64("in_flight_waits", st.memory.in_flight_waits);
             })
             .obj("dns_cache", |d| {
                 let c = &st.dns_cache;
