@@ -7,7 +7,8 @@
 //! file and reload the catalog, policy and GeoIP (a bad file keeps the old
 //! one), `--user` to drop root once the interfaces are open.
 
-use super::replay::{Alerts, EvidenceArgs};
+use super::replay::EvidenceArgs;
+use super::setup::Alerts;
 use super::setup::{self, Eve};
 use super::signals;
 use super::sinks::SinkArgs;

@@ -2,17 +2,17 @@
 //! sinks, the summary and findings table on stderr, the evidence bundle.
 
 use super::progress::{Bar, Show};
+use super::setup::Alerts;
 use super::sinks::SinkArgs;
 use super::summary::{summary, Written};
 use super::table::{Align, Table};
 use super::{GeoIpFlags, DEFAULT_HOME, EXIT_OK, EXIT_RUNTIME};
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use phonehome::base::Progress;
 use phonehome::capture::{
     expand_inputs, is_stdin, CaptureError, CaptureFile, FileSource, InputFile,
 };
-use phonehome::engine::output::AlertMode;
 use phonehome::engine::{self, ReplayConfig};
 use phonehome::evidence::bundle::{self, BundleInput, BundleSummary, EveTarget, MANIFEST};
 use phonehome::evidence::{EvidenceError, FlowIndex, Limits};
@@ -151,27 +151,6 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub evidence: EvidenceArgs,
     // --- end evidence bundle ---
-}
-
-/// When alerts are written (`--alerts`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum Alerts {
-    /// At the end of the run: one complete alert per finding.
-    #[default]
-    End,
-    /// As activity arrives: an alert when a flow or DNS question touches a
-    /// finding (deduplicated per window), updates when windows with
-    /// repeats close.
-    Stream,
-}
-
-impl Alerts {
-    pub fn mode(self) -> AlertMode {
-        match self {
-            Alerts::End => AlertMode::End,
-            Alerts::Stream => AlertMode::Stream,
-        }
-    }
 }
 
 /// `replay` and `live` options for the evidence bundle.

@@ -2,9 +2,10 @@
 //! command line, the EVE output, and the output stage with its sinks.
 
 use super::load_catalog_strict;
-use super::replay::Alerts;
 use anyhow::Context;
+use clap::ValueEnum;
 use phonehome::base::stop::LineGuard;
+use phonehome::engine::output::AlertMode;
 use phonehome::engine::output::Output;
 use phonehome::judge::policy::Policy;
 use phonehome::judge::Judge;
@@ -98,4 +99,25 @@ pub fn build_output(p: OutputParts<'_>) -> anyhow::Result<Output<Eve>> {
         ));
     }
     Ok(output)
+}
+
+/// When alerts are written (`--alerts`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Alerts {
+    /// At the end of the run: one complete alert per finding.
+    #[default]
+    End,
+    /// As activity arrives: an alert when a flow or DNS question touches a
+    /// finding (deduplicated per window), updates when windows with
+    /// repeats close.
+    Stream,
+}
+
+impl Alerts {
+    pub fn mode(self) -> AlertMode {
+        match self {
+            Alerts::End => AlertMode::End,
+            Alerts::Stream => AlertMode::Stream,
+        }
+    }
 }

@@ -11,6 +11,7 @@ use crate::capture::InputFile;
 use crate::evidence::{EvidenceError, Extracted, Limits};
 use crate::judge::Finding;
 use crate::output::finding::FindingDoc;
+use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -151,7 +152,29 @@ pub struct BundleInput<'a> {
 pub struct LiveSource<'a> {
     /// The interfaces (`live:IFACE,...`) or the stream read.
     pub source: &'a str,
-    pub stats: &'a crate::evidence::live::LiveEvidenceStats,
+    pub stats: &'a LiveEvidenceStats,
+}
+
+/// What the keeper did over the run (findings.json "live", the stop line).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LiveEvidenceStats {
+    /// Bound of the frames held awaiting judgement.
+    pub memory_limit_bytes: u64,
+    /// Most bytes held at once.
+    pub held_bytes_max: u64,
+    /// Packets copied while their flow was open.
+    pub packets_kept: u64,
+    /// Flows whose held packets were shed to stay within the bound (oldest
+    /// first), and their packets.
+    pub flows_shed: u64,
+    pub packets_shed: u64,
+    /// Later packets of shed flows, not kept.
+    pub packets_of_shed_flows: u64,
+    /// Shed flows that could not be remembered (their later packets may have
+    /// been kept as if they were the first ones).
+    pub shed_flows_not_remembered: u64,
+    /// Evidence files removed at the end: their flows backed no finding.
+    pub files_without_finding: u64,
 }
 
 /// What was written.

@@ -10,7 +10,7 @@
 //! At the end, findings.json, README.txt and MANIFEST.sha256 are written as
 //! a replay writes them.
 
-use super::bundle::{self, BundleInput, BundleSummary, EveTarget};
+use super::bundle::{self, BundleInput, BundleSummary, EveTarget, LiveEvidenceStats};
 use super::extract::{self, flow_comment, io_err, Extracted, Frame, Out, Outs, Visitor, Walk};
 use super::index::{FlowIndex, FlowRef};
 use super::pcapng;
@@ -19,7 +19,6 @@ use crate::decode::{self, Batch, Packet};
 use crate::flow::{EndReason, EventKey, FlowKey, FlowRecord};
 use crate::judge::Finding;
 use rustc_hash::{FxHashMap, FxHashSet};
-use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
@@ -28,28 +27,6 @@ const FLOW_OVERHEAD: usize = 160;
 /// Flows whose packets were shed, remembered so that their later packets
 /// are not kept as if they were the first ones.
 const MAX_SHED_KEYS: usize = 1 << 16;
-
-/// What the keeper did over the run (findings.json "live", the stop line).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct LiveEvidenceStats {
-    /// Bound of the frames held awaiting judgement.
-    pub memory_limit_bytes: u64,
-    /// Most bytes held at once.
-    pub held_bytes_max: u64,
-    /// Packets copied while their flow was open.
-    pub packets_kept: u64,
-    /// Flows whose held packets were shed to stay within the bound (oldest
-    /// first), and their packets.
-    pub flows_shed: u64,
-    pub packets_shed: u64,
-    /// Later packets of shed flows, not kept.
-    pub packets_of_shed_flows: u64,
-    /// Shed flows that could not be remembered (their later packets may have
-    /// been kept as if they were the first ones).
-    pub shed_flows_not_remembered: u64,
-    /// Evidence files removed at the end: their flows backed no finding.
-    pub files_without_finding: u64,
-}
 
 /// One flow key's packets, held until its flow record is judged.
 #[derive(Default)]

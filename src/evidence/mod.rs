@@ -16,9 +16,10 @@ pub mod index;
 pub mod live;
 pub mod pcapng;
 
+pub use bundle::LiveEvidenceStats;
 pub use extract::{extract, ExtractStats, Extracted, FindingEvidence, Limits};
 pub use index::{FlowIndex, IndexLimits};
-pub use live::{LiveEvidence, LiveEvidenceStats};
+pub use live::LiveEvidence;
 
 use std::path::PathBuf;
 

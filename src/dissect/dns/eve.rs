@@ -972,9 +972,8 @@ fn write_typed_value(e: &mut Obj<'_>, key: &str, rd: &RData) {
 
 #[cfg(test)]
 mod writer_tests {
-    use super::super::message::{
-        DnsAnomalies, DnsFlags, DnsQuery, EdnsOption, Soa, Srv, Sshfp, Svcb,
-    };
+    use super::super::anomalies::DnsAnomalies;
+    use super::super::message::{DnsFlags, DnsQuery, EdnsOption, Soa, Srv, Sshfp, Svcb};
     use super::*;
 
     fn written(m: &DnsMessage, flavor: DnsFlavor) -> String {

@@ -12,18 +12,20 @@
 //! Names are in presentation form with the case kept as on the wire (0x20
 //! randomisation is visible); use [`lowercase_name`] for matching.
 
+mod anomalies;
 mod eve;
 mod message;
 pub(crate) mod name;
 mod names;
 mod tcp;
 
+pub use anomalies::DnsAnomalies;
 #[cfg(test)]
 pub use eve::to_eve;
 pub use eve::{suricata_ipv6, write_eve};
 pub use message::{
-    hex, looks_like_dns, parse_message, DnsAnomalies, DnsFlags, DnsMessage, DnsQuery, DnsRecord,
-    EdnsOption, NotDns, RData, Soa, Srv, Sshfp, Svcb, HEADER_LEN, MAX_OPTIONS, MAX_RDATA_BYTES,
+    hex, looks_like_dns, parse_message, DnsFlags, DnsMessage, DnsQuery, DnsRecord, EdnsOption,
+    NotDns, RData, Soa, Srv, Sshfp, Svcb, HEADER_LEN, MAX_OPTIONS, MAX_RDATA_BYTES,
     MAX_RECORDS_PER_SECTION,
 };
 pub use name::{

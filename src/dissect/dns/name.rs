@@ -1,7 +1,6 @@
 //! Domain names on the wire: labels, compression pointers, limits.
 
-use super::message::hex_digit;
-use super::DnsAnomalies;
+use super::anomalies::{hex_digit, DnsAnomalies};
 
 /// Longest name in wire form allowed by RFC 1035 (labels + length bytes + root).
 pub const MAX_WIRE_NAME: usize = 255;
