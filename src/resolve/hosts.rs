@@ -385,6 +385,19 @@ mod tests {
         // Before any claim for .9: its first holder.
         assert_eq!(at(ip2, 5), a);
         assert_eq!(t.bindings().count(), 3);
+        // A's record lists both addresses, the old one ended by the move.
+        let h = t.host_at(ip2, 130).unwrap();
+        assert_eq!(
+            (h.name.as_deref(), h.mac.as_deref()),
+            (Some("PC-A"), Some(MAC_A))
+        );
+        let spans: Vec<_> = h
+            .addresses
+            .iter()
+            .map(|a| (a.ip, a.first_ns, a.last_ns))
+            .collect();
+        assert_eq!(spans, [(ip1, 11, 100), (ip2, 100, 100)]);
+        assert_eq!(t.host_at(ip1, 110), None);
     }
 
     #[test]
