@@ -724,6 +724,42 @@ source = "https://acme.example/docs"
     }
 
     #[test]
+    fn one_identity_at_two_addresses_is_one_finding_and_the_rest_stay_apart() {
+        let cat = catalog();
+        let mut j = Judge::new(Policy::default_for("DE").unwrap());
+        let a = attr(&cat, EvidenceKind::TlsSni);
+        for (src, dst, id, t) in [
+            ("10.1.2.3", "198.51.100.7", 1, 100),
+            ("10.1.2.9", "198.51.100.7", 2, 400),
+            ("10.1.2.4", "198.51.100.8", 3, 200),
+        ] {
+            j.on_flow(
+                &flow(src, dst, id, t),
+                std::slice::from_ref(&a),
+                &geo("US", 64500),
+                "1:x".into(),
+            );
+        }
+        let who = |ip: IpAddr, _ts: u64| match ip.to_string().as_str() {
+            "10.1.2.3" | "10.1.2.9" => Some("mac:02:00:00:00:00:0a".to_owned()),
+            _ => None,
+        };
+        let f = j.findings_by_identity(&who);
+        let hosts: Vec<String> = f.iter().map(|f| f.host.to_string()).collect();
+        assert_eq!(hosts, ["10.1.2.3", "10.1.2.4"]);
+        let m = &f[0];
+        assert_eq!((m.flows, m.bytes_toserver), (2, 600));
+        assert_eq!(m.destinations.len(), 1);
+        assert_eq!(m.destinations[0].flows, 2);
+        assert_eq!(
+            (m.first_seen_ns, m.last_seen_ns),
+            (100_000_000_000, 405_000_000_000)
+        );
+        // Without identities, nothing changes.
+        assert_eq!(j.findings_by_identity(&|_, _| None), j.findings());
+    }
+
+    #[test]
     fn an_excepted_finding_is_downgraded_to_info_until_its_exception_expires() {
         let cat = catalog();
         let policy = |expires: &str| {
