@@ -79,6 +79,7 @@ fn finding(i: u32) -> Finding {
         dns_only: false,
         exception: None,
         reason: format!("10.0.0.{i} runs Vendor{i} Agent: a=b\\c"),
+        identity: None,
     }
 }
 

@@ -9,6 +9,7 @@ use crate::flow::community_id;
 use crate::judge::{Finding, FindingKey, Judge};
 use crate::output::dedup::{splice_dedup, Dedup, DedupKey, Summary, Verdict};
 use crate::output::eve::{EveWriter, Ext};
+use crate::resolve::hosts::HostTable;
 use crate::resolve::{EvidenceKind, Resolver};
 use crate::sink::{splice_stats, SinkReport, Sinks};
 use std::io::Write;
@@ -68,6 +69,10 @@ pub struct Output<W: Write> {
     /// Stream mode: flows already judged on their names (TLS/QUIC SNI,
     /// HTTP Host) before they ended. Bounded; cleared when full.
     judged_early: rustc_hash::FxHashSet<u64>,
+    /// Who held which address when, from the DHCP/NBNS/mDNS claims seen so
+    /// far: alerts and findings name the host, and the findings of one
+    /// host at two addresses are made one.
+    hosts: HostTable,
 }
 
 /// How long (packet time) a DNS-only finding waits for its flow before it
@@ -93,6 +98,7 @@ impl<W: Write> Output<W> {
             clock_ns: 0,
             pending_dns: Vec::new(),
             judged_early: Default::default(),
+            hosts: HostTable::new(),
         }
     }
 
@@ -105,9 +111,14 @@ impl<W: Write> Output<W> {
     /// [`Output::event`] for an event whose EVE head a worker already wrote
     /// (`Some(head)`, empty when the event is not written); `None`: write it here.
     pub fn event_with_head(&mut self, ev: &Event, head: Option<&[u8]>) -> std::io::Result<()> {
-        // DHCP/NBNS messages are for the host-identity table, not EVE.
-        if matches!(&ev.kind, EventKind::App(a) if matches!(a.body, AppBody::HostId(_))) {
-            return Ok(());
+        if let EventKind::App(a) = &ev.kind {
+            if self.attribute {
+                self.hosts.observe_app(a);
+            }
+            // DHCP/NBNS messages are for the host-identity table, not EVE.
+            if matches!(a.body, AppBody::HostId(_)) {
+                return Ok(());
+            }
         }
         self.write_event(ev, head)?;
         if !self.sinks.is_empty() {
@@ -209,7 +220,8 @@ impl<W: Write> Output<W> {
         now: u64,
     ) -> std::io::Result<()> {
         {
-            let f = f.clone();
+            let mut f = f.clone();
+            f.identity = self.hosts.host_at(f.host, f.last_seen_ns);
             if let Some(d) = &mut self.dedup {
                 let (host, vendor, product) = key;
                 let dk = DedupKey {
@@ -359,7 +371,14 @@ impl<W: Write> Output<W> {
     /// came; only the updates of the windows still open are left.
     pub fn finish(&mut self) -> std::io::Result<Vec<Finding>> {
         let findings = if self.attribute {
-            self.judge.findings()
+            let hosts = &self.hosts;
+            let mut all = self
+                .judge
+                .findings_by_identity(&|ip, ts| hosts.identity_at(ip, ts).map(|i| i.key.clone()));
+            for f in &mut all {
+                f.identity = hosts.host_at(f.host, f.first_seen_ns);
+            }
+            all
         } else {
             Vec::new()
         };

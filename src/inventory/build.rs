@@ -225,6 +225,7 @@ mod tests {
             dns_only: false,
             exception: None,
             reason: String::new(),
+            identity: None,
         }
     }
 

@@ -5,9 +5,7 @@
 //! rare, flow records one per flow), and only when an inventory is asked for.
 
 use super::build::HostActivity;
-use crate::dissect::dns::DnsFlavor;
-use crate::dissect::hostid;
-use crate::dissect::{AppBody, Event, EventKind, HostIdEvent};
+use crate::dissect::{Event, EventKind};
 use crate::resolve::hosts::HostTable;
 use ipnet::IpNet;
 use std::collections::BTreeMap;
@@ -102,27 +100,7 @@ impl Collector {
             }
             EventKind::App(a) => {
                 self.clock(a.ts_ns, a.ts_ns);
-                let sender = if a.to_server { a.meta.src } else { a.meta.dst };
-                match &a.body {
-                    AppBody::HostId(h) => match h.as_ref() {
-                        HostIdEvent::Dhcp(m) => {
-                            if let Some(c) = hostid::from_dhcp(m) {
-                                self.hosts.observe(a.ts_ns, &c);
-                            }
-                        }
-                        HostIdEvent::Nbns(m) => {
-                            for c in hostid::from_nbns(m, sender) {
-                                self.hosts.observe(a.ts_ns, &c);
-                            }
-                        }
-                    },
-                    AppBody::Dns(d) if d.flavor == DnsFlavor::Mdns => {
-                        if let Some(c) = hostid::from_mdns(&d.msg, sender) {
-                            self.hosts.observe(a.ts_ns, &c);
-                        }
-                    }
-                    _ => {}
-                }
+                self.hosts.observe_app(a);
             }
         }
     }

@@ -116,9 +116,11 @@ pub struct Finding {
     pub exception: Option<Excepted>,
     /// One line an auditor can read.
     pub reason: String,
+    /// Who the host is, where identity claims (DHCP, NBNS, mDNS) say so.
+    pub identity: Option<crate::resolve::hosts::HostRecord>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Acc {
     vendor_country: Vec<String>,
     first_seen_ns: u64,
@@ -134,6 +136,46 @@ struct Acc {
     evidence_counts: BTreeMap<EvidenceKind, u64>,
     best: Confidence,
     best_tier: Tier,
+}
+
+impl Acc {
+    /// Adds what another address of the same host saw (same bounds as
+    /// when the evidence arrived; what does not fit is counted).
+    fn absorb(&mut self, o: &Acc) {
+        self.first_seen_ns = self.first_seen_ns.min(o.first_seen_ns);
+        self.last_seen_ns = self.last_seen_ns.max(o.last_seen_ns);
+        for id in &o.flow_ids {
+            if self.flow_ids.len() >= MAX_FLOW_IDS {
+                break;
+            }
+            self.flow_ids.insert(*id);
+        }
+        // Flows of different client addresses are different flows.
+        self.flows = self.flows.saturating_add(o.flows);
+        self.bytes_toserver = self.bytes_toserver.saturating_add(o.bytes_toserver);
+        self.bytes_toclient = self.bytes_toclient.saturating_add(o.bytes_toclient);
+        for (k, d) in &o.destinations {
+            if let Some(mine) = self.destinations.get_mut(k) {
+                mine.flows = mine.flows.saturating_add(d.flows);
+                mine.bytes_toserver = mine.bytes_toserver.saturating_add(d.bytes_toserver);
+                mine.bytes_toclient = mine.bytes_toclient.saturating_add(d.bytes_toclient);
+                mine.names.extend(d.names.iter().cloned());
+            } else if self.destinations.len() < MAX_DESTINATIONS {
+                self.destinations.insert(k.clone(), d.clone());
+            } else {
+                self.destinations_dropped += 1;
+            }
+        }
+        self.destinations_dropped += o.destinations_dropped;
+        let room = MAX_EVIDENCE.saturating_sub(self.evidence.len());
+        self.evidence.extend(o.evidence.iter().take(room).cloned());
+        for (k, n) in &o.evidence_counts {
+            let c = self.evidence_counts.entry(*k).or_insert(0);
+            *c = c.saturating_add(*n);
+        }
+        self.best = self.best.max(o.best);
+        self.best_tier = self.best_tier.min(o.best_tier);
+    }
 }
 
 /// What a finding is about: (host, vendor, product).
@@ -379,6 +421,40 @@ impl Judge {
             .collect()
     }
 
+    /// [`Judge::findings`], with the findings of one host identity, vendor
+    /// and product at several addresses (a DHCP move) made one: judged at
+    /// the first address, with everything seen at each. `identity(host,
+    /// first_seen_ns)` names the identity an address had; findings without
+    /// one stay as they are, in the same order.
+    pub fn findings_by_identity(
+        &self,
+        identity: &dyn Fn(IpAddr, u64) -> Option<String>,
+    ) -> Vec<Finding> {
+        let mut merged: Vec<(IpAddr, &str, &str, std::borrow::Cow<'_, Acc>)> = Vec::new();
+        let mut at: BTreeMap<(String, &str, &str), usize> = BTreeMap::new();
+        for ((host, vendor, product), acc) in &self.acc {
+            let id = identity(*host, acc.first_seen_ns);
+            let slot = id.map(|k| (k, vendor.as_str(), product.as_str()));
+            match slot.as_ref().and_then(|k| at.get(k)) {
+                Some(&i) => {
+                    if let Some((_, _, _, m)) = merged.get_mut(i) {
+                        m.to_mut().absorb(acc);
+                    }
+                }
+                None => {
+                    if let Some(k) = slot {
+                        at.insert(k, merged.len());
+                    }
+                    merged.push((*host, vendor, product, std::borrow::Cow::Borrowed(acc)));
+                }
+            }
+        }
+        merged
+            .iter()
+            .map(|(host, vendor, product, acc)| self.finding(*host, vendor, product, acc))
+            .collect()
+    }
+
     fn finding(&self, host: IpAddr, vendor: &str, product: &str, acc: &Acc) -> Finding {
         let dns_only = acc.flows == 0;
         // A destination behind a proxy has no known country: it cannot be
@@ -431,6 +507,7 @@ impl Judge {
                 line: e.line,
             }),
             reason: String::new(),
+            identity: None,
         };
         f.reason = reason(&f);
         f
@@ -644,6 +721,42 @@ source = "https://acme.example/docs"
             f.reason,
             "10.1.2.3 runs Acme Sensor (US/IL vendor): 2 flows to US, AS64500 Example Cloud, via t.acme.example (TLS SNI)"
         );
+    }
+
+    #[test]
+    fn one_identity_at_two_addresses_is_one_finding_and_the_rest_stay_apart() {
+        let cat = catalog();
+        let mut j = Judge::new(Policy::default_for("DE").unwrap());
+        let a = attr(&cat, EvidenceKind::TlsSni);
+        for (src, dst, id, t) in [
+            ("10.1.2.3", "198.51.100.7", 1, 100),
+            ("10.1.2.9", "198.51.100.7", 2, 400),
+            ("10.1.2.4", "198.51.100.8", 3, 200),
+        ] {
+            j.on_flow(
+                &flow(src, dst, id, t),
+                std::slice::from_ref(&a),
+                &geo("US", 64500),
+                "1:x".into(),
+            );
+        }
+        let who = |ip: IpAddr, _ts: u64| match ip.to_string().as_str() {
+            "10.1.2.3" | "10.1.2.9" => Some("mac:02:00:00:00:00:0a".to_owned()),
+            _ => None,
+        };
+        let f = j.findings_by_identity(&who);
+        let hosts: Vec<String> = f.iter().map(|f| f.host.to_string()).collect();
+        assert_eq!(hosts, ["10.1.2.3", "10.1.2.4"]);
+        let m = &f[0];
+        assert_eq!((m.flows, m.bytes_toserver), (2, 600));
+        assert_eq!(m.destinations.len(), 1);
+        assert_eq!(m.destinations[0].flows, 2);
+        assert_eq!(
+            (m.first_seen_ns, m.last_seen_ns),
+            (100_000_000_000, 405_000_000_000)
+        );
+        // Without identities, nothing changes.
+        assert_eq!(j.findings_by_identity(&|_, _| None), j.findings());
     }
 
     #[test]

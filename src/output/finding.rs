@@ -14,6 +14,10 @@ use std::net::IpAddr;
 #[derive(Serialize)]
 pub struct FindingDoc<'a> {
     host: IpAddr,
+    /// Only where identity claims named the host: captures without them
+    /// give the documents they always gave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host_identity: Option<HostDoc<'a>>,
     vendor: &'a str,
     product: &'a str,
     vendor_country: &'a [String],
@@ -36,6 +40,29 @@ pub struct FindingDoc<'a> {
     evidence_counts: &'a BTreeMap<EvidenceKind, u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exception: Option<ExceptionDoc<'a>>,
+}
+
+/// Who the host is: its identity key, the names and MAC its claims gave,
+/// and each address it was bound to with the times of those claims.
+#[derive(Serialize)]
+struct HostDoc<'a> {
+    key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fqdn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mac: Option<&'a str>,
+    addresses: Vec<HostAddressDoc>,
+}
+
+#[derive(Serialize)]
+struct HostAddressDoc {
+    ip: IpAddr,
+    #[serde(serialize_with = "timestamp")]
+    first_seen: u64,
+    #[serde(serialize_with = "timestamp")]
+    last_seen: u64,
 }
 
 #[derive(Serialize)]
@@ -88,6 +115,21 @@ impl<'a> FindingDoc<'a> {
     pub fn new(f: &'a Finding) -> Self {
         FindingDoc {
             host: f.host,
+            host_identity: f.identity.as_ref().map(|h| HostDoc {
+                key: &h.key,
+                name: h.name.as_deref(),
+                fqdn: h.fqdn.as_deref(),
+                mac: h.mac.as_deref(),
+                addresses: h
+                    .addresses
+                    .iter()
+                    .map(|a| HostAddressDoc {
+                        ip: a.ip,
+                        first_seen: a.first_ns,
+                        last_seen: a.last_ns,
+                    })
+                    .collect(),
+            }),
             vendor: &f.vendor,
             product: &f.product,
             vendor_country: &f.vendor_country,
@@ -220,6 +262,7 @@ mod tests {
                 line: 12,
             }),
             reason: "r".into(),
+            identity: None,
         }
     }
 

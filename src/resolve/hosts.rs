@@ -8,7 +8,9 @@
 //! packet time, so findings can key on the host rather than on an address
 //! that DHCP moves. Everything is bounded; what is shed is counted.
 
-use crate::dissect::hostid::{ClaimAction, IdentityClaim, IdentitySource, Mac};
+use crate::dissect::dns::DnsFlavor;
+use crate::dissect::hostid::{self, ClaimAction, IdentityClaim, IdentitySource, Mac};
+use crate::dissect::{AppBody, AppRecord, HostIdEvent};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
@@ -20,6 +22,29 @@ pub const MAX_ADDRESSES: usize = 131_072;
 pub const MAX_BINDINGS_PER_ADDRESS: usize = 16;
 /// Names indexed (to find a name-only identity again).
 pub const MAX_NAMES: usize = 2 * MAX_IDENTITIES;
+/// Addresses remembered per identity, for [`HostTable::host_at`].
+pub const MAX_ADDRESSES_PER_IDENTITY: usize = 16;
+
+/// A host as findings and alerts name it: its identity and the addresses
+/// it held, with the packet times of the claims that bound them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HostRecord {
+    pub key: String,
+    pub name: Option<String>,
+    pub fqdn: Option<String>,
+    pub mac: Option<String>,
+    /// By first claim time.
+    pub addresses: Vec<HostAddress>,
+}
+
+/// One address an identity held: the first claim that bound it, and the
+/// last claim that confirmed it or the time it was released or taken over.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HostAddress {
+    pub ip: IpAddr,
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
 
 /// A host as its claims describe it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +78,8 @@ pub struct HostTableStats {
     pub names_dropped: u64,
     pub addresses_dropped: u64,
     pub bindings_dropped: u64,
+    /// Addresses not remembered for an identity that held too many.
+    pub held_dropped: u64,
 }
 
 #[derive(Debug, Default)]
@@ -64,12 +91,41 @@ pub struct HostTable {
     /// The address of each identity's current DHCP lease: a new lease of the
     /// same family ends the old one (one lease per client hardware address).
     leases: HashMap<(usize, bool), IpAddr>,
+    /// The addresses each identity was bound to (bounded per identity).
+    held: HashMap<usize, Vec<IpAddr>>,
     pub stats: HostTableStats,
 }
 
 impl HostTable {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Learns the identity claims of one application record: DHCP and NBNS
+    /// messages, mDNS announcements (the one place claims are read, for the
+    /// inventory and the output stage alike).
+    pub fn observe_app(&mut self, a: &AppRecord) {
+        let sender = if a.to_server { a.meta.src } else { a.meta.dst };
+        match &a.body {
+            AppBody::HostId(h) => match h.as_ref() {
+                HostIdEvent::Dhcp(m) => {
+                    if let Some(c) = hostid::from_dhcp(m) {
+                        self.observe(a.ts_ns, &c);
+                    }
+                }
+                HostIdEvent::Nbns(m) => {
+                    for c in hostid::from_nbns(m, sender) {
+                        self.observe(a.ts_ns, &c);
+                    }
+                }
+            },
+            AppBody::Dns(d) if d.flavor == DnsFlavor::Mdns => {
+                if let Some(c) = hostid::from_mdns(&d.msg, sender) {
+                    self.observe(a.ts_ns, &c);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Applies one claim made at packet time `ts_ns`.
@@ -188,6 +244,14 @@ impl HostTable {
             last_ns: ts_ns,
             until_ns: None,
         });
+        let held = self.held.entry(id).or_default();
+        if !held.contains(&addr) {
+            if held.len() < MAX_ADDRESSES_PER_IDENTITY {
+                held.push(addr);
+            } else {
+                self.stats.held_dropped += 1;
+            }
+        }
     }
 
     /// The identity that held `addr` at `ts_ns`: the binding covering that
@@ -195,13 +259,51 @@ impl HostTable {
     /// claim, e.g. a lease renewed after the capture began), its first holder;
     /// in a gap between holders, nobody.
     pub fn identity_at(&self, addr: IpAddr, ts_ns: u64) -> Option<&HostIdentity> {
+        self.identities.get(self.index_at(addr, ts_ns)?)
+    }
+
+    fn index_at(&self, addr: IpAddr, ts_ns: u64) -> Option<usize> {
         let h = self.history.get(&addr)?;
         let covering = h
             .iter()
             .rev()
             .find(|b| b.from_ns <= ts_ns && b.until_ns.is_none_or(|u| ts_ns < u));
         let b = covering.or_else(|| h.first().filter(|b| ts_ns < b.from_ns))?;
-        self.identities.get(b.identity)
+        Some(b.identity)
+    }
+
+    /// The host that held `addr` at `ts_ns` (as [`HostTable::identity_at`]),
+    /// with every address it was bound to.
+    pub fn host_at(&self, addr: IpAddr, ts_ns: u64) -> Option<HostRecord> {
+        let id = self.index_at(addr, ts_ns)?;
+        let ident = self.identities.get(id)?;
+        let mut addresses: Vec<HostAddress> = self
+            .held
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .filter_map(|ip| {
+                let mut own = self.history.get(ip)?.iter().filter(|b| b.identity == id);
+                let first = own.next()?;
+                let span = own.fold(
+                    (first.from_ns, first.until_ns.unwrap_or(first.last_ns)),
+                    |(f, l), b| (f.min(b.from_ns), l.max(b.until_ns.unwrap_or(b.last_ns))),
+                );
+                Some(HostAddress {
+                    ip: *ip,
+                    first_ns: span.0,
+                    last_ns: span.1,
+                })
+            })
+            .collect();
+        addresses.sort_by_key(|a| (a.first_ns, a.ip));
+        Some(HostRecord {
+            key: ident.key.clone(),
+            name: ident.name.clone(),
+            fqdn: ident.fqdn.clone(),
+            mac: ident.mac.map(|m| m.to_string()),
+            addresses,
+        })
     }
 
     /// The identity with this MAC, if any claim named it.
@@ -283,6 +385,19 @@ mod tests {
         // Before any claim for .9: its first holder.
         assert_eq!(at(ip2, 5), a);
         assert_eq!(t.bindings().count(), 3);
+        // A's record lists both addresses, the old one ended by the move.
+        let h = t.host_at(ip2, 130).unwrap();
+        assert_eq!(
+            (h.name.as_deref(), h.mac.as_deref()),
+            (Some("PC-A"), Some(MAC_A))
+        );
+        let spans: Vec<_> = h
+            .addresses
+            .iter()
+            .map(|a| (a.ip, a.first_ns, a.last_ns))
+            .collect();
+        assert_eq!(spans, [(ip1, 11, 100), (ip2, 100, 100)]);
+        assert_eq!(t.host_at(ip1, 110), None);
     }
 
     #[test]
