@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::phonehome;
+use common::{phonehome, EveValidator};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -78,6 +78,15 @@ fn a_dhcp_move_gives_one_finding_naming_the_host_in_alert_and_bundle() {
     ]);
     let r = phonehome(&args);
     assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // Every event, the alerts with `host_identity` included, validates
+    // against Suricata's EVE schema and the documented extensions.
+    let v = EveValidator::new();
+    let text = std::fs::read_to_string(&eve).unwrap();
+    for line in text.lines() {
+        let ev: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v.problems(&ev), Vec::<String>::new(), "{line}");
+    }
 
     let alerts = alerts(&eve);
     let docs: Vec<&Value> = alerts.iter().map(|a| &a["phonehome"]).collect();
