@@ -88,6 +88,25 @@ fn a_dhcp_move_gives_one_finding_naming_the_host_in_alert_and_bundle() {
         assert_eq!(v.problems(&ev), Vec::<String>::new(), "{line}");
     }
 
+    // The identity table's counters reach the stats event: claims read,
+    // nothing shed on a capture this small.
+    let stats: Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .rfind(|e| e["event_type"] == "stats")
+        .unwrap();
+    let hid = &stats["stats"]["phonehome"]["host_identity"];
+    assert!(hid["claims"].as_u64().unwrap() > 0, "{hid}");
+    for shed in [
+        "identities_dropped",
+        "names_dropped",
+        "addresses_dropped",
+        "bindings_dropped",
+        "held_dropped",
+    ] {
+        assert_eq!(hid[shed], 0, "{shed}: {hid}");
+    }
+
     let alerts = alerts(&eve);
     let docs: Vec<&Value> = alerts.iter().map(|a| &a["phonehome"]).collect();
     let echo = crowdstrike(docs.iter().copied());

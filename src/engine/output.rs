@@ -450,6 +450,7 @@ impl<W: Write> Output<W> {
         let mut st = st.clone();
         st.dns_cache = self.resolver.dns_stats().clone();
         st.memory = crate::base::budget::global().stats();
+        st.host_identity = self.hosts.stats;
         crate::output::eve::stats_event(&mut line, &st);
         line.push(b'\n');
         if !self.sinks.is_empty() {

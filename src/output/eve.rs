@@ -694,6 +694,15 @@ pub fn stats_event(buf: &mut Vec<u8>, st: &RunStats) {
                     .u64("chains_truncated", c.chains_truncated)
                     .u64("loops", c.loops);
             })
+            .obj("host_identity", |h| {
+                let c = &st.host_identity;
+                h.u64("claims", c.claims)
+                    .u64("identities_dropped", c.identities_dropped)
+                    .u64("names_dropped", c.names_dropped)
+                    .u64("addresses_dropped", c.addresses_dropped)
+                    .u64("bindings_dropped", c.bindings_dropped)
+                    .u64("held_dropped", c.held_dropped);
+            })
             .obj("flow", |f| {
                 f.u64("other", fl.other)
                     .u64("evicted", fl.ended_forced)

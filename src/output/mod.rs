@@ -26,6 +26,9 @@ pub struct RunStats {
     pub dns_cache: crate::resolve::dns_cache::DnsCacheStats,
     /// The global memory budget's counters (filled by the output stage).
     pub memory: crate::base::budget::MemoryStats,
+    /// The host-identity table's claims and what it shed to stay bounded
+    /// (filled by the output stage).
+    pub host_identity: crate::resolve::hosts::HostTableStats,
     /// Events handed to the sink.
     pub events: u64,
 }
