@@ -326,12 +326,16 @@ pub struct Abroad {
 }
 
 /// Per destination country outside home (unknown countries as `unknown`),
-/// the most bytes first.
+/// the most bytes first, over the findings the policy judged as sending
+/// data abroad: a finding whose destinations all lie in the policy's
+/// allowed countries (e.g. the EU for an EU home) is not listed. A finding
+/// with data abroad still lists each of its non-home destinations: the
+/// alert names the verdict, not which destinations were allowed.
 pub fn abroad_by_country(inv: &Inventory) -> Vec<Abroad> {
     let home = inv.summary.home_country.as_deref();
     type Acc = (BTreeSet<String>, BTreeSet<(String, String)>, u64, u64);
     let mut by: BTreeMap<String, Acc> = BTreeMap::new();
-    for r in inv.rows.iter().filter(|r| !r.dns_only) {
+    for r in inv.rows.iter().filter(|r| !r.dns_only && r.data_abroad) {
         for d in r
             .destinations
             .iter()
@@ -381,4 +385,49 @@ pub fn rollup(inv: &Inventory) -> Vec<Rollup> {
         .collect();
     out.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::{Dest, Row, Summary};
+
+    fn row(host: &str, data_abroad: bool, countries: &[&str]) -> Row {
+        Row {
+            host: host.into(),
+            vendor: "V".into(),
+            product: "P".into(),
+            origin: "foreign",
+            data_abroad,
+            destinations: countries
+                .iter()
+                .map(|c| Dest {
+                    country: Some((*c).into()),
+                    flows: 1,
+                    bytes_toserver: 100,
+                    ..Dest::default()
+                })
+                .collect(),
+            ..Row::default()
+        }
+    }
+
+    #[test]
+    fn destinations_the_policy_allowed_are_not_abroad() {
+        let inv = Inventory {
+            summary: Summary {
+                home_country: Some("DE".into()),
+                ..Summary::default()
+            },
+            // h1: only to France, allowed by an EU policy (the judge said
+            // no data abroad); h2: to the US and to home.
+            rows: vec![row("h1", false, &["FR"]), row("h2", true, &["US", "DE"])],
+            sources: Vec::new(),
+        };
+        let got: Vec<(String, u64, u64)> = abroad_by_country(&inv)
+            .into_iter()
+            .map(|a| (a.country, a.hosts, a.bytes_toserver))
+            .collect();
+        assert_eq!(got, vec![("US".to_string(), 1, 100)]);
+    }
 }
