@@ -348,51 +348,13 @@ fn replayed_like_replay(capture: &str, tag: &str) {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("kernel"), "{err}");
 
-    let replay_evidence = dir.path().join("replay-evidence");
-    let mut rargs = vec![
-        "replay",
-        file.to_str().unwrap(),
-        "--eve",
-        "-",
-        "-q",
-        "--alerts",
-        "stream",
-        "--evidence",
-        replay_evidence.to_str().unwrap(),
-    ];
-    rargs.extend(TIMEOUTS);
-    let reference = common::phonehome(&rargs).events();
-    let live = eve(&live_eve);
-    // The live bundle holds each finding's packets as replay --evidence
-    // does from the file (frames compared, timestamps aside).
-    let want = evidence_frames(&replay_evidence);
-    assert!(!want.is_empty());
-    assert_eq!(
-        evidence_frames(&live_evidence),
-        want,
-        "{capture}: evidence differs"
+    let (live, _) = same_as_replay(
+        &file,
+        &live_eve,
+        &live_evidence,
+        &dir.path().join("replay-evidence"),
+        capture,
     );
-    let manifest = Command::new("sha256sum")
-        .args(["-c", "--quiet", "MANIFEST.sha256"])
-        .current_dir(&live_evidence)
-        .output()
-        .unwrap();
-    assert!(manifest.status.success(), "{manifest:?}");
-    let doc: Value =
-        serde_json::from_slice(&std::fs::read(live_evidence.join("findings.json")).unwrap())
-            .unwrap();
-    assert_eq!(doc["live"]["keeper"]["flows_shed"], 0);
-    assert_eq!(
-        doc["findings"].as_array().unwrap().len(),
-        findings(&live).len()
-    );
-    assert_eq!(flows(&live), flows(&reference), "{capture}: flows differ");
-    assert_eq!(
-        findings(&live),
-        findings(&reference),
-        "{capture}: findings differ"
-    );
-    assert!(!findings(&live).is_empty());
     // Kernel counters in the stats events: read, and reported per interval.
     let stats: Vec<&Value> = live.iter().filter(|e| e["event_type"] == "stats").collect();
     assert!(stats.len() >= 2, "periodic stats events");
@@ -893,7 +855,36 @@ fn a_capture_stream_on_stdin_is_alerted_while_open_and_matches_replay() {
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(err.contains("reading -"), "{err}");
 
-    let replay_evidence = dir.path().join("replay-evidence");
+    let (live, reference) = same_as_replay(
+        &file,
+        &live_eve,
+        &live_evidence,
+        &dir.path().join("replay-evidence"),
+        "stdin",
+    );
+    let last = live.iter().rfind(|e| e["event_type"] == "stats").unwrap();
+    let want = reference
+        .iter()
+        .rfind(|e| e["event_type"] == "stats")
+        .unwrap();
+    assert_eq!(last["stats"]["phonehome"]["live"]["final"], true);
+    assert_eq!(
+        last["stats"]["decoder"]["pkts"],
+        want["stats"]["decoder"]["pkts"]
+    );
+}
+
+/// Replays `file` with `--evidence` into `replay_evidence` and checks that the
+/// live run (its EVE file and bundle) agrees: the same frames per finding
+/// file (timestamps aside), a manifest that checks, nothing shed, the same
+/// flows and findings. Returns the live and the replay's events.
+fn same_as_replay(
+    file: &Path,
+    live_eve: &Path,
+    live_evidence: &Path,
+    replay_evidence: &Path,
+    label: &str,
+) -> (Vec<Value>, Vec<Value>) {
     let mut rargs = vec![
         "replay",
         file.to_str().unwrap(),
@@ -907,19 +898,17 @@ fn a_capture_stream_on_stdin_is_alerted_while_open_and_matches_replay() {
     ];
     rargs.extend(TIMEOUTS);
     let reference = common::phonehome(&rargs).events();
-    let live = eve(&live_eve);
-    // The live bundle holds each finding's packets as replay --evidence
-    // does from the file (frames compared, timestamps aside).
-    let want = evidence_frames(&replay_evidence);
+    let live = eve(live_eve);
+    let want = evidence_frames(replay_evidence);
     assert!(!want.is_empty());
     assert_eq!(
-        evidence_frames(&live_evidence),
+        evidence_frames(live_evidence),
         want,
-        "stdin: evidence differs"
+        "{label}: evidence differs"
     );
     let manifest = Command::new("sha256sum")
         .args(["-c", "--quiet", "MANIFEST.sha256"])
-        .current_dir(&live_evidence)
+        .current_dir(live_evidence)
         .output()
         .unwrap();
     assert!(manifest.status.success(), "{manifest:?}");
@@ -931,17 +920,12 @@ fn a_capture_stream_on_stdin_is_alerted_while_open_and_matches_replay() {
         doc["findings"].as_array().unwrap().len(),
         findings(&live).len()
     );
-    assert_eq!(flows(&live), flows(&reference), "flows differ");
-    assert_eq!(findings(&live), findings(&reference), "findings differ");
-    assert!(!findings(&live).is_empty());
-    let last = live.iter().rfind(|e| e["event_type"] == "stats").unwrap();
-    let want = reference
-        .iter()
-        .rfind(|e| e["event_type"] == "stats")
-        .unwrap();
-    assert_eq!(last["stats"]["phonehome"]["live"]["final"], true);
+    assert_eq!(flows(&live), flows(&reference), "{label}: flows differ");
     assert_eq!(
-        last["stats"]["decoder"]["pkts"],
-        want["stats"]["decoder"]["pkts"]
+        findings(&live),
+        findings(&reference),
+        "{label}: findings differ"
     );
+    assert!(!findings(&live).is_empty());
+    (live, reference)
 }
