@@ -429,6 +429,74 @@ fn shipped_catalog_is_embedded_and_has_no_errors() {
     assert!(c.match_name("events.data.microsoft.com").is_none());
 }
 
+/// The pre-built shipped catalog (`build.rs`) is exactly what loading the TOML
+/// files at run time gives: every vendor, entry, line and note, the same
+/// `check` findings (warnings included), the same matches.
+#[test]
+fn prebuilt_catalog_equals_the_toml_files_loaded_at_run_time() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+    let files: Vec<(String, String, String)> = super::load::read_dir(&dir)
+        .unwrap()
+        .into_iter()
+        .map(|(path, slug, text)| {
+            let name = std::path::Path::new(&path).file_name().unwrap();
+            (format!("catalog/{}", name.to_str().unwrap()), slug, text)
+        })
+        .collect();
+    let from_toml = Catalog::from_files(files).unwrap();
+    let shipped = Catalog::embedded().unwrap();
+    let json = |c: &Catalog| serde_json::to_string(c.vendors()).unwrap();
+    assert_eq!(json(&shipped), json(&from_toml));
+    let asn_patterns = |c: &Catalog| -> Vec<String> {
+        c.vendors()
+            .iter()
+            .flat_map(|v| v.asns.iter().map(|a| a.pattern.clone()))
+            .collect()
+    };
+    assert_eq!(asn_patterns(&shipped), asn_patterns(&from_toml));
+    let text = |c: &Catalog| -> Vec<String> { c.check().iter().map(ToString::to_string).collect() };
+    let findings = text(&shipped);
+    assert!(
+        !findings.is_empty(),
+        "the shipped catalog has warnings to compare"
+    );
+    assert_eq!(findings, text(&from_toml));
+    assert_eq!(shipped.prefix_levels(), from_toml.prefix_levels());
+    // Skipping the start-up check is only sound because it finds nothing.
+    assert!(from_toml.first_error().is_none());
+    assert!(shipped.first_error().is_none());
+    for v in from_toml.vendors() {
+        for p in &v.products {
+            for e in &p.endpoints {
+                let m = |c: &Catalog| {
+                    c.match_endpoint_name(&e.pattern)
+                        .map(|m| (m.id, m.vendor_slug.to_string()))
+                };
+                assert_eq!(m(&shipped), m(&from_toml), "{}", e.pattern);
+            }
+        }
+    }
+}
+
+/// A catalog built from the shipped one (overlay) is checked at run time again.
+#[test]
+fn overlay_on_the_shipped_catalog_is_checked_at_start() {
+    let extra = vendor("Impostor", "US", &[("suffix", "wdcpalt.microsoft.com")]);
+    let c = Catalog::embedded()
+        .unwrap()
+        .with_overlay([(
+            "extra/impostor.toml".to_string(),
+            "impostor".to_string(),
+            extra,
+        )])
+        .unwrap();
+    let e = c
+        .first_error()
+        .expect("an overlap with Microsoft is an error");
+    assert_eq!(e.file, "extra/impostor.toml");
+    assert_eq!(e.kind, IssueKind::Overlap);
+}
+
 /// A vendor with owned domains, web presence and ASNs, as research files write them.
 fn owner(name: &str, extra: &str, endpoints: &[(&str, &str)]) -> String {
     let v = vendor(name, "US", endpoints);
