@@ -8,9 +8,10 @@ use super::record::{
 use super::tcp::TcpTrack;
 use crate::base::budget::{self, Use};
 use crate::decode::{Packet, Tunnel, L4};
-use hashbrown::HashMap;
+use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 
 const NS: u64 = 1_000_000_000;
 const PROTO_TCP: u8 = 6;
@@ -122,6 +123,8 @@ pub struct Ended<A> {
 /// behind one pointer, so the table's entries stay small and more of them
 /// fit in cache (the lookup is the per-packet cost that grows with flows).
 pub struct Flow<A> {
+    /// Inline, not in the info box: every packet's lookup compares it.
+    pub key: FlowKey,
     /// Which side of the key is the client.
     pub client: Side,
     /// False after an active-timeout record until the flow's next packet.
@@ -136,7 +139,7 @@ pub struct Flow<A> {
     pub bytes_toserver: u64,
     pub bytes_toclient: u64,
     /// The timer bucket (second) this flow is filed under; older entries are stale.
-    timer_sec: u64,
+    timer_sec: u32,
     /// Per-flow dissector state (dropped by its owner once inspection is over).
     pub app: A,
     pub info: Box<FlowInfo>,
@@ -145,18 +148,18 @@ pub struct Flow<A> {
 /// What a flow's packets rarely touch.
 #[derive(Debug)]
 pub struct FlowInfo {
-    pub key: FlowKey,
     /// 2 × the index of the flow's first packet, + 1 for a tunnel's outer
     /// flow (created by the same packet as the flow inside it): unique, and
     /// the same for any worker count.
     pub uid: u64,
-    pub first_ts: u64,
-    /// Start of the current record (differs from `first_ts` after an active timeout).
+    /// Start of the current record (differs from the flow's first packet after an active timeout).
     pub record_start: u64,
     /// Boxed: few flows are tunnelled, and inline it would add ~40 bytes to every flow.
     pub tunnel: Option<Box<Tunnel>>,
     pub icmp: Option<(u8, u8)>,
-    pub community_id: [u8; 20],
+    /// The seed its Community ID is computed with when a record is written
+    /// (20 bytes per flow fewer than keeping the digest).
+    pub community_id_seed: u16,
     pub app_proto: Option<&'static str>,
     /// Names learnt from the flow's own packets (SNI, Host, ...).
     pub names: Option<Box<FlowNames>>,
@@ -170,7 +173,7 @@ impl<A> Flow<A> {
     }
 
     pub fn state(&self) -> FlowState {
-        if self.info.key.proto == PROTO_TCP {
+        if self.key.proto == PROTO_TCP {
             if self.tcp.is_closed() {
                 FlowState::Closed
             } else if self.tcp.is_established() {
@@ -186,11 +189,32 @@ impl<A> Flow<A> {
     }
 
     fn endpoints(&self) -> (std::net::IpAddr, u16, std::net::IpAddr, u16) {
-        let k = &self.info.key;
+        let k = &self.key;
         match self.client {
             Side::Lo => (k.lo(), k.lo_port, k.hi(), k.hi_port),
             Side::Hi => (k.hi(), k.hi_port, k.lo(), k.lo_port),
         }
+    }
+
+    /// The flow's Community ID. The digest orders the endpoints itself
+    /// except for one-way ICMP, whose order is its first packet's, and that
+    /// packet's sender is the client.
+    fn community_id(&self) -> [u8; 20] {
+        let (src, sport, dst, dport) = self.endpoints();
+        let proto = self.key.proto;
+        let (sport, dport, one_way) = match self.info.icmp {
+            Some((icmp_type, code)) => community_id::icmp_ports(proto, icmp_type, code),
+            None => (sport, dport, false),
+        };
+        community_id::digest(
+            self.info.community_id_seed,
+            src,
+            dst,
+            sport,
+            dport,
+            proto,
+            one_way,
+        )
     }
 
     /// The fields every event of this flow carries, client → server.
@@ -207,12 +231,12 @@ impl<A> Flow<A> {
             dst,
             sport,
             dport,
-            proto: self.info.key.proto,
+            proto: self.key.proto,
             vlan: Vlan {
-                ids: self.info.key.vlan,
-                len: self.info.key.vlan_len,
+                ids: self.key.vlan,
+                len: self.key.vlan_len,
             },
-            community_id: self.info.community_id,
+            community_id: self.community_id(),
             tunnel: self.info.tunnel.as_deref().copied(),
             icmp: self.info.icmp,
         }
@@ -229,7 +253,7 @@ impl<A> Flow<A> {
             bytes_toclient: self.bytes_toclient,
             state: self.state(),
             reason,
-            tcp: (self.info.key.proto == PROTO_TCP).then(|| TcpSummary {
+            tcp: (self.key.proto == PROTO_TCP).then(|| TcpSummary {
                 flags_ts: self.tcp.flags_ts,
                 flags_tc: self.tcp.flags_tc,
                 state: self.tcp.state_name(),
@@ -306,7 +330,7 @@ fn deadline<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
 }
 
 fn idle_end<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
-    let idle = if f.info.key.proto == PROTO_TCP {
+    let idle = if f.key.proto == PROTO_TCP {
         if f.tcp.is_closed() {
             cfg.tcp_closed_timeout
         } else if f.tcp.is_established() {
@@ -332,11 +356,31 @@ fn active_end<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
     }
 }
 
-/// Files `f` under the second of its deadline; any older entry becomes stale.
-fn file_timer<A>(cfg: &FlowConfig, timers: &mut BTreeMap<u64, Vec<FlowKey>>, f: &mut Flow<A>) {
-    let sec = deadline(cfg, f).div_ceil(NS);
+/// A timer's reference to its flow: the key's hash finds the bucket, the
+/// uid tells the flow from a later one under the same key (16 bytes, where
+/// a copy of the key took 56).
+#[derive(Clone, Copy, Debug)]
+struct TimerRef {
+    hash: u64,
+    uid: u64,
+}
+
+/// Deadline second → flows filed there.
+type Timers = BTreeMap<u32, Vec<TimerRef>>;
+
+fn hash_key(key: &FlowKey) -> u64 {
+    FxBuildHasher.hash_one(key)
+}
+
+/// Files `f` under the second of its deadline; any older entry becomes
+/// stale. Seconds past 2106 (hostile timestamps) share the last second.
+fn file_timer<A>(cfg: &FlowConfig, timers: &mut Timers, f: &mut Flow<A>) {
+    let sec = u32::try_from(deadline(cfg, f).div_ceil(NS)).unwrap_or(u32::MAX);
     f.timer_sec = sec;
-    timers.entry(sec).or_default().push(f.info.key);
+    timers.entry(sec).or_default().push(TimerRef {
+        hash: hash_key(&f.key),
+        uid: f.info.uid,
+    });
 }
 
 /// Counts a flow's end and turns it into what the worker writes out.
@@ -378,12 +422,17 @@ impl TableBytes {
     }
 }
 
+/// Flows a table has room for from the start: hashbrown keeps 7/8 of its
+/// buckets full at most, so this is exactly 2^16 buckets.
+const PRESIZED_FLOWS: usize = (1 << 16) / 8 * 7;
+
 /// A worker's flows.
 pub struct FlowTable<A> {
     cfg: FlowConfig,
-    flows: HashMap<FlowKey, Flow<A>, FxBuildHasher>,
+    /// Flows by key hash (the key is in the flow, stored once).
+    flows: HashTable<Flow<A>>,
     /// Deadline second → flows filed there (checked lazily, stale entries skipped).
-    timers: BTreeMap<u64, Vec<FlowKey>>,
+    timers: Timers,
     stats: FlowStats,
     /// Bytes of the global memory budget taken for the flows held.
     accounted: u64,
@@ -404,10 +453,12 @@ impl<A> Drop for FlowTable<A> {
 impl<A: Default> FlowTable<A> {
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
-            // Sized up front for 2^16 flows (~19 MB a worker): growing from
-            // small instead left the smaller tables' memory behind, and the
-            // 8M-packet capture peaked ~20 MB higher (more page faults).
-            flows: HashMap::with_capacity_and_hasher(cfg.max_flows.min(1 << 16), FxBuildHasher),
+            // Sized up front to fill 2^16 buckets (7/8 of them, ~9 MB a
+            // worker): growing from small left the smaller tables' memory
+            // behind (the 8M-packet capture peaked ~20 MB higher), while
+            // asking for 2^16 flows took 2^17 buckets, half of them empty
+            // with two workers (909 bytes per flow instead of ~520).
+            flows: HashTable::with_capacity(cfg.max_flows.min(PRESIZED_FLOWS)),
             timers: BTreeMap::new(),
             cfg,
             stats: FlowStats::default(),
@@ -417,7 +468,7 @@ impl<A: Default> FlowTable<A> {
 
     /// What one flow costs the global memory budget.
     pub fn flow_cost() -> u64 {
-        (std::mem::size_of::<FlowKey>() + std::mem::size_of::<Flow<A>>()) as u64 + FLOW_HEAP
+        std::mem::size_of::<Flow<A>>() as u64 + FLOW_HEAP
     }
 
     /// Brings the budget's count of this table's flows up to date.
@@ -445,7 +496,7 @@ impl<A: Default> FlowTable<A> {
             map: self.flows.allocation_size(),
             ..TableBytes::default()
         };
-        for f in self.flows.values() {
+        for f in self.flows.iter() {
             b.info += std::mem::size_of::<FlowInfo>();
             if let Some(names) = &f.info.names {
                 b.info += std::mem::size_of::<FlowNames>() + names.heap_bytes();
@@ -453,11 +504,11 @@ impl<A: Default> FlowTable<A> {
             b.app += app_heap(&f.app);
         }
         // A B-tree entry (second and Vec header, ~48 bytes with node slack)
-        // per timer second, plus the keys filed there.
+        // per timer second, plus the references filed there.
         b.timers = self
             .timers
             .values()
-            .map(|v| 48 + v.capacity() * std::mem::size_of::<FlowKey>())
+            .map(|v| 48 + v.capacity() * std::mem::size_of::<TimerRef>())
             .sum();
         b
     }
@@ -466,14 +517,19 @@ impl<A: Default> FlowTable<A> {
         self.flows.is_empty()
     }
 
-    fn file_timer(&mut self, key: FlowKey) {
-        if let Some(f) = self.flows.get_mut(&key) {
+    fn find_mut(&mut self, t: TimerRef) -> Option<&mut Flow<A>> {
+        self.flows.find_mut(t.hash, |f| f.info.uid == t.uid)
+    }
+
+    fn file_timer(&mut self, t: TimerRef) {
+        if let Some(f) = self.flows.find_mut(t.hash, |f| f.info.uid == t.uid) {
             file_timer(&self.cfg, &mut self.timers, f);
         }
     }
 
-    fn end(&mut self, key: &FlowKey, reason: EndReason, ev_key: EventKey, out: &mut Vec<Ended<A>>) {
-        if let Some(f) = self.flows.remove(key) {
+    fn end(&mut self, t: TimerRef, reason: EndReason, ev_key: EventKey, out: &mut Vec<Ended<A>>) {
+        if let Ok(entry) = self.flows.find_entry(t.hash, |f| f.info.uid == t.uid) {
+            let (f, _) = entry.remove();
             out.push(close(&mut self.stats, f, reason, ev_key));
         }
     }
@@ -482,20 +538,18 @@ impl<A: Default> FlowTable<A> {
     fn evict_one(&mut self, idx: u64, out: &mut Vec<Ended<A>>) {
         while let Some(mut entry) = self.timers.first_entry() {
             let sec = *entry.key();
-            let Some(key) = entry.get_mut().pop() else {
+            let Some(t) = entry.get_mut().pop() else {
                 entry.remove();
                 continue;
             };
-            let live = self.flows.get(&key).is_some_and(|f| f.timer_sec == sec);
-            if live {
-                let first = self.flows.get(&key).map_or(0, |f| f.info.uid);
+            if self.find_mut(t).is_some_and(|f| f.timer_sec == sec) {
                 let ev = EventKey {
                     pkt: idx,
                     class: 0,
-                    sub: first,
+                    sub: t.uid,
                     seq: 0,
                 };
-                self.end(&key, EndReason::Forced, ev, out);
+                self.end(t, EndReason::Forced, ev, out);
                 return;
             }
         }
@@ -510,7 +564,8 @@ impl<A: Default> FlowTable<A> {
         ctx: &PacketCtx,
         out: &mut Vec<Ended<A>>,
     ) -> (&mut Flow<A>, bool) {
-        let (key, sender, one_way) = FlowKey::of(p);
+        let (key, sender, _) = FlowKey::of(p);
+        let hash = hash_key(&key);
         let tcp_flags = match p.l4 {
             L4::Tcp(t) => Some(t.flags),
             _ => None,
@@ -521,7 +576,9 @@ impl<A: Default> FlowTable<A> {
         // (the only second lookup).
         let full = self.flows.len() >= self.cfg.max_flows;
         let cost = Self::flow_cost();
-        if (full || !budget::global().allows(Use::Flow, cost)) && !self.flows.contains_key(&key) {
+        if (full || !budget::global().allows(Use::Flow, cost))
+            && self.flows.find(hash, |f| f.key == key).is_none()
+        {
             if !full {
                 budget::global().refused(Use::Flow, cost);
             }
@@ -531,13 +588,15 @@ impl<A: Default> FlowTable<A> {
         let held = self.flows.len() as u64;
         let mut created = false;
         // One hash lookup per packet.
-        let f = match self.flows.entry(key) {
-            hashbrown::hash_map::Entry::Occupied(o) => {
+        let f = match self
+            .flows
+            .entry(hash, |f| f.key == key, |f| hash_key(&f.key))
+        {
+            hashbrown::hash_table::Entry::Occupied(o) => {
                 let f = o.into_mut();
                 if syn_only && f.tcp.is_closed() {
                     // A fresh SYN on a closed connection starts a new flow.
-                    let old =
-                        std::mem::replace(f, new_flow(&self.cfg, p, key, sender, one_way, ctx));
+                    let old = std::mem::replace(f, new_flow(&self.cfg, p, key, sender, ctx));
                     let ev = EventKey {
                         pkt: ctx.idx,
                         class: 0,
@@ -549,13 +608,14 @@ impl<A: Default> FlowTable<A> {
                 }
                 f
             }
-            hashbrown::hash_map::Entry::Vacant(v) => {
+            hashbrown::hash_table::Entry::Vacant(v) => {
                 created = true;
                 // Counted at once: a flood within one second of packet
                 // time must not outrun the budget until the next tick.
                 budget::global().force(cost);
                 self.accounted += cost;
-                v.insert(new_flow(&self.cfg, p, key, sender, one_way, ctx))
+                v.insert(new_flow(&self.cfg, p, key, sender, ctx))
+                    .into_mut()
             }
         };
         if created {
@@ -607,16 +667,16 @@ impl<A: Default> FlowTable<A> {
     /// at global packet `idx`), in first-packet order.
     pub fn tick(&mut self, now_ns: u64, idx: u64, out: &mut Vec<Ended<A>>) {
         self.account();
-        let now_sec = now_ns / NS;
-        let due: Vec<u64> = self.timers.range(..=now_sec).map(|(s, _)| *s).collect();
-        let mut ended: Vec<(u64, FlowKey, EndReason)> = Vec::new();
-        let mut refile: Vec<FlowKey> = Vec::new();
+        let now_sec = u32::try_from(now_ns / NS).unwrap_or(u32::MAX);
+        let due: Vec<u32> = self.timers.range(..=now_sec).map(|(s, _)| *s).collect();
+        let mut ended: Vec<(TimerRef, EndReason)> = Vec::new();
+        let mut refile: Vec<TimerRef> = Vec::new();
         for sec in due {
-            let Some(keys) = self.timers.remove(&sec) else {
+            let Some(refs) = self.timers.remove(&sec) else {
                 continue;
             };
-            for key in keys {
-                let Some(f) = self.flows.get_mut(&key) else {
+            for t in refs {
+                let Some(f) = self.flows.find_mut(t.hash, |f| f.info.uid == t.uid) else {
                     continue;
                 };
                 // Stale (refiled since) or already seen in this tick (filed twice).
@@ -625,24 +685,24 @@ impl<A: Default> FlowTable<A> {
                 }
                 f.timer_sec = 0;
                 if deadline(&self.cfg, f) > now_ns {
-                    refile.push(key);
+                    refile.push(t);
                 } else if idle_end(&self.cfg, f) <= now_ns {
-                    ended.push((f.info.uid, key, EndReason::Timeout));
+                    ended.push((t, EndReason::Timeout));
                 } else {
-                    ended.push((f.info.uid, key, EndReason::ActiveTimeout));
+                    ended.push((t, EndReason::ActiveTimeout));
                 }
             }
         }
-        ended.sort_unstable_by_key(|(first, _, _)| *first);
-        for (first, key, reason) in ended {
+        ended.sort_unstable_by_key(|(t, _)| t.uid);
+        for (t, reason) in ended {
             let ev = EventKey {
                 pkt: idx,
                 class: 0,
-                sub: first,
+                sub: t.uid,
                 seq: 0,
             };
             if reason == EndReason::ActiveTimeout {
-                let Some(f) = self.flows.get_mut(&key) else {
+                let Some(f) = self.find_mut(t) else {
                     continue;
                 };
                 let rec = f.record(reason);
@@ -658,32 +718,30 @@ impl<A: Default> FlowTable<A> {
                     record: rec,
                     app: None,
                 });
-                refile.push(key);
+                refile.push(t);
             } else {
-                self.end(&key, reason, ev, out);
+                self.end(t, reason, ev, out);
             }
         }
-        for key in refile {
-            self.file_timer(key);
+        for t in refile {
+            self.file_timer(t);
         }
     }
 
     /// Ends every flow still open (end of capture), in first-packet order.
     pub fn flush(&mut self, out: &mut Vec<Ended<A>>) {
-        let mut keys: Vec<(u64, FlowKey)> = self
-            .flows
-            .values()
-            .map(|f| (f.info.uid, f.info.key))
-            .collect();
-        keys.sort_unstable_by_key(|(first, _)| *first);
-        for (first, key) in keys {
+        let start = out.len();
+        for f in self.flows.drain() {
             let ev = EventKey {
                 pkt: u64::MAX,
                 class: 0,
-                sub: first,
+                sub: f.info.uid,
                 seq: 0,
             };
-            self.end(&key, EndReason::Shutdown, ev, out);
+            out.push(close(&mut self.stats, f, EndReason::Shutdown, ev));
+        }
+        if let Some(flushed) = out.get_mut(start..) {
+            flushed.sort_unstable_by_key(|e| e.key.sub);
         }
         self.timers.clear();
     }
@@ -694,17 +752,14 @@ fn new_flow<A: Default>(
     p: &Packet<'_>,
     key: FlowKey,
     sender: Side,
-    one_way: bool,
     ctx: &PacketCtx,
 ) -> Flow<A> {
-    let (icmp, sport, dport) = match p.l4 {
-        L4::Icmp { icmp_type, code } => {
-            let (s, d, _) = community_id::icmp_ports(p.proto, icmp_type, code);
-            (Some((icmp_type, code)), s, d)
-        }
-        _ => (None, p.sport, p.dport),
+    let icmp = match p.l4 {
+        L4::Icmp { icmp_type, code } => Some((icmp_type, code)),
+        _ => None,
     };
     Flow {
+        key,
         client: orient(p, sender),
         record_open: true,
         both_ways: false,
@@ -718,21 +773,11 @@ fn new_flow<A: Default>(
         timer_sec: 0,
         app: A::default(),
         info: Box::new(FlowInfo {
-            key,
             uid: ctx.idx * 2 + u64::from(ctx.layer),
-            first_ts: ctx.ts_ns,
             record_start: ctx.ts_ns,
             tunnel: p.tunnel.map(Box::new),
             icmp,
-            community_id: community_id::digest(
-                cfg.community_id_seed,
-                p.src,
-                p.dst,
-                sport,
-                dport,
-                p.proto,
-                one_way,
-            ),
+            community_id_seed: cfg.community_id_seed,
             app_proto: None,
             names: None,
             anomalies: Default::default(),

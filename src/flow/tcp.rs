@@ -10,22 +10,30 @@ pub const URG: u8 = 0x20;
 pub const ECE: u8 = 0x40;
 pub const CWR: u8 = 0x80;
 
+// Milestones of a connection, one bit each in `TcpTrack::seen` (three
+// bytes instead of eight keep the flow's table entry small).
+const SEEN_SYN: u8 = 1 << 0;
+const SEEN_SYN_ACK: u8 = 1 << 1;
+/// The handshake completed, or data went both ways without one (mid-stream).
+const SEEN_ESTABLISHED: u8 = 1 << 2;
+const SEEN_FIN_TS: u8 = 1 << 3;
+const SEEN_FIN_TC: u8 = 1 << 4;
+const SEEN_RST: u8 = 1 << 5;
+
 /// Flags seen each way and the milestones of the connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpTrack {
     /// Flags seen from the client (to server) and from the server (to client).
     pub flags_ts: u8,
     pub flags_tc: u8,
-    syn: bool,
-    syn_ack: bool,
-    /// The handshake completed, or data went both ways without one (mid-stream).
-    established: bool,
-    fin_ts: bool,
-    fin_tc: bool,
-    rst: bool,
+    seen: u8,
 }
 
 impl TcpTrack {
+    fn has(&self, bit: u8) -> bool {
+        self.seen & bit != 0
+    }
+
     pub fn update(&mut self, flags: u8, to_server: bool, replied: bool) {
         if to_server {
             self.flags_ts |= flags;
@@ -35,44 +43,40 @@ impl TcpTrack {
         let syn = flags & SYN != 0;
         let ack = flags & ACK != 0;
         if syn && !ack && to_server {
-            self.syn = true;
+            self.seen |= SEEN_SYN;
         } else if syn && ack && !to_server {
-            self.syn_ack = true;
-        } else if ack && !syn && (self.syn_ack || replied) {
-            self.established = true;
+            self.seen |= SEEN_SYN_ACK;
+        } else if ack && !syn && (self.has(SEEN_SYN_ACK) || replied) {
+            self.seen |= SEEN_ESTABLISHED;
         }
         if flags & FIN != 0 {
-            if to_server {
-                self.fin_ts = true;
-            } else {
-                self.fin_tc = true;
-            }
+            self.seen |= if to_server { SEEN_FIN_TS } else { SEEN_FIN_TC };
         }
         if flags & RST != 0 {
-            self.rst = true;
+            self.seen |= SEEN_RST;
         }
     }
 
     /// RST seen, or FIN both ways.
     pub fn is_closed(&self) -> bool {
-        self.rst || (self.fin_ts && self.fin_tc)
+        self.has(SEEN_RST) || (self.has(SEEN_FIN_TS) && self.has(SEEN_FIN_TC))
     }
 
     pub fn is_established(&self) -> bool {
-        self.established
+        self.has(SEEN_ESTABLISHED)
     }
 
     /// Suricata's stream state names, approximated from the flags seen.
     pub fn state_name(&self) -> &'static str {
-        if self.rst || (self.fin_ts && self.fin_tc) {
+        if self.is_closed() {
             "closed"
-        } else if self.fin_ts || self.fin_tc {
+        } else if self.has(SEEN_FIN_TS) || self.has(SEEN_FIN_TC) {
             "fin_wait1"
-        } else if self.established {
+        } else if self.has(SEEN_ESTABLISHED) {
             "established"
-        } else if self.syn_ack {
+        } else if self.has(SEEN_SYN_ACK) {
             "syn_recv"
-        } else if self.syn {
+        } else if self.has(SEEN_SYN) {
             "syn_sent"
         } else {
             "none"
