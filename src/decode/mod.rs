@@ -24,6 +24,7 @@
 //! [`DecodeStats::to_eve_defrag`] gives `stats.defrag`.
 
 mod defrag;
+mod fast;
 mod stats;
 pub mod stream;
 mod walk;
@@ -150,7 +151,22 @@ pub enum Decoded<'a> {
 ///
 /// Counts every layer and every anomaly in `stats` (not packets or bytes:
 /// the engine counts those). Does not allocate.
+#[inline]
 pub fn decode<'a>(linktype: u16, frame: &'a [u8], stats: &mut DecodeStats) -> Decoded<'a> {
+    match fast::plain(linktype, frame) {
+        Some(p) => transport(frame, &p.walked(frame.len(), stats), stats),
+        None => decode_walked(linktype, frame, stats),
+    }
+}
+
+/// [`decode`] by the full header walk, never the fast path: the reference
+/// the fast path is tested against (same result, same counters).
+#[inline(never)]
+pub fn decode_walked<'a>(
+    linktype: u16,
+    frame: &'a [u8],
+    stats: &mut DecodeStats,
+) -> Decoded<'a> {
     match walk(linktype, frame, stats) {
         Ok(w) if w.ip.frag.is_some() => Decoded::Fragment,
         Ok(w) => transport(frame, &w, stats),
@@ -291,10 +307,6 @@ pub enum Shard {
     Other,
 }
 
-/// Picks a worker for a frame: a symmetric hash of the innermost IP address
-/// pair and VLAN ids (no ports, so a datagram's fragments and both directions
-/// of a flow agree). Walks the same headers as [`decode`], skips transport
-/// parsing, counts nothing, allocates nothing.
 /// The packet of a tunnel's own flow (outer addresses and ports, no payload).
 pub fn outer_packet(t: &Tunnel) -> Packet<'static> {
     Packet {
@@ -314,7 +326,32 @@ pub fn outer_packet(t: &Tunnel) -> Packet<'static> {
     }
 }
 
+/// Picks a worker for a frame: a symmetric hash of the innermost IP address
+/// pair and VLAN ids (no ports, so a datagram's fragments and both directions
+/// of a flow agree). Walks the same headers as [`decode`], skips transport
+/// parsing, counts nothing, allocates nothing.
+///
+/// Plain Ethernet/VLAN, IPv4/IPv6 frames that cannot hold a tunnel are read
+/// at fixed offsets (`fast`); everything else takes the full walk.
+#[inline]
 pub fn shard(linktype: u16, frame: &[u8]) -> Shard {
+    match fast::plain(linktype, frame) {
+        Some(p) => p.shard(),
+        None => shard_walked(linktype, frame),
+    }
+}
+
+/// [`shard`]'s fast path alone: `None` where it leaves the frame to the walk
+/// (public for the test that holds it equal to [`shard_walked`]).
+#[inline]
+pub fn shard_fast(linktype: u16, frame: &[u8]) -> Option<Shard> {
+    fast::plain(linktype, frame).map(|p| p.shard())
+}
+
+/// [`shard`] by the full header walk, never the fast path: the reference the
+/// fast path is tested against (its answers must be equal on every frame).
+#[inline(never)]
+pub fn shard_walked(linktype: u16, frame: &[u8]) -> Shard {
     match walk(linktype, frame, &mut NoSink) {
         Ok(w) if w.ip.frag.is_some() => Shard::Fragment,
         Ok(w) => Shard::Hash(flow_hash(frame, &w)),
@@ -356,6 +393,13 @@ fn flow_hash(frame: &[u8], w: &Walked) -> u32 {
             )
         }
     };
+    pair_hash(a, b, version, vl)
+}
+
+/// The hash of an address pair (either order), IP version and packed VLAN
+/// tags (see `flow_hash`): shared with the fast path so both agree.
+#[inline(always)]
+fn pair_hash(a: u128, b: u128, version: u8, vl: u64) -> u32 {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     let mut h = mix(SEED, vl | u64::from(version) << 56);
     h = mix(h, lo as u64);
