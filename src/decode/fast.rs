@@ -14,7 +14,7 @@ use super::walk::{
     Ip, Walked, P_AH, P_DSTOPTS, P_FRAGMENT, P_GRE, P_HIP, P_HOPOPT, P_IPIP, P_IPV6, P_MOBILITY,
     P_MPLS_IN_IP, P_NONE, P_ROUTING, P_SHIM6, P_UDP,
 };
-use super::{pair_hash, Shard};
+use super::{pair_hash, pair_hash_v4, Shard};
 use crate::capture::linktype::ETHERNET;
 
 #[inline(always)]
@@ -45,15 +45,28 @@ fn may_tunnel(frame: &[u8], proto: u8, l4: usize) -> bool {
     }
 }
 
+/// The IP header of a frame of the common shape.
+#[derive(Clone, Copy)]
+enum Hdr<'f> {
+    /// IPv4 without options.
+    V4(&'f [u8; 20]),
+    /// IPv6, no extension header.
+    V6(&'f [u8; 40]),
+}
+
 /// A frame of the common shape, as far as this path read it.
 #[derive(Clone, Copy)]
 pub(super) struct Plain<'f> {
-    /// The IP header: 20 bytes (IPv4, no options) or 40 (IPv6).
-    ip: &'f [u8],
+    ip: Hdr<'f>,
     ip_off: usize,
-    v6: bool,
-    vlan: [u16; 3],
+    /// VLAN ids, outermost first (at most two here).
+    vlan: [u16; 2],
     tags: u8,
+}
+
+#[inline(always)]
+fn is_vlan(ty: u16) -> bool {
+    matches!(ty, 0x8100 | 0x88a8 | 0x9100 | 0x9200)
 }
 
 /// Recognises the common shape, or `None` when only the walk can tell.
@@ -64,20 +77,24 @@ pub(super) fn plain(linktype: u16, frame: &[u8]) -> Option<Plain<'_>> {
     }
     let mut ty = be16(frame, 12)?;
     let mut off = 14;
-    let mut vlan = [0u16; 3];
+    let mut vlan = [0u16; 2];
     let mut tags = 0u8;
-    while matches!(ty, 0x8100 | 0x88a8 | 0x9100 | 0x9200) {
-        let slot = match tags {
-            0 => &mut vlan[0],
-            1 => &mut vlan[1],
-            _ => return None,
-        };
-        let tag: [u8; 4] = frame.get(off..off + 4)?.try_into().ok()?;
-        let [t0, t1, n0, n1] = tag;
-        *slot = u16::from_be_bytes([t0, t1]) & 0x0fff;
-        tags += 1;
-        ty = u16::from_be_bytes([n0, n1]);
-        off += 4;
+    if is_vlan(ty) {
+        // Read as if two tags: a frame this short holds no IP header anyway.
+        let tag: &[u8; 8] = frame.get(14..22)?.try_into().ok()?;
+        vlan[0] = u16::from_be_bytes([tag[0], tag[1]]) & 0x0fff;
+        ty = u16::from_be_bytes([tag[2], tag[3]]);
+        tags = 1;
+        off = 18;
+        if is_vlan(ty) {
+            vlan[1] = u16::from_be_bytes([tag[4], tag[5]]) & 0x0fff;
+            ty = u16::from_be_bytes([tag[6], tag[7]]);
+            tags = 2;
+            off = 22;
+            if is_vlan(ty) {
+                return None;
+            }
+        }
     }
     match ty {
         0x0800 => {
@@ -92,9 +109,8 @@ pub(super) fn plain(linktype: u16, frame: &[u8]) -> Option<Plain<'_>> {
                 return None;
             }
             Some(Plain {
-                ip: h,
+                ip: Hdr::V4(h),
                 ip_off: off,
-                v6: false,
                 vlan,
                 tags,
             })
@@ -105,16 +121,22 @@ pub(super) fn plain(linktype: u16, frame: &[u8]) -> Option<Plain<'_>> {
             if h[0] >> 4 != 6
                 || matches!(
                     nh,
-                    P_HOPOPT | P_ROUTING | P_DSTOPTS | P_MOBILITY | P_HIP | P_SHIM6 | P_AH | P_FRAGMENT
+                    P_HOPOPT
+                        | P_ROUTING
+                        | P_DSTOPTS
+                        | P_MOBILITY
+                        | P_HIP
+                        | P_SHIM6
+                        | P_AH
+                        | P_FRAGMENT
                 )
                 || may_tunnel(frame, nh, off + 40)
             {
                 return None;
             }
             Some(Plain {
-                ip: h,
+                ip: Hdr::V6(h),
                 ip_off: off,
-                v6: true,
                 vlan,
                 tags,
             })
@@ -127,29 +149,21 @@ impl Plain<'_> {
     /// The shard hash, as `flow_hash` computes it from the walk.
     #[inline(always)]
     pub(super) fn shard(&self) -> Shard {
-        let vl = u64::from(self.vlan[0])
-            | u64::from(self.vlan[1]) << 16
-            | u64::from(self.tags) << 48;
-        let word = |at: usize| -> u128 {
-            let b: [u8; 16] = self
-                .ip
-                .get(at..at + 16)
-                .and_then(|s| s.try_into().ok())
-                .unwrap_or_default();
-            u128::from_be_bytes(b)
-        };
-        let quad = |at: usize| -> u128 {
-            let b: [u8; 4] = self
-                .ip
-                .get(at..at + 4)
-                .and_then(|s| s.try_into().ok())
-                .unwrap_or_default();
-            u128::from(u32::from_be_bytes(b))
-        };
-        Shard::Hash(if self.v6 {
-            pair_hash(word(8), word(24), 6, vl)
-        } else {
-            pair_hash(quad(12), quad(16), 4, vl)
+        let vl =
+            u64::from(self.vlan[0]) | u64::from(self.vlan[1]) << 16 | u64::from(self.tags) << 48;
+        Shard::Hash(match self.ip {
+            Hdr::V4(h) => {
+                let a = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
+                let b = u32::from_be_bytes([h[16], h[17], h[18], h[19]]);
+                pair_hash_v4(a, b, vl)
+            }
+            Hdr::V6(h) => {
+                let mut a = [0u8; 16];
+                let mut b = [0u8; 16];
+                a.copy_from_slice(&h[8..24]);
+                b.copy_from_slice(&h[24..40]);
+                pair_hash(u128::from_be_bytes(a), u128::from_be_bytes(b), 6, vl)
+            }
         })
     }
 
@@ -165,67 +179,64 @@ impl Plain<'_> {
         }
         let o = self.ip_off;
         let avail = frame_len.saturating_sub(o);
-        let field = |at: usize| {
-            self.ip
-                .get(at..at + 2)
-                .and_then(|b| b.try_into().ok())
-                .map_or(0, u16::from_be_bytes)
-        };
-        let ip = if self.v6 {
-            s.inc(C::Ipv6);
-            let plen = usize::from(field(4));
-            let nh = self.ip.get(6).copied().unwrap_or(0);
-            let avail = avail.saturating_sub(40);
-            let (len, truncated) = if plen == 0 && nh != P_NONE {
-                s.inc(C::Ipv6ZeroPayloadLength);
-                (avail, false)
-            } else if plen > avail {
-                s.inc(C::Ipv6TruncPkt);
-                (avail, true)
-            } else {
-                (plen, false)
-            };
-            if nh == P_NONE && len > 0 {
-                s.inc(C::Ipv6DataAfterNoneHeader);
+        let ip = match self.ip {
+            Hdr::V6(h) => {
+                s.inc(C::Ipv6);
+                let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));
+                let nh = h[6];
+                let avail = avail.saturating_sub(40);
+                let (len, truncated) = if plen == 0 && nh != P_NONE {
+                    s.inc(C::Ipv6ZeroPayloadLength);
+                    (avail, false)
+                } else if plen > avail {
+                    s.inc(C::Ipv6TruncPkt);
+                    (avail, true)
+                } else {
+                    (plen, false)
+                };
+                if nh == P_NONE && len > 0 {
+                    s.inc(C::Ipv6DataAfterNoneHeader);
+                }
+                Ip {
+                    version: 6,
+                    src: o + 8,
+                    dst: o + 24,
+                    proto: nh,
+                    ip_off: o,
+                    l4_off: o + 40,
+                    end: o + 40 + len,
+                    truncated,
+                    frag: None,
+                }
             }
-            Ip {
-                version: 6,
-                src: o + 8,
-                dst: o + 24,
-                proto: nh,
-                ip_off: o,
-                l4_off: o + 40,
-                end: o + 40 + len,
-                truncated,
-                frag: None,
-            }
-        } else {
-            s.inc(C::Ipv4);
-            let total = usize::from(field(2));
-            let (len, truncated) = if total == 0 {
-                s.inc(C::Ipv4TsoZeroLength);
-                (avail, false)
-            } else if total > avail {
-                s.inc(C::Ipv4TruncPkt);
-                (avail, true)
-            } else {
-                (total, false)
-            };
-            Ip {
-                version: 4,
-                src: o + 12,
-                dst: o + 16,
-                proto: self.ip.get(9).copied().unwrap_or(0),
-                ip_off: o,
-                l4_off: o + 20,
-                end: o + len,
-                truncated,
-                frag: None,
+            Hdr::V4(h) => {
+                s.inc(C::Ipv4);
+                let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+                let (len, truncated) = if total == 0 {
+                    s.inc(C::Ipv4TsoZeroLength);
+                    (avail, false)
+                } else if total > avail {
+                    s.inc(C::Ipv4TruncPkt);
+                    (avail, true)
+                } else {
+                    (total, false)
+                };
+                Ip {
+                    version: 4,
+                    src: o + 12,
+                    dst: o + 16,
+                    proto: h[9],
+                    ip_off: o,
+                    l4_off: o + 20,
+                    end: o + len,
+                    truncated,
+                    frag: None,
+                }
             }
         };
         Walked {
             ip,
-            vlan: self.vlan,
+            vlan: [self.vlan[0], self.vlan[1], 0],
             vlan_len: self.tags,
             tunnel: None,
             inner_invalid: None,
