@@ -574,9 +574,7 @@ impl CaptureFile {
     fn pcap_le_records(&mut self, block: &mut Block, filled: usize, nanos: bool) -> usize {
         let data = block.data.get(..filled).unwrap_or_default();
         // `parse_record`'s rule, as one bound.
-        let max = (self.pcap_snaplen as usize)
-            .max(MAX_SNAPLEN)
-            .min(MAX_RECORD);
+        let max = (self.pcap_snaplen as usize).clamp(MAX_SNAPLEN, MAX_RECORD);
         let scale = if nanos { 1 } else { 1000 };
         let linktype = self.pcap_linktype;
         let (mut pos, mut records) = (0usize, 0u64);
