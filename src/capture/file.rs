@@ -496,6 +496,15 @@ impl CaptureFile {
             let mut pos = 0usize;
             let mut need = 0usize;
             let mut stop: Option<CaptureError> = None;
+            if let Format::Pcap {
+                big_endian: false,
+                nanos,
+                modified: false,
+            } = self.format
+            {
+                pos = self.pcap_le_records(block, filled, nanos);
+            }
+            // What the loop above left: other formats, a record to wait for, damage.
             while pos < filled {
                 let rest = block.data.get(pos..filled).unwrap_or_default();
                 match self.parse_record(rest, pos) {
@@ -555,6 +564,45 @@ impl CaptureFile {
                 return self.fill(block, need);
             }
         }
+    }
+
+    /// Classic little-endian pcap, nearly every capture: whole, sane records
+    /// from the start of `block.data` up to `filled`, in one tight loop (the
+    /// reader thread's hot path). Returns where it stopped; what it cannot
+    /// take (a partial or damaged record) is left to `parse_record`.
+    #[inline]
+    fn pcap_le_records(&mut self, block: &mut Block, filled: usize, nanos: bool) -> usize {
+        let data = block.data.get(..filled).unwrap_or_default();
+        // `parse_record`'s rule, as one bound.
+        let max = (self.pcap_snaplen as usize).clamp(MAX_SNAPLEN, MAX_RECORD);
+        let scale = if nanos { 1 } else { 1000 };
+        let linktype = self.pcap_linktype;
+        let (mut pos, mut records) = (0usize, 0u64);
+        while let Some(h) = data.get(pos..pos + 16) {
+            let Ok(&[s0, s1, s2, s3, f0, f1, f2, f3, c0, c1, c2, c3, o0, o1, o2, o3]): Result<
+                &[u8; 16],
+                _,
+            > = h.try_into() else {
+                break;
+            };
+            let caplen = u32::from_le_bytes([c0, c1, c2, c3]) as usize;
+            if caplen > max || data.len() - pos - 16 < caplen {
+                break;
+            }
+            let sec = u64::from(u32::from_le_bytes([s0, s1, s2, s3]));
+            let frac = u64::from(u32::from_le_bytes([f0, f1, f2, f3]));
+            block.packets.push(PacketMeta {
+                ts_ns: sec * 1_000_000_000 + frac * scale,
+                offset: (pos + 16) as u32,
+                caplen: caplen as u32,
+                origlen: u32::from_le_bytes([o0, o1, o2, o3]),
+                linktype,
+            });
+            records += 1;
+            pos += 16 + caplen;
+        }
+        self.stats.packets += records;
+        pos
     }
 
     /// Parses the record at the start of `rest` (which sits at `pos` in the block).

@@ -24,6 +24,7 @@
 //! [`DecodeStats::to_eve_defrag`] gives `stats.defrag`.
 
 mod defrag;
+mod fast;
 mod stats;
 pub mod stream;
 mod walk;
@@ -32,8 +33,6 @@ pub use defrag::{DefragLimits, Defragmenter};
 pub use stats::{Counter, DecodeStats, Invalid};
 pub use stream::{worker_of, Batch, Item, PacketStream, Slot, StreamConfig, StreamEnd};
 
-use etherparse::err::tcp::HeaderSliceError as TcpErr;
-use etherparse::{TcpHeaderSlice, UdpHeaderSlice};
 use stats::NoSink;
 use std::net::IpAddr;
 use walk::{walk, Stop, Walked};
@@ -150,7 +149,18 @@ pub enum Decoded<'a> {
 ///
 /// Counts every layer and every anomaly in `stats` (not packets or bytes:
 /// the engine counts those). Does not allocate.
+#[inline]
 pub fn decode<'a>(linktype: u16, frame: &'a [u8], stats: &mut DecodeStats) -> Decoded<'a> {
+    match fast::plain(linktype, frame) {
+        Some(p) => transport(frame, &p.walked(frame.len(), stats), stats),
+        None => decode_walked(linktype, frame, stats),
+    }
+}
+
+/// [`decode`] by the full header walk, never the fast path: the reference
+/// the fast path is tested against (same result, same counters).
+#[inline(never)]
+pub fn decode_walked<'a>(linktype: u16, frame: &'a [u8], stats: &mut DecodeStats) -> Decoded<'a> {
     match walk(linktype, frame, stats) {
         Ok(w) if w.ip.frag.is_some() => Decoded::Fragment,
         Ok(w) => transport(frame, &w, stats),
@@ -173,55 +183,49 @@ fn invalid<'a>(stats: &mut DecodeStats, w: &Walked, r: Invalid) -> Decoded<'a> {
     Decoded::Invalid(r)
 }
 
-#[inline]
+/// The transport header of the walked packet `w`, and the packet.
+///
+/// Fields are settled first and the packet built once, in the return value
+/// (a `Packet` built early and then moved out cost a copy per packet). TCP
+/// and UDP headers are read at fixed offsets, with etherparse's length rules.
+#[inline(always)]
 fn transport<'a>(frame: &'a [u8], w: &Walked, stats: &mut DecodeStats) -> Decoded<'a> {
     let ip = &w.ip;
     let l4 = frame.get(ip.l4_off..ip.end).unwrap_or_default();
-    let mut pkt = Packet {
-        src: ip.src_addr(frame),
-        dst: ip.dst_addr(frame),
-        sport: 0,
-        dport: 0,
-        proto: ip.proto,
-        ip_version: ip.version,
-        vlan: w.vlan,
-        vlan_len: w.vlan_len,
-        l4: L4::Other,
-        payload: l4,
-        tunnel: w.tunnel.map(|t| t.to_tunnel(frame)),
-        truncated: ip.truncated,
-        inner_invalid: w.inner_invalid,
-    };
+    let (mut sport, mut dport) = (0, 0);
+    let mut info = L4::Other;
+    let mut payload = l4;
+    let mut truncated = ip.truncated;
     match ip.proto {
         walk::P_TCP => {
             stats.inc(Counter::Tcp);
-            let h = match TcpHeaderSlice::from_slice(l4) {
-                Ok(h) => h,
-                Err(TcpErr::Len(_)) if l4.len() < 20 => {
-                    return invalid(stats, w, Invalid::TcpPktTooSmall)
-                }
-                Err(_) => return invalid(stats, w, Invalid::TcpHlenTooSmall),
+            let Some(h) = l4.first_chunk::<20>() else {
+                return invalid(stats, w, Invalid::TcpPktTooSmall);
             };
-            let hl = h.slice().len();
-            pkt.sport = h.source_port();
-            pkt.dport = h.destination_port();
-            pkt.l4 = L4::Tcp(TcpInfo {
-                flags: h.slice().get(13).copied().unwrap_or(0),
-                seq: h.sequence_number(),
-                ack: h.acknowledgment_number(),
-                window: h.window_size(),
+            // Data offset in 32-bit words: below 5, or past the capture, is broken.
+            let hl = usize::from(h[12] >> 4) * 4;
+            if hl < 20 || l4.len() < hl {
+                return invalid(stats, w, Invalid::TcpHlenTooSmall);
+            }
+            sport = u16::from_be_bytes([h[0], h[1]]);
+            dport = u16::from_be_bytes([h[2], h[3]]);
+            info = L4::Tcp(TcpInfo {
+                flags: h[13],
+                seq: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+                ack: u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
+                window: u16::from_be_bytes([h[14], h[15]]),
             });
-            pkt.payload = l4.get(hl..).unwrap_or_default();
+            payload = l4.get(hl..).unwrap_or_default();
         }
         walk::P_UDP => {
             stats.inc(Counter::Udp);
-            let Ok(h) = UdpHeaderSlice::from_slice(l4) else {
+            let Some(h) = l4.first_chunk::<8>() else {
                 return invalid(stats, w, Invalid::UdpHlenTooSmall);
             };
-            let ulen = usize::from(h.length());
-            pkt.sport = h.source_port();
-            pkt.dport = h.destination_port();
-            pkt.l4 = L4::Udp;
+            let ulen = usize::from(u16::from_be_bytes([h[4], h[5]]));
+            sport = u16::from_be_bytes([h[0], h[1]]);
+            dport = u16::from_be_bytes([h[2], h[3]]);
+            info = L4::Udp;
             // Length 0: jumbogram or segmentation offload; take the IP payload.
             let end = if ulen == 0 {
                 l4.len()
@@ -231,12 +235,12 @@ fn transport<'a>(frame: &'a [u8], w: &Walked, stats: &mut DecodeStats) -> Decode
                 if !ip.truncated {
                     stats.inc(Counter::UdpPktTooSmall);
                 }
-                pkt.truncated = true;
+                truncated = true;
                 l4.len()
             } else {
                 ulen
             };
-            pkt.payload = l4.get(8..end).unwrap_or_default();
+            payload = l4.get(8..end).unwrap_or_default();
         }
         walk::P_ICMP | walk::P_ICMPV6 => {
             let v6 = ip.proto == walk::P_ICMPV6;
@@ -258,7 +262,7 @@ fn transport<'a>(frame: &'a [u8], w: &Walked, stats: &mut DecodeStats) -> Decode
                 (false, 6) => stats.inc(Counter::Ipv6Icmpv4),
                 _ => {}
             }
-            pkt.l4 = L4::Icmp {
+            info = L4::Icmp {
                 icmp_type: l4.first().copied().unwrap_or(0),
                 code: l4.get(1).copied().unwrap_or(0),
             };
@@ -268,8 +272,8 @@ fn transport<'a>(frame: &'a [u8], w: &Walked, stats: &mut DecodeStats) -> Decode
             // Common header: ports, verification tag, checksum.
             if let Some(&[a, b, c, d]) = l4.get(0..4) {
                 if l4.len() >= 12 {
-                    pkt.sport = u16::from_be_bytes([a, b]);
-                    pkt.dport = u16::from_be_bytes([c, d]);
+                    sport = u16::from_be_bytes([a, b]);
+                    dport = u16::from_be_bytes([c, d]);
                 }
             }
         }
@@ -277,7 +281,21 @@ fn transport<'a>(frame: &'a [u8], w: &Walked, stats: &mut DecodeStats) -> Decode
         walk::P_IGMP => stats.inc(Counter::Igmp),
         _ => {}
     }
-    Decoded::Packet(pkt)
+    Decoded::Packet(Packet {
+        src: ip.src_addr(frame),
+        dst: ip.dst_addr(frame),
+        sport,
+        dport,
+        proto: ip.proto,
+        ip_version: ip.version,
+        vlan: w.vlan,
+        vlan_len: w.vlan_len,
+        l4: info,
+        payload,
+        tunnel: w.tunnel.map(|t| t.to_tunnel(frame)),
+        truncated,
+        inner_invalid: w.inner_invalid,
+    })
 }
 
 /// Where the reader sends a frame.
@@ -291,10 +309,6 @@ pub enum Shard {
     Other,
 }
 
-/// Picks a worker for a frame: a symmetric hash of the innermost IP address
-/// pair and VLAN ids (no ports, so a datagram's fragments and both directions
-/// of a flow agree). Walks the same headers as [`decode`], skips transport
-/// parsing, counts nothing, allocates nothing.
 /// The packet of a tunnel's own flow (outer addresses and ports, no payload).
 pub fn outer_packet(t: &Tunnel) -> Packet<'static> {
     Packet {
@@ -314,7 +328,32 @@ pub fn outer_packet(t: &Tunnel) -> Packet<'static> {
     }
 }
 
+/// Picks a worker for a frame: a symmetric hash of the innermost IP address
+/// pair and VLAN ids (no ports, so a datagram's fragments and both directions
+/// of a flow agree). Walks the same headers as [`decode`], skips transport
+/// parsing, counts nothing, allocates nothing.
+///
+/// Plain Ethernet/VLAN, IPv4/IPv6 frames that cannot hold a tunnel are read
+/// at fixed offsets (`fast`); everything else takes the full walk.
+#[inline]
 pub fn shard(linktype: u16, frame: &[u8]) -> Shard {
+    match fast::plain(linktype, frame) {
+        Some(p) => p.shard(),
+        None => shard_walked(linktype, frame),
+    }
+}
+
+/// [`shard`]'s fast path alone: `None` where it leaves the frame to the walk
+/// (public for the test that holds it equal to [`shard_walked`]).
+#[inline]
+pub fn shard_fast(linktype: u16, frame: &[u8]) -> Option<Shard> {
+    fast::plain(linktype, frame).map(|p| p.shard())
+}
+
+/// [`shard`] by the full header walk, never the fast path: the reference the
+/// fast path is tested against (its answers must be equal on every frame).
+#[inline(never)]
+pub fn shard_walked(linktype: u16, frame: &[u8]) -> Shard {
     match walk(linktype, frame, &mut NoSink) {
         Ok(w) if w.ip.frag.is_some() => Shard::Fragment,
         Ok(w) => Shard::Hash(flow_hash(frame, &w)),
@@ -356,6 +395,23 @@ fn flow_hash(frame: &[u8], w: &Walked) -> u32 {
             )
         }
     };
+    pair_hash(a, b, version, vl)
+}
+
+/// [`pair_hash`] of two IPv4 addresses, in 64-bit arithmetic (same value).
+#[inline(always)]
+fn pair_hash_v4(a: u32, b: u32, vl: u64) -> u32 {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let mut h = mix(SEED, vl | 4 << 56);
+    h = mix(h, u64::from(lo));
+    h = mix(h, u64::from(hi));
+    (h ^ (h >> 29)) as u32
+}
+
+/// The hash of an address pair (either order), IP version and packed VLAN
+/// tags (see `flow_hash`): shared with the fast path so both agree.
+#[inline(always)]
+fn pair_hash(a: u128, b: u128, version: u8, vl: u64) -> u32 {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     let mut h = mix(SEED, vl | u64::from(version) << 56);
     h = mix(h, lo as u64);
