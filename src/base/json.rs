@@ -729,7 +729,20 @@ mod tests {
 
     #[test]
     fn small_decimals_with_separators() {
-        for v in [0u16, 1, 9, 10, 99, 100, 999, 1000, 9999, 10000, 49199, u16::MAX] {
+        for v in [
+            0u16,
+            1,
+            9,
+            10,
+            99,
+            100,
+            999,
+            1000,
+            9999,
+            10000,
+            49199,
+            u16::MAX,
+        ] {
             for sep in [None, Some(b'-'), Some(b',')] {
                 let mut buf = b"ab".to_vec();
                 push_u16(&mut buf, v, sep);

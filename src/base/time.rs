@@ -126,7 +126,13 @@ pub fn push_eve_ts(out: &mut Vec<u8>, ts_ns: u64) {
 fn push_eve_ts_odd_year(out: &mut Vec<u8>, y: i64, mo: u32, d: u32, sod: u32, micros: u32) {
     let mut s = Stack::<32>::default();
     s.extend(itoa::Buffer::new().format(y).as_bytes());
-    for (sep, v) in [(b'-', mo), (b'-', d), (b'T', sod / 3600), (b':', sod / 60 % 60), (b':', sod % 60)] {
+    for (sep, v) in [
+        (b'-', mo),
+        (b'-', d),
+        (b'T', sod / 3600),
+        (b':', sod / 60 % 60),
+        (b':', sod % 60),
+    ] {
         s.push(sep);
         s.extend(&two(v));
     }
