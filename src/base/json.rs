@@ -771,7 +771,10 @@ mod tests {
         let mut d = [0u8; 20];
         for seed in 0..=255u8 {
             for (i, b) in d.iter_mut().enumerate() {
-                *b = seed.wrapping_mul(31).wrapping_add(i as u8 * 17) ^ (i as u8);
+                *b = seed
+                    .wrapping_mul(31)
+                    .wrapping_add((i as u8).wrapping_mul(17))
+                    ^ (i as u8);
             }
             let want = base64::engine::general_purpose::STANDARD.encode(d);
             assert_eq!(String::from_utf8(base64_20(&d).to_vec()).unwrap(), want);
