@@ -10,7 +10,6 @@ use super::proto_name;
 use crate::base::json::Obj;
 use crate::dissect::{dns, http, quic, tls};
 use crate::dissect::{AppBody, AppRecord, Event, EventKind};
-use crate::flow::community_id;
 use crate::flow::tcp;
 use crate::flow::{FlowAnomalies, FlowMeta, FlowNames, FlowRecord};
 use crate::judge::policy::FindingKind;
@@ -135,8 +134,9 @@ pub fn header(
     if let Some(c) = pcap_cnt {
         o.u64("pcap_cnt", c);
     }
+    // Program-owned names (event type, protocol) need no escaping scan.
     o.str("pcap_filename", pcap_filename)
-        .str("event_type", event_type)
+        .plain("event_type", event_type.as_bytes())
         .suricata_ip("src_ip", m.src);
     if m.icmp.is_none() {
         o.u64("src_port", u64::from(m.sport));
@@ -145,21 +145,24 @@ pub fn header(
     if m.icmp.is_none() {
         o.u64("dest_port", u64::from(m.dport));
     }
-    o.str("proto", &proto_name(m.proto));
+    o.plain("proto", proto_name(m.proto).as_bytes());
     if let Some((t, c)) = m.icmp {
         o.u64("icmp_type", u64::from(t))
             .u64("icmp_code", u64::from(c));
     }
     if let Some(a) = app_proto {
-        o.str("app_proto", a);
+        o.plain("app_proto", a.as_bytes());
     }
     o.raw("community_id", |out| {
-        out.push(b'"');
-        community_id::push_encoded(out, &m.community_id);
-        out.push(b'"');
+        // `"1:<base64>"` in one fixed-size copy (as community_id::encode).
+        let mut text = [b'"'; 32];
+        let [_, one, colon, body @ .., _] = &mut text;
+        (*one, *colon) = (b'1', b':');
+        *body = crate::base::json::base64_20(&m.community_id);
+        out.extend_from_slice(&text);
     });
     if m.vlan.len > 0 {
-        o.value("vlan", m.vlan.as_slice());
+        o.u16_list("vlan", m.vlan.as_slice());
     }
     if let Some(t) = &m.tunnel {
         o.obj("tunnel", |t2| {
@@ -167,7 +170,7 @@ pub fn header(
                 .u64("src_port", u64::from(t.sport))
                 .suricata_ip("dest_ip", t.dst)
                 .u64("dest_port", u64::from(t.dport))
-                .str("proto", &proto_name(t.proto))
+                .plain("proto", proto_name(t.proto).as_bytes())
                 .u64("depth", u64::from(t.depth));
         });
     }
@@ -370,8 +373,8 @@ fn flow_head(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str) {
             .ts("start", f.start_ns)
             .ts("end", f.end_ns)
             .u64("age", f.end_ns.saturating_sub(f.start_ns) / 1_000_000_000)
-            .str("state", f.state.as_str())
-            .str("reason", f.reason.as_str())
+            .plain("state", f.state.as_str().as_bytes())
+            .plain("reason", f.reason.as_str().as_bytes())
             .bool("alerted", false);
     });
     if let Some(t) = &f.tcp {
@@ -380,7 +383,7 @@ fn flow_head(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str) {
                 .plain("tcp_flags_ts", &hex2(t.flags_ts))
                 .plain("tcp_flags_tc", &hex2(t.flags_tc));
             flags_obj(tc, t.flags_ts | t.flags_tc);
-            tc.str("state", t.state);
+            tc.plain("state", t.state.as_bytes());
         });
     }
 }
@@ -558,7 +561,11 @@ fn quic_object(o: &mut Obj<'_>, q: &crate::dissect::QuicEvent) {
     if let Some(ua) = q.gquic.as_ref().and_then(|g| g.uaid.as_deref()) {
         o.str("ua", ua);
     }
-    o.str("version", &quic::version_name(q.version));
+    o.raw("version", |out| {
+        out.push(b'"');
+        quic::push_version_name(out, q.version);
+        out.push(b'"');
+    });
 }
 
 /// Calls `f(prefix, name, upper)` for each anomaly flag of an event, in

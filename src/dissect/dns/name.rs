@@ -147,7 +147,8 @@ pub(crate) fn read_name_raw(
     start: usize,
     cx: &mut NameCx,
 ) -> Result<RawName, Undelimited> {
-    let mut raw: Vec<u8> = Vec::new();
+    // Most names fit: one allocation rather than growth label by label.
+    let mut raw: Vec<u8> = Vec::with_capacity(48);
     let mut pos = start;
     // Set once the first pointer is followed: the name ends there in the record.
     let mut next: Option<usize> = None;

@@ -30,7 +30,7 @@ pub use gquic::GoogleChlo;
 pub use header::{LongPacket, Packet, PacketType, Packets};
 pub use protection::InitialKeys;
 pub use tracker::{Anomalies, Progress, QuicClientTracker, TrackerLimits};
-pub use version::{family, version_name, Family};
+pub use version::{family, push_version_name, version_name, Family};
 
 /// Why a packet or a flow could not be dissected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

@@ -241,11 +241,17 @@ pub(crate) fn google_number(version: u32) -> Option<u32> {
 /// knows (`Q039`, `Q043`–`Q046`), otherwise lowercase hex without leading
 /// zeros (`1`, `6b3343cf`, `ff00001d`, `51303530` for Q050).
 pub fn version_name(version: u32) -> String {
+    let mut out = Vec::with_capacity(8);
+    push_version_name(&mut out, version);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Appends [`version_name`] (ASCII) to `out`, without a temporary string.
+pub fn push_version_name(out: &mut Vec<u8>, version: u32) {
     match version {
-        0x5130_3339 | 0x5130_3433..=0x5130_3436 => {
-            String::from_utf8_lossy(&version.to_be_bytes()).into_owned()
-        }
-        _ => format!("{version:x}"),
+        // The Google versions: "Q039", "Q043".."Q046", all ASCII.
+        0x5130_3339 | 0x5130_3433..=0x5130_3436 => out.extend_from_slice(&version.to_be_bytes()),
+        _ => crate::base::json::push_hex_u64(out, u64::from(version)),
     }
 }
 

@@ -219,15 +219,16 @@ fn push_name(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// `version` as [`version_string`] gives it.
+/// `version` as [`version_string`] gives it (names or digits: nothing to
+/// escape).
 fn version_field(o: &mut Obj<'_>, v: u16) {
-    o.str("version", &version_string(v));
+    o.plain("version", version_string(v).as_bytes());
 }
 
 /// The schema wants at least one item in these arrays: omit empty ones.
 fn u16_list(o: &mut Obj<'_>, key: &str, items: &[u16]) {
     if !items.is_empty() {
-        o.u64_list(key, items.iter().map(|&v| u64::from(v)));
+        o.u16_list(key, items);
     }
 }
 

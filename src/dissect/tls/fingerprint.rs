@@ -7,7 +7,7 @@
 //! there and replaced by their hash. The `String` functions wrap these.
 
 use super::{ext, is_grease, ClientHello, ServerHello};
-use crate::base::json::{hex_pair, push_hex, push_u64};
+use crate::base::json::{hex_pair, push_hex, push_u16};
 
 /// What carried the hello: the first character of JA4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -52,16 +52,13 @@ fn into_string(v: Vec<u8>) -> String {
 
 /// Appends `items` in decimal joined by '-', GREASE removed if asked.
 fn dash_list<T: Copy + Into<u16>>(out: &mut Vec<u8>, items: &[T], drop_grease: bool) {
-    let mut first = true;
+    let mut sep = None;
     for v in items.iter().map(|&v| v.into()) {
         if drop_grease && is_grease(v) {
             continue;
         }
-        if !first {
-            out.push(b'-');
-        }
-        first = false;
-        push_u64(out, u64::from(v));
+        push_u16(out, v, sep);
+        sep = Some(b'-');
     }
 }
 
@@ -71,7 +68,7 @@ pub fn push_ja3_string(out: &mut Vec<u8>, ch: &ClientHello) -> bool {
     if ch.sslv2 {
         return false;
     }
-    push_u64(out, u64::from(ch.legacy_version));
+    push_u16(out, ch.legacy_version, None);
     out.push(b',');
     dash_list(out, &ch.cipher_suites, true);
     out.push(b',');
@@ -85,9 +82,9 @@ pub fn push_ja3_string(out: &mut Vec<u8>, ch: &ClientHello) -> bool {
 
 /// Appends the JA3S string of `sh` (see [`ja3s`]).
 pub fn push_ja3s_string(out: &mut Vec<u8>, sh: &ServerHello) {
-    push_u64(out, u64::from(sh.legacy_version));
+    push_u16(out, sh.legacy_version, None);
     out.push(b',');
-    push_u64(out, u64::from(sh.cipher));
+    push_u16(out, sh.cipher, None);
     out.push(b',');
     dash_list(out, &sh.extensions, true);
 }
@@ -174,14 +171,19 @@ fn count2(n: usize) -> [u8; 2] {
     [b'0' + n / 10, b'0' + n % 10]
 }
 
+/// Appends `items` as four hex digits each, comma-separated; each item in
+/// one fixed-size copy.
 fn hex4_list(out: &mut Vec<u8>, items: impl Iterator<Item = u16>) {
-    for (i, v) in items.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
+    let mut first = true;
+    for v in items {
         let [hi, lo] = v.to_be_bytes();
-        out.extend_from_slice(&hex_pair(hi));
-        out.extend_from_slice(&hex_pair(lo));
+        let ([a, b], [c, d]) = (hex_pair(hi), hex_pair(lo));
+        if first {
+            out.extend_from_slice(&[a, b, c, d]);
+        } else {
+            out.extend_from_slice(&[b',', a, b, c, d]);
+        }
+        first = false;
     }
 }
 

@@ -240,6 +240,8 @@ fn read_client_fields(r: &mut Reader<'_>, ch: &mut ClientHello) -> Option<()> {
     }
     let block = extensions_block(r, &mut ch.anomalies)?;
     let mut seen = ExtSeen::default();
+    // One allocation of the right size, not growth by reallocation.
+    ch.extensions.reserve_exact(count_extensions(block));
     let mut anomalies = ch.anomalies;
     for_each_extension(block, &mut anomalies, |t, data, anomalies| {
         if ch.extensions.len() >= MAX_EXTENSIONS {
@@ -294,6 +296,23 @@ where
         }
         f(t, data, anomalies);
     }
+}
+
+/// How many extensions [`for_each_extension`] will report (at most
+/// [`MAX_EXTENSIONS`]), to size the list once.
+fn count_extensions(block: &[u8]) -> usize {
+    let mut r = Reader::new(block);
+    let mut n = 0;
+    while n < MAX_EXTENSIONS && !r.is_empty() {
+        n += 1;
+        match (r.u16(), r.u16()) {
+            (Some(_), Some(len)) => {
+                r.take_upto(usize::from(len));
+            }
+            _ => break,
+        }
+    }
+    n
 }
 
 /// Extension types seen so far, for duplicate detection without allocating
@@ -510,7 +529,7 @@ fn read_server_fields(r: &mut Reader<'_>, sh: &mut ServerHello) -> Option<()> {
     }
     let block = extensions_block(r, &mut sh.anomalies)?;
     let mut seen = ExtSeen::default();
-    let mut extensions = Vec::new();
+    let mut extensions = Vec::with_capacity(count_extensions(block));
     let mut alpn = None;
     let mut supported_version = None;
     for_each_extension(block, &mut sh.anomalies, |t, data, anomalies| {
