@@ -133,17 +133,118 @@ fn primary_product_only(out: &mut Vec<Attribution<'_>>) {
     }
 }
 
-/// Catalog, GeoIP and DNS bindings: everything that turns addresses and names
-/// into vendors and countries. Lives in the single ordered output stage.
-pub struct Resolver {
-    pub catalog: Catalog,
-    pub geoip: GeoIp,
-    dns: DnsCache,
-    /// Recent GeoIP answers (bounded; cleared when full).
-    geo_cache: HashMap<IpAddr, Arc<GeoAnswer>, rustc_hash::FxBuildHasher>,
+/// The GeoIP data in use, shared by the ordered stage and the workers
+/// (each looks addresses up in its own [`GeoCache`]). A reload publishes a
+/// new version; a reader picks it up when it next calls [`GeoCache::refresh`]
+/// (a worker: at the start of each job).
+#[derive(Debug)]
+pub struct GeoShare {
+    current: std::sync::RwLock<Arc<GeoIp>>,
+    version: std::sync::atomic::AtomicU64,
 }
 
-/// GeoIP answers kept between lookups.
+impl GeoShare {
+    pub fn new(geoip: GeoIp) -> Self {
+        GeoShare {
+            current: std::sync::RwLock::new(Arc::new(geoip)),
+            version: Default::default(),
+        }
+    }
+
+    /// The data in use now, and its version.
+    pub fn current(&self) -> (u64, Arc<GeoIp>) {
+        // Read the version first: a publish in between only makes the
+        // reader look again at its next refresh.
+        let v = self.version.load(std::sync::atomic::Ordering::Acquire);
+        let g = match self.current.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        };
+        (v, g)
+    }
+
+    /// Replaces the data in use.
+    pub fn publish(&self, geoip: GeoIp) {
+        let g = Arc::new(geoip);
+        match self.current.write() {
+            Ok(mut cur) => *cur = g,
+            Err(poisoned) => *poisoned.into_inner() = g,
+        }
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// One thread's GeoIP lookups over a [`GeoShare`]: recent answers kept
+/// (bounded; cleared when full or when the shared data changed).
+#[derive(Debug)]
+pub struct GeoCache {
+    share: Arc<GeoShare>,
+    geoip: Arc<GeoIp>,
+    version: u64,
+    answers: HashMap<IpAddr, Arc<GeoAnswer>, rustc_hash::FxBuildHasher>,
+}
+
+impl GeoCache {
+    pub fn new(share: Arc<GeoShare>) -> Self {
+        let (version, geoip) = share.current();
+        GeoCache {
+            share,
+            geoip,
+            version,
+            answers: HashMap::default(),
+        }
+    }
+
+    /// Takes up newly published data, forgetting the old answers (an
+    /// atomic load when nothing changed).
+    pub fn refresh(&mut self) {
+        if self.share.version() != self.version {
+            (self.version, self.geoip) = self.share.current();
+            self.answers.clear();
+        }
+    }
+
+    /// Country and AS of `ip` (cached).
+    pub fn geo(&mut self, ip: IpAddr) -> Arc<GeoAnswer> {
+        if let Some(a) = self.answers.get(&ip) {
+            return Arc::clone(a);
+        }
+        if self.answers.len() >= GEO_CACHE {
+            self.answers.clear();
+        }
+        let a = Arc::new(self.geoip.lookup(ip));
+        self.answers.insert(ip, Arc::clone(&a));
+        a
+    }
+
+    /// The data this cache answers from.
+    pub fn geoip(&self) -> &GeoIp {
+        &self.geoip
+    }
+
+    pub fn share(&self) -> &Arc<GeoShare> {
+        &self.share
+    }
+}
+
+/// Catalog, GeoIP and DNS bindings: everything that turns addresses and names
+/// into vendors and countries. Lives in the single ordered output stage;
+/// the workers look GeoIP up themselves over [`Resolver::geo_share`].
+pub struct Resolver {
+    pub catalog: Catalog,
+    dns: DnsCache,
+    /// GeoIP, with this stage's own cache of answers.
+    geo: GeoCache,
+    /// The files' version whose reopening failed (reported once).
+    geo_failed: Option<u64>,
+}
+
+/// GeoIP answers kept between lookups (per thread).
 const GEO_CACHE: usize = 1 << 16;
 
 /// Lowercase without a trailing dot, as catalog patterns are written.
@@ -155,27 +256,44 @@ impl Resolver {
     pub fn new(catalog: Catalog, geoip: GeoIp, dns: DnsCacheConfig) -> Self {
         Resolver {
             catalog,
-            geoip,
             dns: DnsCache::new(dns),
-            geo_cache: HashMap::default(),
+            geo: GeoCache::new(Arc::new(GeoShare::new(geoip))),
+            geo_failed: None,
         }
     }
 
-    /// Reopens GeoIP files replaced since they were opened (long runs), and
-    /// forgets cached answers if so. A bad new file keeps the old data and is
-    /// reported once.
+    /// The GeoIP data the workers look up in (a reload here reaches them).
+    pub fn geo_share(&self) -> Arc<GeoShare> {
+        Arc::clone(self.geo.share())
+    }
+
+    /// Reopens GeoIP files replaced since they were opened (long runs) and
+    /// publishes them to every thread. A bad new file keeps the old data
+    /// and is reported once.
     pub fn reload_geoip_if_changed(&mut self) {
-        match self.geoip.reload_if_changed() {
-            Ok(true) => self.geo_cache.clear(),
-            Ok(false) => {}
-            Err(e) => eprintln!("phonehome: warning: {e}; keeping the GeoIP data in use"),
+        let (on_disk, loaded) = {
+            let g = self.geo.geoip();
+            (g.stamps_on_disk(), g.stamps_loaded())
+        };
+        if on_disk == loaded || self.geo_failed == Some(on_disk) {
+            return;
+        }
+        match self.geo.geoip().reopen() {
+            Ok(g) => {
+                self.geo_failed = None;
+                self.set_geoip(g);
+            }
+            Err(e) => {
+                self.geo_failed = Some(on_disk);
+                eprintln!("phonehome: warning: {e}; keeping the GeoIP data in use");
+            }
         }
     }
 
-    /// Replaces the GeoIP data (a reload) and forgets cached answers.
+    /// Replaces the GeoIP data (a reload) for this stage and the workers.
     pub fn set_geoip(&mut self, geoip: GeoIp) {
-        self.geoip = geoip;
-        self.geo_cache.clear();
+        self.geo.share().publish(geoip);
+        self.geo.refresh();
     }
 
     pub fn dns_stats(&self) -> &DnsCacheStats {
@@ -184,15 +302,7 @@ impl Resolver {
 
     /// Country and AS of `ip` (cached).
     pub fn geo(&mut self, ip: IpAddr) -> Arc<GeoAnswer> {
-        if let Some(a) = self.geo_cache.get(&ip) {
-            return Arc::clone(a);
-        }
-        if self.geo_cache.len() >= GEO_CACHE {
-            self.geo_cache.clear();
-        }
-        let a = Arc::new(self.geoip.lookup(ip));
-        self.geo_cache.insert(ip, Arc::clone(&a));
-        a
+        self.geo.geo(ip)
     }
 
     fn name<'c>(&'c self, kind: EvidenceKind, name: &str) -> Option<Attribution<'c>> {
@@ -215,7 +325,7 @@ impl Resolver {
     /// AS up here (uncached; the engine passes the answer it already has).
     pub fn attribute_all(&self, rec: &FlowRecord) -> Vec<Attribution<'_>> {
         let asn = if self.catalog.has_asns() {
-            self.geoip.lookup(rec.meta.dst).asn
+            self.geo.geoip().lookup(rec.meta.dst).asn
         } else {
             None
         };
