@@ -578,7 +578,7 @@ fn reload(sources: &Sources<'_>, out: &mut Output<Eve>) -> anyhow::Result<()> {
     let catalog = sources.catalog(&policy)?;
     let geoip = GeoIp::open(&sources.a.geoip.options().to_config()?)?;
     out.judge.set_policy(policy);
-    out.resolver.catalog = catalog;
+    out.resolver.set_catalog(catalog);
     out.resolver.set_geoip(geoip);
     out.restart_dedup()?;
     Ok(())
