@@ -881,6 +881,13 @@ mod tests {
     }
 
     fn dns_line(to_server: bool) -> serde_json::Value {
+        let rec = dns_record(to_server);
+        let mut buf = Vec::new();
+        app_event(&mut buf, &rec, "x.pcap", &Ext::default());
+        serde_json::from_slice(&buf).unwrap()
+    }
+
+    fn dns_record(to_server: bool) -> AppRecord {
         // A query for a.example, A; as a response when it goes to the client.
         let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
         m.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01");
@@ -888,7 +895,7 @@ mod tests {
             m[2] = 0x81;
             m[3] = 0x80;
         }
-        let rec = AppRecord {
+        AppRecord {
             meta: meta(),
             ts_ns: 1,
             pcap_cnt: Some(2),
@@ -899,10 +906,105 @@ mod tests {
                 transport: Transport::Udp,
                 msg: parse_message(&m).unwrap(),
             })),
+        }
+    }
+
+    /// A worker's line (everything but the match, spliced in by the
+    /// ordered stage) is the line written in one piece, for every mix of
+    /// the `phonehome` object's members.
+    #[test]
+    fn a_spliced_match_gives_the_line_written_whole() {
+        use crate::flow::{EndReason, EventKey, FlowAnomalies, FlowState};
+        use crate::resolve::catalog::Catalog;
+        use crate::resolve::EvidenceKind;
+        let cat = Catalog::from_files([(
+            "acme.toml".into(),
+            "acme".into(),
+            "vendor = \"Acme\"\njurisdiction = [\"US\"]\n[[product]]\nname = \"Sensor\"\n\
+             [[product.endpoint]]\nhost = \"t.acme.example\"\npurpose = \"telemetry\"\n\
+             confidence = \"documented\"\nsource = \"https://acme.example/docs\"\n"
+                .into(),
+        )])
+        .unwrap();
+        let matched = Attribution {
+            kind: EvidenceKind::TlsSni,
+            value: "t.acme.example".into(),
+            endpoint: cat.match_name("t.acme.example").unwrap(),
         };
-        let mut buf = Vec::new();
-        app_event(&mut buf, &rec, "x.pcap", &Ext::default());
-        serde_json::from_slice(&buf).unwrap()
+        let geo = GeoAnswer {
+            country: Some("US".into()),
+            asn: Some(64500),
+            ..GeoAnswer::default()
+        };
+        let names = FlowNames {
+            sni: Some("t.acme.example".into()),
+            ..FlowNames::default()
+        };
+        let flow = |names: Option<FlowNames>, anomalies: FlowAnomalies| FlowRecord {
+            meta: meta(),
+            start_ns: 1,
+            end_ns: 2,
+            pkts_toserver: 1,
+            pkts_toclient: 1,
+            bytes_toserver: 10,
+            bytes_toclient: 10,
+            state: FlowState::Established,
+            reason: EndReason::Shutdown,
+            tcp: None,
+            app_proto: None,
+            names: names.map(Box::new),
+            file: 0,
+            empty: false,
+            anomalies,
+        };
+        let mut events = Vec::new();
+        for n in [None, Some(names.clone())] {
+            for an in [FlowAnomalies::empty(), FlowAnomalies::STREAM_GAVE_UP] {
+                events.push(Event {
+                    key: EventKey::packet(1, 0),
+                    kind: EventKind::Flow(Box::new(flow(n.clone(), an))),
+                });
+            }
+        }
+        events.push(Event {
+            key: EventKey::packet(1, 0),
+            kind: EventKind::App(Box::new(dns_record(true))),
+        });
+        let mut checked = 0;
+        for ev in &events {
+            for dest in [None, Some(&geo), Some(&GeoAnswer::default())] {
+                for m in [None, Some(&matched)] {
+                    let whole_ext = Ext { dest, matched: m };
+                    let mut whole = Vec::new();
+                    assert!(event_head(&mut whole, ev, "x.pcap"));
+                    event_tail(&mut whole, ev, &whole_ext);
+                    whole.push(b'\n');
+                    serde_json::from_slice::<serde_json::Value>(&whole).unwrap();
+                    let mut line = b"previous line\n".to_vec();
+                    let start = line.len();
+                    assert!(event_head(&mut line, ev, "x.pcap"));
+                    let mark = event_tail_open(
+                        &mut line,
+                        start,
+                        ev,
+                        &Ext {
+                            dest,
+                            matched: None,
+                        },
+                    );
+                    line.push(b'\n');
+                    let mut w = EveWriter::new(Vec::new(), vec![]);
+                    w.write_prepared(&line[start..], mark, m, true).unwrap();
+                    assert_eq!(
+                        String::from_utf8_lossy(w.last_line()),
+                        String::from_utf8_lossy(&whole)
+                    );
+                    assert_eq!(w.into_inner(), whole);
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 30);
     }
 
     #[test]

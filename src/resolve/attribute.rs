@@ -687,6 +687,52 @@ source = "https://acme.example/docs"
     }
 
     #[test]
+    fn a_published_geoip_reaches_each_cache_at_its_refresh() {
+        let share = Arc::new(GeoShare::new(GeoIp::none()));
+        let mut worker = GeoCache::new(Arc::clone(&share));
+        let ip: IpAddr = "8.8.8.8".parse().unwrap();
+        assert_eq!(worker.geo(ip).country, None);
+        share.publish(GeoIp::embedded().unwrap());
+        // Until it looks again, a cache answers from the data it had.
+        assert_eq!(worker.geo(ip).country, None);
+        worker.refresh();
+        assert_eq!(worker.geo(ip).country.as_deref(), Some("US"));
+        // The resolver publishes to the workers through the same share.
+        let mut r = resolver();
+        let mut w = GeoCache::new(r.geo_share());
+        assert_eq!(w.geo(ip).country, None);
+        r.set_geoip(GeoIp::embedded().unwrap());
+        assert_eq!(r.geo(ip).country.as_deref(), Some("US"));
+        w.refresh();
+        assert_eq!(w.geo(ip).country.as_deref(), Some("US"));
+    }
+
+    #[test]
+    fn a_replaced_catalog_forgets_the_names_the_old_one_did_not_know() {
+        let mut r = resolver();
+        let rec = record(
+            "203.0.113.9",
+            Some(FlowNames {
+                sni: Some("t.other.example".into()),
+                ..FlowNames::default()
+            }),
+        );
+        // Asked twice: the second answer comes from the remembered miss.
+        assert!(r.attribute(&rec).is_none());
+        assert!(r.attribute(&rec).is_none());
+        let other = CATALOG
+            .replace("Acme", "Other")
+            .replace("t.acme-cloud.example", "t.other.example");
+        let cat = Catalog::from_files([("other.toml".into(), "other".into(), other)]).unwrap();
+        r.set_catalog(cat);
+        let a = r.attribute(&rec).unwrap();
+        assert_eq!(
+            (a.kind, a.value.as_str()),
+            (EvidenceKind::TlsSni, "t.other.example")
+        );
+    }
+
+    #[test]
     fn direct_names_come_first_and_are_normalised() {
         let r = resolver();
         let names = FlowNames {
