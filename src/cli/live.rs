@@ -302,6 +302,9 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     cfg.stop = None;
     let counters = Arc::new(EngineCounters::new(cfg.workers));
     cfg.counters = Some(Arc::clone(&counters));
+    // The workers look destinations up in GeoIP (a SIGHUP reload reaches
+    // them at their next batch) and write the lines whole.
+    cfg.geo = output.attribute.then(|| output.resolver.geo_share());
     // Evidence: every batch also reaches the keeper, on this (the output)
     // thread; the channel holds no more than the batches in flight.
     let tap = evidence.as_ref().map(|_| {
@@ -439,10 +442,10 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
         &cfg,
         source,
         progress,
-        &mut |ev, head| {
+        &mut |ev, line| {
             drain()?;
             let mut out = output.borrow_mut();
-            out.event_with_head(ev, Some(head))
+            out.event_prepared(ev, Some(line))
                 .with_context(|| format!("cannot write EVE output to {eve_name}"))?;
             if let (EventKind::Flow(f), Some(keeper), Some(index)) = (
                 &ev.kind,
@@ -575,7 +578,7 @@ fn reload(sources: &Sources<'_>, out: &mut Output<Eve>) -> anyhow::Result<()> {
     let catalog = sources.catalog(&policy)?;
     let geoip = GeoIp::open(&sources.a.geoip.options().to_config()?)?;
     out.judge.set_policy(policy);
-    out.resolver.catalog = catalog;
+    out.resolver.set_catalog(catalog);
     out.resolver.set_geoip(geoip);
     out.restart_dedup()?;
     Ok(())

@@ -330,12 +330,14 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         Some(f) => FileSource::opened(cfg.inputs.clone(), f),
         None => FileSource::new(cfg.inputs.clone()),
     };
-    let result = engine::run(&cfg, source, Arc::clone(&progress), &mut |ev, head| {
+    // The workers look destinations up in GeoIP and write the lines whole.
+    cfg.geo = output.attribute.then(|| output.resolver.geo_share());
+    let result = engine::run(&cfg, source, Arc::clone(&progress), &mut |ev, line| {
         if let Some(inv) = &mut inventory {
             inv.collector.observe(ev);
         }
         let r = output
-            .event_with_head(ev, Some(head))
+            .event_prepared(ev, Some(line))
             .with_context(|| format!("cannot write EVE output to {eve_name}"));
         progress.findings.store(
             output.judge.len() as u64,

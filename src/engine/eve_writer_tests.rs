@@ -139,15 +139,24 @@ fn compare_dir(dir: &Path, counts: &mut BTreeMap<String, usize>, diffs: &mut Vec
         let (mut new, mut old) = (Vec::new(), Vec::new());
         // Damaged files end with an error after their good packets: those
         // packets' events are compared all the same.
-        let _ = replay(&cfg, Arc::new(Progress::default()), &mut |ev, head| {
+        let _ = replay(&cfg, Arc::new(Progress::default()), &mut |ev, line| {
             if let Some(a) = written_app(&ev.kind) {
                 new.clear();
                 old.clear();
                 app_event(&mut new, a, &name, &Ext::default());
                 reference_app_event(&mut old, a, &name);
                 // The worker's head and the ordered stage's tail make the same line.
-                let mut joined = head.to_vec();
+                let mut joined = line.head().to_vec();
                 event_tail(&mut joined, ev, &Ext::default());
+                joined.push(b'\n');
+                if line.line != joined.as_slice() && diffs.len() < 10 {
+                    diffs.push(format!(
+                        "{name}\n  worker's line: {}\n  head + tail: {}",
+                        String::from_utf8_lossy(line.line),
+                        String::from_utf8_lossy(&joined)
+                    ));
+                }
+                joined.pop();
                 if joined != new && diffs.len() < 10 {
                     diffs.push(format!(
                         "{name}\n  head + tail: {}\n  writer: {}",

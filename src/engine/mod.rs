@@ -33,11 +33,13 @@ use crate::capture::{CaptureError, FileSource, InputFile, PacketSource};
 use crate::decode::{PacketStream, StreamConfig};
 use crate::dissect::Event;
 use crate::flow::{EventKey, FlowConfig};
+use crate::output::eve::TailMark;
 use crate::output::RunStats;
+use crate::resolve::geoip::GeoAnswer;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-/// The largest round (bytes of EVE heads) kept for reuse.
+/// The largest round (bytes of EVE lines) kept for reuse.
 const POOLED_ROUND_MAX: usize = 1 << 20;
 
 /// Settings of one replay.
@@ -73,6 +75,10 @@ pub struct ReplayConfig {
     pub in_flight: Option<u64>,
     /// Events per part of a round handed from a worker to the merge.
     pub part_events: usize,
+    /// GeoIP for the workers to look the events' destinations up in
+    /// ([`crate::resolve::Resolver::geo_share`]); none: the run does not
+    /// resolve, and the lines carry no `dest`.
+    pub geo: Option<Arc<crate::resolve::GeoShare>>,
 }
 
 /// Default [`ReplayConfig::in_flight`] per worker.
@@ -132,6 +138,7 @@ impl ReplayConfig {
             tap: None,
             in_flight: None,
             part_events: 2048,
+            geo: None,
         }
     }
 }
@@ -171,10 +178,28 @@ pub struct Outcome {
     pub stopped: bool,
 }
 
-/// Hands one event to the ordered stage, with the head of its EVE line that
-/// a worker wrote ([`crate::output::eve::event_head`]; empty: the event is
-/// not written).
-pub type EventSink<'a> = dyn FnMut(&Event, &[u8]) -> anyhow::Result<()> + 'a;
+/// An event's EVE line as a worker wrote it: whole but for the `match`
+/// member, which the ordered stage puts in at `mark`
+/// ([`crate::output::eve::event_tail_open`]), and the GeoIP answer for its
+/// destination.
+#[derive(Clone, Copy, Debug)]
+pub struct Prepared<'a> {
+    /// The line with its newline (empty: the event is not written).
+    pub line: &'a [u8],
+    pub mark: TailMark,
+    /// None when the worker had no GeoIP ([`ReplayConfig::geo`]).
+    pub geo: Option<&'a Arc<GeoAnswer>>,
+}
+
+impl<'a> Prepared<'a> {
+    /// The line's head ([`crate::output::eve::event_head`]).
+    pub fn head(&self) -> &'a [u8] {
+        self.line.get(..self.mark.head as usize).unwrap_or(&[])
+    }
+}
+
+/// Hands one event to the ordered stage, with its line as a worker made it.
+pub type EventSink<'a> = dyn FnMut(&Event, &Prepared<'_>) -> anyhow::Result<()> + 'a;
 
 /// Replays `cfg.inputs`, handing every event to `sink` in a deterministic order.
 pub fn replay(
@@ -236,6 +261,7 @@ pub fn run_with<S: PacketSource + 'static>(
             counters: cfg.counters.clone(),
             credit: Arc::clone(&credit),
             part_events: cfg.part_events.max(1),
+            geo: cfg.geo.clone(),
         };
         let h = std::thread::Builder::new()
             .name(format!("phonehome-worker-{w}"))
@@ -287,9 +313,9 @@ pub fn run_with<S: PacketSource + 'static>(
                 receive(rx, &mut stats, &mut finished, &mut clock)
             },
             &mut |w, r| recycle(r, &credit, pool_txs.get(w)),
-            &mut |ev, head| {
+            &mut |ev, line| {
                 events += 1;
-                sink(ev, head)
+                sink(ev, line)
             },
         );
         stats.events += events;
@@ -405,7 +431,7 @@ fn recycle(
     // A round grown by a burst (a flood's evictions) is freed, not kept:
     // pooled rounds would otherwise hold the burst's memory for the rest
     // of the run, outside the memory budget.
-    if r.heads.capacity() <= POOLED_ROUND_MAX {
+    if r.lines.capacity() <= POOLED_ROUND_MAX {
         if let Some(tx) = pool {
             let _ = tx.try_send(r);
         }
@@ -421,7 +447,7 @@ fn merge_parts(
     parts: &mut [Part],
     more: &mut dyn FnMut(usize) -> Option<Part>,
     done: &mut dyn FnMut(usize, worker::Round),
-    sink: &mut dyn FnMut(&Event, &[u8]) -> anyhow::Result<()>,
+    sink: &mut dyn FnMut(&Event, &Prepared<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<bool> {
     loop {
         // A spent part with more to come is replaced first: the next one's
@@ -455,9 +481,13 @@ fn merge_parts(
             None => 0,
         } as usize;
         let end = r.ends.get(i).copied().unwrap_or(0) as usize;
-        let head = r.heads.get(start..end).unwrap_or(&[]);
+        let line = Prepared {
+            line: r.lines.get(start..end).unwrap_or(&[]),
+            mark: r.marks.get(i).copied().unwrap_or_default(),
+            geo: r.geos.get(i).and_then(Option::as_ref),
+        };
         if let Some(ev) = r.events.get(i) {
-            sink(ev, head)?;
+            sink(ev, &line)?;
         }
         p.next += 1;
     }

@@ -1,6 +1,6 @@
 //! The merge's order holds whatever the in-flight credit and part size: a
 //! worker that hands a round on in many parts, or waits for credit at every
-//! part, must give the same events, with the same heads, in the same order
+//! part, must give the same events, with the same lines, in the same order
 //! as one worker with room to spare, for 1, 2, 4 and 8 workers.
 
 use super::{replay, ReplayConfig};
@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 fn events(cfg: &ReplayConfig) -> Vec<(EventKey, Vec<u8>)> {
     let mut out = Vec::new();
-    let outcome = replay(cfg, Arc::new(Progress::default()), &mut |ev, head| {
-        out.push((ev.key, head.to_vec()));
+    let outcome = replay(cfg, Arc::new(Progress::default()), &mut |ev, line| {
+        out.push((ev.key, line.line.to_vec()));
         Ok(())
     })
     .unwrap();

@@ -4,15 +4,17 @@
 //! are learnt before the flows they explain end, and findings do not depend
 //! on which worker saw what.
 
+use super::Prepared;
 use crate::dissect::{AppBody, Event, EventKind};
 use crate::flow::community_id;
 use crate::judge::{Finding, FindingKey, Judge};
 use crate::output::dedup::{splice_dedup, Dedup, DedupKey, Summary, Verdict};
-use crate::output::eve::{EveWriter, Ext};
+use crate::output::eve::{EveWriter, Ext, TailMark};
 use crate::resolve::hosts::HostTable;
 use crate::resolve::{EvidenceKind, Resolver};
 use crate::sink::{splice_stats, SinkReport, Sinks};
 use std::io::Write;
+use std::sync::Arc;
 
 /// When alerts are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -105,12 +107,17 @@ impl<W: Write> Output<W> {
     /// Resolves, judges and writes one event, and hands its line to the
     /// sinks; in stream mode, then the alerts it causes.
     pub fn event(&mut self, ev: &Event) -> std::io::Result<()> {
-        self.event_with_head(ev, None)
+        self.event_prepared(ev, None)
     }
 
-    /// [`Output::event`] for an event whose EVE head a worker already wrote
-    /// (`Some(head)`, empty when the event is not written); `None`: write it here.
-    pub fn event_with_head(&mut self, ev: &Event, head: Option<&[u8]>) -> std::io::Result<()> {
+    /// [`Output::event`] for an event whose EVE line a worker already wrote
+    /// (`Some`, all but its `match`; an empty line: not written); `None`:
+    /// write it here.
+    pub fn event_prepared(
+        &mut self,
+        ev: &Event,
+        head: Option<&Prepared<'_>>,
+    ) -> std::io::Result<()> {
         if let EventKind::App(a) = &ev.kind {
             if self.attribute {
                 self.hosts.observe_app(a);
@@ -122,6 +129,7 @@ impl<W: Write> Output<W> {
         }
         self.write_event(ev, head)?;
         if !self.sinks.is_empty() {
+            // The writer kept the line for them (`keep` below).
             self.sinks.event(self.eve.last_line());
         }
         if self.alert_mode == AlertMode::Stream && self.attribute {
@@ -258,17 +266,37 @@ impl<W: Write> Output<W> {
         Ok(())
     }
 
-    fn write_event(&mut self, ev: &Event, head: Option<&[u8]>) -> std::io::Result<()> {
+    fn write_event(&mut self, ev: &Event, made: Option<&Prepared<'_>>) -> std::io::Result<()> {
         self.counts.events += 1;
         if self.counts.events % GEOIP_RECHECK == 0 {
             self.resolver.reload_geoip_if_changed();
         }
+        let keep = !self.sinks.is_empty();
         if !self.attribute {
-            return write_eve(&mut self.eve, ev, head, &Ext::default());
+            // A line written without GeoIP is the whole line here.
+            let made = made.map(|p| match p.geo {
+                None => Made::Whole(p.line, p.mark),
+                Some(_) => Made::Head(p.head()),
+            });
+            return write_eve(&mut self.eve, ev, made, &Ext::default(), keep);
         }
+        let dst = match &ev.kind {
+            EventKind::Flow(f) => f.meta.dst,
+            EventKind::App(a) => a.meta.dst,
+        };
+        // A worker that looked the destination up wrote all of the line
+        // but its match; else the tail is written here.
+        let (geo, made) = match made {
+            Some(&Prepared {
+                geo: Some(geo),
+                line,
+                mark,
+            }) => (Arc::clone(geo), Some(Made::Whole(line, mark))),
+            Some(p) => (self.resolver.geo(dst), Some(Made::Head(p.head()))),
+            None => (self.resolver.geo(dst), None),
+        };
         match &ev.kind {
             EventKind::Flow(f) => {
-                let geo = self.resolver.geo(f.meta.dst);
                 let all = self.resolver.attribute_flow(f, geo.asn);
                 if !all.is_empty() {
                     self.counts.attributed_flows += 1;
@@ -283,18 +311,13 @@ impl<W: Write> Output<W> {
                 if let Some(ix) = &mut self.evidence {
                     ix.on_flow(ev.key, f, &all, self.judge.policy());
                 }
-                write_eve(
-                    &mut self.eve,
-                    ev,
-                    head,
-                    &Ext {
-                        dest: Some(&geo),
-                        matched: all.first(),
-                    },
-                )
+                let ext = Ext {
+                    dest: Some(&geo),
+                    matched: all.first(),
+                };
+                write_eve(&mut self.eve, ev, made, &ext, keep)
             }
             EventKind::App(a) => {
-                let geo = self.resolver.geo(a.meta.dst);
                 if let AppBody::Dns(d) = &a.body {
                     let asked = self.resolver.on_dns(a, d);
                     for q in &asked {
@@ -308,15 +331,11 @@ impl<W: Write> Output<W> {
                             ix.on_dns(a, q, self.judge.policy());
                         }
                     }
-                    return write_eve(
-                        &mut self.eve,
-                        ev,
-                        head,
-                        &Ext {
-                            dest: Some(&geo),
-                            matched: asked.first(),
-                        },
-                    );
+                    let ext = Ext {
+                        dest: Some(&geo),
+                        matched: asked.first(),
+                    };
+                    return write_eve(&mut self.eve, ev, made, &ext, keep);
                 }
                 let matched = self.resolver.match_event(a);
                 if self.alert_mode == AlertMode::Stream
@@ -353,15 +372,11 @@ impl<W: Write> Output<W> {
                         );
                     }
                 }
-                write_eve(
-                    &mut self.eve,
-                    ev,
-                    head,
-                    &Ext {
-                        dest: Some(&geo),
-                        matched: matched.as_ref(),
-                    },
-                )
+                let ext = Ext {
+                    dest: Some(&geo),
+                    matched: matched.as_ref(),
+                };
+                write_eve(&mut self.eve, ev, made, &ext, keep)
             }
         }
     }
@@ -499,15 +514,27 @@ fn early_record(a: &crate::dissect::AppRecord) -> crate::flow::FlowRecord {
     }
 }
 
-/// Writes `ev`, from a worker's head when there is one.
+/// What a worker made of an event's line.
+#[derive(Clone, Copy)]
+enum Made<'a> {
+    /// All of it but the `match`, which goes in at the mark.
+    Whole(&'a [u8], TailMark),
+    /// Its head only (the worker had no GeoIP for the tail).
+    Head(&'a [u8]),
+}
+
+/// Writes `ev`, from what a worker made of its line when there is that;
+/// `keep`: the writer keeps the line for the sinks.
 fn write_eve<W: Write>(
     eve: &mut EveWriter<W>,
     ev: &Event,
-    head: Option<&[u8]>,
+    made: Option<Made<'_>>,
     ext: &Ext<'_>,
+    keep: bool,
 ) -> std::io::Result<()> {
-    match head {
-        Some(h) => eve.event_with_head(ev, h, ext),
+    match made {
+        Some(Made::Whole(line, mark)) => eve.write_prepared(line, mark, ext.matched, keep),
+        Some(Made::Head(h)) => eve.event_with_head(ev, h, ext),
         None => eve.event(ev, ext),
     }
 }

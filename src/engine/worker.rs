@@ -9,21 +9,29 @@ use crate::dissect::{AppState, Emitted, FlowFacts};
 use crate::flow::{EndReason, EventKey};
 use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
 use crate::output::eve;
+use crate::resolve::geoip::GeoAnswer;
+use crate::resolve::GeoCache;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// A worker's events of one job, in key order, with the head of each
-/// event's EVE line already written (see [`eve::event_head`]): the ordered
-/// stage only adds the resolve stage's tail. Rounds go back to the worker
-/// through its pool, so their buffers are reused, not grown anew per job.
+/// A worker's events of one job, in key order, with each event's EVE line
+/// already written whole but for its `match` (see [`eve::event_tail_open`]),
+/// and the GeoIP answer for its destination: the ordered stage only adds
+/// what depends on the order of events (DNS bindings). Rounds go back to
+/// the worker through its pool, so their buffers are reused, not grown
+/// anew per job.
 #[derive(Default)]
 pub struct Round {
     pub events: Vec<Event>,
-    /// The heads, one after the other.
-    pub heads: Vec<u8>,
-    /// Where each event's head ends in `heads` (an empty head: not written).
+    /// The lines, one after the other.
+    pub lines: Vec<u8>,
+    /// Where each event's line ends in `lines` (an empty line: not written).
     pub ends: Vec<u32>,
+    /// Where each line's `match` goes.
+    pub marks: Vec<eve::TailMark>,
+    /// Each event's destination in GeoIP (none: not looked up here).
+    pub geos: Vec<Option<Arc<GeoAnswer>>>,
     /// The in-flight credit taken for it, given back when it is written.
     pub bytes: u64,
 }
@@ -31,8 +39,10 @@ pub struct Round {
 impl Round {
     pub fn clear(&mut self) {
         self.events.clear();
-        self.heads.clear();
+        self.lines.clear();
         self.ends.clear();
+        self.marks.clear();
+        self.geos.clear();
         self.bytes = 0;
     }
 
@@ -42,26 +52,44 @@ impl Round {
     fn weight(&self) -> u64 {
         let record = std::mem::size_of::<crate::flow::FlowRecord>()
             .max(std::mem::size_of::<AppRecord>()) as u64;
-        (self.heads.capacity()
+        (self.lines.capacity()
             + self.ends.capacity() * 4
+            + self.marks.capacity() * std::mem::size_of::<eve::TailMark>()
+            + self.geos.capacity() * std::mem::size_of::<Option<Arc<GeoAnswer>>>()
             + self.events.capacity() * std::mem::size_of::<Event>()) as u64
             + self.events.len() as u64 * (record + EVENT_HEAP)
     }
 
-    /// Writes the heads of its events (in key order).
-    fn write_heads(&mut self, names: &[String]) {
-        self.heads.clear();
+    /// Writes the lines of its events (in key order), each with the
+    /// destination's GeoIP answer when `geo` is given (the run resolves).
+    fn write_lines(&mut self, names: &[String], mut geo: Option<&mut GeoCache>) {
+        self.lines.clear();
         self.ends.clear();
+        self.marks.clear();
+        self.geos.clear();
         for ev in &self.events {
-            let file = match &ev.kind {
-                EventKind::Flow(f) => f.file,
-                EventKind::App(a) => a.file,
+            let (file, dst) = match &ev.kind {
+                EventKind::Flow(f) => (f.file, f.meta.dst),
+                EventKind::App(a) => (a.file, a.meta.dst),
             };
             let name = names.get(file as usize).map_or("", String::as_str);
-            eve::event_head(&mut self.heads, ev, name);
-            // Heads of one job stay far below 4 GiB (a block is 1 MiB of packets).
+            let start = self.lines.len();
+            let mut mark = eve::TailMark::default();
+            let mut answer = None;
+            if eve::event_head(&mut self.lines, ev, name) {
+                answer = geo.as_deref_mut().map(|g| g.geo(dst));
+                let ext = eve::Ext {
+                    dest: answer.as_deref(),
+                    matched: None,
+                };
+                mark = eve::event_tail_open(&mut self.lines, start, ev, &ext);
+                self.lines.push(b'\n');
+            }
+            self.marks.push(mark);
+            self.geos.push(answer);
+            // Lines of one job stay far below 4 GiB (a block is 1 MiB of packets).
             self.ends
-                .push(u32::try_from(self.heads.len()).unwrap_or(u32::MAX));
+                .push(u32::try_from(self.lines.len()).unwrap_or(u32::MAX));
         }
     }
 }
@@ -192,16 +220,20 @@ pub struct Setup {
     pub credit: Arc<InFlight>,
     /// Events per part handed to the merge (at least 1).
     pub part_events: usize,
+    /// GeoIP for the events' destinations (none: the run does not resolve).
+    pub geo: Option<Arc<crate::resolve::GeoShare>>,
 }
 
 /// Where a worker hands its events: the merge's channel, the pool of
-/// rounds, the in-flight credit, the input names and the part size.
+/// rounds, the in-flight credit, the input names, the part size, and the
+/// worker's GeoIP cache.
 struct Handoff<'a> {
     out: &'a Sender<Output>,
     pool: &'a Receiver<Round>,
     credit: &'a InFlight,
     names: &'a [String],
     part_events: usize,
+    geo: Option<GeoCache>,
 }
 
 /// Hands a job's events to the merge, sorted, in parts of at most
@@ -210,31 +242,31 @@ struct Handoff<'a> {
 fn hand_on(
     mut round: Round,
     job: u64,
-    to: &Handoff<'_>,
+    to: &mut Handoff<'_>,
     last: impl FnOnce(Round) -> Output,
 ) -> bool {
-    let Handoff {
-        out,
-        pool,
-        credit,
-        names,
-        part_events,
-    } = *to;
     round.events.sort_unstable_by_key(|e| e.key);
-    while round.events.len() > part_events {
-        let mut part = fresh(pool);
-        part.events.extend(round.events.drain(..part_events));
-        part.write_heads(names);
-        part.bytes = part.weight();
-        credit.take(job, part.bytes);
-        if out.send(Output::Part(part)).is_err() {
+    while round.events.len() > to.part_events {
+        let mut part = fresh(to.pool);
+        part.events.extend(round.events.drain(..to.part_events));
+        if !to.send_part(part, job) {
             return false;
         }
     }
-    round.write_heads(names);
+    round.write_lines(to.names, to.geo.as_mut());
     round.bytes = round.weight();
-    credit.take(job, round.bytes);
-    out.send(last(round)).is_ok()
+    to.credit.take(job, round.bytes);
+    to.out.send(last(round)).is_ok()
+}
+
+impl Handoff<'_> {
+    /// Writes the lines of a sorted part and hands it on under the credit.
+    fn send_part(&mut self, mut part: Round, job: u64) -> bool {
+        part.write_lines(self.names, self.geo.as_mut());
+        part.bytes = part.weight();
+        self.credit.take(job, part.bytes);
+        self.out.send(Output::Part(part)).is_ok()
+    }
 }
 
 /// A cleared round from the pool, or a new one.
@@ -258,13 +290,15 @@ pub fn run(setup: Setup) {
         counters,
         credit,
         part_events,
+        geo,
     } = setup;
-    let to = Handoff {
+    let mut to = Handoff {
         out: &out,
         pool: &pool,
         credit: &credit,
         names: &names,
         part_events,
+        geo: geo.map(GeoCache::new),
     };
     // Flows created, as last added to `progress`.
     let mut counted_flows = 0;
@@ -277,6 +311,10 @@ pub fn run(setup: Setup) {
     let mut stream = StreamStats::default();
     let mut peak = TablePeak::default();
     for job in jobs {
+        // A GeoIP reload published by the ordered stage applies from here.
+        if let Some(g) = &mut to.geo {
+            g.refresh();
+        }
         let mut round = fresh(&pool);
         let events = &mut round.events;
         let mut ticks = job.ticks.iter().peekable();
@@ -376,7 +414,7 @@ pub fn run(setup: Setup) {
             }
         }
         peak.update(&table);
-        if !hand_on(round, job_no, &to, |r| Output::Events(r, clock)) {
+        if !hand_on(round, job_no, &mut to, |r| Output::Events(r, clock)) {
             return;
         }
         job_no += 1;
@@ -396,7 +434,7 @@ pub fn run(setup: Setup) {
             close_flow(e, &mut round.events, &mut stream);
         }
         if ended.len() == 0 {
-            let _ = hand_on(round, job_no, &to, |r| Output::Done {
+            let _ = hand_on(round, job_no, &mut to, |r| Output::Done {
                 events: r,
                 decode: Box::new(dstats),
                 flows,
@@ -405,10 +443,7 @@ pub fn run(setup: Setup) {
             return;
         }
         round.events.sort_unstable_by_key(|e| e.key);
-        round.write_heads(&names);
-        round.bytes = round.weight();
-        credit.take(job_no, round.bytes);
-        if out.send(Output::Part(round)).is_err() {
+        if !to.send_part(round, job_no) {
             return;
         }
     }

@@ -73,6 +73,34 @@ impl<W: Write> EveWriter<W> {
         self.out.write_all(&self.buf)
     }
 
+    /// Writes a line a worker made whole ([`event_tail_open`]; empty: not
+    /// written), with `matched` put in where `mark` says: one write, no
+    /// copy unless there is a match. `keep`: make it [`EveWriter::last_line`]
+    /// (the sinks need it); else `last_line` is empty after it.
+    pub fn write_prepared(
+        &mut self,
+        line: &[u8],
+        mark: TailMark,
+        matched: Option<&Attribution<'_>>,
+        keep: bool,
+    ) -> std::io::Result<()> {
+        self.buf.clear();
+        if line.is_empty() {
+            return Ok(());
+        }
+        let Some(a) = matched else {
+            if keep {
+                self.buf.extend_from_slice(line);
+            }
+            return self.out.write_all(line);
+        };
+        let (first, rest) = line.split_at((mark.at as usize).min(line.len()));
+        self.buf.extend_from_slice(first);
+        splice_match(&mut self.buf, mark, a);
+        self.buf.extend_from_slice(rest);
+        self.out.write_all(&self.buf)
+    }
+
     /// An `alert` event for a finding.
     pub fn alert(&mut self, f: &Finding) -> std::io::Result<()> {
         self.buf.clear();
@@ -254,41 +282,51 @@ fn write_ext(
             p.obj("dest", |d| geo_fields(d, g));
         }
         if let Some(a) = ext.matched {
-            p.obj("match", |m| {
-                m.str("vendor", a.endpoint.vendor)
-                    .str("product", a.endpoint.product)
-                    .value("vendor_country", a.endpoint.jurisdiction)
-                    .str("evidence", a.kind.as_str())
-                    .str("name", &a.value)
-                    .str("pattern", a.endpoint.pattern)
-                    .str("purpose", a.endpoint.purpose.as_str())
-                    .str("tier", a.endpoint.tier.as_str());
-            });
+            write_match(p, a);
         }
         if let Some(n) = names {
-            p.obj("names", |m| {
-                if let Some(v) = &n.sni {
-                    m.str("sni", v);
-                }
-                if let Some(v) = &n.quic_sni {
-                    m.str("quic_sni", v);
-                }
-                if let Some(v) = &n.http_host {
-                    m.str("http_host", v);
-                }
-                if let Some((h, port)) = &n.connect_target {
-                    m.str("connect_target", &format!("{h}:{port}"));
-                }
-                if !n.cert_names.is_empty() {
-                    m.value("cert_names", &n.cert_names);
-                }
-                if n.ech {
-                    m.bool("ech", true);
-                }
-                if let Some(v) = &n.ja4 {
-                    m.str("ja4", v);
-                }
-            });
+            write_names(p, n);
+        }
+    });
+}
+
+/// The `match` member of the `phonehome` object.
+fn write_match(p: &mut Obj<'_>, a: &Attribution<'_>) {
+    p.obj("match", |m| {
+        m.str("vendor", a.endpoint.vendor)
+            .str("product", a.endpoint.product)
+            .value("vendor_country", a.endpoint.jurisdiction)
+            .str("evidence", a.kind.as_str())
+            .str("name", &a.value)
+            .str("pattern", a.endpoint.pattern)
+            .str("purpose", a.endpoint.purpose.as_str())
+            .str("tier", a.endpoint.tier.as_str());
+    });
+}
+
+/// The `names` member of the `phonehome` object.
+fn write_names(p: &mut Obj<'_>, n: &FlowNames) {
+    p.obj("names", |m| {
+        if let Some(v) = &n.sni {
+            m.str("sni", v);
+        }
+        if let Some(v) = &n.quic_sni {
+            m.str("quic_sni", v);
+        }
+        if let Some(v) = &n.http_host {
+            m.str("http_host", v);
+        }
+        if let Some((h, port)) = &n.connect_target {
+            m.str("connect_target", &format!("{h}:{port}"));
+        }
+        if !n.cert_names.is_empty() {
+            m.value("cert_names", &n.cert_names);
+        }
+        if n.ech {
+            m.bool("ech", true);
+        }
+        if let Some(v) = &n.ja4 {
+            m.str("ja4", v);
         }
     });
 }
@@ -304,7 +342,7 @@ fn geo_fields(d: &mut Obj<'_>, g: &GeoAnswer) {
         d.str("as_org", org);
     }
     if let Some(k) = g.internal {
-        d.value("internal", &k);
+        d.plain("internal", k.as_str().as_bytes());
     }
 }
 
@@ -352,6 +390,108 @@ pub fn event_tail(buf: &mut Vec<u8>, ev: &Event, ext: &Ext<'_>) {
         ),
     }
     o.end();
+}
+
+/// Where an event's `match` member goes in a line written without it by
+/// [`event_tail_open`] (offsets from the line's start).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TailMark {
+    /// Where the tail starts (the head's length).
+    pub head: u32,
+    /// Where `match` goes.
+    pub at: u32,
+    /// The line has a `phonehome` object (else `match` brings one).
+    pub open: bool,
+    /// Members of the object come before `match` (ech, anomalies, dest).
+    pub before: bool,
+    /// A member comes after it (names).
+    pub after: bool,
+}
+
+/// [`event_tail`] without `match` (ext.matched is ignored), for a worker:
+/// the line is complete, and [`splice_match`] puts a match into it where
+/// the mark says, giving the bytes `event_tail` writes with it. `line_start`
+/// is where the event's line starts in `buf`.
+pub fn event_tail_open(
+    buf: &mut Vec<u8>,
+    line_start: usize,
+    ev: &Event,
+    ext: &Ext<'_>,
+) -> TailMark {
+    let (ech, body, names, flow_anomalies) = match &ev.kind {
+        EventKind::Flow(f) => (false, None, f.names.as_deref(), f.anomalies),
+        EventKind::App(a) => (app_ech(a), Some(&a.body), None, FlowAnomalies::empty()),
+    };
+    let offset =
+        |b: &Vec<u8>| u32::try_from(b.len().saturating_sub(line_start)).unwrap_or(u32::MAX);
+    let head = offset(buf);
+    let names = names.filter(|n| **n != FlowNames::default());
+    let pre = Ext {
+        dest: ext.dest,
+        matched: None,
+    };
+    let mut o = Obj::resume(buf);
+    write_ext(&mut o, ech, body, None, flow_anomalies, &pre);
+    let opened = buf.len() > line_start + head as usize;
+    let mark = if !opened && names.is_none() {
+        TailMark {
+            head,
+            at: head,
+            ..TailMark::default()
+        }
+    } else {
+        if opened {
+            // Reopen the object for the names after the match's place.
+            buf.pop();
+        } else {
+            Obj::resume(buf).obj("phonehome", |_| {});
+            buf.pop();
+        }
+        let before = buf.last() != Some(&b'{');
+        let at = offset(buf);
+        match names {
+            Some(n) if before => {
+                let mut o = Obj::resume(buf);
+                write_names(&mut o, n);
+                o.end();
+            }
+            Some(n) => {
+                buf.pop();
+                let mut o = Obj::new(buf);
+                write_names(&mut o, n);
+                o.end();
+            }
+            None => buf.push(b'}'),
+        }
+        TailMark {
+            head,
+            at,
+            open: true,
+            before,
+            after: names.is_some(),
+        }
+    };
+    buf.push(b'}');
+    mark
+}
+
+/// Appends to `out` the bytes that put match `a` into a line at `mark.at`
+/// (see [`event_tail_open`]).
+pub fn splice_match(out: &mut Vec<u8>, mark: TailMark, a: &Attribution<'_>) {
+    if !mark.open {
+        Obj::resume(out).obj("phonehome", |p| write_match(p, a));
+        return;
+    }
+    let start = out.len();
+    write_match(&mut Obj::resume(out), a);
+    if !mark.before {
+        // Obj::resume wrote a separating comma the object's first member has none of.
+        out.remove(start);
+    }
+    if mark.after && !mark.before {
+        // What follows was written as the first member, without a comma.
+        out.push(b',');
+    }
 }
 
 fn flow_head(buf: &mut Vec<u8>, f: &FlowRecord, pcap_filename: &str) {
@@ -748,6 +888,13 @@ mod tests {
     }
 
     fn dns_line(to_server: bool) -> serde_json::Value {
+        let rec = dns_record(to_server);
+        let mut buf = Vec::new();
+        app_event(&mut buf, &rec, "x.pcap", &Ext::default());
+        serde_json::from_slice(&buf).unwrap()
+    }
+
+    fn dns_record(to_server: bool) -> AppRecord {
         // A query for a.example, A; as a response when it goes to the client.
         let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
         m.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01");
@@ -755,7 +902,7 @@ mod tests {
             m[2] = 0x81;
             m[3] = 0x80;
         }
-        let rec = AppRecord {
+        AppRecord {
             meta: meta(),
             ts_ns: 1,
             pcap_cnt: Some(2),
@@ -766,10 +913,105 @@ mod tests {
                 transport: Transport::Udp,
                 msg: parse_message(&m).unwrap(),
             })),
+        }
+    }
+
+    /// A worker's line (everything but the match, spliced in by the
+    /// ordered stage) is the line written in one piece, for every mix of
+    /// the `phonehome` object's members.
+    #[test]
+    fn a_spliced_match_gives_the_line_written_whole() {
+        use crate::flow::{EndReason, EventKey, FlowAnomalies, FlowState};
+        use crate::resolve::catalog::Catalog;
+        use crate::resolve::EvidenceKind;
+        let cat = Catalog::from_files([(
+            "acme.toml".into(),
+            "acme".into(),
+            "vendor = \"Acme\"\njurisdiction = [\"US\"]\n[[product]]\nname = \"Sensor\"\n\
+             [[product.endpoint]]\nhost = \"t.acme.example\"\npurpose = \"telemetry\"\n\
+             confidence = \"documented\"\nsource = \"https://acme.example/docs\"\n"
+                .into(),
+        )])
+        .unwrap();
+        let matched = Attribution {
+            kind: EvidenceKind::TlsSni,
+            value: "t.acme.example".into(),
+            endpoint: cat.match_name("t.acme.example").unwrap(),
         };
-        let mut buf = Vec::new();
-        app_event(&mut buf, &rec, "x.pcap", &Ext::default());
-        serde_json::from_slice(&buf).unwrap()
+        let geo = GeoAnswer {
+            country: Some("US".into()),
+            asn: Some(64500),
+            ..GeoAnswer::default()
+        };
+        let names = FlowNames {
+            sni: Some("t.acme.example".into()),
+            ..FlowNames::default()
+        };
+        let flow = |names: Option<FlowNames>, anomalies: FlowAnomalies| FlowRecord {
+            meta: meta(),
+            start_ns: 1,
+            end_ns: 2,
+            pkts_toserver: 1,
+            pkts_toclient: 1,
+            bytes_toserver: 10,
+            bytes_toclient: 10,
+            state: FlowState::Established,
+            reason: EndReason::Shutdown,
+            tcp: None,
+            app_proto: None,
+            names: names.map(Box::new),
+            file: 0,
+            empty: false,
+            anomalies,
+        };
+        let mut events = Vec::new();
+        for n in [None, Some(names.clone())] {
+            for an in [FlowAnomalies::empty(), FlowAnomalies::STREAM_GAVE_UP] {
+                events.push(Event {
+                    key: EventKey::packet(1, 0),
+                    kind: EventKind::Flow(Box::new(flow(n.clone(), an))),
+                });
+            }
+        }
+        events.push(Event {
+            key: EventKey::packet(1, 0),
+            kind: EventKind::App(Box::new(dns_record(true))),
+        });
+        let mut checked = 0;
+        for ev in &events {
+            for dest in [None, Some(&geo), Some(&GeoAnswer::default())] {
+                for m in [None, Some(&matched)] {
+                    let whole_ext = Ext { dest, matched: m };
+                    let mut whole = Vec::new();
+                    assert!(event_head(&mut whole, ev, "x.pcap"));
+                    event_tail(&mut whole, ev, &whole_ext);
+                    whole.push(b'\n');
+                    serde_json::from_slice::<serde_json::Value>(&whole).unwrap();
+                    let mut line = b"previous line\n".to_vec();
+                    let start = line.len();
+                    assert!(event_head(&mut line, ev, "x.pcap"));
+                    let mark = event_tail_open(
+                        &mut line,
+                        start,
+                        ev,
+                        &Ext {
+                            dest,
+                            matched: None,
+                        },
+                    );
+                    line.push(b'\n');
+                    let mut w = EveWriter::new(Vec::new(), vec![]);
+                    w.write_prepared(&line[start..], mark, m, true).unwrap();
+                    assert_eq!(
+                        String::from_utf8_lossy(w.last_line()),
+                        String::from_utf8_lossy(&whole)
+                    );
+                    assert_eq!(w.into_inner(), whole);
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 30);
     }
 
     #[test]

@@ -133,18 +133,131 @@ fn primary_product_only(out: &mut Vec<Attribution<'_>>) {
     }
 }
 
-/// Catalog, GeoIP and DNS bindings: everything that turns addresses and names
-/// into vendors and countries. Lives in the single ordered output stage.
-pub struct Resolver {
-    pub catalog: Catalog,
-    pub geoip: GeoIp,
-    dns: DnsCache,
-    /// Recent GeoIP answers (bounded; cleared when full).
-    geo_cache: HashMap<IpAddr, Arc<GeoAnswer>, rustc_hash::FxBuildHasher>,
+/// The GeoIP data in use, shared by the ordered stage and the workers
+/// (each looks addresses up in its own [`GeoCache`]). A reload publishes a
+/// new version; a reader picks it up when it next calls [`GeoCache::refresh`]
+/// (a worker: at the start of each job).
+#[derive(Debug)]
+pub struct GeoShare {
+    current: std::sync::RwLock<Arc<GeoIp>>,
+    version: std::sync::atomic::AtomicU64,
 }
 
-/// GeoIP answers kept between lookups.
+impl GeoShare {
+    pub fn new(geoip: GeoIp) -> Self {
+        GeoShare {
+            current: std::sync::RwLock::new(Arc::new(geoip)),
+            version: Default::default(),
+        }
+    }
+
+    /// The data in use now, and its version.
+    pub fn current(&self) -> (u64, Arc<GeoIp>) {
+        // Read the version first: a publish in between only makes the
+        // reader look again at its next refresh.
+        let v = self.version.load(std::sync::atomic::Ordering::Acquire);
+        let g = match self.current.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        };
+        (v, g)
+    }
+
+    /// Replaces the data in use.
+    pub fn publish(&self, geoip: GeoIp) {
+        let g = Arc::new(geoip);
+        match self.current.write() {
+            Ok(mut cur) => *cur = g,
+            Err(poisoned) => *poisoned.into_inner() = g,
+        }
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// One thread's GeoIP lookups over a [`GeoShare`]: recent answers kept
+/// (bounded; cleared when full or when the shared data changed).
+#[derive(Debug)]
+pub struct GeoCache {
+    share: Arc<GeoShare>,
+    geoip: Arc<GeoIp>,
+    version: u64,
+    answers: HashMap<IpAddr, Arc<GeoAnswer>, rustc_hash::FxBuildHasher>,
+}
+
+impl GeoCache {
+    pub fn new(share: Arc<GeoShare>) -> Self {
+        let (version, geoip) = share.current();
+        GeoCache {
+            share,
+            geoip,
+            version,
+            answers: HashMap::default(),
+        }
+    }
+
+    /// Takes up newly published data, forgetting the old answers (an
+    /// atomic load when nothing changed).
+    pub fn refresh(&mut self) {
+        if self.share.version() != self.version {
+            (self.version, self.geoip) = self.share.current();
+            self.answers.clear();
+        }
+    }
+
+    /// Country and AS of `ip` (cached).
+    pub fn geo(&mut self, ip: IpAddr) -> Arc<GeoAnswer> {
+        if let Some(a) = self.answers.get(&ip) {
+            return Arc::clone(a);
+        }
+        if self.answers.len() >= GEO_CACHE {
+            self.answers.clear();
+        }
+        let a = Arc::new(self.geoip.lookup(ip));
+        self.answers.insert(ip, Arc::clone(&a));
+        a
+    }
+
+    /// The data this cache answers from.
+    pub fn geoip(&self) -> &GeoIp {
+        &self.geoip
+    }
+
+    pub fn share(&self) -> &Arc<GeoShare> {
+        &self.share
+    }
+}
+
+/// Catalog, GeoIP and DNS bindings: everything that turns addresses and names
+/// into vendors and countries. Lives in the single ordered output stage;
+/// the workers look GeoIP up themselves over [`Resolver::geo_share`].
+pub struct Resolver {
+    catalog: Catalog,
+    /// Names the catalog was asked about and does not know (most names in
+    /// traffic): asked again, they cost a hash lookup, not a catalog walk
+    /// (callgrind, bench capture: ~1,500 instructions a name). Bounded;
+    /// cleared when full or when the catalog is replaced.
+    misses: std::cell::RefCell<rustc_hash::FxHashSet<Box<str>>>,
+    dns: DnsCache,
+    /// GeoIP, with this stage's own cache of answers.
+    geo: GeoCache,
+    /// The files' version whose reopening failed (reported once).
+    geo_failed: Option<u64>,
+}
+
+/// GeoIP answers kept between lookups (per thread).
 const GEO_CACHE: usize = 1 << 16;
+
+/// Names remembered as unknown to the catalog.
+const NAME_MISSES: usize = 1 << 13;
+
+/// Longest name remembered as unknown (DNS names are at most 253 bytes;
+/// longer text is hostile or garbage, and not kept).
+const NAME_MISS_LEN: usize = 255;
 
 /// Lowercase without a trailing dot, as catalog patterns are written.
 fn normal(name: &str) -> String {
@@ -155,27 +268,55 @@ impl Resolver {
     pub fn new(catalog: Catalog, geoip: GeoIp, dns: DnsCacheConfig) -> Self {
         Resolver {
             catalog,
-            geoip,
+            misses: Default::default(),
             dns: DnsCache::new(dns),
-            geo_cache: HashMap::default(),
+            geo: GeoCache::new(Arc::new(GeoShare::new(geoip))),
+            geo_failed: None,
         }
     }
 
-    /// Reopens GeoIP files replaced since they were opened (long runs), and
-    /// forgets cached answers if so. A bad new file keeps the old data and is
-    /// reported once.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Replaces the catalog (a reload).
+    pub fn set_catalog(&mut self, catalog: Catalog) {
+        self.catalog = catalog;
+        self.misses.get_mut().clear();
+    }
+
+    /// The GeoIP data the workers look up in (a reload here reaches them).
+    pub fn geo_share(&self) -> Arc<GeoShare> {
+        Arc::clone(self.geo.share())
+    }
+
+    /// Reopens GeoIP files replaced since they were opened (long runs) and
+    /// publishes them to every thread. A bad new file keeps the old data
+    /// and is reported once.
     pub fn reload_geoip_if_changed(&mut self) {
-        match self.geoip.reload_if_changed() {
-            Ok(true) => self.geo_cache.clear(),
-            Ok(false) => {}
-            Err(e) => eprintln!("phonehome: warning: {e}; keeping the GeoIP data in use"),
+        let (on_disk, loaded) = {
+            let g = self.geo.geoip();
+            (g.stamps_on_disk(), g.stamps_loaded())
+        };
+        if on_disk == loaded || self.geo_failed == Some(on_disk) {
+            return;
+        }
+        match self.geo.geoip().reopen() {
+            Ok(g) => {
+                self.geo_failed = None;
+                self.set_geoip(g);
+            }
+            Err(e) => {
+                self.geo_failed = Some(on_disk);
+                eprintln!("phonehome: warning: {e}; keeping the GeoIP data in use");
+            }
         }
     }
 
-    /// Replaces the GeoIP data (a reload) and forgets cached answers.
+    /// Replaces the GeoIP data (a reload) for this stage and the workers.
     pub fn set_geoip(&mut self, geoip: GeoIp) {
-        self.geoip = geoip;
-        self.geo_cache.clear();
+        self.geo.share().publish(geoip);
+        self.geo.refresh();
     }
 
     pub fn dns_stats(&self) -> &DnsCacheStats {
@@ -184,20 +325,18 @@ impl Resolver {
 
     /// Country and AS of `ip` (cached).
     pub fn geo(&mut self, ip: IpAddr) -> Arc<GeoAnswer> {
-        if let Some(a) = self.geo_cache.get(&ip) {
-            return Arc::clone(a);
-        }
-        if self.geo_cache.len() >= GEO_CACHE {
-            self.geo_cache.clear();
-        }
-        let a = Arc::new(self.geoip.lookup(ip));
-        self.geo_cache.insert(ip, Arc::clone(&a));
-        a
+        self.geo.geo(ip)
     }
 
     fn name<'c>(&'c self, kind: EvidenceKind, name: &str) -> Option<Attribution<'c>> {
+        if self.misses.borrow().contains(name) {
+            return None;
+        }
         // Matching normalises on the stack; only a hit allocates the value.
-        let m = self.catalog.match_name(name)?;
+        let Some(m) = self.catalog.match_name(name) else {
+            remember_miss(&self.misses, name);
+            return None;
+        };
         Some(Attribution {
             kind,
             value: normal(name),
@@ -215,7 +354,7 @@ impl Resolver {
     /// AS up here (uncached; the engine passes the answer it already has).
     pub fn attribute_all(&self, rec: &FlowRecord) -> Vec<Attribution<'_>> {
         let asn = if self.catalog.has_asns() {
-            self.geoip.lookup(rec.meta.dst).asn
+            self.geo.geoip().lookup(rec.meta.dst).asn
         } else {
             None
         };
@@ -400,8 +539,8 @@ impl Resolver {
         }
         let m = &rec.meta;
         let kind = if d.msg.is_response() {
-            let catalog = &self.catalog;
-            let catalogued = |n: &str| catalog.match_name(n).is_some();
+            let (catalog, misses) = (&self.catalog, &self.misses);
+            let catalogued = |n: &str| known(catalog, misses, n);
             match self
                 .dns
                 .response_protecting(m.flow_id, m.src, &d.msg, rec.ts_ns, &catalogued)
@@ -446,6 +585,33 @@ impl Resolver {
             }
         }
         out
+    }
+}
+
+/// Whether `catalog` matches `name` at all (what [`Catalog::match_name`]
+/// says), remembering the names it does not in `misses`.
+fn known(
+    catalog: &Catalog,
+    misses: &std::cell::RefCell<rustc_hash::FxHashSet<Box<str>>>,
+    name: &str,
+) -> bool {
+    if misses.borrow().contains(name) {
+        return false;
+    }
+    if catalog.match_name(name).is_some() {
+        return true;
+    }
+    remember_miss(misses, name);
+    false
+}
+
+fn remember_miss(misses: &std::cell::RefCell<rustc_hash::FxHashSet<Box<str>>>, name: &str) {
+    if name.len() <= NAME_MISS_LEN {
+        let mut m = misses.borrow_mut();
+        if m.len() >= NAME_MISSES {
+            m.clear();
+        }
+        m.insert(name.into());
     }
 }
 
@@ -518,6 +684,52 @@ source = "https://acme.example/docs"
             .into_iter()
             .map(|a| (a.kind, a.value))
             .collect()
+    }
+
+    #[test]
+    fn a_published_geoip_reaches_each_cache_at_its_refresh() {
+        let share = Arc::new(GeoShare::new(GeoIp::none()));
+        let mut worker = GeoCache::new(Arc::clone(&share));
+        let ip: IpAddr = "8.8.8.8".parse().unwrap();
+        assert_eq!(worker.geo(ip).country, None);
+        share.publish(GeoIp::embedded().unwrap());
+        // Until it looks again, a cache answers from the data it had.
+        assert_eq!(worker.geo(ip).country, None);
+        worker.refresh();
+        assert_eq!(worker.geo(ip).country.as_deref(), Some("US"));
+        // The resolver publishes to the workers through the same share.
+        let mut r = resolver();
+        let mut w = GeoCache::new(r.geo_share());
+        assert_eq!(w.geo(ip).country, None);
+        r.set_geoip(GeoIp::embedded().unwrap());
+        assert_eq!(r.geo(ip).country.as_deref(), Some("US"));
+        w.refresh();
+        assert_eq!(w.geo(ip).country.as_deref(), Some("US"));
+    }
+
+    #[test]
+    fn a_replaced_catalog_forgets_the_names_the_old_one_did_not_know() {
+        let mut r = resolver();
+        let rec = record(
+            "203.0.113.9",
+            Some(FlowNames {
+                sni: Some("t.other.example".into()),
+                ..FlowNames::default()
+            }),
+        );
+        // Asked twice: the second answer comes from the remembered miss.
+        assert!(r.attribute(&rec).is_none());
+        assert!(r.attribute(&rec).is_none());
+        let other = CATALOG
+            .replace("Acme", "Other")
+            .replace("t.acme-cloud.example", "t.other.example");
+        let cat = Catalog::from_files([("other.toml".into(), "other".into(), other)]).unwrap();
+        r.set_catalog(cat);
+        let a = r.attribute(&rec).unwrap();
+        assert_eq!(
+            (a.kind, a.value.as_str()),
+            (EvidenceKind::TlsSni, "t.other.example")
+        );
     }
 
     #[test]

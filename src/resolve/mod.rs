@@ -5,4 +5,4 @@ pub mod dns_cache;
 pub mod geoip;
 pub mod hosts;
 
-pub use attribute::{Attribution, EvidenceKind, Resolver};
+pub use attribute::{Attribution, EvidenceKind, GeoCache, GeoShare, Resolver};

@@ -43,6 +43,24 @@ pub enum InternalKind {
 }
 
 impl InternalKind {
+    /// Its name in JSON (as serde writes it), for writers that skip serde.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unspecified => "unspecified",
+            Self::Loopback => "loopback",
+            Self::Private => "private",
+            Self::SharedCgnat => "shared_cgnat",
+            Self::LinkLocal => "link_local",
+            Self::Documentation => "documentation",
+            Self::Benchmarking => "benchmarking",
+            Self::UniqueLocal => "unique_local",
+            Self::SiteLocal => "site_local",
+            Self::Multicast => "multicast",
+            Self::Broadcast => "broadcast",
+            Self::Reserved => "reserved",
+        }
+    }
+
     /// Short human text, as printed by `phonehome geoip`.
     pub fn description(self) -> &'static str {
         match self {
@@ -153,6 +171,27 @@ mod tests {
 
     fn kind(s: &str) -> Option<InternalKind> {
         classify(s.parse().unwrap())
+    }
+
+    #[test]
+    fn json_names_are_serdes() {
+        for k in [
+            Unspecified,
+            Loopback,
+            Private,
+            SharedCgnat,
+            LinkLocal,
+            Documentation,
+            Benchmarking,
+            UniqueLocal,
+            SiteLocal,
+            Multicast,
+            Broadcast,
+            Reserved,
+        ] {
+            let serde = serde_json::to_string(&k).unwrap();
+            assert_eq!(serde, format!("\"{}\"", k.as_str()));
+        }
     }
 
     #[test]
