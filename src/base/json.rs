@@ -5,7 +5,7 @@
 //! control characters below 0x20), so a writer and a `serde_json::Value`
 //! holding the same data give the same bytes.
 
-use super::stack::Stack;
+use super::stack::{dec2, Stack};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Lowercase hex digits of every byte value.
@@ -71,25 +71,6 @@ pub fn push_u64(out: &mut Vec<u8>, v: u64) {
 #[inline]
 pub fn push_u16(out: &mut Vec<u8>, v: u16, sep: Option<u8>) {
     push_dec5(out, u32::from(v), sep);
-}
-
-/// The two decimal digits of every value below 100.
-const DEC2: [[u8; 2]; 100] = {
-    let mut t = [[0u8; 2]; 100];
-    let mut i = 0;
-    // Evaluated at compile time: an out-of-bounds index would not compile.
-    #[allow(clippy::indexing_slicing)]
-    while i < 100 {
-        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
-        i += 1;
-    }
-    t
-};
-
-/// The two decimal digits of `v % 100`, from a table.
-#[inline]
-pub fn dec2(v: u32) -> [u8; 2] {
-    DEC2.get((v % 100) as usize).copied().unwrap_or(*b"00")
 }
 
 /// Appends `v` (below 100,000) in decimal, after `sep` if given. The digits

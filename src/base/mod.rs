@@ -2,7 +2,8 @@
 //!
 //! * [`json`] writes JSON field by field into a reused buffer (EVE lines, ECS).
 //! * [`time`] writes and parses EVE timestamps.
-//! * [`stack`] puts small fixed-shape texts together before one copy (hot EVE fields).
+//! * [`stack`] puts small fixed-shape texts together before one copy (hot EVE fields),
+//!   and holds the two-digit table that numbers and timestamps are written with.
 //! * [`lines`] turns byte offsets of a text into line numbers (file:line in errors).
 //! * [`country`] is the ISO 3166 list that the catalog and the policy check against.
 //! * [`progress`] holds the counters a progress bar reads while a pass over the inputs runs.

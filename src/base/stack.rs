@@ -38,3 +38,22 @@ impl<const N: usize> Stack<N> {
         self.buf.get(..self.len).unwrap_or_default()
     }
 }
+
+/// The two decimal digits of every value below 100.
+const DEC2: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    // Evaluated at compile time: an out-of-bounds index would not compile.
+    #[allow(clippy::indexing_slicing)]
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
+/// The two decimal digits of `v % 100`, from a table.
+#[inline]
+pub fn dec2(v: u32) -> [u8; 2] {
+    DEC2.get((v % 100) as usize).copied().unwrap_or(*b"00")
+}

@@ -1,7 +1,7 @@
 //! Timestamps as EVE writes them: `2024-01-31T12:34:56.123456+0000`, in UTC
 //! so that the same capture gives the same bytes on any machine.
 
-use super::json::dec2 as two;
+use super::stack::dec2 as two;
 use super::stack::Stack;
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
