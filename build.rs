@@ -125,9 +125,9 @@ fn generate(vendors: &[model::Vendor], issues: &[check::CheckIssue]) -> String {
     let mut o = String::from("// Written by build.rs from catalog/*.toml: do not edit.\n");
     o.push_str("static VENDORS: &[SVendor] = &[\n");
     for v in vendors {
-        let _ = write!(
+        let _ = writeln!(
             o,
-            "SVendor {{ slug: {}, name: {}, jurisdiction: &[{}], parent: {}, notes: {}, file: {},\n",
+            "SVendor {{ slug: {}, name: {}, jurisdiction: &[{}], parent: {}, notes: {}, file: {},",
             lit(&v.slug),
             lit(&v.name),
             v.jurisdiction
