@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 PACKETS=${PACKETS:-200000}
 MIX=${MIX:-enterprise}
-OUT=${OUT:-bench/out/threads}
+OUT=${OUT:-bench/out/threads-$MIX}
 command -v valgrind >/dev/null || { echo "bench: valgrind is needed (apt-get install -y valgrind)" >&2; exit 1; }
 mkdir -p "$OUT"
 cargo build --release --quiet -p gencap --bin gencap
