@@ -249,23 +249,21 @@ fn hand_on(
     while round.events.len() > to.part_events {
         let mut part = fresh(to.pool);
         part.events.extend(round.events.drain(..to.part_events));
-        if !to.send_part(part, job) {
+        if !to.send_part(part, job, Output::Part) {
             return false;
         }
     }
-    round.write_lines(to.names, to.geo.as_mut());
-    round.bytes = round.weight();
-    to.credit.take(job, round.bytes);
-    to.out.send(last(round)).is_ok()
+    to.send_part(round, job, last)
 }
 
 impl Handoff<'_> {
-    /// Writes the lines of a sorted part and hands it on under the credit.
-    fn send_part(&mut self, mut part: Round, job: u64) -> bool {
+    /// Writes the lines of a sorted part and hands it on under the credit,
+    /// wrapped by `wrap` (a part with more to come, or the job's last).
+    fn send_part(&mut self, mut part: Round, job: u64, wrap: impl FnOnce(Round) -> Output) -> bool {
         part.write_lines(self.names, self.geo.as_mut());
         part.bytes = part.weight();
         self.credit.take(job, part.bytes);
-        self.out.send(Output::Part(part)).is_ok()
+        self.out.send(wrap(part)).is_ok()
     }
 }
 
@@ -443,7 +441,7 @@ pub fn run(setup: Setup) {
             return;
         }
         round.events.sort_unstable_by_key(|e| e.key);
-        if !to.send_part(round, job_no) {
+        if !to.send_part(round, job_no, Output::Part) {
             return;
         }
     }

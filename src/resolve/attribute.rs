@@ -329,14 +329,8 @@ impl Resolver {
     }
 
     fn name<'c>(&'c self, kind: EvidenceKind, name: &str) -> Option<Attribution<'c>> {
-        if self.misses.borrow().contains(name) {
-            return None;
-        }
         // Matching normalises on the stack; only a hit allocates the value.
-        let Some(m) = self.catalog.match_name(name) else {
-            remember_miss(&self.misses, name);
-            return None;
-        };
+        let m = match_remembering(&self.catalog, &self.misses, name)?;
         Some(Attribution {
             kind,
             value: normal(name),
@@ -540,7 +534,7 @@ impl Resolver {
         let m = &rec.meta;
         let kind = if d.msg.is_response() {
             let (catalog, misses) = (&self.catalog, &self.misses);
-            let catalogued = |n: &str| known(catalog, misses, n);
+            let catalogued = |n: &str| match_remembering(catalog, misses, n).is_some();
             match self
                 .dns
                 .response_protecting(m.flow_id, m.src, &d.msg, rec.ts_ns, &catalogued)
@@ -588,21 +582,21 @@ impl Resolver {
     }
 }
 
-/// Whether `catalog` matches `name` at all (what [`Catalog::match_name`]
-/// says), remembering the names it does not in `misses`.
-fn known(
-    catalog: &Catalog,
+/// [`Catalog::match_name`], skipping the names remembered in `misses` as
+/// unknown and remembering the new ones.
+fn match_remembering<'c>(
+    catalog: &'c Catalog,
     misses: &std::cell::RefCell<rustc_hash::FxHashSet<Box<str>>>,
     name: &str,
-) -> bool {
+) -> Option<Match<'c>> {
     if misses.borrow().contains(name) {
-        return false;
+        return None;
     }
-    if catalog.match_name(name).is_some() {
-        return true;
+    let m = catalog.match_name(name);
+    if m.is_none() {
+        remember_miss(misses, name);
     }
-    remember_miss(misses, name);
-    false
+    m
 }
 
 fn remember_miss(misses: &std::cell::RefCell<rustc_hash::FxHashSet<Box<str>>>, name: &str) {
