@@ -281,14 +281,24 @@ impl InFlight {
     pub fn give(&self, n: u64) {
         let mut s = self.lock();
         s.used = s.used.saturating_sub(n);
+        // A notify is a futex call even with nobody waiting: only when
+        // someone waits (counted under the lock they wait with).
+        let wake = s.waiting > 0;
         drop(s);
-        self.changed.notify_all();
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     /// The merge moved on to `round`.
     pub fn merging(&self, round: u64) {
-        self.lock().merging = round;
-        self.changed.notify_all();
+        let mut s = self.lock();
+        s.merging = round;
+        let wake = s.waiting > 0;
+        drop(s);
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     /// The merge stopped: wake every waiting worker, and wait no more.

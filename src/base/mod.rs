@@ -9,6 +9,7 @@
 //! * [`progress`] holds the counters a progress bar reads while a pass over the inputs runs.
 //! * [`stdio`]: print!/eprintln! that a closed pipe cannot crash (first, so
 //!   its macros replace std's in every module of the crate).
+//! * [`cpu`] reads a thread's or the process's CPU time (the bench's per-thread split).
 //! * [`stop`] is the stop request (SIGTERM/SIGINT) a packet source honours, and the
 //!   guard that keeps an exit at once from cutting an output line.
 #[macro_use]
@@ -16,6 +17,7 @@ pub mod stdio;
 
 pub mod budget;
 pub mod country;
+pub mod cpu;
 pub mod json;
 pub mod lines;
 pub mod progress;

@@ -99,6 +99,8 @@ struct Interface {
     units_per_sec: u64,
     /// `if_tsoffset`, seconds added to every timestamp.
     offset_secs: i64,
+    /// Nanoseconds per unit when a whole number (10^-9 to 1 s units), else 0.
+    ns_per_unit: u64,
 }
 
 /// A capture file opened for reading.
@@ -124,6 +126,9 @@ pub struct CaptureFile {
     stats: FileStats,
     /// Damage found after packets that were already handed out; returned by the next `fill`.
     pending_error: Option<CaptureError>,
+    /// Take plain records in the tight loops (off only to test them against
+    /// `parse_record`).
+    fast: bool,
     disk_bytes: Arc<AtomicU64>,
 }
 
@@ -167,6 +172,15 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             other => return other,
         }
+    }
+}
+
+#[inline(always)]
+fn rd32<const BE: bool>(b: [u8; 4]) -> u32 {
+    if BE {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
     }
 }
 
@@ -305,6 +319,7 @@ impl CaptureFile {
             last_ts: 0,
             stats: FileStats::default(),
             pending_error: None,
+            fast: true,
             disk_bytes,
         };
         me.read_header()?;
@@ -426,6 +441,13 @@ impl CaptureFile {
         self.stream_pos += n as u64;
     }
 
+    /// Off: every record through the general parser, never the tight
+    /// loops (for the test that holds them equal; not for use).
+    #[doc(hidden)]
+    pub fn set_fast(&mut self, fast: bool) {
+        self.fast = fast;
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -496,16 +518,16 @@ impl CaptureFile {
             let mut pos = 0usize;
             let mut need = 0usize;
             let mut stop: Option<CaptureError> = None;
-            if let Format::Pcap {
-                big_endian: false,
-                nanos,
-                modified: false,
-            } = self.format
-            {
-                pos = self.pcap_le_records(block, filled, nanos);
-            }
-            // What the loop above left: other formats, a record to wait for, damage.
             while pos < filled {
+                // Whole, plain packet records in a tight loop; what it
+                // leaves (a pcapng block of another type, a record to wait
+                // for, damage) is for `parse_record`, one at a time.
+                if self.fast {
+                    pos = self.fast_records(block, pos, filled);
+                    if pos >= filled {
+                        break;
+                    }
+                }
                 let rest = block.data.get(pos..filled).unwrap_or_default();
                 match self.parse_record(rest, pos) {
                     Ok(Parsed::Record(len, pkt)) => {
@@ -566,18 +588,45 @@ impl CaptureFile {
         }
     }
 
-    /// Classic little-endian pcap, nearly every capture: whole, sane records
-    /// from the start of `block.data` up to `filled`, in one tight loop (the
-    /// reader thread's hot path). Returns where it stopped; what it cannot
-    /// take (a partial or damaged record) is left to `parse_record`.
+    /// The fast loop for the file's format, from `pos` (see `fill`).
     #[inline]
-    fn pcap_le_records(&mut self, block: &mut Block, filled: usize, nanos: bool) -> usize {
+    fn fast_records(&mut self, block: &mut Block, pos: usize, filled: usize) -> usize {
+        match self.format {
+            Format::Pcap {
+                big_endian: false,
+                nanos,
+                modified,
+            } => self.pcap_records::<false>(block, pos, filled, nanos, modified),
+            Format::Pcap {
+                big_endian: true,
+                nanos,
+                modified,
+            } => self.pcap_records::<true>(block, pos, filled, nanos, modified),
+            Format::PcapNg if self.ng_big_endian => self.ng_packets::<true>(block, pos, filled),
+            Format::PcapNg => self.ng_packets::<false>(block, pos, filled),
+        }
+    }
+
+    /// Classic pcap, nearly every capture: whole, sane records from `pos`
+    /// up to `filled`, in one tight loop (the reader thread's hot path).
+    /// Returns where it stopped; what it cannot take (a partial or damaged
+    /// record) is left to `parse_record`.
+    #[inline]
+    fn pcap_records<const BE: bool>(
+        &mut self,
+        block: &mut Block,
+        mut pos: usize,
+        filled: usize,
+        nanos: bool,
+        modified: bool,
+    ) -> usize {
         let data = block.data.get(..filled).unwrap_or_default();
         // `parse_record`'s rule, as one bound.
         let max = (self.pcap_snaplen as usize).clamp(MAX_SNAPLEN, MAX_RECORD);
         let scale = if nanos { 1 } else { 1000 };
+        let hdr = if modified { 24 } else { 16 };
         let linktype = self.pcap_linktype;
-        let (mut pos, mut records) = (0usize, 0u64);
+        let mut records = 0u64;
         while let Some(h) = data.get(pos..pos + 16) {
             let Ok(&[s0, s1, s2, s3, f0, f1, f2, f3, c0, c1, c2, c3, o0, o1, o2, o3]): Result<
                 &[u8; 16],
@@ -585,21 +634,80 @@ impl CaptureFile {
             > = h.try_into() else {
                 break;
             };
-            let caplen = u32::from_le_bytes([c0, c1, c2, c3]) as usize;
-            if caplen > max || data.len() - pos - 16 < caplen {
+            let caplen = rd32::<BE>([c0, c1, c2, c3]) as usize;
+            if caplen > max || data.len() - pos < hdr + caplen {
                 break;
             }
-            let sec = u64::from(u32::from_le_bytes([s0, s1, s2, s3]));
-            let frac = u64::from(u32::from_le_bytes([f0, f1, f2, f3]));
+            let sec = u64::from(rd32::<BE>([s0, s1, s2, s3]));
+            let frac = u64::from(rd32::<BE>([f0, f1, f2, f3]));
             block.packets.push(PacketMeta {
                 ts_ns: sec * 1_000_000_000 + frac * scale,
-                offset: (pos + 16) as u32,
+                offset: (pos + hdr) as u32,
                 caplen: caplen as u32,
-                origlen: u32::from_le_bytes([o0, o1, o2, o3]),
+                origlen: rd32::<BE>([o0, o1, o2, o3]),
                 linktype,
             });
             records += 1;
-            pos += 16 + caplen;
+            pos += hdr + caplen;
+        }
+        self.stats.packets += records;
+        pos
+    }
+
+    /// pcapng: Enhanced Packet Blocks of described interfaces, whole and
+    /// sane, from `pos` up to `filled`, in one loop; it stops at any other
+    /// block (a section or interface header, statistics, an Enhanced Packet
+    /// Block that `parse_ng_block` would count or refuse), which
+    /// `parse_record` then takes. Gives the same packets as that function.
+    #[inline]
+    fn ng_packets<const BE: bool>(
+        &mut self,
+        block: &mut Block,
+        mut pos: usize,
+        filled: usize,
+    ) -> usize {
+        let data = block.data.get(..filled).unwrap_or_default();
+        let mut records = 0u64;
+        // Body of an EPB: interface, time (2 words), captured and wire length.
+        while let Some(h) = data.get(pos..pos + 28) {
+            let Ok(
+                &[t0, t1, t2, t3, l0, l1, l2, l3, i0, i1, i2, i3, h0, h1, h2, h3, w0, w1, w2, w3, c0, c1, c2, c3, o0, o1, o2, o3],
+            ): Result<&[u8; 28], _> = h.try_into()
+            else {
+                break;
+            };
+            // The section header's type reads the same in both orders, so
+            // it is never taken for a packet block.
+            let blen = rd32::<BE>([l0, l1, l2, l3]) as usize;
+            let caplen = rd32::<BE>([c0, c1, c2, c3]);
+            if rd32::<BE>([t0, t1, t2, t3]) != PCAPNG_EPB
+                || blen > MAX_RECORD
+                || data.len() - pos < blen
+                // The body (blen - 12) holds the 20 bytes above and the packet.
+                || blen < 32
+                || caplen as usize > blen - 32
+            {
+                break;
+            }
+            let Some(iface) = self.interfaces.get(rd32::<BE>([i0, i1, i2, i3]) as usize) else {
+                break;
+            };
+            let units = (u64::from(rd32::<BE>([h0, h1, h2, h3])) << 32)
+                | u64::from(rd32::<BE>([w0, w1, w2, w3]));
+            let ts_ns = match (iface.ns_per_unit, iface.offset_secs) {
+                (k @ 1.., 0) => units.saturating_mul(k),
+                _ => units_to_ns(units, iface.units_per_sec, iface.offset_secs),
+            };
+            self.last_ts = ts_ns;
+            block.packets.push(PacketMeta {
+                ts_ns,
+                offset: (pos + 28) as u32,
+                caplen,
+                origlen: rd32::<BE>([o0, o1, o2, o3]),
+                linktype: iface.linktype,
+            });
+            records += 1;
+            pos += blen;
         }
         self.stats.packets += records;
         pos
@@ -686,11 +794,16 @@ impl CaptureFile {
                 let snaplen = u32_at(body, 4, be).unwrap_or(0);
                 let (units_per_sec, offset_secs) =
                     idb_options(body.get(8..).unwrap_or_default(), be);
+                let ns_per_unit = match units_per_sec {
+                    u @ 1..=1_000_000_000 if 1_000_000_000 % u == 0 => 1_000_000_000 / u,
+                    _ => 0,
+                };
                 self.interfaces.push(Interface {
                     linktype,
                     snaplen,
                     units_per_sec,
                     offset_secs,
+                    ns_per_unit,
                 });
                 self.stats.interfaces += 1;
                 None

@@ -597,7 +597,12 @@ mod tests {
     fn benchmark_flags_are_hidden() {
         let cmd = Cli::command();
         let replay = cmd.find_subcommand("replay").expect("replay");
-        for flag in ["no_dissect", "no_attribution", "bench_catalog_scale"] {
+        for flag in [
+            "no_dissect",
+            "no_attribution",
+            "bench_catalog_scale",
+            "bench_thread_times",
+        ] {
             let arg = replay
                 .get_arguments()
                 .find(|a| a.get_id() == flag)

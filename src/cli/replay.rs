@@ -133,6 +133,11 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "N", hide = true)]
     pub bench_catalog_scale: Option<usize>,
 
+    /// Benchmarking: print each engine thread's CPU time (user, system) and
+    /// the process's to stderr at the end (never in EVE or stats).
+    #[arg(long, hide = true)]
+    pub bench_thread_times: bool,
+
     /// Record the run's findings in this inventory: a SQLite file (created
     /// if missing) or a postgres:// URL shared by a fleet of sensors.
     /// Replaying the same capture again changes nothing.
@@ -371,6 +376,9 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
         }
     }
     let elapsed = started.elapsed();
+    if a.bench_thread_times {
+        print_thread_times(&outcome.threads);
+    }
     for e in &outcome.file_errors {
         if a.keep_going {
             eprintln!("phonehome: warning: {e} (--keep-going)");
@@ -772,4 +780,18 @@ fn run_evidence(r: &EvidenceRun<'_>) -> Result<BundleSummary, EvidenceError> {
         }
     }
     Ok(summary)
+}
+
+/// `--bench-thread-times`: one line per engine thread, then the main thread
+/// (start-up, the ordered stage, the final report) and the whole process
+/// (every thread, those that ended included), all taken now.
+fn print_thread_times(threads: &[(String, phonehome::base::cpu::CpuTime)]) {
+    use phonehome::base::cpu::CpuTime;
+    let main = CpuTime::thread().unwrap_or_default();
+    let process = CpuTime::process().unwrap_or_default();
+    for (name, t) in threads {
+        eprintln!("phonehome: thread-times: {name} {t}");
+    }
+    eprintln!("phonehome: thread-times: main {main}");
+    eprintln!("phonehome: thread-times: process {process}");
 }

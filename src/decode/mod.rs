@@ -343,6 +343,20 @@ pub fn shard(linktype: u16, frame: &[u8]) -> Shard {
     }
 }
 
+/// [`shard`] without the hash, for a single consumer: `Hash(0)` for every
+/// frame that is not a fragment, which the common frame tells at fixed
+/// offsets; [`shard`]'s answer otherwise.
+#[inline]
+pub fn shard_unhashed(linktype: u16, frame: &[u8]) -> Shard {
+    match fast::plain(linktype, frame) {
+        Some(_) => Shard::Hash(0),
+        None => match shard_walked(linktype, frame) {
+            Shard::Hash(_) => Shard::Hash(0),
+            other => other,
+        },
+    }
+}
+
 /// [`shard`]'s fast path alone: `None` where it leaves the frame to the walk
 /// (public for the test that holds it equal to [`shard_walked`]).
 #[inline]

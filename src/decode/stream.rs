@@ -179,6 +179,9 @@ pub struct StreamConfig {
     /// Set from another thread to stop reading: the stream ends as if the
     /// input had (see [`StreamEnd::stopped`]).
     pub stop: Option<Arc<AtomicBool>>,
+    /// Compute each packet's shard hash. Off (a single consumer, such as one
+    /// worker): every slot's hash is 0; fragments are still found and joined.
+    pub shard: bool,
 }
 
 impl Default for StreamConfig {
@@ -187,6 +190,7 @@ impl Default for StreamConfig {
             block_size: 1 << 20,
             pool: 16,
             stop: None,
+            shard: true,
         }
     }
 }
@@ -329,6 +333,11 @@ impl<S: PacketSource> PacketStream<S> {
             ..
         } = batch;
         slots.reserve(block.packets.len());
+        let place = if self.cfg.shard {
+            shard
+        } else {
+            super::shard_unhashed
+        };
         for (pos, meta) in block.packets.iter().enumerate() {
             let pos = pos as u32;
             let cap = &mut self.capture;
@@ -339,7 +348,7 @@ impl<S: PacketSource> PacketStream<S> {
             cap.last_ts = Some(meta.ts_ns);
             self.advance(meta.ts_ns, pos, ticks);
             let bytes = block.bytes(meta);
-            let slot = match shard(meta.linktype, bytes) {
+            let slot = match place(meta.linktype, bytes) {
                 Shard::Hash(hash) => Slot::Raw { hash },
                 Shard::Other => Slot::Raw { hash: 0 },
                 Shard::Fragment => {

@@ -21,6 +21,7 @@
 
 #[cfg(test)]
 mod eve_writer_tests;
+mod handoff;
 #[cfg(test)]
 mod order_tests;
 pub mod output;
@@ -28,6 +29,7 @@ mod reader;
 mod worker;
 
 use crate::base::budget::InFlight;
+use crate::base::cpu::CpuTime;
 use crate::base::Progress;
 use crate::capture::{CaptureError, FileSource, InputFile, PacketSource};
 use crate::decode::{PacketStream, StreamConfig};
@@ -176,6 +178,9 @@ pub struct Outcome {
     pub file_errors: Vec<CaptureError>,
     /// Reading stopped on [`ReplayConfig::stop`] before the input ended.
     pub stopped: bool,
+    /// CPU time of the reader and of each worker, each taken as the thread
+    /// ended (`reader`, `worker-0`, ...), for the bench's per-thread split.
+    pub threads: Vec<(String, CpuTime)>,
 }
 
 /// An event's EVE line as a worker wrote it: whole but for the `match`
@@ -245,8 +250,11 @@ pub fn run_with<S: PacketSource + 'static>(
     let mut pool_txs = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
     for w in 0..workers {
-        let (job_tx, job_rx) = crossbeam_channel::bounded(cfg.queue_depth);
-        let (out_tx, out_rx) = crossbeam_channel::bounded::<worker::Output>(cfg.queue_depth + 2);
+        // A full queue's producer sleeps until it has drained by half, then
+        // refills it in one go: fewer wake-ups than one per batch or round.
+        let (job_tx, job_rx) = handoff::bounded(cfg.queue_depth, cfg.queue_depth / 2);
+        let (out_tx, out_rx) =
+            handoff::bounded::<worker::Output>(cfg.queue_depth + 2, cfg.queue_depth / 2 + 1);
         let (pool_tx, pool_rx) = crossbeam_channel::bounded::<worker::Round>(cfg.queue_depth + 2);
         let setup = worker::Setup {
             me: w,
@@ -265,7 +273,10 @@ pub fn run_with<S: PacketSource + 'static>(
         };
         let h = std::thread::Builder::new()
             .name(format!("phonehome-worker-{w}"))
-            .spawn(move || worker::run(setup))
+            .spawn(move || {
+                worker::run(setup);
+                CpuTime::thread()
+            })
             .map_err(EngineError::Thread)?;
         job_txs.push(job_tx);
         out_rxs.push(out_rx);
@@ -278,6 +289,8 @@ pub fn run_with<S: PacketSource + 'static>(
             block_size: cfg.block_size,
             pool: workers * cfg.queue_depth + 4,
             stop: cfg.stop.clone(),
+            // One worker takes every packet: no hash to place them by.
+            shard: workers > 1,
         },
     );
     let reader_progress = Arc::clone(&progress);
@@ -285,7 +298,10 @@ pub fn run_with<S: PacketSource + 'static>(
     let reader_counters = cfg.counters.clone();
     let reader = std::thread::Builder::new()
         .name("phonehome-reader".into())
-        .spawn(move || reader::run(stream, job_txs, tap, reader_counters, &reader_progress))
+        .spawn(move || {
+            let end = reader::run(stream, job_txs, tap, reader_counters, &reader_progress);
+            (end, CpuTime::thread())
+        })
         .map_err(EngineError::Thread)?;
 
     let mut stats = RunStats::default();
@@ -340,13 +356,19 @@ pub fn run_with<S: PacketSource + 'static>(
     // On a sink error, dropping the receivers stops the workers, then the reader.
     drop(out_rxs);
     let mut crashed = None;
-    for h in handles {
-        if h.join().is_err() {
-            crashed = Some("worker");
+    let mut threads = Vec::with_capacity(workers + 1);
+    let mut worker_times = Vec::with_capacity(workers);
+    for (w, h) in handles.into_iter().enumerate() {
+        match h.join() {
+            Ok(t) => worker_times.push((format!("worker-{w}"), t.unwrap_or_default())),
+            Err(_) => crashed = Some("worker"),
         }
     }
     let read = match reader.join() {
-        Ok(r) => Some(r),
+        Ok((r, t)) => {
+            threads.push(("reader".to_owned(), t.unwrap_or_default()));
+            Some(r)
+        }
         Err(_) => {
             crashed = Some("reader");
             None
@@ -366,10 +388,12 @@ pub fn run_with<S: PacketSource + 'static>(
     };
     stats.capture = read.capture;
     stats.decode.merge(&read.decode);
+    threads.extend(worker_times);
     Ok(Outcome {
         stats,
         file_errors: read.errors,
         stopped: read.stopped,
+        threads,
     })
 }
 
@@ -389,7 +413,7 @@ impl Part {
 
 /// The next part a worker sent (None: it is gone); counts a worker's last words.
 fn receive(
-    rx: &crossbeam_channel::Receiver<worker::Output>,
+    rx: &handoff::Receiver<worker::Output>,
     stats: &mut RunStats,
     finished: &mut usize,
     clock: &mut Option<u64>,

@@ -1,9 +1,10 @@
 //! The reader thread: the packet stream → batches shared by all workers.
 
+use super::handoff::{Sender, TrySendError};
 use crate::base::Progress;
 use crate::capture::PacketSource;
 use crate::decode::{Batch, PacketStream, StreamEnd};
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::Sender as TapSender;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,7 +20,7 @@ use std::time::Instant;
 pub fn run<S: PacketSource>(
     mut stream: PacketStream<S>,
     txs: Vec<Sender<Arc<Batch>>>,
-    tap: Option<Sender<Arc<Batch>>>,
+    tap: Option<TapSender<Arc<Batch>>>,
     counters: Option<Arc<super::EngineCounters>>,
     progress: &Progress,
 ) -> StreamEnd {
@@ -86,13 +87,11 @@ mod tests {
             },
         );
         let counters = Arc::new(super::super::EngineCounters::new(2));
-        let (fast_tx, fast_rx) = crossbeam_channel::bounded(64);
-        let (slow_tx, slow_rx) = crossbeam_channel::bounded(1);
-        let fast =
-            std::thread::spawn(move || fast_rx.iter().map(|b: Arc<Batch>| b.len()).sum::<usize>());
+        let (fast_tx, fast_rx) = super::super::handoff::bounded(64, 32);
+        let (slow_tx, slow_rx) = super::super::handoff::bounded(1, 0);
+        let fast = std::thread::spawn(move || fast_rx.map(|b: Arc<Batch>| b.len()).sum::<usize>());
         let slow = std::thread::spawn(move || {
             slow_rx
-                .iter()
                 .map(|b: Arc<Batch>| {
                     std::thread::sleep(Duration::from_millis(5));
                     b.len()

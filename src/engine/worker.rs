@@ -1,5 +1,6 @@
 //! A worker thread: decode, flow tracking and dissection for its share of packets.
 
+use super::handoff::Sender;
 use crate::base::budget::InFlight;
 use crate::base::Progress;
 use crate::decode::{self, worker_of, Batch, DecodeStats, Decoded};
@@ -11,7 +12,7 @@ use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
 use crate::output::eve;
 use crate::resolve::geoip::GeoAnswer;
 use crate::resolve::GeoCache;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -208,7 +209,7 @@ pub struct Setup {
     pub dissect: bool,
     /// Input names, written as `pcap_filename`.
     pub names: Arc<[String]>,
-    pub jobs: Receiver<Arc<Batch>>,
+    pub jobs: super::handoff::Receiver<Arc<Batch>>,
     pub out: Sender<Output>,
     /// Rounds handed back by the merge for reuse.
     pub pool: Receiver<Round>,
