@@ -102,6 +102,45 @@ measure "phonehome, 2 workers, flows only" "$RUNS" $P "${R[@]}" --workers 2 --no
 measure "phonehome, 2 workers, full" "$RUNS" $P "${R[@]}" --workers 2
 measure "phonehome, 2 workers, full, EVE written to a file" 1 $P replay "$FILE" --eve bench/out/eve.json -q --workers 2
 
+# Per-thread CPU (user + sys, getrusage per thread, taken as each thread
+# ends; --bench-thread-times) of the full pipeline, RUNS runs each, 1 and 2
+# workers in turn; the median run by process CPU is shown. S = reader +
+# main (the serial part), W = the worker(s); 2W/(W+S) bounds the speed-up
+# of 2 workers over 1 on 2 cores (Amdahl, from the 1-worker run).
+echo
+echo "per-thread CPU, full pipeline (median of $RUNS by process CPU; user/sys s; waits = voluntary context switches)"
+printf '%-9s %-16s %-16s %-16s %-16s %-16s %8s\n' workers reader worker-0 worker-1 main process "wall"
+declare -A amdahl
+for w in 1 2; do
+    rows=()
+    for _ in $(seq "$RUNS"); do
+        $TIME -o "$TMP" -f "%e" $P "${R[@]}" --workers $w --bench-thread-times >/dev/null 2>"$ERR" || true
+        wall=$(tail -1 "$TMP")
+        # "phonehome: thread-times: NAME user U s sys S s total T s waits N"
+        row=$(awk -v wall="$wall" '/thread-times:/ {u[$3] = $5; s[$3] = $8; t[$3] = $11; n[$3] = $14}
+            END {
+                cell = "%.2f/%.2f (%d)";
+                printf "%s", t["process"];
+                split("reader worker-0 worker-1 main process", names, " ");
+                for (i = 1; i <= 5; i++) {
+                    k = names[i];
+                    if (k in u) printf "\t" cell, u[k], s[k], n[k]; else printf "\t-";
+                }
+                printf "\t%s\t%s\t%s\n", wall, t["reader"] + t["main"], t["worker-0"] + t["worker-1"]
+            }' "$ERR")
+        rows+=("$row")
+    done
+    med=$(printf '%s\n' "${rows[@]}" | sort -t$'\t' -k1,1g | awk -v n="${#rows[@]}" 'NR == int((n + 1) / 2)')
+    IFS=$'\t' read -r _ r w0 w1 m p wall S W <<<"$med"
+    printf '%-9s %-16s %-16s %-16s %-16s %-16s %6s s\n' "$w" "$r" "$w0" "$w1" "$m" "$p" "$wall"
+    amdahl[$w]="$S $W $wall"
+done
+read -r S1 W1 wall1 <<<"${amdahl[1]}"
+read -r _ _ wall2 <<<"${amdahl[2]}"
+echo "1 worker: S (reader + main) $S1 s, W $W1 s: serial share S/(S+W) $(awk "BEGIN{printf \"%.1f\", 100 * $S1 / ($S1 + $W1)}") %;" \
+    "Amdahl bound on 2 cores 2W/(W+S) = $(awk "BEGIN{printf \"%.2f\", 2 * $W1 / ($W1 + $S1)}")x;" \
+    "measured wall 1 worker / 2 workers (these medians) = $(awk "BEGIN{printf \"%.2f\", $wall1 / $wall2}")x"
+
 if command -v ndpiReader >/dev/null; then
     measure "ndpiReader (nDPI $(ndpiReader -h 2>&1 | grep -o 'nDPI [0-9][0-9.]*' | head -1 | cut -d' ' -f2 || true), 1 thread)" 1 ndpiReader -i "$FILE" -q
 else
