@@ -46,10 +46,12 @@ fn each_engine_thread_prints_its_cpu_time_within_the_process_and_outside_the_out
         .map(|(_, v)| v.2)
         .sum();
     let process = t["process"].2;
-    // Every thread did work (microsecond clock), and no more than the process did.
+    // Every thread did work (microsecond clock), and no more than the process
+    // did: each figure is cut to the microsecond, the process's user and
+    // system times separately, hence 2 µs of slack.
     assert!(t.values().all(|v| v.2 > 0), "{t:?}");
     assert!(
-        threads <= process,
+        threads <= process + 2,
         "threads {threads} µs > process {process} µs"
     );
     // The figures go to stderr only: the EVE output is the same without the flag.

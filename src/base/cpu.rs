@@ -44,12 +44,13 @@ impl CpuTime {
 }
 
 impl std::fmt::Display for CpuTime {
-    /// `user 0.312 s sys 0.580 s total 0.892 s waits 2811`
+    /// `user 0.312000 s sys 0.580000 s total 0.892000 s waits 2811` (to the
+    /// microsecond, as measured, so that sums can be checked)
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = |us: u64| us as f64 / 1e6;
         write!(
             f,
-            "user {:.3} s sys {:.3} s total {:.3} s waits {}",
+            "user {:.6} s sys {:.6} s total {:.6} s waits {}",
             s(self.user_us),
             s(self.sys_us),
             s(self.total_us()),
