@@ -13,7 +13,8 @@
 # CPU time (user + sys) of that run, peak resident memory, minor page faults
 # and (phonehome rows) allocator calls per 1M packets, flow-table bytes per
 # active flow at the table's peak (all workers' table bytes / their flows;
-# hash map, per-flow info and names, dissector state, timers), and the
+# hash map of slot numbers, the records' slab, names, dissector state,
+# timers), and the
 # ratios of wall and CPU to the bare loop. Allocations and table bytes come
 # from a second build with the alloc-count feature (target/alloc-count), run
 # once per configuration.

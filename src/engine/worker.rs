@@ -186,12 +186,13 @@ impl TablePeak {
         let per = |n: usize| n.checked_div(self.flows).unwrap_or(0);
         eprintln!(
             "phonehome: flow-table: worker {me}: peak {} flows, {} bytes, {} bytes/flow \
-             (map {}, info {}, dissectors {}, timers {})",
+             (map {}, records {}, names {}, dissectors {}, timers {})",
             self.flows,
             b.total(),
             per(b.total()),
             per(b.map),
-            per(b.info),
+            per(b.records),
+            per(b.names),
             per(b.app),
             per(b.timers)
         );
@@ -363,7 +364,7 @@ pub fn run(setup: Setup) {
                 // The hot path: names known (or nothing to learn), counters only.
                 continue;
             }
-            let info = &mut *flow.info;
+            let info = &mut flow.info;
             let mut facts = FlowFacts {
                 names: &mut info.names,
                 app_proto: &mut info.app_proto,
@@ -451,26 +452,25 @@ pub fn run(setup: Setup) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::{Flow, FlowInfo, FlowKey};
+    use crate::flow::{FlowInfo, FlowKey};
     use std::mem::size_of;
 
     /// Issue 10's budget is 512 bytes per active flow; the parts every flow
-    /// has (hash entry, control byte, boxed info) must leave room for the
-    /// map's spare buckets and a dissector's state within it.
+    /// has (its slot in the table's slab, a map bucket of 5 bytes at most
+    /// half full) must leave room for its names, a dissector's state and
+    /// its timer entry within it.
     #[test]
     fn a_flow_fits_its_budget() {
-        let entry = size_of::<Flow<AppState>>() + 1;
-        let fixed = entry + size_of::<FlowInfo>();
+        let slot = FlowTable::<AppState>::slot_bytes();
         eprintln!(
-            "sizes: key {} flow {} info {} names {} app {} tcp {}",
+            "sizes: key {} slot {} info {} names {} app {} tcp {}",
             size_of::<FlowKey>(),
-            size_of::<Flow<AppState>>(),
+            slot,
             size_of::<FlowInfo>(),
             size_of::<crate::flow::FlowNames>(),
             size_of::<AppState>(),
             size_of::<crate::flow::TcpTrack>()
         );
-        assert!(entry <= 160, "hash entry {entry} bytes");
-        assert!(fixed <= 320, "entry + info {fixed} bytes");
+        assert!(slot + 10 <= 224, "slot {slot} bytes");
     }
 }

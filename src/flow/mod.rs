@@ -7,6 +7,7 @@
 pub mod community_id;
 mod key;
 pub mod record;
+mod slab;
 mod table;
 pub mod tcp;
 

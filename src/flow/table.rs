@@ -5,6 +5,7 @@ use super::key::{FlowKey, Side};
 use super::record::{
     EndReason, EventKey, FlowMeta, FlowNames, FlowRecord, FlowState, TcpSummary, Vlan,
 };
+use super::slab::Slab;
 use super::tcp::TcpTrack;
 use crate::base::budget::{self, Use};
 use crate::decode::{Packet, Tunnel, L4};
@@ -117,13 +118,14 @@ pub struct Ended<A> {
 }
 
 /// One bidirectional flow; `A` is the dissect stage's per-flow state.
-#[derive(Debug)]
 ///
-/// The fields every packet touches stay inline; the rest live in [`FlowInfo`]
-/// behind one pointer, so the table's entries stay small and more of them
-/// fit in cache (the lookup is the per-packet cost that grows with flows).
+/// Held in the table's slab, one record in one slot: the fields every
+/// packet touches come first, what packets rarely touch ([`FlowInfo`])
+/// after them in the same record (the hash map holds slot numbers, so the
+/// record's size no longer multiplies the map's empty buckets).
+#[derive(Debug)]
 pub struct Flow<A> {
-    /// Inline, not in the info box: every packet's lookup compares it.
+    /// First: every packet's lookup compares it.
     pub key: FlowKey,
     /// Which side of the key is the client.
     pub client: Side,
@@ -142,7 +144,7 @@ pub struct Flow<A> {
     timer_sec: u32,
     /// Per-flow dissector state (dropped by its owner once inspection is over).
     pub app: A,
-    pub info: Box<FlowInfo>,
+    pub info: FlowInfo,
 }
 
 /// What a flow's packets rarely touch.
@@ -157,9 +159,10 @@ pub struct FlowInfo {
     /// Boxed: few flows are tunnelled, and inline it would add ~40 bytes to every flow.
     pub tunnel: Option<Box<Tunnel>>,
     pub icmp: Option<(u8, u8)>,
-    /// The seed its Community ID is computed with when a record is written
-    /// (20 bytes per flow fewer than keeping the digest).
-    pub community_id_seed: u16,
+    /// Its Community ID, hashed once when the flow is made: every flow
+    /// writes at least its record, and a flow with application events
+    /// carries it on each of them (hashed per event, it cost twice as much).
+    pub community_id: [u8; 20],
     pub app_proto: Option<&'static str>,
     /// Names learnt from the flow's own packets (SNI, Host, ...).
     pub names: Option<Box<FlowNames>>,
@@ -188,38 +191,9 @@ impl<A> Flow<A> {
         }
     }
 
-    fn endpoints(&self) -> (std::net::IpAddr, u16, std::net::IpAddr, u16) {
-        let k = &self.key;
-        match self.client {
-            Side::Lo => (k.lo(), k.lo_port, k.hi(), k.hi_port),
-            Side::Hi => (k.hi(), k.hi_port, k.lo(), k.lo_port),
-        }
-    }
-
-    /// The flow's Community ID. The digest orders the endpoints itself
-    /// except for one-way ICMP, whose order is its first packet's, and that
-    /// packet's sender is the client.
-    fn community_id(&self) -> [u8; 20] {
-        let (src, sport, dst, dport) = self.endpoints();
-        let proto = self.key.proto;
-        let (sport, dport, one_way) = match self.info.icmp {
-            Some((icmp_type, code)) => community_id::icmp_ports(proto, icmp_type, code),
-            None => (sport, dport, false),
-        };
-        community_id::digest(
-            self.info.community_id_seed,
-            src,
-            dst,
-            sport,
-            dport,
-            proto,
-            one_way,
-        )
-    }
-
     /// The fields every event of this flow carries, client → server.
     pub fn meta(&self) -> FlowMeta {
-        let (src, sport, dst, dport) = self.endpoints();
+        let (src, sport, dst, dport) = endpoints(&self.key, self.client);
         let (sport, dport) = if self.info.icmp.is_some() {
             (0, 0)
         } else {
@@ -236,7 +210,7 @@ impl<A> Flow<A> {
                 ids: self.key.vlan,
                 len: self.key.vlan_len,
             },
-            community_id: self.community_id(),
+            community_id: self.info.community_id,
             tunnel: self.info.tunnel.as_deref().copied(),
             icmp: self.info.icmp,
         }
@@ -264,6 +238,26 @@ impl<A> Flow<A> {
             file: self.file,
             empty: false,
         }
+    }
+}
+
+/// A flow's Community ID, from its key, its client and (ICMP) its first
+/// message. The digest orders the endpoints itself except for one-way ICMP,
+/// whose order is its first packet's, and that packet's sender is the client.
+fn community_id_of(seed: u16, key: &FlowKey, client: Side, icmp: Option<(u8, u8)>) -> [u8; 20] {
+    let (src, sport, dst, dport) = endpoints(key, client);
+    let (sport, dport, one_way) = match icmp {
+        Some((icmp_type, code)) => community_id::icmp_ports(key.proto, icmp_type, code),
+        None => (sport, dport, false),
+    };
+    community_id::digest(seed, src, dst, sport, dport, key.proto, one_way)
+}
+
+/// Client address and port, then the server's.
+fn endpoints(k: &FlowKey, client: Side) -> (std::net::IpAddr, u16, std::net::IpAddr, u16) {
+    match client {
+        Side::Lo => (k.lo(), k.lo_port, k.hi(), k.hi_port),
+        Side::Hi => (k.hi(), k.hi_port, k.lo(), k.lo_port),
     }
 }
 
@@ -356,13 +350,28 @@ fn active_end<A>(cfg: &FlowConfig, f: &Flow<A>) -> u64 {
     }
 }
 
-/// A timer's reference to its flow: the key's hash finds the bucket, the
-/// uid tells the flow from a later one under the same key (16 bytes, where
-/// a copy of the key took 56).
+/// A timer's reference to its flow: the flow's slot, and the low half of
+/// its uid to tell it from a later flow in the same slot (8 bytes; the
+/// key's hash and the whole uid took 16, and found the flow through the
+/// map). A later flow that matches both (2^31 packets apart, in the same
+/// slot, filed for the same second) is harmless: a timer only makes the
+/// table look at that flow's own deadline.
 #[derive(Clone, Copy, Debug)]
 struct TimerRef {
-    hash: u64,
-    uid: u64,
+    slot: u32,
+    tag: u32,
+}
+
+fn uid_tag(uid: u64) -> u32 {
+    uid as u32
+}
+
+impl TimerRef {
+    /// The flow this refers to, if it is still in its slot.
+    fn flow<A>(self, slab: &mut Slab<Flow<A>>) -> Option<&mut Flow<A>> {
+        slab.get_mut(self.slot)
+            .filter(|f| uid_tag(f.info.uid) == self.tag)
+    }
 }
 
 /// Deadline second → flows filed there.
@@ -372,14 +381,15 @@ fn hash_key(key: &FlowKey) -> u64 {
     FxBuildHasher.hash_one(key)
 }
 
-/// Files `f` under the second of its deadline; any older entry becomes
-/// stale. Seconds past 2106 (hostile timestamps) share the last second.
-fn file_timer<A>(cfg: &FlowConfig, timers: &mut Timers, f: &mut Flow<A>) {
+/// Files the flow in `slot` under the second of its deadline; any older
+/// entry becomes stale. Seconds past 2106 (hostile timestamps) share the
+/// last second.
+fn file_timer<A>(cfg: &FlowConfig, timers: &mut Timers, slot: u32, f: &mut Flow<A>) {
     let sec = u32::try_from(deadline(cfg, f).div_ceil(NS)).unwrap_or(u32::MAX);
     f.timer_sec = sec;
     timers.entry(sec).or_default().push(TimerRef {
-        hash: hash_key(&f.key),
-        uid: f.info.uid,
+        slot,
+        tag: uid_tag(f.info.uid),
     });
 }
 
@@ -410,38 +420,50 @@ fn close<A>(stats: &mut FlowStats, f: Flow<A>, reason: EndReason, key: EventKey)
 /// What [`FlowTable::bytes`] counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableBytes {
+    /// The hash map of slot numbers, empty buckets included.
     pub map: usize,
-    pub info: usize,
+    /// The slab's pages (every slot made, held or free), its page and free lists.
+    pub records: usize,
+    /// The flows' names, on the heap.
+    pub names: usize,
+    /// What the dissectors' state holds on the heap.
     pub app: usize,
     pub timers: usize,
 }
 
 impl TableBytes {
     pub fn total(&self) -> usize {
-        self.map + self.info + self.app + self.timers
+        self.map + self.records + self.names + self.app + self.timers
     }
 }
 
-/// Flows a table has room for from the start: hashbrown keeps 7/8 of its
-/// buckets full at most, so this is exactly 2^16 buckets.
-const PRESIZED_FLOWS: usize = (1 << 16) / 8 * 7;
+/// Most flows a table may hold: slot numbers are `u32`, and this bound
+/// (~400 GB of records) keeps every slot made addressable.
+const MAX_FLOWS: usize = 1 << 31;
 
 /// A worker's flows.
 pub struct FlowTable<A> {
     cfg: FlowConfig,
-    /// Flows by key hash (the key is in the flow, stored once).
-    flows: HashTable<Flow<A>>,
+    /// Slot numbers by key hash (5 bytes a bucket); the flows are in `slab`.
+    map: HashTable<u32>,
+    slab: Slab<Flow<A>>,
+    /// Never used while the table keeps its bound (fewer flows than
+    /// [`MAX_FLOWS`]): a flow the slab had no slot number for, so that
+    /// [`FlowTable::packet`] always has a flow to give.
+    spare: Option<Flow<A>>,
     /// Deadline second → flows filed there (checked lazily, stale entries skipped).
     timers: Timers,
     stats: FlowStats,
-    /// Bytes of the global memory budget taken for the flows held.
+    /// Bytes of the global memory budget taken: the map's and the slab's
+    /// allocations as they are, and [`FLOW_HEAP`] per flow held.
     accounted: u64,
 }
 
-/// Heap bytes per flow beyond the table entry itself: the hash map's
-/// control bytes and spare room (up to half its capacity), the timer entry,
-/// a dissector's state, the flow's record on its way out. Measured: a flood
-/// of 60,000 one-packet UDP flows costs about 1.2 KiB of peak RSS per flow.
+/// Heap bytes per flow beyond the table's own allocations (the map and the
+/// slab, charged as allocated): a dissector's state, the flow's names and
+/// timer entry, its record on its way out, allocator slack. Measured: a
+/// flood of 60,000 one-packet UDP flows costs about 1.2 KiB of peak RSS per
+/// flow in all.
 const FLOW_HEAP: u64 = 1280;
 
 impl<A> Drop for FlowTable<A> {
@@ -451,14 +473,16 @@ impl<A> Drop for FlowTable<A> {
 }
 
 impl<A: Default> FlowTable<A> {
-    pub fn new(cfg: FlowConfig) -> Self {
+    pub fn new(mut cfg: FlowConfig) -> Self {
+        cfg.max_flows = cfg.max_flows.min(MAX_FLOWS);
         FlowTable {
-            // Sized up front to fill 2^16 buckets (7/8 of them, ~9 MB a
-            // worker): growing from small left the smaller tables' memory
-            // behind (the 8M-packet capture peaked ~20 MB higher), while
-            // asking for 2^16 flows took 2^17 buckets, half of them empty
-            // with two workers (909 bytes per flow instead of ~520).
-            flows: HashTable::with_capacity(cfg.max_flows.min(PRESIZED_FLOWS)),
+            // Not pre-sized: the map grows by doubling, but its buckets are
+            // 5 bytes (2^17 of them 640 KB), so what the smaller maps leave
+            // behind is small, and a worker holding few flows pays for few
+            // buckets. Records never move when it grows.
+            map: HashTable::new(),
+            slab: Slab::default(),
+            spare: None,
             timers: BTreeMap::new(),
             cfg,
             stats: FlowStats::default(),
@@ -466,16 +490,30 @@ impl<A: Default> FlowTable<A> {
         }
     }
 
-    /// What one flow costs the global memory budget.
+    /// What one more flow costs the global memory budget: its slot, its
+    /// share of the map (a bucket at 7/8 full, doubled after a resize), and
+    /// [`FLOW_HEAP`].
     pub fn flow_cost() -> u64 {
-        std::mem::size_of::<Flow<A>>() as u64 + FLOW_HEAP
+        (Self::slot_bytes() + 12) as u64 + FLOW_HEAP
     }
 
-    /// Brings the budget's count of this table's flows up to date.
+    /// Bytes a flow's slot takes in the slab.
+    pub fn slot_bytes() -> usize {
+        Slab::<Flow<A>>::SLOT_BYTES
+    }
+
+    /// Brings the budget's count of this table up to date: the map's and
+    /// the slab's allocations, and [`FLOW_HEAP`] per flow (O(1)).
     fn account(&mut self) {
-        let now = self.flows.len() as u64 * Self::flow_cost();
+        let now = (self.map.allocation_size() + self.slab.bytes()) as u64
+            + self.slab.len() as u64 * FLOW_HEAP;
         budget::global().adjust(self.accounted, now);
         self.accounted = now;
+    }
+
+    /// Bytes of the global memory budget this table holds now.
+    pub fn accounted(&self) -> u64 {
+        self.accounted
     }
 
     pub fn stats(&self) -> &FlowStats {
@@ -483,23 +521,23 @@ impl<A: Default> FlowTable<A> {
     }
 
     pub fn len(&self) -> usize {
-        self.flows.len()
+        self.slab.len()
     }
 
     /// Bytes this table holds (the bench's bytes-per-active-flow figure),
-    /// in four parts: the hash map's allocation (entries and control bytes,
-    /// the empty buckets included); each flow's boxed info and names; what
-    /// `app_heap` says each flow's dissector state holds; the timer keys.
-    /// Walks every flow: for measurement, not for the per-packet path.
+    /// in five parts: the map and the slab as allocated (what the budget is
+    /// charged for them), each flow's names, what `app_heap` says each
+    /// flow's dissector state holds, the timer entries. Walks every flow:
+    /// for measurement, not for the per-packet path.
     pub fn bytes(&self, app_heap: impl Fn(&A) -> usize) -> TableBytes {
         let mut b = TableBytes {
-            map: self.flows.allocation_size(),
+            map: self.map.allocation_size(),
+            records: self.slab.bytes(),
             ..TableBytes::default()
         };
-        for f in self.flows.iter() {
-            b.info += std::mem::size_of::<FlowInfo>();
+        for f in self.slab.iter() {
             if let Some(names) = &f.info.names {
-                b.info += std::mem::size_of::<FlowNames>() + names.heap_bytes();
+                b.names += std::mem::size_of::<FlowNames>() + names.heap_bytes();
             }
             b.app += app_heap(&f.app);
         }
@@ -514,22 +552,26 @@ impl<A: Default> FlowTable<A> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
-    }
-
-    fn find_mut(&mut self, t: TimerRef) -> Option<&mut Flow<A>> {
-        self.flows.find_mut(t.hash, |f| f.info.uid == t.uid)
+        self.slab.len() == 0
     }
 
     fn file_timer(&mut self, t: TimerRef) {
-        if let Some(f) = self.flows.find_mut(t.hash, |f| f.info.uid == t.uid) {
-            file_timer(&self.cfg, &mut self.timers, f);
+        if let Some(f) = t.flow(&mut self.slab) {
+            file_timer(&self.cfg, &mut self.timers, t.slot, f);
         }
     }
 
+    /// Takes the flow `t` refers to out of the map and the slab.
+    fn remove(&mut self, t: TimerRef) -> Option<Flow<A>> {
+        let hash = hash_key(&t.flow(&mut self.slab)?.key);
+        if let Ok(entry) = self.map.find_entry(hash, |&s| s == t.slot) {
+            entry.remove();
+        }
+        self.slab.remove(t.slot)
+    }
+
     fn end(&mut self, t: TimerRef, reason: EndReason, ev_key: EventKey, out: &mut Vec<Ended<A>>) {
-        if let Ok(entry) = self.flows.find_entry(t.hash, |f| f.info.uid == t.uid) {
-            let (f, _) = entry.remove();
+        if let Some(f) = self.remove(t) {
             out.push(close(&mut self.stats, f, reason, ev_key));
         }
     }
@@ -542,11 +584,15 @@ impl<A: Default> FlowTable<A> {
                 entry.remove();
                 continue;
             };
-            if self.find_mut(t).is_some_and(|f| f.timer_sec == sec) {
+            if let Some(uid) = t
+                .flow(&mut self.slab)
+                .filter(|f| f.timer_sec == sec)
+                .map(|f| f.info.uid)
+            {
                 let ev = EventKey {
                     pkt: idx,
                     class: 0,
-                    sub: t.uid,
+                    sub: uid,
                     seq: 0,
                 };
                 self.end(t, EndReason::Forced, ev, out);
@@ -574,50 +620,57 @@ impl<A: Default> FlowTable<A> {
             tcp_flags.is_some_and(|fl| fl & super::tcp::SYN != 0 && fl & super::tcp::ACK == 0);
         // Rare: a full table, or a spent memory budget, makes room first
         // (the only second lookup).
-        let full = self.flows.len() >= self.cfg.max_flows;
+        let full = self.slab.len() >= self.cfg.max_flows;
         let cost = Self::flow_cost();
-        if (full || !budget::global().allows(Use::Flow, cost))
-            && self.flows.find(hash, |f| f.key == key).is_none()
-        {
+        if (full || !budget::global().allows(Use::Flow, cost)) && !self.holds(hash, &key) {
             if !full {
                 budget::global().refused(Use::Flow, cost);
             }
             self.evict_one(ctx.idx, out);
             self.account();
         }
-        let held = self.flows.len() as u64;
+        let held = self.slab.len() as u64;
         let mut created = false;
-        // One hash lookup per packet.
-        let f = match self
-            .flows
-            .entry(hash, |f| f.key == key, |f| hash_key(&f.key))
-        {
-            hashbrown::hash_table::Entry::Occupied(o) => {
-                let f = o.into_mut();
-                if syn_only && f.tcp.is_closed() {
-                    // A fresh SYN on a closed connection starts a new flow.
-                    let old = std::mem::replace(f, new_flow(&self.cfg, p, key, sender, ctx));
-                    let ev = EventKey {
-                        pkt: ctx.idx,
-                        class: 0,
-                        sub: old.info.uid,
-                        seq: 0,
-                    };
-                    out.push(close(&mut self.stats, old, EndReason::TcpReuse, ev));
-                    created = true;
-                }
-                f
-            }
+        // One hash lookup per packet; the map compares keys in the slab.
+        let slab = &self.slab;
+        let slot = match self.map.entry(
+            hash,
+            |&s| slab.get(s).is_some_and(|f| f.key == key),
+            |&s| slab.get(s).map_or(0, |f| hash_key(&f.key)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(o) => Some(*o.get()),
             hashbrown::hash_table::Entry::Vacant(v) => {
                 created = true;
-                // Counted at once: a flood within one second of packet
-                // time must not outrun the budget until the next tick.
-                budget::global().force(cost);
-                self.accounted += cost;
-                v.insert(new_flow(&self.cfg, p, key, sender, ctx))
-                    .into_mut()
+                let flow = new_flow(&self.cfg, p, key, sender, ctx);
+                self.slab.insert(flow).map(|(slot, _)| {
+                    v.insert(slot);
+                    slot
+                })
             }
         };
+        if created {
+            // Counted at once: a flood within one second of packet time
+            // must not outrun the budget until the next tick.
+            self.account();
+        }
+        let f = match slot.and_then(|s| self.slab.get_mut(s)) {
+            Some(f) => f,
+            None => self.spare.insert(new_flow(&self.cfg, p, key, sender, ctx)),
+        };
+        let slot = slot.unwrap_or(u32::MAX);
+        if !created && syn_only && f.tcp.is_closed() {
+            // A fresh SYN on a closed connection starts a new flow in the
+            // same slot (its old timers no longer match its uid).
+            let old = std::mem::replace(f, new_flow(&self.cfg, p, key, sender, ctx));
+            let ev = EventKey {
+                pkt: ctx.idx,
+                class: 0,
+                sub: old.info.uid,
+                seq: 0,
+            };
+            out.push(close(&mut self.stats, old, EndReason::TcpReuse, ev));
+            created = true;
+        }
         if created {
             self.stats.created += 1;
             self.stats.max_active = self.stats.max_active.max(held + 1);
@@ -628,14 +681,14 @@ impl<A: Default> FlowTable<A> {
                 L4::Icmp { .. } => self.stats.icmpv4 += 1,
                 L4::Other => self.stats.other += 1,
             }
-            file_timer(&self.cfg, &mut self.timers, f);
+            file_timer(&self.cfg, &mut self.timers, slot, f);
         }
         let to_server = sender == f.client;
         if !f.record_open {
             // A new record after an active timeout: its own active deadline applies.
             f.record_open = true;
             f.info.record_start = ctx.ts_ns;
-            file_timer(&self.cfg, &mut self.timers, f);
+            file_timer(&self.cfg, &mut self.timers, slot, f);
         }
         if to_server {
             f.pkts_toserver += u64::from(ctx.packets);
@@ -657,26 +710,33 @@ impl<A: Default> FlowTable<A> {
             f.tcp.update(fl, to_server, f.both_ways);
             if !was_closed && f.tcp.is_closed() {
                 // Closing shortens the timeout: file an earlier timer.
-                file_timer(&self.cfg, &mut self.timers, f);
+                file_timer(&self.cfg, &mut self.timers, slot, f);
             }
         }
         (f, to_server)
     }
 
+    /// Whether a flow with `key` is held.
+    fn holds(&self, hash: u64, key: &FlowKey) -> bool {
+        self.map
+            .find(hash, |&s| self.slab.get(s).is_some_and(|f| f.key == *key))
+            .is_some()
+    }
+
     /// Ends flows whose deadline is at or before `now_ns` (the capture clock
     /// at global packet `idx`), in first-packet order.
     pub fn tick(&mut self, now_ns: u64, idx: u64, out: &mut Vec<Ended<A>>) {
-        self.account();
         let now_sec = u32::try_from(now_ns / NS).unwrap_or(u32::MAX);
         let due: Vec<u32> = self.timers.range(..=now_sec).map(|(s, _)| *s).collect();
-        let mut ended: Vec<(TimerRef, EndReason)> = Vec::new();
+        // (uid, timer, why): ended in uid order, the same for any worker count.
+        let mut ended: Vec<(u64, TimerRef, EndReason)> = Vec::new();
         let mut refile: Vec<TimerRef> = Vec::new();
         for sec in due {
             let Some(refs) = self.timers.remove(&sec) else {
                 continue;
             };
             for t in refs {
-                let Some(f) = self.flows.find_mut(t.hash, |f| f.info.uid == t.uid) else {
+                let Some(f) = t.flow(&mut self.slab) else {
                     continue;
                 };
                 // Stale (refiled since) or already seen in this tick (filed twice).
@@ -687,22 +747,22 @@ impl<A: Default> FlowTable<A> {
                 if deadline(&self.cfg, f) > now_ns {
                     refile.push(t);
                 } else if idle_end(&self.cfg, f) <= now_ns {
-                    ended.push((t, EndReason::Timeout));
+                    ended.push((f.info.uid, t, EndReason::Timeout));
                 } else {
-                    ended.push((t, EndReason::ActiveTimeout));
+                    ended.push((f.info.uid, t, EndReason::ActiveTimeout));
                 }
             }
         }
-        ended.sort_unstable_by_key(|(t, _)| t.uid);
-        for (t, reason) in ended {
+        ended.sort_unstable_by_key(|&(uid, _, _)| uid);
+        for (uid, t, reason) in ended {
             let ev = EventKey {
                 pkt: idx,
                 class: 0,
-                sub: t.uid,
+                sub: uid,
                 seq: 0,
             };
             if reason == EndReason::ActiveTimeout {
-                let Some(f) = self.find_mut(t) else {
+                let Some(f) = t.flow(&mut self.slab) else {
                     continue;
                 };
                 let rec = f.record(reason);
@@ -726,12 +786,17 @@ impl<A: Default> FlowTable<A> {
         for t in refile {
             self.file_timer(t);
         }
+        // The ended flows' bytes go back at once.
+        self.account();
     }
 
-    /// Ends every flow still open (end of capture), in first-packet order.
+    /// Ends every flow still open (end of capture), in first-packet order,
+    /// and gives the table's memory back.
     pub fn flush(&mut self, out: &mut Vec<Ended<A>>) {
         let start = out.len();
-        for f in self.flows.drain() {
+        self.map = HashTable::new();
+        self.timers.clear();
+        for f in self.slab.drain().chain(self.spare.take()) {
             let ev = EventKey {
                 pkt: u64::MAX,
                 class: 0,
@@ -743,7 +808,7 @@ impl<A: Default> FlowTable<A> {
         if let Some(flushed) = out.get_mut(start..) {
             flushed.sort_unstable_by_key(|e| e.key.sub);
         }
-        self.timers.clear();
+        self.account();
     }
 }
 
@@ -758,9 +823,10 @@ fn new_flow<A: Default>(
         L4::Icmp { icmp_type, code } => Some((icmp_type, code)),
         _ => None,
     };
+    let client = orient(p, sender);
     Flow {
         key,
-        client: orient(p, sender),
+        client,
         record_open: true,
         both_ways: false,
         tcp: TcpTrack::default(),
@@ -772,16 +838,16 @@ fn new_flow<A: Default>(
         bytes_toclient: 0,
         timer_sec: 0,
         app: A::default(),
-        info: Box::new(FlowInfo {
+        info: FlowInfo {
             uid: ctx.idx * 2 + u64::from(ctx.layer),
             record_start: ctx.ts_ns,
             tunnel: p.tunnel.map(Box::new),
             icmp,
-            community_id_seed: cfg.community_id_seed,
+            community_id: community_id_of(cfg.community_id_seed, &key, client, icmp),
             app_proto: None,
             names: None,
             anomalies: Default::default(),
-        }),
+        },
     }
 }
 
@@ -1080,5 +1146,152 @@ mod tests {
         );
         assert_eq!(r[0].meta.icmp, Some((0, 0)));
         assert_eq!((r[0].pkts_toserver, r[0].pkts_toclient), (2, 0));
+    }
+
+    fn udp_from(i: u32) -> Packet<'static> {
+        let src = std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string();
+        let mut p = pkt("10.9.9.9", 53, "10.0.0.1", 53, L4::Udp);
+        p.src = src.parse().unwrap();
+        p.sport = 1024 + (i % 60_000) as u16;
+        p
+    }
+
+    /// What the budget is charged: the map and the slab as allocated, and
+    /// FLOW_HEAP per flow; the same bytes `bytes()` reports for them.
+    fn assert_charged_as_counted(t: &FlowTable<()>) {
+        let b = t.bytes(|_| 0);
+        assert_eq!(
+            t.accounted(),
+            (b.map + b.records) as u64 + t.len() as u64 * FLOW_HEAP
+        );
+    }
+
+    #[test]
+    fn a_free_slot_costs_nothing_beside_a_flow() {
+        assert_eq!(
+            FlowTable::<()>::slot_bytes(),
+            std::mem::size_of::<Flow<()>>()
+        );
+    }
+
+    #[test]
+    fn a_flood_past_the_bound_reuses_slots_and_holds_its_bytes() {
+        let cfg = FlowConfig {
+            max_flows: 300,
+            ..FlowConfig::default()
+        };
+        let mut t: FlowTable<()> = FlowTable::new(cfg);
+        let mut out = Vec::new();
+        let mut after_first = 0;
+        for i in 0..20_000u32 {
+            // Hostile: every packet a new flow, all in the same second.
+            t.packet(&udp_from(i), &ctx(u64::from(i), 1), &mut out);
+            assert!(t.len() <= 300);
+            if i == 999 {
+                after_first = t.bytes(|_| 0).records;
+            }
+        }
+        assert_eq!(t.len(), 300);
+        assert_eq!(t.slab.slots(), 300, "a slot per flow held, no more");
+        assert_eq!(t.stats().ended_forced, 19_700);
+        assert_eq!(out.len(), 19_700);
+        assert!(out.iter().all(|e| e.record.reason == EndReason::Forced));
+        assert_eq!(
+            t.bytes(|_| 0).records,
+            after_first,
+            "no growth after the bound"
+        );
+        assert_charged_as_counted(&t);
+        t.flush(&mut out);
+        assert_eq!(out.len(), 20_000);
+        assert_eq!((t.len(), t.accounted()), (0, 0));
+    }
+
+    #[test]
+    fn timed_out_flows_leave_slots_that_new_flows_take() {
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        let mut out = Vec::new();
+        for i in 0..2_000u32 {
+            t.packet(&udp_from(i), &ctx(u64::from(i), 10), &mut out);
+        }
+        assert_charged_as_counted(&t);
+        let (slots, bytes) = (t.slab.slots(), t.bytes(|_| 0));
+        // UDP idle timeout 120 s: all end at 130 s, in first-packet order.
+        t.tick(130 * NS, 5_000, &mut out);
+        assert_eq!(out.len(), 2_000);
+        assert!(out.windows(2).all(|w| w[0].key.sub < w[1].key.sub));
+        assert_eq!(t.len(), 0);
+        assert_charged_as_counted(&t);
+        for i in 0..2_000u32 {
+            t.packet(&udp_from(i + 7), &ctx(10_000 + u64::from(i), 131), &mut out);
+        }
+        assert_eq!(t.slab.slots(), slots);
+        let again = t.bytes(|_| 0);
+        assert_eq!((again.map, again.records), (bytes.map, bytes.records));
+        assert_charged_as_counted(&t);
+    }
+
+    #[test]
+    fn a_flow_that_took_a_slot_is_not_ended_by_its_predecessors_timer() {
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        let mut out = Vec::new();
+        let (c, s) = (("10.0.0.9", 50000), ("10.0.0.1", 80));
+        t.packet(&pkt(c.0, c.1, s.0, s.1, tcp(SYN)), &ctx(0, 1), &mut out);
+        // RST: closed, timer at 1 + 10 s.
+        t.packet(
+            &pkt(s.0, s.1, c.0, c.1, tcp(RST | ACK)),
+            &ctx(1, 1),
+            &mut out,
+        );
+        // The closed flow times out; a new one takes its slot, due at 15 + 60 s.
+        t.tick(11 * NS, 2, &mut out);
+        assert_eq!(out.len(), 1);
+        t.packet(&pkt(c.0, c.1, s.0, s.1, tcp(SYN)), &ctx(3, 15), &mut out);
+        // A port reuse in place: the third flow is in the same slot again.
+        t.packet(
+            &pkt(s.0, s.1, c.0, c.1, tcp(RST | ACK)),
+            &ctx(4, 15),
+            &mut out,
+        );
+        t.packet(&pkt(c.0, c.1, s.0, s.1, tcp(SYN)), &ctx(5, 16), &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].record.reason, EndReason::TcpReuse);
+        assert_eq!(t.slab.slots(), 1);
+        // The second flow's closed timer (15 + 10 s) must not end the third.
+        t.tick(30 * NS, 6, &mut out);
+        assert_eq!((out.len(), t.len()), (2, 1));
+        t.tick(76 * NS, 7, &mut out);
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[2].record.reason, EndReason::Timeout);
+        assert_eq!(out[2].key.sub, 10, "the flow of packet 5");
+    }
+
+    #[test]
+    fn every_record_of_a_flow_carries_its_community_id() {
+        let cfg = FlowConfig {
+            active_timeout: 30,
+            community_id_seed: 7,
+            ..FlowConfig::default()
+        };
+        let mut t: FlowTable<()> = FlowTable::new(cfg);
+        let mut out = Vec::new();
+        // First seen from the server: the digest is of client → server all the same.
+        let from_server = pkt("10.0.0.1", 443, "10.0.0.9", 40000, tcp(SYN | ACK));
+        for i in 0..7u64 {
+            t.tick(i * 10 * NS, i * 2, &mut out);
+            t.packet(&from_server, &ctx(i * 2 + 1, i * 10), &mut out);
+        }
+        t.flush(&mut out);
+        assert_eq!(out.len(), 3);
+        let want = community_id::digest(
+            7,
+            "10.0.0.9".parse().unwrap(),
+            "10.0.0.1".parse().unwrap(),
+            40000,
+            443,
+            6,
+            false,
+        );
+        assert!(out.iter().all(|e| e.record.meta.community_id == want));
     }
 }
