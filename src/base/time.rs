@@ -82,6 +82,11 @@ thread_local! {
     /// writes its start twice (`timestamp`, `flow.start`), and events of
     /// one packet share theirs.
     static LAST: std::cell::Cell<(u64, [u8; 31])> = const { std::cell::Cell::new((u64::MAX, [0; 31])) };
+    /// The last stamp computed in full, by second: most stamps of a run fall
+    /// in a second already written (a flow's end after its start, the
+    /// events of one burst), and need only their microseconds filled in
+    /// (callgrind: ~60 instructions instead of ~300).
+    static LAST_SEC: std::cell::Cell<(u64, [u8; 31])> = const { std::cell::Cell::new((u64::MAX, [0; 31])) };
 }
 
 /// Appends `ts_ns` in EVE's format (microseconds, UTC offset `+0000`).
@@ -97,6 +102,15 @@ pub fn push_eve_ts(out: &mut Vec<u8>, ts_ns: u64) {
     }
     let secs = ts_ns / 1_000_000_000;
     let micros = (ts_ns / 1000 % 1_000_000) as u32;
+    let (last_secs, mut t) = LAST_SEC.get();
+    if last_secs == secs {
+        [t[20], t[21]] = two(micros / 10_000);
+        [t[22], t[23]] = two(micros / 100);
+        [t[24], t[25]] = two(micros);
+        LAST.set((us, t));
+        out.extend_from_slice(&t);
+        return;
+    }
     // At most 2.1e5 days in a u64 of nanoseconds: no overflow, never negative.
     let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
     let sod = (secs % 86_400) as u32;
@@ -117,6 +131,7 @@ pub fn push_eve_ts(out: &mut Vec<u8>, ts_ns: u64) {
     [t[22], t[23]] = two(micros / 100);
     [t[24], t[25]] = two(micros);
     LAST.set((us, t));
+    LAST_SEC.set((secs, t));
     out.extend_from_slice(&t);
 }
 
@@ -213,6 +228,28 @@ mod tests {
             "1960-01-01T00:00:00Z",
         ] {
             assert_eq!(parse_ts(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn stamps_in_a_second_already_written_get_their_own_microseconds() {
+        let second = 1_259_098_029_000_000_000u64;
+        // Fill the per-second cache, then stamps of that second in any order,
+        // and of the seconds either side (which must not take its digits).
+        assert_eq!(eve_ts(second), "2009-11-24T21:27:09.000000+0000");
+        for (ns, want) in [
+            (second + 534_255_000, "2009-11-24T21:27:09.534255+0000"),
+            (second + 999_999_999, "2009-11-24T21:27:09.999999+0000"),
+            (second + 1_000, "2009-11-24T21:27:09.000001+0000"),
+            (second + 1_000_000_000, "2009-11-24T21:27:10.000000+0000"),
+            (
+                second + 1_000_000_000 + 10_000,
+                "2009-11-24T21:27:10.000010+0000",
+            ),
+            (second - 1_000, "2009-11-24T21:27:08.999999+0000"),
+            (second + 120_000, "2009-11-24T21:27:09.000120+0000"),
+        ] {
+            assert_eq!(eve_ts(ns), want);
         }
     }
 

@@ -6,7 +6,7 @@
 #[cfg(test)]
 use serde_json::{json, Map, Value};
 
-use super::fingerprint::{md5_hex, push_ja3_string, push_ja3s_string, push_ja4};
+use super::fingerprint::{ja3_key, md5_hex, push_ja3_string, push_ja3s_string, push_ja4};
 use super::{escape_name, version_string, CertInfo, ClientHello, ServerHello, Transport};
 #[cfg(test)]
 use super::{ja3, ja3s, ja4};
@@ -174,11 +174,20 @@ pub fn logged_version(t: &EveTls<'_>) -> u16 {
     }
 }
 
-/// `ja3`: `{"hash": .., "string": ..}`, absent for an SSLv2-format hello.
+/// `ja3`: `{"hash": .., "string": ..}`, absent for an SSLv2-format hello;
+/// remembered per thread for hellos that agree on what it depends on.
 pub fn write_ja3(o: &mut Obj<'_>, ch: &ClientHello) {
     if !ch.sslv2 {
-        ja3_object(o, "ja3", |out| {
-            push_ja3_string(out, ch);
+        o.raw("ja3", |out| {
+            super::memo::ja3_object(
+                out,
+                |k| ja3_key(k, ch),
+                |out| {
+                    push_ja3_object(out, |out| {
+                        push_ja3_string(out, ch);
+                    });
+                },
+            );
         });
     }
 }
@@ -192,19 +201,22 @@ pub fn write_ja4(o: &mut Obj<'_>, ch: &ClientHello, transport: Transport) {
 /// and dashes: nothing to escape). The hash goes first but is known last: a
 /// placeholder is written and filled in once the string is there.
 fn ja3_object(o: &mut Obj<'_>, key: &str, emit: impl FnOnce(&mut Vec<u8>)) {
-    o.raw(key, |out| {
-        out.extend_from_slice(b"{\"hash\":\"");
-        let hash_at = out.len();
-        out.extend_from_slice(&[b'0'; 32]);
-        out.extend_from_slice(b"\",\"string\":\"");
-        let string_at = out.len();
-        emit(out);
-        let hash = md5_hex(out.get(string_at..).unwrap_or_default());
-        if let Some(dst) = out.get_mut(hash_at..hash_at + hash.len()) {
-            dst.copy_from_slice(&hash);
-        }
-        out.extend_from_slice(b"\"}");
-    });
+    o.raw(key, |out| push_ja3_object(out, emit));
+}
+
+/// The value [`ja3_object`] writes.
+fn push_ja3_object(out: &mut Vec<u8>, emit: impl FnOnce(&mut Vec<u8>)) {
+    out.extend_from_slice(b"{\"hash\":\"");
+    let hash_at = out.len();
+    out.extend_from_slice(&[b'0'; 32]);
+    out.extend_from_slice(b"\",\"string\":\"");
+    let string_at = out.len();
+    emit(out);
+    let hash = md5_hex(out.get(string_at..).unwrap_or_default());
+    if let Some(dst) = out.get_mut(hash_at..hash_at + hash.len()) {
+        dst.copy_from_slice(&hash);
+    }
+    out.extend_from_slice(b"\"}");
 }
 
 /// A protocol name as [`escape_name`] renders it, as a JSON string; printable

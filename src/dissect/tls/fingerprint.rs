@@ -286,9 +286,73 @@ fn push_ja4_variant(
     });
 }
 
-/// Appends JA4 (see [`ja4`]).
+/// Appends JA4 (see [`ja4`]), remembered per thread for hellos that agree
+/// on everything it depends on ([`ja4_key`]).
 pub fn push_ja4(out: &mut Vec<u8>, ch: &ClientHello, transport: Transport) {
-    push_ja4_variant(out, ch, transport, false, true);
+    super::memo::ja4(
+        out,
+        |k| ja4_key(k, ch, transport),
+        |out| push_ja4_variant(out, ch, transport, false, true),
+    );
+}
+
+/// What GREASE values become in a memo key: GREASE itself, so a key still
+/// tells which values the fingerprint drops.
+const GREASE_MARK: u16 = 0x0a0a;
+
+/// Appends `items` to a memo key: their count, then the items (one copy),
+/// GREASE values (some clients draw them afresh for every connection) made
+/// one value. The count keeps lists next to each other from being read as
+/// other lists.
+fn key_list(k: &mut Vec<u16>, items: &[u16]) {
+    let n = u32::try_from(items.len()).unwrap_or(u32::MAX);
+    k.extend_from_slice(&[n as u16, (n >> 16) as u16]);
+    let start = k.len();
+    k.extend_from_slice(items);
+    for v in k.get_mut(start..).unwrap_or_default() {
+        if is_grease(*v) {
+            *v = GREASE_MARK;
+        }
+    }
+}
+
+/// Everything the JA3 string of `ch` depends on (see [`push_ja3_string`]),
+/// as a memo key.
+pub(super) fn ja3_key(k: &mut Vec<u16>, ch: &ClientHello) {
+    k.push(ch.legacy_version);
+    key_list(k, &ch.cipher_suites);
+    key_list(k, &ch.extensions);
+    key_list(k, &ch.supported_groups);
+    // Not GREASE-filtered, and u8: widened one by one (a handful).
+    k.extend(ch.ec_point_formats.iter().map(|&p| u16::from(p)));
+}
+
+/// Everything the JA4 of `ch` depends on (see [`push_ja4_variant`]), as a
+/// memo key. The extensions are sorted, as JA4 sorts them, so that clients
+/// that shuffle their extension order every connection (Chrome since version
+/// 110) still find their fingerprint; with SNI and ALPN kept they also give
+/// the extension count.
+fn ja4_key(k: &mut Vec<u16>, ch: &ClientHello, transport: Transport) {
+    let [v1, v2] = *version_code(ch).as_bytes() else {
+        return k.push(u16::MAX);
+    };
+    let [a1, a2] = alpn_code(ch);
+    k.extend_from_slice(&[
+        u16::from(transport.marker()),
+        u16::from_be_bytes([v1, v2]),
+        u16::from(ch.sni.is_some()),
+        u16::from_be_bytes([a1, a2]),
+        u16::from(ch.sslv2),
+    ]);
+    if ch.sslv2 {
+        // Only the version counts (see push_ja4_variant).
+        return;
+    }
+    key_list(k, &ch.cipher_suites);
+    let start = k.len() + 2;
+    key_list(k, &ch.extensions);
+    k.get_mut(start..).unwrap_or_default().sort_unstable();
+    key_list(k, &ch.signature_algorithms);
 }
 
 fn ja4_string(
