@@ -11,8 +11,7 @@
 //! bounded (bindings, history per address, pending queries) and what is
 //! dropped is counted in [`DnsCacheStats`]. Results never depend on hash
 //! iteration order: the hash maps are only probed, and every "oldest" or
-//! "most recent" choice goes through a `BTreeMap`, a heap ordered by the
-//! same keys, or an explicit key with an
+//! "most recent" choice goes through a heap or an explicit key, with an
 //! insertion sequence number as the tie-break.
 //!
 //! Lookups answer "as of" a time: history is kept per address, so a flow
@@ -20,7 +19,8 @@
 
 use crate::dissect::dns::{DnsMessage, RData};
 use hashbrown::HashMap;
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::net::IpAddr;
 
 /// CNAME hops followed from a question name. Resolvers give up well before
@@ -194,8 +194,10 @@ pub struct DnsCache {
     by_expiry: LazyHeap<u64>,
     /// Pending question → (packet time, seq).
     pending: HashMap<PendingKey, (u64, u64)>,
-    /// (packet time, seq) → pending question: oldest first.
-    pending_by_age: BTreeMap<(u64, u64), PendingKey>,
+    /// (packet time, seq, question), oldest first; kept in step lazily
+    /// (an entry is live while `pending` holds its question with its time
+    /// and seq), as the bindings' heaps are ([`LazyHeap`]).
+    pending_by_age: BinaryHeap<Reverse<(u64, u64, PendingKey)>>,
     /// Latest packet time seen.
     now_ns: u64,
     next_seq: u64,
@@ -261,7 +263,7 @@ impl DnsCache {
             by_age: LazyHeap::default(),
             by_expiry: LazyHeap::default(),
             pending: HashMap::new(),
-            pending_by_age: BTreeMap::new(),
+            pending_by_age: BinaryHeap::new(),
             now_ns: 0,
             next_seq: 0,
             stats: DnsCacheStats::default(),
@@ -298,14 +300,13 @@ impl DnsCache {
                 name: name.into_boxed_str(),
             };
             let seq = self.seq();
-            if let Some(old) = self.pending.insert(key.clone(), (ts_ns, seq)) {
-                self.pending_by_age.remove(&old);
-            } else {
+            // A retransmission's earlier entry goes stale.
+            if self.pending.insert(key.clone(), (ts_ns, seq)).is_none() {
                 self.stats.queries += 1;
             }
-            self.pending_by_age.insert((ts_ns, seq), key);
+            self.pending_by_age.push(Reverse((ts_ns, seq, key)));
             while self.pending.len() > self.cfg.max_pending {
-                let Some((_, oldest)) = self.pending_by_age.pop_first() else {
+                let Some(oldest) = self.pop_oldest_pending() else {
                     break;
                 };
                 self.pending.remove(&oldest);
@@ -313,6 +314,28 @@ impl DnsCache {
             }
         }
         self.stats.pending = self.pending.len() as u64;
+        if self.pending_by_age.len()
+            > self
+                .pending
+                .len()
+                .saturating_mul(2)
+                .saturating_add(HEAP_SLACK)
+        {
+            let pending = &self.pending;
+            self.pending_by_age
+                .retain(|Reverse((t, seq, k))| pending.get(k) == Some(&(*t, *seq)));
+        }
+    }
+
+    /// Takes the oldest pending question's entry off `pending_by_age`
+    /// (and the stale entries above it).
+    fn pop_oldest_pending(&mut self) -> Option<PendingKey> {
+        while let Some(Reverse((t, seq, k))) = self.pending_by_age.pop() {
+            if self.pending.get(&k) == Some(&(t, seq)) {
+                return Some(k);
+            }
+        }
+        None
     }
 
     /// A response on flow `flow_id` to `client`. Used only if it answers a
@@ -359,8 +382,8 @@ impl DnsCache {
                 qtype: q.rrtype,
                 name: name.into_boxed_str(),
             };
-            if let Some(at) = self.pending.remove(&key) {
-                self.pending_by_age.remove(&at);
+            // Its entry in `pending_by_age` goes stale.
+            if self.pending.remove(&key).is_some() {
                 let name = key.name.into_string();
                 if !questions.contains(&name) {
                     questions.push(name);
@@ -379,7 +402,7 @@ impl DnsCache {
         for question in questions.iter() {
             let mut names = vec![question.clone()];
             while let Some(owner) = names.last() {
-                let addrs: Vec<(IpAddr, u32)> = msg
+                let addrs = msg
                     .answers
                     .iter()
                     .filter(|r| same_name(&r.rrname, owner))
@@ -387,10 +410,12 @@ impl DnsCache {
                         RData::A(a) => Some((IpAddr::V4(a), r.ttl)),
                         RData::Aaaa(a) => Some((IpAddr::V6(a), r.ttl)),
                         _ => None,
-                    })
-                    .collect();
-                let protected = !addrs.is_empty() && names.iter().any(|n| protect(n));
+                    });
+                // Asked once per owner that has addresses.
+                let mut protected = None;
                 for (addr, ttl) in addrs {
+                    let protected =
+                        *protected.get_or_insert_with(|| names.iter().any(|n| protect(n)));
                     if self.bind(addr, &names, client, flow_id, ts_ns, ttl, protected) {
                         refreshed += 1;
                     } else {
@@ -473,11 +498,15 @@ impl DnsCache {
     fn advance(&mut self, ts_ns: u64) {
         self.now_ns = self.now_ns.max(ts_ns);
         let timeout = secs(self.cfg.pending_timeout_secs);
-        while let Some((&(t, seq), _)) = self.pending_by_age.first_key_value() {
+        while let Some(Reverse((t, seq, k))) = self.pending_by_age.peek() {
+            if self.pending.get(k) != Some(&(*t, *seq)) {
+                self.pending_by_age.pop();
+                continue;
+            }
             if t.saturating_add(timeout) >= self.now_ns {
                 break;
             }
-            if let Some(key) = self.pending_by_age.remove(&(t, seq)) {
+            if let Some(Reverse((_, _, key))) = self.pending_by_age.pop() {
                 self.pending.remove(&key);
             }
             self.stats.pending_expired += 1;
@@ -630,7 +659,7 @@ fn entry_of(by_addr: &HashMap<IpAddr, Vec<Entry>>, addr: IpAddr, seq: u64) -> Op
 /// removal per change (callgrind, bench capture: ~450 instructions each).
 #[derive(Debug)]
 struct LazyHeap<K: Ord> {
-    heap: std::collections::BinaryHeap<std::cmp::Reverse<(K, u64, IpAddr)>>,
+    heap: BinaryHeap<Reverse<(K, u64, IpAddr)>>,
 }
 
 impl<K: Ord> Default for LazyHeap<K> {
@@ -646,12 +675,12 @@ const HEAP_SLACK: usize = 1024;
 
 impl<K: Ord + Copy> LazyHeap<K> {
     fn push(&mut self, key: K, seq: u64, addr: IpAddr) {
-        self.heap.push(std::cmp::Reverse((key, seq, addr)));
+        self.heap.push(Reverse((key, seq, addr)));
     }
 
     /// The smallest live entry (`live` tells), dropping stale ones above it.
     fn first(&mut self, live: impl Fn(&(K, u64, IpAddr)) -> bool) -> Option<(K, u64, IpAddr)> {
-        while let Some(std::cmp::Reverse(top)) = self.heap.peek() {
+        while let Some(Reverse(top)) = self.heap.peek() {
             if live(top) {
                 return Some(*top);
             }
@@ -663,7 +692,7 @@ impl<K: Ord + Copy> LazyHeap<K> {
     /// Keeps only the live entries once the stale ones outnumber them.
     fn compact(&mut self, held: usize, live: impl Fn(&(K, u64, IpAddr)) -> bool) {
         if self.heap.len() > held.saturating_mul(2).saturating_add(HEAP_SLACK) {
-            self.heap.retain(|std::cmp::Reverse(e)| live(e));
+            self.heap.retain(|Reverse(e)| live(e));
         }
     }
 }
