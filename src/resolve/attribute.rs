@@ -396,11 +396,12 @@ impl Resolver {
     /// bindings (the one part that depends on what came before it).
     fn attribute_flow_hits(&self, rec: &FlowRecord, hits: &FlowHits) -> Vec<Attribution<'_>> {
         let catalog = self.catalog();
-        let attribution = |kind, value: String, hit: Option<Hit>| {
+        // The value is written only for a hit.
+        let attribution = |kind, value: &dyn Fn() -> String, hit: Option<Hit>| {
             Some(Attribution {
                 kind,
-                value,
                 endpoint: catalog.resolve(hit?)?,
+                value: value(),
             })
         };
         let mut out: Vec<Attribution<'_>> = Vec::new();
@@ -413,7 +414,7 @@ impl Resolver {
             named = n.ech || direct.iter().any(|(_, name)| name.is_some());
             for ((kind, name), hit) in direct.into_iter().zip(hits.direct) {
                 if let (Some(name), Some(hit)) = (name, hit) {
-                    out.extend(attribution(kind, normal(name), Some(hit)));
+                    out.extend(attribution(kind, &|| normal(name), Some(hit)));
                 }
             }
         }
@@ -431,18 +432,17 @@ impl Resolver {
                 Some((i, hit)) => n
                     .cert_names
                     .get(i as usize)
-                    .and_then(|c| attribution(EvidenceKind::CertName, normal(c), Some(hit))),
+                    .and_then(|c| attribution(EvidenceKind::CertName, &|| normal(c), Some(hit))),
                 None if named && out.is_empty() => None,
-                None => n
-                    .cert_names
-                    .first()
-                    .and_then(|c| attribution(EvidenceKind::CertName, normal(c), hits.cert_owned)),
+                None => n.cert_names.first().and_then(|c| {
+                    attribution(EvidenceKind::CertName, &|| normal(c), hits.cert_owned)
+                }),
             };
             out.extend(cert);
         }
         out.extend(attribution(
             EvidenceKind::AddressRange,
-            m.dst.to_string(),
+            &|| m.dst.to_string(),
             hits.range,
         ));
         // Address and fingerprint say nothing about a flow whose client
@@ -452,12 +452,16 @@ impl Resolver {
             if let Some((number, hit)) = hits.asn {
                 out.extend(attribution(
                     EvidenceKind::DestinationAs,
-                    format!("AS{number}"),
+                    &|| format!("AS{number}"),
                     Some(hit),
                 ));
             }
             if let Some(ja4) = names.and_then(|n| n.ja4.as_deref()) {
-                out.extend(attribution(EvidenceKind::Ja4, ja4.to_string(), hits.ja4));
+                out.extend(attribution(
+                    EvidenceKind::Ja4,
+                    &|| ja4.to_string(),
+                    hits.ja4,
+                ));
             }
         }
         primary_product_only(&mut out);
