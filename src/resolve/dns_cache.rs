@@ -498,33 +498,34 @@ impl DnsCache {
     fn advance(&mut self, ts_ns: u64) {
         self.now_ns = self.now_ns.max(ts_ns);
         let timeout = secs(self.cfg.pending_timeout_secs);
-        while let Some(Reverse((t, seq, k))) = self.pending_by_age.peek() {
-            if self.pending.get(k) != Some(&(*t, *seq)) {
-                self.pending_by_age.pop();
-                continue;
-            }
+        // Entries come off in time order, stale or not: a question still
+        // pending at its time is dropped; the first one not timed out ends
+        // it (all after it are as recent). Liveness is checked only then.
+        while let Some(Reverse((t, _, _))) = self.pending_by_age.peek() {
             if t.saturating_add(timeout) >= self.now_ns {
                 break;
             }
-            if let Some(Reverse((_, _, key))) = self.pending_by_age.pop() {
+            let Some(Reverse((t, seq, key))) = self.pending_by_age.pop() else {
+                break;
+            };
+            if self.pending.get(&key) == Some(&(t, seq)) {
                 self.pending.remove(&key);
+                self.stats.pending_expired += 1;
             }
-            self.stats.pending_expired += 1;
         }
         self.stats.pending = self.pending.len() as u64;
         let retain = secs(self.cfg.retain_secs);
-        loop {
-            let by_addr = &self.by_addr;
-            let Some((until, seq, addr)) = self.by_expiry.first(|&(u, seq, a)| {
-                entry_of(by_addr, a, seq).is_some_and(|e| e.b.valid_until_ns == u)
-            }) else {
-                break;
-            };
-            if until.saturating_add(retain) >= self.now_ns {
-                break;
+        let now = self.now_ns;
+        while let Some((until, seq, addr)) = self
+            .by_expiry
+            .pop_if(|&until| until.saturating_add(retain) < now)
+        {
+            let live =
+                entry_of(&self.by_addr, addr, seq).is_some_and(|e| e.b.valid_until_ns == until);
+            if live {
+                self.remove(addr, seq);
+                self.stats.expired += 1;
             }
-            self.remove(addr, seq);
-            self.stats.expired += 1;
         }
     }
 
@@ -687,6 +688,15 @@ impl<K: Ord + Copy> LazyHeap<K> {
             self.heap.pop();
         }
         None
+    }
+
+    /// Takes the smallest entry, stale or not, if its key passes `due`.
+    fn pop_if(&mut self, due: impl Fn(&K) -> bool) -> Option<(K, u64, IpAddr)> {
+        let Reverse(top) = self.heap.peek()?;
+        if !due(&top.0) {
+            return None;
+        }
+        self.heap.pop().map(|Reverse(e)| e)
     }
 
     /// Keeps only the live entries once the stale ones outnumber them.
