@@ -966,6 +966,100 @@ source = "https://acme.example/docs"
         assert_eq!(k.len(), 2);
     }
 
+    /// (kind, value, vendor, product, pattern, tier) of each attribution.
+    fn shown(all: &[Attribution<'_>]) -> Vec<(EvidenceKind, String, String, String, String, Tier)> {
+        all.iter()
+            .map(|a| {
+                (
+                    a.kind,
+                    a.value.clone(),
+                    a.endpoint.vendor.to_string(),
+                    a.endpoint.product.to_string(),
+                    a.endpoint.pattern.to_string(),
+                    a.tier(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_workers_hits_attribute_as_the_ordered_stage_would() {
+        let r = resolver();
+        // A worker's matcher over the resolver's catalog.
+        let worker = NameMatcher::new(r.catalog_share());
+        let cases = [
+            record(
+                "198.51.100.7",
+                Some(FlowNames {
+                    sni: Some("T.Acme-Cloud.Example.".into()),
+                    ..FlowNames::default()
+                }),
+            ),
+            record(
+                "203.0.113.9",
+                Some(FlowNames {
+                    cert_names: vec!["x.acme-cloud.example".into()],
+                    http_host: Some("www.other.example".into()),
+                    ..FlowNames::default()
+                }),
+            ),
+            record(
+                "10.0.0.3",
+                Some(FlowNames {
+                    connect_target: Some(("t.acme-cloud.example".into(), 443)),
+                    sni: Some("u.acme-cloud.example".into()),
+                    ..FlowNames::default()
+                }),
+            ),
+            record("198.51.100.8", None),
+            record("203.0.113.10", None),
+        ];
+        let mut attributed = 0;
+        for rec in &cases {
+            let here = r.attribute_flow(rec, None);
+            let hits = worker.flow(rec, None);
+            let there = r.attribute_flow_with(rec, None, Some(&hits));
+            assert_eq!(shown(&here), shown(&there), "{rec:?}");
+            attributed += usize::from(!here.is_empty());
+        }
+        assert_eq!(attributed, 4);
+    }
+
+    #[test]
+    fn hits_from_a_replaced_catalog_are_matched_again_in_the_new_one() {
+        let mut r = resolver();
+        let worker = NameMatcher::new(r.catalog_share());
+        let rec = record(
+            "203.0.113.9",
+            Some(FlowNames {
+                sni: Some("t.other.example".into()),
+                ..FlowNames::default()
+            }),
+        );
+        // Matched by the worker in the old catalog: nothing.
+        let stale = worker.flow(&rec, None);
+        assert!(r.attribute_flow_with(&rec, None, Some(&stale)).is_empty());
+        let other = CATALOG
+            .replace("Acme", "Other")
+            .replace("t.acme-cloud.example", "t.other.example");
+        r.set_catalog(Catalog::from_files([("other.toml".into(), "other".into(), other)]).unwrap());
+        // The reload reaches the ordered stage at once: the stale hits are
+        // not trusted.
+        let a = r.attribute_flow_with(&rec, None, Some(&stale));
+        assert_eq!(
+            shown(&a).first().map(|x| (x.0, x.1.as_str(), x.2.as_str())),
+            Some((EvidenceKind::TlsSni, "t.other.example", "Other"))
+        );
+        // A worker takes the new catalog up at its refresh.
+        let mut worker = worker;
+        worker.refresh();
+        let fresh = worker.flow(&rec, None);
+        assert_eq!(
+            shown(&r.attribute_flow_with(&rec, None, Some(&fresh))),
+            shown(&a)
+        );
+    }
+
     #[test]
     fn a_flow_without_names_is_attributed_by_an_earlier_dns_answer() {
         use crate::dissect::dns::{parse_message, DnsFlavor, Transport};
