@@ -305,6 +305,7 @@ pub fn run(a: &LiveArgs) -> anyhow::Result<u8> {
     // The workers look destinations up in GeoIP (a SIGHUP reload reaches
     // them at their next batch) and write the lines whole.
     cfg.geo = output.attribute.then(|| output.resolver.geo_share());
+    cfg.catalog = output.attribute.then(|| output.resolver.catalog_share());
     // Evidence: every batch also reaches the keeper, on this (the output)
     // thread; the channel holds no more than the batches in flight.
     let tap = evidence.as_ref().map(|_| {

@@ -337,6 +337,7 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<u8> {
     };
     // The workers look destinations up in GeoIP and write the lines whole.
     cfg.geo = output.attribute.then(|| output.resolver.geo_share());
+    cfg.catalog = output.attribute.then(|| output.resolver.catalog_share());
     let result = engine::run(&cfg, source, Arc::clone(&progress), &mut |ev, line| {
         if let Some(inv) = &mut inventory {
             inv.collector.observe(ev);

@@ -286,18 +286,20 @@ impl<W: Write> Output<W> {
         };
         // A worker that looked the destination up wrote all of the line
         // but its match; else the tail is written here.
+        let hits = made.and_then(|p| p.hits);
         let (geo, made) = match made {
             Some(&Prepared {
                 geo: Some(geo),
                 line,
                 mark,
+                ..
             }) => (Arc::clone(geo), Some(Made::Whole(line, mark))),
             Some(p) => (self.resolver.geo(dst), Some(Made::Head(p.head()))),
             None => (self.resolver.geo(dst), None),
         };
         match &ev.kind {
             EventKind::Flow(f) => {
-                let all = self.resolver.attribute_flow(f, geo.asn);
+                let all = self.resolver.attribute_flow_with(f, geo.asn, hits);
                 if !all.is_empty() {
                     self.counts.attributed_flows += 1;
                     let cid = community_id::encode(&f.meta.community_id);
@@ -337,7 +339,7 @@ impl<W: Write> Output<W> {
                     };
                     return write_eve(&mut self.eve, ev, made, &ext, keep);
                 }
-                let matched = self.resolver.match_event(a);
+                let matched = self.resolver.match_event_with(a, hits);
                 if self.alert_mode == AlertMode::Stream
                     && !self.judged_early.contains(&a.meta.flow_id)
                 {

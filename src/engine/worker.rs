@@ -5,13 +5,14 @@ use crate::base::budget::InFlight;
 use crate::base::Progress;
 use crate::decode::{self, worker_of, Batch, DecodeStats, Decoded};
 use crate::dissect::stream::StreamStats;
+use crate::dissect::AppBody;
 use crate::dissect::{AppRecord, Event, EventKind};
 use crate::dissect::{AppState, Emitted, FlowFacts};
 use crate::flow::{EndReason, EventKey};
 use crate::flow::{Ended, FlowConfig, FlowStats, FlowTable, PacketCtx};
 use crate::output::eve;
 use crate::resolve::geoip::GeoAnswer;
-use crate::resolve::GeoCache;
+use crate::resolve::{GeoCache, Hits, NameMatcher};
 use crossbeam_channel::Receiver;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -33,6 +34,9 @@ pub struct Round {
     pub marks: Vec<eve::TailMark>,
     /// Each event's destination in GeoIP (none: not looked up here).
     pub geos: Vec<Option<Arc<GeoAnswer>>>,
+    /// What each event's own evidence matched in the catalog (none: not
+    /// matched here).
+    pub hits: Vec<Option<Hits>>,
     /// The in-flight credit taken for it, given back when it is written.
     pub bytes: u64,
 }
@@ -44,6 +48,7 @@ impl Round {
         self.ends.clear();
         self.marks.clear();
         self.geos.clear();
+        self.hits.clear();
         self.bytes = 0;
     }
 
@@ -57,17 +62,25 @@ impl Round {
             + self.ends.capacity() * 4
             + self.marks.capacity() * std::mem::size_of::<eve::TailMark>()
             + self.geos.capacity() * std::mem::size_of::<Option<Arc<GeoAnswer>>>()
+            + self.hits.capacity() * std::mem::size_of::<Option<Hits>>()
             + self.events.capacity() * std::mem::size_of::<Event>()) as u64
             + self.events.len() as u64 * (record + EVENT_HEAP)
     }
 
     /// Writes the lines of its events (in key order), each with the
-    /// destination's GeoIP answer when `geo` is given (the run resolves).
-    fn write_lines(&mut self, names: &[String], mut geo: Option<&mut GeoCache>) {
+    /// destination's GeoIP answer when `geo` is given (the run resolves),
+    /// and matches their own names in the catalog when `matcher` is.
+    fn write_lines(
+        &mut self,
+        names: &[String],
+        mut geo: Option<&mut GeoCache>,
+        matcher: Option<&NameMatcher>,
+    ) {
         self.lines.clear();
         self.ends.clear();
         self.marks.clear();
         self.geos.clear();
+        self.hits.clear();
         for ev in &self.events {
             let (file, dst) = match &ev.kind {
                 EventKind::Flow(f) => (f.file, f.meta.dst),
@@ -86,6 +99,17 @@ impl Round {
                 mark = eve::event_tail_open(&mut self.lines, start, ev, &ext);
                 self.lines.push(b'\n');
             }
+            // What needs no history of other events is matched here, off
+            // the ordered stage: a flow's names, certificate, range and AS;
+            // an application event's name. DNS is the ordered stage's.
+            let hits = match (&ev.kind, matcher, &answer) {
+                (EventKind::Flow(f), Some(m), Some(g)) => Some(m.flow(f, g.asn)),
+                (EventKind::App(a), Some(m), Some(_)) if !matches!(a.body, AppBody::Dns(_)) => {
+                    Some(m.event(a))
+                }
+                _ => None,
+            };
+            self.hits.push(hits);
             self.marks.push(mark);
             self.geos.push(answer);
             // Lines of one job stay far below 4 GiB (a block is 1 MiB of packets).
@@ -224,6 +248,8 @@ pub struct Setup {
     pub part_events: usize,
     /// GeoIP for the events' destinations (none: the run does not resolve).
     pub geo: Option<Arc<crate::resolve::GeoShare>>,
+    /// The catalog for the events' own names (none: matched on the ordered stage).
+    pub catalog: Option<Arc<crate::resolve::CatalogShare>>,
 }
 
 /// Where a worker hands its events: the merge's channel, the pool of
@@ -236,6 +262,7 @@ struct Handoff<'a> {
     names: &'a [String],
     part_events: usize,
     geo: Option<GeoCache>,
+    matcher: Option<NameMatcher>,
 }
 
 /// Hands a job's events to the merge, sorted, in parts of at most
@@ -262,18 +289,28 @@ impl Handoff<'_> {
     /// Writes the lines of a sorted part and hands it on under the credit,
     /// wrapped by `wrap` (a part with more to come, or the job's last).
     fn send_part(&mut self, mut part: Round, job: u64, wrap: impl FnOnce(Round) -> Output) -> bool {
-        part.write_lines(self.names, self.geo.as_mut());
+        part.write_lines(self.names, self.geo.as_mut(), self.matcher.as_ref());
         part.bytes = part.weight();
         self.credit.take(job, part.bytes);
         self.out.send(wrap(part)).is_ok()
     }
 }
 
-/// A cleared round from the pool, or a new one.
+/// The largest round (bytes of EVE lines) kept for reuse.
+const POOLED_ROUND_MAX: usize = 1 << 20;
+
+/// A cleared round from the pool, or a new one. A round grown by a burst
+/// (a flood's evictions, the final flush) is freed here, not kept: pooled
+/// rounds would otherwise hold the burst's memory for the rest of the run,
+/// outside the memory budget.
 fn fresh(pool: &Receiver<Round>) -> Round {
-    let mut r = pool.try_recv().unwrap_or_default();
-    r.clear();
-    r
+    while let Ok(mut r) = pool.try_recv() {
+        if r.lines.capacity() <= POOLED_ROUND_MAX {
+            r.clear();
+            return r;
+        }
+    }
+    Round::default()
 }
 
 pub fn run(setup: Setup) {
@@ -291,6 +328,7 @@ pub fn run(setup: Setup) {
         credit,
         part_events,
         geo,
+        catalog,
     } = setup;
     let mut to = Handoff {
         out: &out,
@@ -299,6 +337,7 @@ pub fn run(setup: Setup) {
         names: &names,
         part_events,
         geo: geo.map(GeoCache::new),
+        matcher: catalog.map(NameMatcher::new),
     };
     // Flows created, as last added to `progress`.
     let mut counted_flows = 0;
@@ -314,6 +353,11 @@ pub fn run(setup: Setup) {
         // A GeoIP reload published by the ordered stage applies from here.
         if let Some(g) = &mut to.geo {
             g.refresh();
+        }
+        // So does a catalog reload (and the ordered stage matches again
+        // what was matched in the old one).
+        if let Some(m) = &mut to.matcher {
+            m.refresh();
         }
         let mut round = fresh(&pool);
         let events = &mut round.events;

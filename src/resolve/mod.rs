@@ -5,4 +5,7 @@ pub mod dns_cache;
 pub mod geoip;
 pub mod hosts;
 
-pub use attribute::{Attribution, EvidenceKind, GeoCache, GeoShare, Resolver};
+pub use attribute::{
+    Attribution, CatalogShare, EvidenceKind, FlowHits, GeoCache, GeoShare, Hits, NameMatcher,
+    Resolver, Share,
+};

@@ -25,7 +25,7 @@ mod shipped;
 pub use check::{CheckIssue, IssueKind, Severity};
 pub use load::LoadError;
 pub use model::{
-    Confidence, Endpoint, EndpointId, EndpointKind, Match, OwnedAsn, OwnedDomain, Product,
+    Confidence, Endpoint, EndpointId, EndpointKind, Hit, Match, OwnedAsn, OwnedDomain, Product,
     ProductKind, Purpose, Tier, Vendor, VendorSummary, WebPresence, UNIDENTIFIED_PRODUCT,
 };
 
@@ -198,6 +198,11 @@ impl Catalog {
         let p = v.products.get(usize::from(id.product))?;
         let e = p.endpoints.get(usize::try_from(id.endpoint).ok()?)?;
         Some(Match {
+            hit: Hit {
+                id,
+                tier: Tier::Endpoint,
+                owned: 0,
+            },
             id,
             tier: if e.kind == EndpointKind::Ja4 {
                 Tier::Ja4
@@ -216,6 +221,41 @@ impl Catalog {
             shared_cloud: e.shared_cloud,
             region: e.region.as_deref(),
         })
+    }
+
+    /// The match behind a hit made on this catalog (a worker's; a hit from
+    /// another catalog is meaningless here).
+    pub fn resolve(&self, hit: Hit) -> Option<Match<'_>> {
+        let v = self.vendors.get(usize::from(hit.id.vendor))?;
+        let product = (hit.id.product != EndpointId::NO_PRODUCT).then_some(hit.id.product);
+        let index = usize::try_from(hit.owned).ok()?;
+        match hit.tier {
+            Tier::Endpoint | Tier::Ja4 => self.get(hit.id),
+            Tier::Certificate | Tier::OwnedDomain => {
+                let d = v.owned_domains.get(index)?;
+                let m = self.owned_match(
+                    hit.id.vendor,
+                    product,
+                    hit.tier,
+                    EndpointKind::Suffix,
+                    &d.domain,
+                    &d.source,
+                );
+                Some(Match { hit, ..m })
+            }
+            Tier::OwnedNetwork => {
+                let a = v.asns.get(index)?;
+                let m = self.owned_match(
+                    hit.id.vendor,
+                    product,
+                    hit.tier,
+                    EndpointKind::Cidr,
+                    &a.pattern,
+                    &a.source,
+                );
+                Some(Match { hit, ..m })
+            }
+        }
     }
 
     /// A host name from SNI, DNS or HTTP Host: a documented endpoint (exact
@@ -257,14 +297,21 @@ impl Catalog {
             let i = v.products.iter().position(|p| p.name == name)?;
             u16::try_from(i).ok()
         });
-        Some(self.owned_match(
+        let m = self.owned_match(
             r.vendor,
             product,
             tier,
             EndpointKind::Suffix,
             &d.domain,
             &d.source,
-        ))
+        );
+        Some(Match {
+            hit: Hit {
+                owned: r.index,
+                ..m.hit
+            },
+            ..m
+        })
     }
 
     fn owned_match<'a>(
@@ -278,15 +325,18 @@ impl Catalog {
     ) -> Match<'a> {
         let v = self.vendors.get(usize::from(vendor));
         let p = product.and_then(|p| v?.products.get(usize::from(p)));
-        Match {
-            id: EndpointId {
-                vendor,
-                product: match p {
-                    Some(_) => product.unwrap_or(EndpointId::NO_PRODUCT),
-                    None => EndpointId::NO_PRODUCT,
-                },
-                endpoint: EndpointId::NO_ENDPOINT,
+        let id = EndpointId {
+            vendor,
+            product: match p {
+                Some(_) => product.unwrap_or(EndpointId::NO_PRODUCT),
+                None => EndpointId::NO_PRODUCT,
             },
+            endpoint: EndpointId::NO_ENDPOINT,
+        };
+        Match {
+            // The caller names the owned entry.
+            hit: Hit { id, tier, owned: 0 },
+            id,
             tier,
             vendor: v.map_or("", |v| v.name.as_str()),
             vendor_slug: v.map_or("", |v| v.slug.as_str()),
@@ -312,14 +362,21 @@ impl Catalog {
             let i = v.products.iter().position(|p| p.name == name)?;
             u16::try_from(i).ok()
         });
-        Some(self.owned_match(
+        let m = self.owned_match(
             r.vendor,
             product,
             Tier::OwnedNetwork,
             EndpointKind::Cidr,
             &a.pattern,
             &a.source,
-        ))
+        );
+        Some(Match {
+            hit: Hit {
+                owned: r.index,
+                ..m.hit
+            },
+            ..m
+        })
     }
 
     /// Whether `name` is web presence: a web first label such as `www.` or

@@ -388,9 +388,26 @@ impl EndpointId {
     pub const NO_ENDPOINT: u32 = u32::MAX;
 }
 
+/// A catalog hit as plain data, with no borrow: what a worker thread hands
+/// on to the ordered stage, which reads the [`Match`] back from the same
+/// catalog with [`super::Catalog::resolve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub(crate) id: EndpointId,
+    /// [`Tier::Endpoint`] for every endpoint (a JA4 one too: its tier is
+    /// read from the endpoint); else the owned tier.
+    pub(crate) tier: Tier,
+    /// The vendor's owned domain (tiers certificate and owned domain) or
+    /// owned AS (owned network) that matched.
+    pub(crate) owned: u32,
+}
+
 /// A catalog hit: borrowed from the catalog, so matching never allocates.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Match<'a> {
+    /// The same hit without the borrow.
+    #[serde(skip)]
+    pub hit: Hit,
     pub id: EndpointId,
     pub tier: Tier,
     pub vendor: &'a str,
