@@ -15,35 +15,10 @@
     clippy::panic
 )]
 
+mod common;
+
 use phonehome::capture::{Block, CaptureError, CaptureFile, FileStats, Format};
 use std::path::{Path, PathBuf};
-
-fn shared() -> PathBuf {
-    let p = std::env::var_os("PHONEHOME_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-    assert!(
-        p.join("captures").is_dir(),
-        "shared corpus not found at {} (set PHONEHOME_SHARED)",
-        p.display()
-    );
-    p
-}
-
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
 
 /// Everything a reader hands out: per packet (time, captured and wire
 /// length, link type, bytes), the file's statistics, and how it ended.
@@ -192,8 +167,8 @@ fn mutants(name: &str, bytes: &[u8], rng: &mut Rng, n: usize) -> usize {
 
 #[test]
 fn fast_capture_loops_equal_the_record_parser_on_every_shared_capture_and_mutant() {
-    let mut paths = Vec::new();
-    files(&shared().join("captures"), &mut paths);
+    let root = common::shared().join("captures");
+    let paths: Vec<PathBuf> = common::corpus().iter().map(|r| root.join(r)).collect();
     let (mut ng, mut be, mut le, mut mutated) = (0, 0, 0, 0);
     let mut ng_packets = 0;
     let mut rng = Rng(0x5eed_cafe_f00d_d00d);

@@ -15,36 +15,11 @@
     clippy::panic
 )]
 
+mod common;
+
 use phonehome::capture::{Block, CaptureError, CaptureFile};
 use phonehome::decode::{decode, decode_walked, shard, shard_fast, shard_walked, DecodeStats};
 use std::path::{Path, PathBuf};
-
-fn shared() -> PathBuf {
-    let p = std::env::var_os("PHONEHOME_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-    assert!(
-        p.join("captures").is_dir(),
-        "shared corpus not found at {} (set PHONEHOME_SHARED)",
-        p.display()
-    );
-    p
-}
-
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
 
 /// Deterministic xorshift: the same mutations on every run.
 struct Rng(u64);
@@ -159,8 +134,8 @@ fn run_file(path: &Path, sample: u64, t: &mut Tally, rng: &mut Rng) -> Option<()
 
 #[test]
 fn fast_path_equals_the_walk_on_every_shared_capture_packet_and_mutant() {
-    let mut paths = Vec::new();
-    files(&shared().join("captures"), &mut paths);
+    let root = common::shared().join("captures");
+    let paths: Vec<PathBuf> = common::corpus().iter().map(|r| root.join(r)).collect();
     let mut t = Tally::default();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut captures = 0;
