@@ -49,14 +49,16 @@ impl Rng {
 
 /// Events as canonical JSON text, counted; the stats event apart (its sink
 /// counters differ between a killed run and its restart).
-fn tally<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> (BTreeMap<String, u32>, u32) {
+/// Records by their text, and the stats events' lines (kept whole so that a
+/// failure shows how two of them differ).
+fn tally<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> (BTreeMap<String, u32>, Vec<String>) {
     let mut m = BTreeMap::new();
-    let mut stats = 0;
+    let mut stats = Vec::new();
     for l in lines {
         let v: Value = serde_json::from_slice(l)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(l)));
         if v["event_type"] == "stats" {
-            stats += 1;
+            stats.push(String::from_utf8_lossy(l).into_owned());
         } else {
             *m.entry(v.to_string()).or_insert(0) += 1;
         }
@@ -76,7 +78,7 @@ fn check(
     what: &str,
     rep: u64,
     want: &BTreeMap<String, u32>,
-    got: (BTreeMap<String, u32>, u32),
+    got: (BTreeMap<String, u32>, Vec<String>),
     resent_at_most: usize,
 ) {
     let (got, stats) = got;
@@ -102,8 +104,10 @@ fn check(
     // A resend may be the killed run's stats event, whose counters differ
     // from the restart's: a second one then arrives, for the sinks allowed one.
     assert!(
-        stats == 1 || (stats == 2 && resent_at_most > 0),
-        "{what}, repetition {rep}: {stats} stats events"
+        stats.len() == 1 || (stats.len() == 2 && resent_at_most > 0),
+        "{what}, repetition {rep}: {} stats events:\n{}",
+        stats.len(),
+        stats.join("\n")
     );
 }
 
@@ -207,7 +211,7 @@ batch = {BATCH}
         }
         let text = std::fs::read(&eve).unwrap();
         let (want, want_stats) = tally(text.split(|&b| b == b'\n').filter(|l| !l.is_empty()));
-        assert_eq!(want_stats, 1);
+        assert_eq!(want_stats.len(), 1);
         assert!(want.len() > 100, "{} events", want.len());
         let total = want.len() + 1;
 
