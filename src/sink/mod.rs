@@ -437,23 +437,6 @@ impl Sinks {
     }
 }
 
-/// What of a record is the same in every attempt of one replay: the whole
-/// line, but for a stats event only what comes before the sinks' counters
-/// that [`splice_stats`] put in (a killed run's counters and its restart's
-/// differ; the rest of the line does not). A transport that recognises its
-/// own earlier writes by their content compares this.
-pub fn same_in_every_attempt(line: &[u8]) -> &[u8] {
-    const STATS: &[u8] = b"\"event_type\":\"stats\"";
-    const SINKS: &[u8] = b",\"sinks\":";
-    if !line.windows(STATS.len()).any(|w| w == STATS) {
-        return line;
-    }
-    match line.windows(SINKS.len()).position(|w| w == SINKS) {
-        Some(at) => line.get(..at).unwrap_or(line),
-        None => line,
-    }
-}
-
 /// Inserts `"sinks":{...}` at the end of `stats.phonehome` in a stats line
 /// written by [`crate::output::eve::stats_event`] (whose `phonehome` object
 /// is the last of `stats`, itself the last member). Returns false, leaving
@@ -507,42 +490,6 @@ mod tests {
         assert!(!Select::Alerts.wants("flow"));
         let t = Select::Types(vec!["dns".into(), "alert".into()]);
         assert!(t.wants("dns") && t.wants("alert") && !t.wants("tls"));
-    }
-
-    #[test]
-    fn a_stats_event_is_the_same_in_every_attempt_whatever_its_sink_counters() {
-        let base = br#"{"timestamp":"t","event_type":"stats","stats":{"decoder":{"pkts":1},"phonehome":{"capture":{"files":1}}}}"#;
-        let with_base = |base: &[u8], sent: u64, resumed: u64| {
-            let mut line = base.to_vec();
-            let snap = Snapshot {
-                sent,
-                resumed,
-                ..Snapshot::default()
-            };
-            assert!(splice_stats(&mut line, &[("redis".into(), snap)]));
-            line
-        };
-        let with = |sent: u64, resumed: u64| with_base(base, sent, resumed);
-        let killed = with(40, 0);
-        let restart = with(3, 37);
-        assert_ne!(killed, restart);
-        assert_eq!(
-            same_in_every_attempt(&killed),
-            same_in_every_attempt(&restart)
-        );
-        // The rest of a stats event still counts.
-        let other = with_base(
-            br#"{"timestamp":"t","event_type":"stats","stats":{"decoder":{"pkts":2},"phonehome":{"capture":{"files":1}}}}"#,
-            40,
-            0,
-        );
-        assert_ne!(
-            same_in_every_attempt(&killed),
-            same_in_every_attempt(&other)
-        );
-        // Any other record is compared whole, even with such a text in it.
-        let dns = br#"{"event_type":"dns","dns":{"rrname":"a,"sinks":b"}}"#;
-        assert_eq!(same_in_every_attempt(dns), dns.as_slice());
     }
 
     #[test]

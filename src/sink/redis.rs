@@ -287,14 +287,10 @@ impl Redis {
     /// (the ones whose replies were lost) are already at the tail.
     fn already_applied(&mut self, batch: &[&[u8]]) -> std::io::Result<usize> {
         let unconfirmed = std::mem::take(&mut self.unconfirmed);
-        // A resumed run's stats event carries other sink counters than the
-        // killed run's: compared without them, or it would be added twice.
-        let same =
-            |a: &[u8], b: &[u8]| super::same_in_every_attempt(a) == super::same_in_every_attempt(b);
         let k = unconfirmed
             .iter()
             .zip(batch)
-            .take_while(|(u, b)| same(u, b))
+            .take_while(|(u, b)| u.as_slice() == **b)
             .count();
         if k == 0 {
             return Ok(0);
@@ -309,11 +305,7 @@ impl Redis {
         // Commands are applied in order: the last one found fixes the prefix.
         Ok((0..k)
             .rev()
-            .find(|&j| {
-                unconfirmed
-                    .get(j)
-                    .is_some_and(|u| tail.iter().any(|t| same(t, u)))
-            })
+            .find(|&j| unconfirmed.get(j).is_some_and(|u| tail.contains(u)))
             .map_or(0, |j| j + 1))
     }
 }
