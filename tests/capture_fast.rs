@@ -17,6 +17,8 @@
 
 mod common;
 
+use common::Rng;
+
 use phonehome::capture::{Block, CaptureError, CaptureFile, FileStats, Format};
 use std::path::{Path, PathBuf};
 
@@ -98,22 +100,6 @@ fn same(name: &str, bytes: &[u8]) -> Option<(Format, usize)> {
         out = Some((format, fast.packets.len()));
     }
     out
-}
-
-/// Deterministic xorshift: the same mutants on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 /// Values that steer the parsers when written over a length, type,

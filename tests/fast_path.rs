@@ -17,25 +17,11 @@
 
 mod common;
 
+use common::Rng;
+
 use phonehome::capture::{Block, CaptureError, CaptureFile};
 use phonehome::decode::{decode, decode_walked, shard, shard_fast, shard_walked, DecodeStats};
 use std::path::{Path, PathBuf};
-
-/// Deterministic xorshift: the same mutations on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Values that steer the walk: EtherTypes (IPv4, IPv6, VLAN kinds, MPLS,
 /// PPPoE, ARP), IP version/IHL bytes, fragment bits, IP protocols (tunnels,

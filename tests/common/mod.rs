@@ -13,6 +13,23 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Deterministic xorshift for generated mutants: the same ones on every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
 /// The shared data folder (`../shared` beside the repository, or `$PHONEHOME_SHARED`).
 /// Missing data is a failure, never a skip: CI always has it.
 pub fn shared() -> PathBuf {
