@@ -90,6 +90,7 @@ impl Transport for Hec {
                             self.url,
                             text.trim()
                         )),
+                        ..Delivery::default()
                     }
                 }
             }
@@ -140,6 +141,7 @@ pub fn bulk_outcome(n: usize, resp: &serde_json::Value) -> Delivery {
                 settled: i,
                 rejected,
                 error: Some(format!("_bulk answered {} items for {n}", items.len())),
+                ..Delivery::default()
             };
         };
         let res = item.values().next();
@@ -159,6 +161,7 @@ pub fn bulk_outcome(n: usize, resp: &serde_json::Value) -> Delivery {
                 settled: i,
                 rejected,
                 error: Some(format!("_bulk item {i}: status {status} {why}")),
+                ..Delivery::default()
             };
         }
         rejected += 1;
@@ -169,6 +172,7 @@ pub fn bulk_outcome(n: usize, resp: &serde_json::Value) -> Delivery {
         settled: n,
         rejected,
         error: first_reject,
+        ..Delivery::default()
     }
 }
 

@@ -76,6 +76,7 @@ impl Transport for Udp {
                     settled: i,
                     rejected,
                     error: Some(format!("udp {}: {e}", self.addr)),
+                    ..Delivery::default()
                 };
             }
         }
@@ -83,6 +84,7 @@ impl Transport for Udp {
             settled: batch.len(),
             rejected,
             error: None,
+            ..Delivery::default()
         }
     }
 
@@ -209,6 +211,7 @@ impl Transport for Unix {
                     settled: i,
                     rejected,
                     error: Some(format!("unix {}: {e}", self.path.display())),
+                    ..Delivery::default()
                 };
             }
         }
@@ -216,6 +219,7 @@ impl Transport for Unix {
             settled: batch.len(),
             rejected,
             error: None,
+            ..Delivery::default()
         }
     }
 

@@ -8,7 +8,7 @@
 //! applied, so they are not added twice.
 
 use super::config::RedisMode;
-use super::transport::{Delivery, Transport};
+use super::transport::{digest, Delivery, Transport};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -132,10 +132,6 @@ pub struct Redis {
     mode: RedisMode,
     maxlen: u64,
     conn: Option<BufReader<TcpStream>>,
-    /// Sent when the connection broke, replies not read: applied or not?
-    unconfirmed: Vec<Vec<u8>>,
-    /// Resuming a killed run: its first batch may have been applied already.
-    check_first: bool,
 }
 
 impl Redis {
@@ -155,8 +151,6 @@ impl Redis {
             mode,
             maxlen,
             conn: None,
-            unconfirmed: Vec::new(),
-            check_first: false,
         }
     }
 
@@ -282,32 +276,6 @@ impl Redis {
         }
         Ok(vals)
     }
-
-    /// After a broken pipeline: how many of the first records of `batch`
-    /// (the ones whose replies were lost) are already at the tail.
-    fn already_applied(&mut self, batch: &[&[u8]]) -> std::io::Result<usize> {
-        let unconfirmed = std::mem::take(&mut self.unconfirmed);
-        let k = unconfirmed
-            .iter()
-            .zip(batch)
-            .take_while(|(u, b)| u.as_slice() == **b)
-            .count();
-        if k == 0 {
-            return Ok(0);
-        }
-        let tail = match self.tail((2 * k + 16).min(10_000)) {
-            Ok(t) => t,
-            Err(e) => {
-                self.unconfirmed = unconfirmed;
-                return Err(e);
-            }
-        };
-        // Commands are applied in order: the last one found fixes the prefix.
-        Ok((0..k)
-            .rev()
-            .find(|&j| unconfirmed.get(j).is_some_and(|u| tail.contains(u)))
-            .map_or(0, |j| j + 1))
-    }
 }
 
 fn expect_ok(c: &mut BufReader<TcpStream>, args: &[&[u8]]) -> std::io::Result<()> {
@@ -321,47 +289,22 @@ fn expect_ok(c: &mut BufReader<TcpStream>, args: &[&[u8]]) -> std::io::Result<()
 }
 
 impl Transport for Redis {
-    fn start(&mut self, how: super::transport::Start) -> Result<(), String> {
-        self.check_first = matches!(how, super::transport::Start::Resume(_));
-        Ok(())
-    }
-
     fn send(&mut self, batch: &[&[u8]]) -> Delivery {
         let addr = self.addr.clone();
-        let resuming = self.check_first;
-        if resuming {
-            // What the killed run sent last without reading the replies
-            // is the start of what this one sends first (maybe over more
-            // than this batch, when this one is shorter: checked again
-            // until a batch was not all there).
-            self.unconfirmed = batch.iter().map(|p| p.to_vec()).collect();
-        }
-        let skip = if self.unconfirmed.is_empty() {
-            0
-        } else {
-            match self.already_applied(batch) {
-                Ok(k) => k,
-                Err(e) => return Delivery::failed(0, format!("redis {addr}: {e}")),
-            }
-        };
-        if skip == batch.len() {
-            return Delivery::all(skip);
-        }
-        if resuming {
-            self.check_first = false;
-        }
-        let rest = batch.get(skip..).unwrap_or(&[]);
         let mut out = Vec::new();
-        for p in rest {
+        for p in batch {
             self.write_cmd(&mut out, p);
         }
         let c = match self.connect() {
             Ok(c) => c,
-            Err(e) => return Delivery::failed(skip, format!("redis {addr}: {e}")),
+            Err(e) => return Delivery::failed(0, format!("redis {addr}: {e}")),
         };
         if let Err(e) = c.get_mut().write_all(&out) {
-            self.unconfirmed = rest.iter().map(|p| p.to_vec()).collect();
-            return Delivery::failed(skip, format!("redis {addr}: {e}"));
+            // Part of the pipeline may have gone out and been applied.
+            return Delivery {
+                maybe_applied: true,
+                ..Delivery::failed(0, format!("redis {addr}: {e}"))
+            };
         }
         let mut rejected = 0u64;
         let mut first_err = None;
@@ -369,7 +312,7 @@ impl Transport for Redis {
         // transient error ends what counts as settled (a later command of
         // the same pipeline that did succeed is sent again: rare, at-least-once).
         let mut transient_at: Option<(usize, String)> = None;
-        for i in 0..rest.len() {
+        for i in 0..batch.len() {
             match read_reply(c) {
                 Ok(Reply::Error(e)) if transient(&e) => {
                     transient_at.get_or_insert((i, e));
@@ -384,41 +327,62 @@ impl Transport for Redis {
                 Err(e) => {
                     if let Some((t, te)) = transient_at {
                         return Delivery {
-                            settled: skip + t,
+                            settled: t,
                             rejected,
                             error: Some(format!("redis {addr}: {te}")),
+                            maybe_applied: false,
                         };
                     }
-                    self.unconfirmed = rest
-                        .get(i..)
-                        .unwrap_or(&[])
-                        .iter()
-                        .map(|p| p.to_vec())
-                        .collect();
+                    // The replies from here on are lost, not the commands.
                     return Delivery {
-                        settled: skip + i,
+                        settled: i,
                         rejected,
                         error: Some(format!("redis {addr}: {e}")),
+                        maybe_applied: true,
                     };
                 }
             }
         }
         if let Some((t, e)) = transient_at {
             return Delivery {
-                settled: skip + t,
+                settled: t,
                 rejected,
                 error: Some(format!("redis {addr}: {e}")),
+                maybe_applied: false,
             };
         }
         Delivery {
             settled: batch.len(),
             rejected,
             error: first_err,
+            maybe_applied: false,
         }
     }
 
     fn reset(&mut self) {
         self.conn = None;
+    }
+
+    fn reads_back(&self) -> bool {
+        true
+    }
+
+    /// Reads back the tail of the key, a little longer than `sent` (other
+    /// writers may have added to it since), and finds the last of `sent`
+    /// there by digest.
+    fn applied(&mut self, sent: &[u64]) -> std::io::Result<usize> {
+        if sent.is_empty() {
+            return Ok(0);
+        }
+        let tail: std::collections::HashSet<u64> = self
+            .tail((2 * sent.len() + 16).min(10_000))?
+            .iter()
+            .map(|v| digest(v))
+            .collect();
+        Ok(sent
+            .iter()
+            .rposition(|d| tail.contains(d))
+            .map_or(0, |j| j + 1))
     }
 }
 

@@ -11,6 +11,10 @@ pub struct Delivery {
     pub settled: usize,
     pub rejected: u64,
     pub error: Option<String>,
+    /// The records after `settled` were written but their answers were lost
+    /// (the connection broke): the destination may have applied them. Only
+    /// a transport that [`Transport::reads_back`] says so.
+    pub maybe_applied: bool,
 }
 
 impl Delivery {
@@ -24,10 +28,21 @@ impl Delivery {
     pub fn failed(settled: usize, error: impl Into<String>) -> Self {
         Delivery {
             settled,
-            rejected: 0,
             error: Some(error.into()),
+            ..Delivery::default()
         }
     }
+}
+
+/// The digest of a record as sent (SHA-256, first 8 bytes), by which a sink
+/// notes what it sent without an answer and a transport recognises it at
+/// the destination.
+pub fn digest(payload: &[u8]) -> u64 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(payload);
+    let mut k = [0u8; 8];
+    k.copy_from_slice(d.get(..8).unwrap_or(&[0; 8]));
+    u64::from_le_bytes(k)
 }
 
 /// How a sink starts on its destination (only files care).
@@ -38,9 +53,7 @@ pub enum Start {
     /// The spool holds an earlier run's records: a file keeps what it has.
     Keep,
     /// An interrupted run of the same identity goes on: a file is cut back
-    /// to the position it had when its last record was acknowledged; Redis
-    /// checks the tail before the first batch (the killed run may have sent
-    /// it without reading the replies).
+    /// to the position it had when its last record was acknowledged.
     Resume(Option<u64>),
 }
 
@@ -67,5 +80,19 @@ pub trait Transport: Send {
     /// [`Start::Resume`] (a file's length; None for the others).
     fn position(&self) -> Option<u64> {
         None
+    }
+    /// Whether the destination can be asked afterwards which records it
+    /// applied ([`Transport::applied`]; Redis reads back the tail). The sink
+    /// then notes the digests of each batch before sending it, so that what
+    /// a lost answer or a kill left unknown is looked up, not sent again.
+    fn reads_back(&self) -> bool {
+        false
+    }
+    /// Of records written earlier whose answers never came (their
+    /// [`digest`]s, in the order written), how many the destination applied.
+    /// Commands are applied in order: the last one found fixes the count.
+    fn applied(&mut self, sent: &[u64]) -> std::io::Result<usize> {
+        let _ = sent;
+        Ok(0)
     }
 }

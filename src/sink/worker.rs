@@ -5,7 +5,7 @@ use super::config::{SinkSettings, SinkSpec};
 use super::connect;
 use super::format::Formatter;
 use super::spool::Spool;
-use super::transport::{Start, Transport};
+use super::transport::{digest, Delivery, Start, Transport};
 use super::{Counters, Handle, Msg, SinkError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use std::collections::{HashMap, VecDeque};
@@ -44,7 +44,7 @@ impl Backoff {
 
 /// Where a sink stands, kept as the note of its spool's head (one rename
 /// with the head, so the two agree after any crash):
-/// `run=<key hex> acked=<seq> [pos=<n>] foreign=<n> [stop=<seq>]`.
+/// `run=<key hex> acked=<seq> [pos=<n>] foreign=<n> [stop=<seq>] [sent=<seq>.<digest hex>,...]`.
 ///
 /// Records carry their sequence number in the run, and a run gives the same
 /// records the same numbers (the output is deterministic), so a run that
@@ -54,7 +54,15 @@ impl Backoff {
 /// attempt), and do not move `acked`. `stop` is set once a graceful stop
 /// (SIGTERM) was requested: records after it are that run's own (flows
 /// ended early, findings so far), not what a restart makes under the same
-/// numbers, so `acked` never passes it.
+/// numbers, so `acked` never passes it. `sent` is kept only for a transport
+/// that [`Transport::reads_back`]: the records written to it whose answers
+/// have not come (yet, or ever: a broken connection, a kill), as number and
+/// [`digest`] of what was written, in order. It is noted before each batch
+/// goes out and they are the first records the sink sends next (the front
+/// of its spool, or the live records after `acked`), so whoever sends next,
+/// this run or a restart, first asks the destination which of them it
+/// applied, by the digests of what was written, not by its own text of
+/// those records (a stats event's sink counters differ between attempts).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct DeliveryState {
     pub run: Option<u64>,
@@ -62,7 +70,11 @@ pub(super) struct DeliveryState {
     pub pos: Option<u64>,
     pub foreign: u64,
     pub stop: Option<u64>,
+    pub sent: Vec<(u64, u64)>,
 }
+
+/// Entries of `sent=` read at most (a batch is far smaller).
+const MAX_SENT: usize = 1 << 16;
 
 impl DeliveryState {
     pub fn parse(note: &str) -> DeliveryState {
@@ -74,6 +86,16 @@ impl DeliveryState {
                 "pos" => s.pos = v.parse().ok(),
                 "foreign" => s.foreign = v.parse().unwrap_or(0),
                 "stop" => s.stop = v.parse().ok(),
+                "sent" => {
+                    s.sent = v
+                        .split(',')
+                        .map_while(|e| {
+                            let (q, d) = e.split_once('.')?;
+                            Some((q.parse().ok()?, u64::from_str_radix(d, 16).ok()?))
+                        })
+                        .take(MAX_SENT)
+                        .collect()
+                }
                 _ => {}
             }
         }
@@ -91,6 +113,10 @@ impl DeliveryState {
         n.push_str(&format!(" foreign={}", self.foreign));
         if let Some(s) = self.stop {
             n.push_str(&format!(" stop={s}"));
+        }
+        for (i, (q, d)) in self.sent.iter().enumerate() {
+            n.push_str(if i == 0 { " sent=" } else { "," });
+            n.push_str(&format!("{q}.{d:016x}"));
         }
         n
     }
@@ -127,14 +153,6 @@ impl DeliveryState {
 const STOP_LIST: &str = "stopped";
 /// Records listed at most; later ones are sent again by a restart.
 const MAX_LISTED: usize = 1 << 20;
-
-fn line_digest(line: &[u8]) -> u64 {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(line);
-    let mut k = [0u8; 8];
-    k.copy_from_slice(d.get(..8).unwrap_or(&[0; 8]));
-    u64::from_le_bytes(k)
-}
 
 /// The list a stopped attempt of run `run` left in `dir` (empty when none).
 fn read_stop_list(dir: &std::path::Path, run: u64) -> HashMap<u64, u64> {
@@ -201,12 +219,22 @@ pub(super) fn spawn(spec: &SinkSpec, settings: &SinkSettings) -> Result<Handle, 
         (true, Some(k)) => read_stop_list(&spool_dir, k),
         _ => HashMap::new(),
     };
+    // What the earlier attempt wrote without an answer is the front of its
+    // spool, sent first again, or its live records after `acked`: this run
+    // makes those again under the same numbers if it is the same replay,
+    // up to that attempt's stop point (after it, they were its own).
+    let remade_upto = match (resuming, before.stop) {
+        (false, _) => 0,
+        (true, stop) => stop.unwrap_or(u64::MAX),
+    };
+    let inherited = !before.sent.is_empty();
     let state = DeliveryState {
         run: settings.run_key,
         acked: skip_upto,
         pos: before.pos.filter(|_| resuming),
         foreign: spool.len(),
         stop: None,
+        sent: before.sent,
     };
     let start = match (resuming, spool.is_empty()) {
         (true, _) => Start::Resume(before.pos),
@@ -236,6 +264,8 @@ pub(super) fn spawn(spec: &SinkSpec, settings: &SinkSettings) -> Result<Handle, 
         skip_upto,
         listed,
         after_stop: Vec::new(),
+        remade_upto,
+        inherited,
     };
     let thread = std::thread::Builder::new()
         .name(format!("phonehome-sink-{}", spec.name))
@@ -275,6 +305,12 @@ pub(super) struct Worker {
     pub(super) listed: HashMap<u64, u64>,
     /// This run's records after its own stop point, delivered or spooled.
     pub(super) after_stop: Vec<(u64, u64)>,
+    /// The earlier attempt's live records up to this number are made again
+    /// by this run under the same numbers (0: none; see `spawn`).
+    pub(super) remade_upto: u64,
+    /// `state.sent` is still the earlier attempt's: what it finds applied
+    /// counts as `resumed`.
+    pub(super) inherited: bool,
 }
 
 impl Worker {
@@ -360,8 +396,8 @@ impl Worker {
             Msg::Record(r) => match self.formatter.format(&r) {
                 Ok(payload) => {
                     self.note_stop(r.stop_at);
-                    let digest = (r.stop_at.is_some() || !self.listed.is_empty())
-                        .then(|| line_digest(&r.line));
+                    let digest =
+                        (r.stop_at.is_some() || !self.listed.is_empty()).then(|| digest(&r.line));
                     self.accept(r.seq, payload, digest)
                 }
                 Err(e) => {
@@ -458,9 +494,12 @@ impl Worker {
         }
         let from_spool = !self.spool.is_empty();
         let max = self.batch.min(self.transport.batch_limit());
-        let (seqs, d, n) = if from_spool {
-            let batch = match self.spool.peek(max) {
-                Ok(b) => b,
+        // Spooled records are copied out: the position (with the digests of
+        // what goes out) is written to the spool's head before sending.
+        let spooled: Vec<(u64, Vec<u8>)>;
+        let (seqs, payloads): (Vec<u64>, Vec<&[u8]>) = if from_spool {
+            spooled = match self.spool.peek(max) {
+                Ok(b) => b.iter().map(|r| (r.seq, r.payload.clone())).collect(),
                 Err(e) => {
                     // The spool went bad under us: say so and stop reading it.
                     self.note_error(e.to_string());
@@ -469,33 +508,76 @@ impl Worker {
                     return;
                 }
             };
-            let payloads: Vec<&[u8]> = batch.iter().map(|r| r.payload.as_slice()).collect();
-            let seqs: Vec<u64> = batch.iter().map(|r| r.seq).collect();
-            let d = self.transport.send(&payloads);
-            (seqs, d, payloads.len())
+            spooled.iter().map(|(q, p)| (*q, p.as_slice())).unzip()
         } else if !self.live.is_empty() {
             let n = self.live.len().min(max);
-            let payloads: Vec<&[u8]> = self
-                .live
+            self.live
                 .iter()
                 .take(n)
-                .map(|(_, p)| p.as_slice())
-                .collect();
-            let seqs: Vec<u64> = self.live.iter().take(n).map(|&(q, _)| q).collect();
-            (seqs, self.transport.send(&payloads), n)
+                .map(|(q, p)| (*q, p.as_slice()))
+                .unzip()
         } else {
             return;
         };
-        let settled = d.settled.min(n);
+        let n = seqs.len();
+        let reads_back = self.transport.reads_back();
+        // Written earlier without an answer: asked, not sent again.
+        let known = match applied_earlier(
+            self.transport.as_mut(),
+            &mut self.state.sent,
+            self.remade_upto,
+            &seqs,
+            &payloads,
+            from_spool,
+        ) {
+            Ok(k) => k,
+            Err(e) => {
+                self.outcome(Some(format!("{e} (reading back what was applied)")), false);
+                if !from_spool {
+                    self.live_to_spool();
+                }
+                return;
+            }
+        };
+        let rest = payloads.get(known..).unwrap_or(&[]);
+        let rest_seqs = seqs.get(known..).unwrap_or(&[]);
+        let d = if rest.is_empty() {
+            Delivery::default()
+        } else {
+            if reads_back {
+                self.inherited = false;
+                self.state.sent = rest_seqs
+                    .iter()
+                    .zip(rest)
+                    .map(|(&q, p)| (q, digest(p)))
+                    .collect();
+                if let Err(e) = self.spool.set_note(self.state.note()) {
+                    self.note_error(e.to_string());
+                    eprintln!("phonehome: sink {}: {e}", self.name);
+                }
+            }
+            self.transport.send(rest)
+        };
+        let now = d.settled.min(rest.len());
+        let settled = known + now;
+        if reads_back && !rest.is_empty() {
+            let unanswered = if d.maybe_applied {
+                self.state.sent.split_off(now.min(self.state.sent.len()))
+            } else {
+                Vec::new()
+            };
+            self.state.sent = unanswered;
+        }
         for &q in seqs.iter().take(settled) {
             self.state.ack(q);
         }
         self.state.pos = self.transport.position();
+        drop(payloads);
         let noted = if from_spool {
             self.spool.consume_noting(settled, self.state.note())
         } else {
             self.live.drain(..settled);
-            if settled > 0 {
+            if settled > 0 || reads_back {
                 self.spool.set_note(self.state.note())
             } else {
                 Ok(())
@@ -505,7 +587,18 @@ impl Worker {
             self.note_error(e.to_string());
             eprintln!("phonehome: sink {}: {e}", self.name);
         }
-        let ok = (settled as u64).saturating_sub(d.rejected);
+        let (known_here, known_before) = if self.inherited {
+            (0, known as u64)
+        } else {
+            (known as u64, 0)
+        };
+        if known_before > 0 {
+            self.inherited = !self.state.sent.is_empty();
+        }
+        self.counters
+            .resumed
+            .fetch_add(known_before, Ordering::Relaxed);
+        let ok = (now as u64 + known_here).saturating_sub(d.rejected);
         self.counters.sent.fetch_add(ok, Ordering::Relaxed);
         if from_spool {
             self.counters.replayed.fetch_add(ok, Ordering::Relaxed);
@@ -576,6 +669,54 @@ impl Worker {
     }
 }
 
+/// How many of the first records of a batch (`seqs`, `payloads`) the
+/// destination already has from an earlier write whose answers never came
+/// (`sent`: number and digest of what was written, in order). An entry
+/// stands for the batch's record at the same place when the numbers agree
+/// and, for a spooled record (the very bytes written), the digests too; for
+/// a live one, when the earlier attempt's record of that number is made
+/// again by this run (`remade_upto`), whatever its text now. `sent` is
+/// emptied when settled, or trimmed to what the next batch must answer.
+fn applied_earlier(
+    transport: &mut dyn Transport,
+    sent: &mut Vec<(u64, u64)>,
+    remade_upto: u64,
+    seqs: &[u64],
+    payloads: &[&[u8]],
+    from_spool: bool,
+) -> Result<usize, String> {
+    if sent.is_empty() {
+        return Ok(0);
+    }
+    let aligned = sent
+        .iter()
+        .zip(seqs.iter().zip(payloads))
+        .take_while(|((q, d), (s, p))| {
+            q == *s
+                && if from_spool {
+                    *d == digest(p)
+                } else {
+                    *q <= remade_upto
+                }
+        })
+        .count();
+    if aligned == 0 {
+        // Not what is sent next (a stopped attempt's own records): this
+        // run never sends them again.
+        sent.clear();
+        return Ok(0);
+    }
+    let digests: Vec<u64> = sent.iter().map(|e| e.1).collect();
+    let applied = transport.applied(&digests).map_err(|e| e.to_string())?;
+    if applied > aligned && aligned == seqs.len() {
+        // The next batch goes on where this one ends.
+        sent.drain(..aligned);
+    } else {
+        sent.clear();
+    }
+    Ok(applied.min(aligned))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -638,6 +779,8 @@ mod tests {
             skip_upto: 0,
             listed: HashMap::new(),
             after_stop: Vec::new(),
+            remade_upto: 0,
+            inherited: false,
         };
         (w, tx)
     }
@@ -754,6 +897,7 @@ mod tests {
             pos: Some(9000),
             foreign: 3,
             stop: None,
+            sent: Vec::new(),
         };
         assert_eq!(
             st.note(),
@@ -782,6 +926,7 @@ mod tests {
             pos: None,
             foreign: 0,
             stop: None,
+            sent: Vec::new(),
         };
         w.skip_upto = 3;
         for i in 1..=5 {
@@ -821,6 +966,7 @@ mod tests {
             pos: None,
             foreign: 2,
             stop: None,
+            sent: Vec::new(),
         };
         w.handle(rec(1));
         w.flush(Instant::now() + Duration::from_secs(5));
@@ -878,6 +1024,7 @@ mod tests {
             pos: None,
             foreign: 0,
             stop,
+            sent: Vec::new(),
         };
         assert_eq!(st(4, None).owed_upto(0, None), 4, "nothing spooled");
         assert_eq!(st(4, None).owed_upto(3, Some(9)), 9, "spooled up to 9");
@@ -898,6 +1045,7 @@ mod tests {
             pos: None,
             foreign: 0,
             stop: Some(2),
+            sent: Vec::new(),
         };
         assert_eq!(st.note(), "run=0000000000000001 acked=2 foreign=0 stop=2");
         assert_eq!(DeliveryState::parse(&st.note()), st);
@@ -952,5 +1100,215 @@ mod tests {
         // A run that was not stopped removes the list.
         w.save_stop_list();
         assert!(!dir.path().join(STOP_LIST).exists());
+    }
+
+    #[test]
+    fn unanswered_records_round_trip_through_the_note() {
+        let st = DeliveryState {
+            run: Some(1),
+            acked: 2,
+            pos: None,
+            foreign: 0,
+            stop: None,
+            sent: vec![(3, 0xab), (5, u64::MAX)],
+        };
+        assert_eq!(
+            st.note(),
+            "run=0000000000000001 acked=2 foreign=0 sent=3.00000000000000ab,5.ffffffffffffffff"
+        );
+        assert_eq!(DeliveryState::parse(&st.note()), st);
+        // A damaged entry ends the list there, it never invents one.
+        let cut = DeliveryState::parse("run=1 acked=2 sent=3.ab,x.1,5.ff");
+        assert_eq!(cut.sent, vec![(3, 0xab)]);
+    }
+
+    /// A destination like Redis: it keeps what it applied and can be asked
+    /// afterwards; `lose_answers` makes the next send apply everything and
+    /// lose every answer (a connection cut after the commands went through).
+    struct ReadBack {
+        held: Arc<Mutex<Vec<Vec<u8>>>>,
+        lose_answers: bool,
+        asked: Arc<Mutex<u32>>,
+    }
+
+    impl Transport for ReadBack {
+        fn send(&mut self, batch: &[&[u8]]) -> Delivery {
+            self.held
+                .lock()
+                .unwrap()
+                .extend(batch.iter().map(|p| p.to_vec()));
+            if std::mem::take(&mut self.lose_answers) {
+                return Delivery {
+                    maybe_applied: true,
+                    ..Delivery::failed(0, "connection reset")
+                };
+            }
+            Delivery::all(batch.len())
+        }
+        fn reads_back(&self) -> bool {
+            true
+        }
+        fn applied(&mut self, sent: &[u64]) -> std::io::Result<usize> {
+            *self.asked.lock().unwrap() += 1;
+            let held: Vec<u64> = self
+                .held
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|v| digest(v))
+                .collect();
+            Ok(sent
+                .iter()
+                .rposition(|d| held.contains(d))
+                .map_or(0, |j| j + 1))
+        }
+    }
+
+    fn read_back(
+        dir: &std::path::Path,
+        held: &Arc<Mutex<Vec<Vec<u8>>>>,
+    ) -> (Worker, Arc<Mutex<u32>>) {
+        let asked = Arc::new(Mutex::new(0));
+        let (mut w, _tx) = worker(
+            dir,
+            Fake {
+                up: Arc::new(Mutex::new(true)),
+                got: Arc::new(Mutex::new(Vec::new())),
+                partial: None,
+            },
+        );
+        w.transport = Box::new(ReadBack {
+            held: Arc::clone(held),
+            lose_answers: false,
+            asked: Arc::clone(&asked),
+        });
+        (w, asked)
+    }
+
+    fn rec_text(seq: u64, text: &str) -> Msg {
+        Msg::Record(Arc::new(Record {
+            seq,
+            event_type: "stats".into(),
+            line: text.as_bytes().to_vec(),
+            finding: None,
+            stop_at: None,
+        }))
+    }
+
+    fn texts(held: &Arc<Mutex<Vec<Vec<u8>>>>) -> Vec<String> {
+        held.lock()
+            .unwrap()
+            .iter()
+            .map(|v| String::from_utf8(v.clone()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn answers_lost_after_the_destination_applied_a_batch_are_looked_up_not_resent() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let (mut w, asked) = read_back(dir.path(), &held);
+        w.state.run = Some(7);
+        for i in 1..=3 {
+            w.handle(rec(i));
+        }
+        w.pump();
+        // The next batch is applied, its answers lost: noted, then spooled.
+        w.transport = Box::new(ReadBack {
+            held: Arc::clone(&held),
+            lose_answers: true,
+            asked: Arc::clone(&asked),
+        });
+        for i in 4..=6 {
+            w.handle(rec(i));
+        }
+        w.pump();
+        assert_eq!(w.spool.len(), 3);
+        let noted = DeliveryState::parse(Spool::open(dir.path(), 1 << 20).unwrap().note());
+        assert_eq!(
+            noted.sent.iter().map(|e| e.0).collect::<Vec<_>>(),
+            vec![4, 5, 6]
+        );
+        w.handle(rec(7));
+        w.flush(Instant::now() + Duration::from_secs(5));
+        let want: Vec<String> = (1..=7).map(|i| format!("{{\"n\":{i}}}")).collect();
+        assert_eq!(texts(&held), want);
+        assert_eq!(*asked.lock().unwrap(), 1);
+        let st = DeliveryState::parse(Spool::open(dir.path(), 1 << 20).unwrap().note());
+        assert_eq!((st.acked, st.sent.len()), (7, 0));
+        let c = w.counters.snapshot();
+        assert_eq!((c.sent, c.resumed), (7, 0));
+    }
+
+    #[test]
+    fn a_restart_finds_what_the_killed_run_wrote_by_its_digest_though_its_own_text_differs() {
+        let dir = tempfile::tempdir().unwrap();
+        // The killed run wrote 4 and 5 (its stats event) and Redis applied
+        // them; the kill came before the answers were noted.
+        let held = Arc::new(Mutex::new(vec![
+            b"{\"n\":4}".to_vec(),
+            b"stats sent=5".to_vec(),
+        ]));
+        let (mut w, asked) = read_back(dir.path(), &held);
+        w.state = DeliveryState {
+            run: Some(7),
+            acked: 3,
+            sent: vec![(4, digest(b"{\"n\":4}")), (5, digest(b"stats sent=5"))],
+            ..DeliveryState::default()
+        };
+        w.skip_upto = 3;
+        w.remade_upto = u64::MAX;
+        w.inherited = true;
+        for i in 1..=4 {
+            w.handle(rec(i));
+        }
+        // The restart's stats event carries its own counters.
+        w.handle(rec_text(5, "stats resumed=4"));
+        w.flush(Instant::now() + Duration::from_secs(5));
+        assert_eq!(texts(&held), vec!["{\"n\":4}", "stats sent=5"]);
+        assert_eq!(*asked.lock().unwrap(), 1);
+        assert_eq!(w.counters.snapshot().resumed, 5);
+        let st = DeliveryState::parse(Spool::open(dir.path(), 1 << 20).unwrap().note());
+        assert_eq!((st.acked, st.sent.len()), (5, 0));
+
+        // Not applied (killed before Redis got them): the restart's own go.
+        let dir = tempfile::tempdir().unwrap();
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let (mut w, _) = read_back(dir.path(), &held);
+        w.state = DeliveryState {
+            run: Some(7),
+            acked: 3,
+            sent: vec![(4, digest(b"{\"n\":4}")), (5, digest(b"stats sent=5"))],
+            ..DeliveryState::default()
+        };
+        w.skip_upto = 3;
+        w.remade_upto = u64::MAX;
+        w.handle(rec(4));
+        w.handle(rec_text(5, "stats resumed=3"));
+        w.flush(Instant::now() + Duration::from_secs(5));
+        assert_eq!(texts(&held), vec!["{\"n\":4}", "stats resumed=3"]);
+    }
+
+    #[test]
+    fn a_stopped_attempts_unanswered_records_after_its_stop_are_never_the_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        // Killed while draining after a stop at 3: its own record 4 (a flow
+        // ended `shutdown`) was applied, unanswered.
+        let held = Arc::new(Mutex::new(vec![b"{\"shutdown\":4}".to_vec()]));
+        let (mut w, asked) = read_back(dir.path(), &held);
+        w.state = DeliveryState {
+            run: Some(7),
+            acked: 3,
+            sent: vec![(4, digest(b"{\"shutdown\":4}"))],
+            ..DeliveryState::default()
+        };
+        w.skip_upto = 3;
+        w.remade_upto = 3;
+        for i in 1..=4 {
+            w.handle(rec(i));
+        }
+        w.flush(Instant::now() + Duration::from_secs(5));
+        assert_eq!(texts(&held), vec!["{\"shutdown\":4}", "{\"n\":4}"]);
+        assert_eq!(*asked.lock().unwrap(), 0, "nothing to ask");
     }
 }
