@@ -36,7 +36,10 @@
 //!   was sent and the connection broke before its answer: then the record is
 //!   sent again (at-least-once). Elasticsearch documents carry a fixed `_id`
 //!   so such a resend is answered 409 and counted as delivered; Redis
-//!   resends are avoided by reading back the tail of the stream or list.
+//!   resends are avoided by reading back the tail of the stream or list and
+//!   looking for the digests of what was written, noted in the spool's head
+//!   before each batch (`worker::DeliveryState::sent`), so a restart after a
+//!   kill finds them too.
 //!   Syslog over TCP has no acknowledgement at all: records the peer had
 //!   received but not read when it died are lost; over UDP nothing is known.
 //!   See docs/sinks.md for the table.

@@ -3,9 +3,11 @@
 //!
 //! RESP is written by hand (a few dozen lines) rather than with the `redis`
 //! crate because delivery needs what a pipeline API hides: which replies
-//! came back before a connection broke, and a read-back of the tail after a
-//! reconnect to learn whether the commands whose replies were lost were
-//! applied, so they are not added twice.
+//! came back before a connection broke, and a read-back of the tail (after
+//! a reconnect, or in a restart after a kill) to learn whether the commands
+//! whose replies were lost were applied, so they are not added twice. The
+//! sink's worker keeps the digests of those commands (see
+//! `Transport::applied`).
 
 use super::config::RedisMode;
 use super::transport::{digest, Delivery, Transport};

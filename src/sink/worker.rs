@@ -522,13 +522,19 @@ impl Worker {
         let n = seqs.len();
         let reads_back = self.transport.reads_back();
         // Written earlier without an answer: asked, not sent again.
-        let known = match applied_earlier(
+        let earlier = Earlier {
+            foreign: if from_spool {
+                usize::try_from(self.state.foreign).unwrap_or(usize::MAX)
+            } else {
+                0
+            },
+            remade_upto: self.inherited.then_some(self.remade_upto),
+        };
+        let known = match earlier.applied(
             self.transport.as_mut(),
             &mut self.state.sent,
-            self.remade_upto,
             &seqs,
             &payloads,
-            from_spool,
         ) {
             Ok(k) => k,
             Err(e) => {
@@ -669,52 +675,66 @@ impl Worker {
     }
 }
 
-/// How many of the first records of a batch (`seqs`, `payloads`) the
-/// destination already has from an earlier write whose answers never came
-/// (`sent`: number and digest of what was written, in order). An entry
-/// stands for the batch's record at the same place when the numbers agree
-/// and, for a spooled record (the very bytes written), the digests too; for
-/// a live one, when the earlier attempt's record of that number is made
-/// again by this run (`remade_upto`), whatever its text now. `sent` is
-/// emptied when settled, or trimmed to what the next batch must answer.
-fn applied_earlier(
-    transport: &mut dyn Transport,
-    sent: &mut Vec<(u64, u64)>,
-    remade_upto: u64,
-    seqs: &[u64],
-    payloads: &[&[u8]],
-    from_spool: bool,
-) -> Result<usize, String> {
-    if sent.is_empty() {
-        return Ok(0);
+/// What the records of a batch are, to tell which of them an entry of
+/// `sent` (written earlier, answer lost) stands for.
+struct Earlier {
+    /// The batch's first records that an earlier run spooled: the very bytes
+    /// it wrote.
+    foreign: usize,
+    /// Set while `sent` is an earlier attempt's (a restart): its records up
+    /// to this number are made again by this run under the same numbers,
+    /// maybe with another text (a stats event's sink counters).
+    remade_upto: Option<u64>,
+}
+
+impl Earlier {
+    /// How many of the first records of a batch (`seqs`, `payloads`) the
+    /// destination already has from a write whose answers never came. An
+    /// entry stands for the record at the same place when the numbers agree
+    /// and it is the same bytes (written by this run, or spooled by an
+    /// earlier one), or, in a restart, this run's remake of the earlier
+    /// attempt's record of that number (never another run's record alike). `sent` is emptied once settled, or
+    /// trimmed to what the next batch must answer.
+    fn applied(
+        &self,
+        transport: &mut dyn Transport,
+        sent: &mut Vec<(u64, u64)>,
+        seqs: &[u64],
+        payloads: &[&[u8]],
+    ) -> Result<usize, String> {
+        if sent.is_empty() {
+            return Ok(0);
+        }
+        let aligned = sent
+            .iter()
+            .zip(seqs.iter().zip(payloads))
+            .enumerate()
+            .take_while(|(i, ((q, d), (s, p)))| {
+                q == *s
+                    && match self.remade_upto {
+                        // This run's own record: the earlier attempt's of
+                        // that number stands for it, whatever its text.
+                        Some(upto) if *i >= self.foreign => q <= &upto,
+                        _ => *d == digest(p),
+                    }
+            })
+            .count();
+        if aligned == 0 {
+            // Not what is sent next (a stopped attempt's own records, or
+            // another run's): this run never sends them again.
+            sent.clear();
+            return Ok(0);
+        }
+        let digests: Vec<u64> = sent.iter().map(|e| e.1).collect();
+        let applied = transport.applied(&digests).map_err(|e| e.to_string())?;
+        if applied > aligned && aligned == seqs.len() {
+            // The next batch goes on where this one ends.
+            sent.drain(..aligned);
+        } else {
+            sent.clear();
+        }
+        Ok(applied.min(aligned))
     }
-    let aligned = sent
-        .iter()
-        .zip(seqs.iter().zip(payloads))
-        .take_while(|((q, d), (s, p))| {
-            q == *s
-                && if from_spool {
-                    *d == digest(p)
-                } else {
-                    *q <= remade_upto
-                }
-        })
-        .count();
-    if aligned == 0 {
-        // Not what is sent next (a stopped attempt's own records): this
-        // run never sends them again.
-        sent.clear();
-        return Ok(0);
-    }
-    let digests: Vec<u64> = sent.iter().map(|e| e.1).collect();
-    let applied = transport.applied(&digests).map_err(|e| e.to_string())?;
-    if applied > aligned && aligned == seqs.len() {
-        // The next batch goes on where this one ends.
-        sent.drain(..aligned);
-    } else {
-        sent.clear();
-    }
-    Ok(applied.min(aligned))
 }
 
 #[cfg(test)]
@@ -1129,6 +1149,8 @@ mod tests {
         held: Arc<Mutex<Vec<Vec<u8>>>>,
         lose_answers: bool,
         asked: Arc<Mutex<u32>>,
+        /// The first this many questions fail (the destination is down).
+        down_for: u32,
     }
 
     impl Transport for ReadBack {
@@ -1150,6 +1172,10 @@ mod tests {
         }
         fn applied(&mut self, sent: &[u64]) -> std::io::Result<usize> {
             *self.asked.lock().unwrap() += 1;
+            if self.down_for > 0 {
+                self.down_for -= 1;
+                return Err(std::io::Error::other("connection refused"));
+            }
             let held: Vec<u64> = self
                 .held
                 .lock()
@@ -1181,6 +1207,7 @@ mod tests {
             held: Arc::clone(held),
             lose_answers: false,
             asked: Arc::clone(&asked),
+            down_for: 0,
         });
         (w, asked)
     }
@@ -1218,6 +1245,7 @@ mod tests {
             held: Arc::clone(&held),
             lose_answers: true,
             asked: Arc::clone(&asked),
+            down_for: 0,
         });
         for i in 4..=6 {
             w.handle(rec(i));
@@ -1310,5 +1338,54 @@ mod tests {
         w.flush(Instant::now() + Duration::from_secs(5));
         assert_eq!(texts(&held), vec!["{\"shutdown\":4}", "{\"n\":4}"]);
         assert_eq!(*asked.lock().unwrap(), 0, "nothing to ask");
+    }
+
+    #[test]
+    fn a_restart_that_cannot_ask_at_first_spools_its_own_and_still_finds_the_killed_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = Arc::new(Mutex::new(vec![b"stats sent=2".to_vec()]));
+        let (mut w, asked) = read_back(dir.path(), &held);
+        w.transport = Box::new(ReadBack {
+            held: Arc::clone(&held),
+            lose_answers: false,
+            asked: Arc::clone(&asked),
+            down_for: 1,
+        });
+        w.state = DeliveryState {
+            run: Some(7),
+            acked: 1,
+            sent: vec![(2, digest(b"stats sent=2"))],
+            ..DeliveryState::default()
+        };
+        w.skip_upto = 1;
+        w.remade_upto = u64::MAX;
+        w.inherited = true;
+        w.handle(rec(1));
+        w.handle(rec_text(2, "stats resumed=1"));
+        w.pump();
+        assert_eq!(w.spool.len(), 1, "the restart's own stats event, spooled");
+        w.flush(Instant::now() + Duration::from_secs(5));
+        assert_eq!(texts(&held), vec!["stats sent=2"]);
+        assert_eq!(*asked.lock().unwrap(), 2);
+        assert!(w.spool.is_empty());
+    }
+
+    #[test]
+    fn another_runs_unanswered_record_never_stands_for_this_runs_alike_one() {
+        // Another identity (the same capture, touched) was killed with its
+        // record 1 applied and unanswered; this run makes the same line.
+        let dir = tempfile::tempdir().unwrap();
+        let held = Arc::new(Mutex::new(vec![b"{\"n\":1}".to_vec()]));
+        let (mut w, _) = read_back(dir.path(), &held);
+        w.state = DeliveryState {
+            run: Some(8),
+            sent: vec![(1, digest(b"{\"n\":1}"))],
+            ..DeliveryState::default()
+        };
+        w.remade_upto = 0;
+        w.inherited = true;
+        w.handle(rec(1));
+        w.flush(Instant::now() + Duration::from_secs(5));
+        assert_eq!(texts(&held), vec!["{\"n\":1}", "{\"n\":1}"]);
     }
 }
