@@ -545,6 +545,8 @@ impl Worker {
                 return;
             }
         };
+        // Found from a killed or stopped attempt's writes: `resumed`.
+        let known_before = if self.inherited { known as u64 } else { 0 };
         let rest = payloads.get(known..).unwrap_or(&[]);
         let rest_seqs = seqs.get(known..).unwrap_or(&[]);
         let d = if rest.is_empty() {
@@ -593,18 +595,12 @@ impl Worker {
             self.note_error(e.to_string());
             eprintln!("phonehome: sink {}: {e}", self.name);
         }
-        let (known_here, known_before) = if self.inherited {
-            (0, known as u64)
-        } else {
-            (known as u64, 0)
-        };
-        if known_before > 0 {
-            self.inherited = !self.state.sent.is_empty();
-        }
         self.counters
             .resumed
             .fetch_add(known_before, Ordering::Relaxed);
-        let ok = (now as u64 + known_here).saturating_sub(d.rejected);
+        let ok = (settled as u64)
+            .saturating_sub(known_before)
+            .saturating_sub(d.rejected);
         self.counters.sent.fetch_add(ok, Ordering::Relaxed);
         if from_spool {
             self.counters.replayed.fetch_add(ok, Ordering::Relaxed);
@@ -693,8 +689,9 @@ impl Earlier {
     /// entry stands for the record at the same place when the numbers agree
     /// and it is the same bytes (written by this run, or spooled by an
     /// earlier one), or, in a restart, this run's remake of the earlier
-    /// attempt's record of that number (never another run's record alike). `sent` is emptied once settled, or
-    /// trimmed to what the next batch must answer.
+    /// attempt's record of that number (never another run's record alike).
+    /// `sent` is emptied once settled, or trimmed to what the next batch
+    /// must answer.
     fn applied(
         &self,
         transport: &mut dyn Transport,
