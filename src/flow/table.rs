@@ -377,6 +377,9 @@ impl TimerRef {
 /// Deadline second → flows filed there.
 type Timers = BTreeMap<u32, Vec<TimerRef>>;
 
+/// Entries [`FlowTable::tick`]'s lists keep room for between ticks.
+const TICK_SCRATCH_MAX: usize = 4096;
+
 fn hash_key(key: &FlowKey) -> u64 {
     FxBuildHasher.hash_one(key)
 }
@@ -454,6 +457,9 @@ pub struct FlowTable<A> {
     /// Deadline second → flows filed there (checked lazily, stale entries skipped).
     timers: Timers,
     stats: FlowStats,
+    /// [`FlowTable::tick`]'s lists, kept between ticks (emptied).
+    tick_ended: Vec<(u64, TimerRef, EndReason)>,
+    tick_refile: Vec<TimerRef>,
     /// Bytes of the global memory budget taken: the map's and the slab's
     /// allocations as they are, and [`FLOW_HEAP`] per flow held.
     accounted: u64,
@@ -486,6 +492,8 @@ impl<A: Default> FlowTable<A> {
             timers: BTreeMap::new(),
             cfg,
             stats: FlowStats::default(),
+            tick_ended: Vec::new(),
+            tick_refile: Vec::new(),
             accounted: 0,
         }
     }
@@ -727,15 +735,15 @@ impl<A: Default> FlowTable<A> {
     /// at global packet `idx`), in first-packet order.
     pub fn tick(&mut self, now_ns: u64, idx: u64, out: &mut Vec<Ended<A>>) {
         let now_sec = u32::try_from(now_ns / NS).unwrap_or(u32::MAX);
-        let due: Vec<u32> = self.timers.range(..=now_sec).map(|(s, _)| *s).collect();
         // (uid, timer, why): ended in uid order, the same for any worker count.
-        let mut ended: Vec<(u64, TimerRef, EndReason)> = Vec::new();
-        let mut refile: Vec<TimerRef> = Vec::new();
-        for sec in due {
-            let Some(refs) = self.timers.remove(&sec) else {
-                continue;
-            };
-            for t in refs {
+        let mut ended = std::mem::take(&mut self.tick_ended);
+        let mut refile = std::mem::take(&mut self.tick_refile);
+        while let Some(entry) = self.timers.first_entry() {
+            let sec = *entry.key();
+            if sec > now_sec {
+                break;
+            }
+            for t in entry.remove() {
                 let Some(f) = t.flow(&mut self.slab) else {
                     continue;
                 };
@@ -754,7 +762,7 @@ impl<A: Default> FlowTable<A> {
             }
         }
         ended.sort_unstable_by_key(|&(uid, _, _)| uid);
-        for (uid, t, reason) in ended {
+        for (uid, t, reason) in ended.drain(..) {
             let ev = EventKey {
                 pkt: idx,
                 class: 0,
@@ -783,8 +791,15 @@ impl<A: Default> FlowTable<A> {
                 self.end(t, reason, ev, out);
             }
         }
-        for t in refile {
+        for t in refile.drain(..) {
             self.file_timer(t);
+        }
+        // Kept for the next tick, unless a burst grew them.
+        if ended.capacity() <= TICK_SCRATCH_MAX {
+            self.tick_ended = ended;
+        }
+        if refile.capacity() <= TICK_SCRATCH_MAX {
+            self.tick_refile = refile;
         }
         // The ended flows' bytes go back at once.
         self.account();

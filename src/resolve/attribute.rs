@@ -266,6 +266,17 @@ fn normal(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// [`normal`] without a copy when the name is already in normal form (the
+/// usual case: a worker checks every certificate name of every flow).
+fn normal_ref(name: &str) -> std::borrow::Cow<'_, str> {
+    let n = name.trim_end_matches('.');
+    if n.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(n.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(n)
+    }
+}
+
 impl Resolver {
     pub fn new(catalog: Catalog, geoip: GeoIp, dns: DnsCacheConfig) -> Self {
         Resolver {
@@ -732,7 +743,7 @@ impl NameMatcher {
             // matching an endpoint counts, or (tier `certificate`) that
             // first name under an owned domain, wildcard or not.
             hits.cert_documented = n.cert_names.iter().enumerate().find_map(|(i, c)| {
-                let c = normal(c);
+                let c = normal_ref(c);
                 let m = catalog.match_cert_name(&c).or_else(|| {
                     (i == 0 && !c.starts_with("*."))
                         .then(|| catalog.match_endpoint_name(&c))
@@ -742,7 +753,7 @@ impl NameMatcher {
             });
             if hits.cert_documented.is_none() {
                 hits.cert_owned = n.cert_names.first().and_then(|c| {
-                    let m = catalog.match_owned(&normal(c), Tier::Certificate)?;
+                    let m = catalog.match_owned(&normal_ref(c), Tier::Certificate)?;
                     Some(m.hit)
                 });
             }
@@ -897,6 +908,28 @@ source = "https://acme.example/docs"
             (a.kind, a.value.as_str()),
             (EvidenceKind::TlsSni, "t.other.example")
         );
+    }
+
+    #[test]
+    fn a_name_in_normal_form_is_borrowed_and_any_other_is_normalised() {
+        for name in [
+            "x.acme-cloud.example",
+            "X.Acme-Cloud.Example.",
+            "a.b..",
+            "",
+            ".",
+            "ÉX.example",
+        ] {
+            assert_eq!(normal_ref(name), normal(name), "{name:?}");
+        }
+        assert!(matches!(
+            normal_ref("x.acme-cloud.example."),
+            std::borrow::Cow::Borrowed("x.acme-cloud.example")
+        ));
+        assert!(matches!(
+            normal_ref("X.example"),
+            std::borrow::Cow::Owned(_)
+        ));
     }
 
     #[test]
