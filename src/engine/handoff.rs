@@ -8,9 +8,11 @@
 //! channel that wakes a blocked sender for each free slot, sleeps and wakes
 //! once per batch (a futex wait and wake, after a few `sched_yield` spins);
 //! here it sleeps until the worker has room for `cap - resume_at` batches
-//! and refills them in one go. Nothing spins: a side that finds nothing to
-//! do sleeps at once, and is woken by a flag, never by a timer. Memory stays
-//! bounded by `cap` items and the order is the queue's.
+//! and refills them in one go (with several workers the engine wakes the
+//! reader at the first free slot instead: see `reader_resume_at`). Nothing
+//! spins: a side that finds nothing to do sleeps at once, and is woken by a
+//! flag, never by a timer. Memory stays bounded by `cap` items and the
+//! order is the queue's.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

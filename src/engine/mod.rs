@@ -161,6 +161,25 @@ pub fn pipeline_bytes(cfg: &ReplayConfig) -> u64 {
     blocks + in_flight + workers * 8 * block + (16 << 20)
 }
 
+/// When the reader, asleep on a worker's full queue, is woken again.
+///
+/// One worker: once the queue has drained by half, so that the reader
+/// refills it in one go (fewer wake-ups than one per batch). Several
+/// workers: as soon as one slot is free. While the reader sleeps on the
+/// slowest worker's queue it reads nothing for the others, which run dry
+/// and leave a CPU idle; `perf sched` on 2 workers (bench/idle.sh) showed
+/// "only one worker runnable" as the main idle state, and waking at the
+/// first free slot cut it in every interleaved pair (steady-state shortfall
+/// 6.5/8.3/6.8 % → 1.5/5.1/4.2 % of 2 CPUs), for about one more wake-up per
+/// batch on the reader.
+fn reader_resume_at(cfg: &ReplayConfig) -> usize {
+    if cfg.workers > 1 {
+        cfg.queue_depth.saturating_sub(1)
+    } else {
+        cfg.queue_depth / 2
+    }
+}
+
 /// Errors that stop a replay.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -255,9 +274,7 @@ pub fn run_with<S: PacketSource + 'static>(
     let mut pool_txs = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
     for w in 0..workers {
-        // A full queue's producer sleeps until it has drained by half, then
-        // refills it in one go: fewer wake-ups than one per batch or round.
-        let (job_tx, job_rx) = handoff::bounded(cfg.queue_depth, cfg.queue_depth / 2);
+        let (job_tx, job_rx) = handoff::bounded(cfg.queue_depth, reader_resume_at(cfg));
         let (out_tx, out_rx) =
             handoff::bounded::<worker::Output>(cfg.queue_depth + 2, cfg.queue_depth / 2 + 1);
         let (pool_tx, pool_rx) = crossbeam_channel::bounded::<worker::Round>(cfg.queue_depth + 2);

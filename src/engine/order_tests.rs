@@ -48,3 +48,33 @@ fn parts_and_credit_waits_keep_the_order_for_any_worker_count() {
         }
     }
 }
+
+/// Small queues (the reader wakes at the first free slot with several
+/// workers) and small blocks (many batches) with a one-byte credit: no
+/// deadlock, and the same events in the same order as one worker.
+#[test]
+fn small_queues_and_blocks_keep_the_order_for_any_worker_count() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let inputs = expand_inputs(&[dir]).unwrap().files;
+    let mut base = ReplayConfig::new(inputs);
+    base.workers = 1;
+    let want = events(&base);
+    assert!(want.len() > 200, "{} events", want.len());
+    for queue_depth in [1, 2, 3] {
+        for workers in [1, 2, 4, 8] {
+            let mut cfg = base.clone();
+            cfg.workers = workers;
+            cfg.queue_depth = queue_depth;
+            cfg.block_size = 8 << 10;
+            cfg.in_flight = Some(1);
+            cfg.part_events = 7;
+            let got = events(&cfg);
+            assert!(
+                got == want,
+                "{workers} workers, queues of {queue_depth}: {} events, first difference at {:?}",
+                got.len(),
+                got.iter().zip(&want).position(|(a, b)| a != b)
+            );
+        }
+    }
+}
