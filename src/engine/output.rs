@@ -129,7 +129,7 @@ impl<W: Write> Output<W> {
         }
         self.write_event(ev, head)?;
         if !self.sinks.is_empty() {
-            // The writer kept the line for them (`keep` below).
+            // The line the writer just took.
             self.sinks.event(self.eve.last_line());
         }
         if self.alert_mode == AlertMode::Stream && self.attribute {
@@ -271,14 +271,13 @@ impl<W: Write> Output<W> {
         if self.counts.events % GEOIP_RECHECK == 0 {
             self.resolver.reload_geoip_if_changed();
         }
-        let keep = !self.sinks.is_empty();
         if !self.attribute {
             // A line written without GeoIP is the whole line here.
             let made = made.map(|p| match p.geo {
                 None => Made::Whole(p.line, p.mark),
                 Some(_) => Made::Head(p.head()),
             });
-            return write_eve(&mut self.eve, ev, made, &Ext::default(), keep);
+            return write_eve(&mut self.eve, ev, made, &Ext::default());
         }
         let dst = match &ev.kind {
             EventKind::Flow(f) => f.meta.dst,
@@ -317,11 +316,11 @@ impl<W: Write> Output<W> {
                     dest: Some(&geo),
                     matched: all.first(),
                 };
-                write_eve(&mut self.eve, ev, made, &ext, keep)
+                write_eve(&mut self.eve, ev, made, &ext)
             }
             EventKind::App(a) => {
                 if let AppBody::Dns(d) = &a.body {
-                    let asked = self.resolver.on_dns(a, d);
+                    let asked = self.resolver.on_dns_with(a, d, hits);
                     for q in &asked {
                         self.counts.dns_questions += 1;
                         let cid = community_id::encode(&a.meta.community_id);
@@ -337,7 +336,7 @@ impl<W: Write> Output<W> {
                         dest: Some(&geo),
                         matched: asked.first(),
                     };
-                    return write_eve(&mut self.eve, ev, made, &ext, keep);
+                    return write_eve(&mut self.eve, ev, made, &ext);
                 }
                 let matched = self.resolver.match_event_with(a, hits);
                 if self.alert_mode == AlertMode::Stream
@@ -378,7 +377,7 @@ impl<W: Write> Output<W> {
                     dest: Some(&geo),
                     matched: matched.as_ref(),
                 };
-                write_eve(&mut self.eve, ev, made, &ext, keep)
+                write_eve(&mut self.eve, ev, made, &ext)
             }
         }
     }
@@ -525,17 +524,15 @@ enum Made<'a> {
     Head(&'a [u8]),
 }
 
-/// Writes `ev`, from what a worker made of its line when there is that;
-/// `keep`: the writer keeps the line for the sinks.
+/// Writes `ev`, from what a worker made of its line when there is that.
 fn write_eve<W: Write>(
     eve: &mut EveWriter<W>,
     ev: &Event,
     made: Option<Made<'_>>,
     ext: &Ext<'_>,
-    keep: bool,
 ) -> std::io::Result<()> {
     match made {
-        Some(Made::Whole(line, mark)) => eve.write_prepared(line, mark, ext.matched, keep),
+        Some(Made::Whole(line, mark)) => eve.write_prepared(line, mark, ext.matched),
         Some(Made::Head(h)) => eve.event_with_head(ev, h, ext),
         None => eve.event(ev, ext),
     }

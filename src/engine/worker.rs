@@ -5,7 +5,6 @@ use crate::base::budget::InFlight;
 use crate::base::Progress;
 use crate::decode::{self, worker_of, Batch, DecodeStats, Decoded};
 use crate::dissect::stream::StreamStats;
-use crate::dissect::AppBody;
 use crate::dissect::{AppRecord, Event, EventKind};
 use crate::dissect::{AppState, Emitted, FlowFacts};
 use crate::flow::{EndReason, EventKey};
@@ -105,12 +104,11 @@ impl Round {
             }
             // What needs no history of other events is matched here, off
             // the ordered stage: a flow's names, certificate, range and AS;
-            // an application event's name. DNS is the ordered stage's.
+            // an application event's name; a DNS message's questions and
+            // CNAME chains (the DNS cache stays the ordered stage's).
             let hits = match (&ev.kind, matcher, &answer) {
                 (EventKind::Flow(f), Some(m), Some(g)) => Some(m.flow(f, g.asn)),
-                (EventKind::App(a), Some(m), Some(_)) if !matches!(a.body, AppBody::Dns(_)) => {
-                    Some(m.event(a))
-                }
+                (EventKind::App(a), Some(m), Some(_)) => Some(m.event(a)),
                 _ => None,
             };
             self.hits.push(hits);

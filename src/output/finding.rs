@@ -3,6 +3,7 @@
 //! definition, serialized from the typed [`Finding`] (the bundle takes it
 //! as a `serde_json::Value` without writing and re-reading an alert line).
 
+use crate::base::json::Obj;
 use crate::base::time::eve_ts;
 use crate::judge::{Destination, Evidence, Finding};
 use crate::resolve::EvidenceKind;
@@ -164,6 +165,93 @@ impl<'a> FindingDoc<'a> {
     }
 }
 
+/// Appends `f`'s document as its alert writes it: the same bytes as
+/// serializing its [`FindingDoc`] with serde_json (a test holds them equal),
+/// written directly (callgrind, bench capture: the serde path was 5.6 M
+/// instructions of the main thread's 9.6 M end-of-run judgement).
+pub fn push_doc(out: &mut Vec<u8>, f: &Finding) {
+    let mut o = Obj::new(out);
+    o.ip("host", f.host);
+    if let Some(h) = &f.identity {
+        o.obj("host_identity", |d| {
+            d.str("key", &h.key);
+            for (k, v) in [("name", &h.name), ("fqdn", &h.fqdn), ("mac", &h.mac)] {
+                if let Some(v) = v {
+                    d.str(k, v);
+                }
+            }
+            d.key_array("addresses", h.addresses.iter(), |a, x| {
+                a.ip("ip", x.ip)
+                    .ts("first_seen", x.first_ns)
+                    .ts("last_seen", x.last_ns);
+            });
+        });
+    }
+    o.str("vendor", &f.vendor)
+        .str("product", &f.product)
+        .str_list(
+            "vendor_country",
+            f.vendor_country.iter().map(String::as_str),
+        )
+        .str("finding_kind", f.kind.as_str())
+        .str("severity", f.severity.as_str())
+        .str("confidence", f.confidence.as_str())
+        .str("tier", f.tier.as_str())
+        .bool("foreign_vendor", f.foreign_vendor)
+        .bool("data_abroad", f.data_abroad)
+        .str("reason", &f.reason)
+        .ts("first_seen", f.first_seen_ns)
+        .ts("last_seen", f.last_seen_ns)
+        .u64("flows", f.flows)
+        .u64("bytes_toserver", f.bytes_toserver)
+        .u64("bytes_toclient", f.bytes_toclient)
+        .key_array("destinations", f.destinations.iter(), |o, d| {
+            if let Some(ip) = d.ip {
+                o.ip("ip", ip);
+            }
+            o.str_list("names", d.names.iter().map(String::as_str));
+            if let Some(c) = &d.country {
+                o.str("country", c);
+            }
+            if let Some(n) = d.asn {
+                o.u64("asn", u64::from(n));
+            }
+            if let Some(org) = &d.as_org {
+                o.str("as_org", org);
+            }
+            o.u64("flows", d.flows)
+                .u64("bytes_toserver", d.bytes_toserver)
+                .u64("bytes_toclient", d.bytes_toclient);
+        })
+        .key_array("evidence", f.evidence.iter(), |o, e| {
+            o.str("kind", e.kind.as_str())
+                .str("tier", e.tier.as_str())
+                .str("value", &e.value)
+                .str("pattern", &e.pattern)
+                .str("purpose", e.purpose)
+                .str("source", &e.source)
+                .str("community_id", &e.community_id)
+                .u64("flow_id", e.flow_id)
+                .ts("timestamp", e.timestamp_ns);
+        })
+        .obj("evidence_counts", |c| {
+            for (k, n) in &f.evidence_counts {
+                c.u64(k.as_str(), *n);
+            }
+        });
+    if let Some(x) = &f.exception {
+        o.obj("exception", |e| {
+            e.bool("excepted", !x.expired).str("reason", &x.reason);
+            if let Some(d) = &x.expires {
+                e.str("expires", d);
+            }
+            e.bool("expired", x.expired)
+                .u64("policy_line", u64::from(x.line));
+        });
+    }
+    o.end();
+}
+
 impl<'a> DestinationDoc<'a> {
     fn new(d: &'a Destination) -> Self {
         DestinationDoc {
@@ -300,5 +388,71 @@ mod tests {
         assert!(String::from_utf8(line)
             .unwrap()
             .ends_with(&format!(",\"phonehome\":{bytes}}}")));
+    }
+
+    /// The hand-written alert document is serde's, byte for byte, over the
+    /// shapes a finding takes: with and without identity, exception,
+    /// expiry, destinations, evidence; IPv4 and IPv6; text needing escapes.
+    #[test]
+    fn the_written_document_is_serdes_byte_for_byte() {
+        use crate::resolve::hosts::{HostAddress, HostRecord};
+        let mut shapes = vec![finding()];
+        let mut f = finding();
+        f.host = "10.1.2.3".parse().unwrap();
+        f.exception = Some(Excepted {
+            reason: "tab\there \"quoted\" \\ back, é, \u{7f}".into(),
+            expires: None,
+            expired: true,
+            line: 0,
+        });
+        f.identity = Some(HostRecord {
+            key: "mac:aa:bb:cc:dd:ee:ff".into(),
+            name: Some("WS-01\n".into()),
+            fqdn: None,
+            mac: Some("aa:bb:cc:dd:ee:ff".into()),
+            addresses: vec![
+                HostAddress {
+                    ip: "10.1.2.3".parse().unwrap(),
+                    first_ns: 1,
+                    last_ns: 1_700_000_000_999_999_999,
+                },
+                HostAddress {
+                    ip: "fe80::1:2".parse().unwrap(),
+                    first_ns: 0,
+                    last_ns: u64::MAX,
+                },
+            ],
+        });
+        shapes.push(f.clone());
+        f.identity.as_mut().unwrap().addresses.clear();
+        f.identity.as_mut().unwrap().name = None;
+        f.destinations.clear();
+        f.evidence.clear();
+        f.evidence_counts.clear();
+        f.vendor_country.clear();
+        f.exception = None;
+        f.reason = "\u{0}\u{1f}日本".into();
+        shapes.push(f.clone());
+        f.identity = None;
+        f.evidence_counts = [
+            (EvidenceKind::Ja4, 1),
+            (EvidenceKind::TlsSni, u64::MAX),
+            (EvidenceKind::DestinationAs, 0),
+        ]
+        .into();
+        f.kind = FindingKind::DnsOnly;
+        f.severity = Severity::Info;
+        f.confidence = Confidence::Low;
+        f.tier = Tier::Certificate;
+        shapes.push(f);
+        for f in &shapes {
+            let mut written = Vec::new();
+            push_doc(&mut written, f);
+            let serde = serde_json::to_vec(&FindingDoc::new(f)).unwrap();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                String::from_utf8(serde).unwrap()
+            );
+        }
     }
 }

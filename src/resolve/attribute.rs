@@ -14,7 +14,7 @@
 use super::catalog::{platforms, Catalog, Hit, Match, Tier};
 use super::dns_cache::{DnsCache, DnsCacheConfig, DnsCacheStats, ResponseOutcome};
 use super::geoip::{GeoAnswer, GeoIp};
-use crate::dissect::dns::DnsFlavor;
+use crate::dissect::dns::{DnsFlavor, DnsMessage};
 use crate::dissect::AppRecord;
 use crate::dissect::DnsEvent;
 use crate::flow::{FlowNames, FlowRecord};
@@ -532,13 +532,35 @@ impl Resolver {
     /// show the client tried to reach. Only plain DNS feeds the cache:
     /// mDNS/LLMNR answers are unsolicited by design.
     pub fn on_dns(&mut self, rec: &AppRecord, d: &DnsEvent) -> Vec<Attribution<'_>> {
+        self.on_dns_with(rec, d, None)
+    }
+
+    /// [`on_dns`](Self::on_dns) from what a worker already matched of the
+    /// message's names (`hits`); hits from another catalog, or none, are
+    /// made here. Only the cache (what was asked before, on which flow) is
+    /// this stage's: the names are matched the same wherever.
+    pub fn on_dns_with(
+        &mut self,
+        rec: &AppRecord,
+        d: &DnsEvent,
+        hits: Option<&Hits>,
+    ) -> Vec<Attribution<'_>> {
         if d.flavor != DnsFlavor::Dns {
             return Vec::new();
         }
+        let made = match hits {
+            Some(Hits {
+                version,
+                of: HitsOf::Dns(h),
+            }) if *version == self.names.version => Some(*h),
+            _ => None,
+        };
         let m = &rec.meta;
         let kind = if d.msg.is_response() {
             let names = &self.names;
-            let catalogued = |n: &str| names.name(n).is_some();
+            // No name of any chain is catalogued: nothing to protect.
+            let none = made.is_some_and(|h| !h.chained);
+            let catalogued = |n: &str| !none && names.name(n).is_some();
             match self
                 .dns
                 .response_protecting(m.flow_id, m.src, &d.msg, rec.ts_ns, &catalogued)
@@ -555,31 +577,33 @@ impl Resolver {
             self.dns.query(m.flow_id, m.src, &d.msg, rec.ts_ns);
             EvidenceKind::DnsQuery
         };
+        let catalog = self.names.catalog();
         let mut out = Vec::new();
-        for q in &d.msg.queries {
-            if let Some(a) = self.name(kind, &q.rrname) {
-                out.push(a);
-                continue;
-            }
-            if kind != EvidenceKind::DnsAnswer {
+        for (i, q) in d.msg.queries.iter().enumerate() {
+            let qh = match made.as_ref().and_then(|h| h.questions.get(i)) {
+                Some(qh) => *qh,
+                None => self.names.question_hits(&d.msg, &q.rrname, &mut false),
+            };
+            let own = qh.own.and_then(|hit| catalog.resolve(hit));
+            if let Some(endpoint) = own {
+                out.push(Attribution {
+                    kind,
+                    endpoint,
+                    value: normal(&q.rrname),
+                });
                 continue;
             }
             // The answer's CNAME chain ends at a vendor: the name asked for is
             // the vendor's (a customer alias, a regional front name).
-            if !d
-                .msg
-                .answers
-                .iter()
-                .any(|r| matches!(r.rdata, crate::dissect::dns::RData::Cname(_)))
-            {
+            if kind != EvidenceKind::DnsAnswer {
                 continue;
             }
-            let chain = super::dns_cache::cname_chain(&d.msg, &q.rrname);
-            if let Some((i, mut a)) = self.chain(kind, &chain) {
-                if i > 0 {
-                    a.value = chain.first().cloned().unwrap_or_default();
-                    out.push(a);
-                }
+            if let Some(endpoint) = qh.via_cname.and_then(|hit| catalog.resolve(hit)) {
+                out.push(Attribution {
+                    kind,
+                    endpoint,
+                    value: super::dns_cache::normalized(&q.rrname),
+                });
             }
         }
         out
@@ -663,6 +687,36 @@ enum HitsOf {
     Flow(FlowHits),
     /// An application event's own name ([`Resolver::match_event`]).
     Event(Option<Hit>),
+    /// A DNS message's names ([`Resolver::on_dns_with`]).
+    Dns(DnsHits),
+    /// Not matched by the worker (a DNS message with many questions): the
+    /// ordered stage matches.
+    Unmatched,
+}
+
+/// Questions of a DNS message whose hits a worker hands on (almost every
+/// message has one); a message with more is matched in the ordered stage.
+const DNS_QUESTIONS: usize = 2;
+
+/// What a DNS message's names matched in the catalog.
+#[derive(Clone, Copy, Debug, Default)]
+struct DnsHits {
+    questions: [QuestionHits; DNS_QUESTIONS],
+    /// A response only: some name of some question's CNAME chain (its own
+    /// included) is catalogued, so its bindings are kept longest.
+    chained: bool,
+}
+
+/// What one DNS question matched.
+#[derive(Clone, Copy, Debug, Default)]
+struct QuestionHits {
+    /// The name asked for.
+    own: Option<Hit>,
+    /// A response only: the first catalogued name further down the
+    /// question's CNAME chain, unless the question is a vendor's web
+    /// presence (`www.vendor.com` CNAME'd onto the vendor's own load
+    /// balancer is still a visit to its web site).
+    via_cname: Option<Hit>,
 }
 
 /// What an event's own evidence matched in the catalog, made by a worker
@@ -781,15 +835,54 @@ impl NameMatcher {
         }
     }
 
-    /// [`Resolver::match_event_with`]'s hit for an application event.
+    /// [`Resolver::match_event_with`]'s hit for an application event, or
+    /// [`Resolver::on_dns_with`]'s for a DNS message.
     pub fn event(&self, rec: &AppRecord) -> Hits {
-        let hit = event_name(rec)
-            .and_then(|(_, n)| self.name(&n))
-            .map(|m| m.hit);
+        let of = match &rec.body {
+            crate::dissect::AppBody::Dns(d) => self.dns_hits(d),
+            _ => HitsOf::Event(
+                event_name(rec)
+                    .and_then(|(_, n)| self.name(&n))
+                    .map(|m| m.hit),
+            ),
+        };
         Hits {
             version: self.version,
-            of: HitsOf::Event(hit),
+            of,
         }
+    }
+
+    /// A DNS message's questions and, in a response, their CNAME chains
+    /// (plain DNS only: the resolver ignores mDNS/LLMNR).
+    fn dns_hits(&self, d: &DnsEvent) -> HitsOf {
+        if d.flavor != DnsFlavor::Dns || d.msg.queries.len() > DNS_QUESTIONS {
+            return HitsOf::Unmatched;
+        }
+        let mut h = DnsHits::default();
+        for (q, slot) in d.msg.queries.iter().zip(h.questions.iter_mut()) {
+            *slot = self.question_hits(&d.msg, &q.rrname, &mut h.chained);
+        }
+        HitsOf::Dns(h)
+    }
+
+    /// What `question` of `msg` matches: its own name and, in a response,
+    /// the rest of its CNAME chain; `chained` is set when any name of the
+    /// chain is catalogued.
+    fn question_hits(&self, msg: &DnsMessage, question: &str, chained: &mut bool) -> QuestionHits {
+        let own = self.name(question).map(|m| m.hit);
+        let mut via_cname = None;
+        if msg.is_response() {
+            let found = super::dns_cache::find_in_chain(msg, question, |n| self.name(n));
+            if let Some((at, m)) = found {
+                *chained = true;
+                // The question as the chain holds it (one trailing dot dropped).
+                let asked = question.strip_suffix('.').unwrap_or(question);
+                if at > 0 && !self.catalog.is_web_presence(asked) {
+                    via_cname = Some(m.hit);
+                }
+            }
+        }
+        QuestionHits { own, via_cname }
     }
 }
 
@@ -1437,6 +1530,133 @@ source = "https://owner.example/lab"
         );
         assert!(dns_exchange(&mut r, q, a).is_empty());
         assert_eq!(tiers(&r, &record("192.0.2.21", None), Some(64200)), []);
+    }
+
+    /// A worker's hits for DNS messages ([`NameMatcher::event`]) give the
+    /// ordered stage exactly what it finds matching them itself: the same
+    /// attributions, and the same bindings kept when a small cache evicts
+    /// (catalogued chains are protected).
+    #[test]
+    fn dns_hits_made_by_a_worker_give_what_the_ordered_stage_finds() {
+        use crate::dissect::dns::{parse_message, DnsQuery, Transport};
+        let small = DnsCacheConfig {
+            max_bindings: 3,
+            ..DnsCacheConfig::default()
+        };
+        let resolver = || {
+            let r = owned_resolver();
+            Resolver::new(r.catalog().clone(), GeoIp::none(), small.clone())
+        };
+        let (mut here, mut with_hits) = (resolver(), resolver());
+        let worker = NameMatcher::new(with_hits.catalog_share());
+        /// A question, the answers (owner, address or CNAME target), more questions.
+        type Exchange<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+        let exchanges: Vec<Exchange<'_>> = vec![
+            (
+                "ksn.owner-telemetry.example",
+                vec![("ksn.owner-telemetry.example", "192.0.2.1")],
+                vec![],
+            ),
+            (
+                "KSN.Owner-Telemetry.Example",
+                vec![("ksn.owner-telemetry.example", "192.0.2.2")],
+                vec![],
+            ),
+            (
+                "av.customer.example",
+                vec![
+                    ("av.customer.example", "x.customer.example"),
+                    ("x.customer.example", "edge7.owner-telemetry.example"),
+                    ("edge7.owner-telemetry.example", "192.0.2.3"),
+                ],
+                vec![],
+            ),
+            (
+                "www.owner.example",
+                vec![
+                    ("www.owner.example", "lb.owner-telemetry.example"),
+                    ("lb.owner-telemetry.example", "192.0.2.4"),
+                ],
+                vec![],
+            ),
+            (
+                "unknown.example",
+                vec![("unknown.example", "192.0.2.5")],
+                vec![],
+            ),
+            (
+                "t.acme-cloud.example",
+                vec![("t.acme-cloud.example", "192.0.2.6")],
+                vec!["other.example"],
+            ),
+            (
+                "a.example",
+                vec![
+                    ("a.example", "b.example"),
+                    ("b.example", "a.example"),
+                    ("b.example", "192.0.2.7"),
+                ],
+                vec!["x.acme-cloud.example", "y.example"],
+            ),
+            ("www.example", vec![("www.example", "192.0.2.8")], vec![]),
+            ("www2.example", vec![("www2.example", "192.0.2.9")], vec![]),
+        ];
+        let meta = record("10.0.0.53", None).meta;
+        let mut compared = 0;
+        for (n, (question, answers, more)) in exchanges.iter().enumerate() {
+            let (q, a) = dns_pair(question, answers);
+            for (msg, ts) in [(q, 1 + n as u64 * 1_000_000), (a, 2 + n as u64 * 1_000_000)] {
+                let mut msg = parse_message(&msg).unwrap();
+                // More questions than a worker hands hits for, some of them.
+                for extra in more {
+                    msg.queries.push(DnsQuery {
+                        rrname: (*extra).into(),
+                        rrname_truncated: false,
+                        rrtype: 1,
+                        rrclass: 1,
+                    });
+                }
+                let d = DnsEvent {
+                    flavor: DnsFlavor::Dns,
+                    transport: Transport::Udp,
+                    msg,
+                };
+                let rec = AppRecord {
+                    meta: meta.clone(),
+                    ts_ns: ts,
+                    pcap_cnt: None,
+                    file: 0,
+                    to_server: true,
+                    body: crate::dissect::AppBody::Dns(Box::new(d.clone())),
+                };
+                fn view(v: Vec<Attribution<'_>>) -> Vec<(EvidenceKind, Tier, String, String)> {
+                    v.into_iter()
+                        .map(|a| {
+                            let who = format!("{} {}", a.endpoint.vendor, a.endpoint.product);
+                            (a.kind, a.tier(), a.value, who)
+                        })
+                        .collect()
+                }
+                let mine = view(here.on_dns(&rec, &d));
+                let hits = worker.event(&rec);
+                let theirs = view(with_hits.on_dns_with(&rec, &d, Some(&hits)));
+                assert_eq!(mine, theirs, "{question}");
+                compared += usize::from(!mine.is_empty());
+            }
+        }
+        assert!(compared >= 4, "only {compared} messages attributed");
+        assert_eq!(here.dns_stats(), with_hits.dns_stats());
+        assert!(here.dns_stats().evicted > 0);
+        for i in 1..=9 {
+            let addr: IpAddr = format!("192.0.2.{i}").parse().unwrap();
+            let client: IpAddr = "10.0.0.53".parse().unwrap();
+            let names = |r: &Resolver| {
+                r.dns
+                    .lookup(addr, client, 20_000_000)
+                    .map(|b| b.names.clone())
+            };
+            assert_eq!(names(&here), names(&with_hits), "{addr}");
+        }
     }
 
     #[test]

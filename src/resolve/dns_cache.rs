@@ -214,6 +214,11 @@ fn normalize(name: &str) -> Option<String> {
     (!n.is_empty()).then(|| n.to_ascii_lowercase())
 }
 
+/// [`normalize`]d, the root name as empty.
+pub fn normalized(name: &str) -> String {
+    normalize(name).unwrap_or_default()
+}
+
 /// Compares a wire name with a normalized one without allocating.
 fn same_name(wire: &str, normalized: &str) -> bool {
     wire.strip_suffix('.')
@@ -240,6 +245,50 @@ pub fn cname_chain(msg: &DnsMessage, question: &str) -> Vec<String> {
         }
     }
     names
+}
+
+/// The first name of `question`'s CNAME chain (the walk of [`cname_chain`])
+/// for which `hit` gives something, with its place in the chain; without
+/// allocating. Names go to `hit` with one trailing dot dropped, not
+/// lower-cased (what [`normalize`] does but for case, which catalog
+/// matching ignores).
+pub fn find_in_chain<T>(
+    msg: &DnsMessage,
+    question: &str,
+    mut hit: impl FnMut(&str) -> Option<T>,
+) -> Option<(usize, T)> {
+    let strip = |s: &str| -> usize { s.strip_suffix('.').unwrap_or(s).len() };
+    let first = question.get(..strip(question)).unwrap_or("");
+    if first.is_empty() {
+        return None;
+    }
+    let mut chain = [""; MAX_CHAIN + 1];
+    let mut len = 0;
+    let mut owner = first;
+    loop {
+        if let Some(found) = hit(owner) {
+            return Some((len, found));
+        }
+        if let Some(slot) = chain.get_mut(len) {
+            *slot = owner;
+        }
+        len += 1;
+        let next = msg.answers.iter().find_map(|r| match &r.rdata {
+            RData::Cname(t) if same_name(&r.rrname, owner) => {
+                Some(t.get(..strip(t)).unwrap_or("")).filter(|t| !t.is_empty())
+            }
+            _ => None,
+        })?;
+        let seen = chain
+            .get(..len)
+            .unwrap_or(&[])
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(next));
+        if seen || len > MAX_CHAIN {
+            return None;
+        }
+        owner = next;
+    }
 }
 
 /// IPv4-mapped IPv6 addresses are the IPv4 address they carry.
@@ -980,6 +1029,78 @@ mod tests {
         );
         assert_eq!(c.lookup(ip("198.51.100.9"), ip(CLIENT), 2 * S), None);
         assert_eq!(c.stats().bindings, 1);
+    }
+
+    /// The walk without allocation visits the names `cname_chain` lists,
+    /// in order (so a worker matching them finds what the ordered stage
+    /// would): case, trailing dots, root targets, loops, long chains,
+    /// second CNAMEs of one owner, unrelated records.
+    #[test]
+    fn find_in_chain_walks_the_chain_cname_chain_lists() {
+        let long: Vec<DnsRecord> = (0..40)
+            .map(|i| cname(&format!("n{i}.example"), &format!("N{}.example.", i + 1)))
+            .collect();
+        let cases: Vec<(&str, Vec<DnsRecord>)> = vec![
+            ("a.example", vec![]),
+            (
+                "A.Example.",
+                vec![
+                    cname("a.EXAMPLE", "b.example."),
+                    cname("B.example", "c.example"),
+                ],
+            ),
+            (
+                "a.example",
+                vec![
+                    cname("b.example", "c.example"),
+                    cname("a.example.", "B.example"),
+                ],
+            ),
+            (
+                "a.example",
+                vec![
+                    cname("a.example", "b.example"),
+                    cname("b.example", "A.example."),
+                ],
+            ),
+            (
+                "a.example",
+                vec![cname("a.example", "."), cname("a.example", "z.example")],
+            ),
+            (
+                "a.example",
+                vec![cname("a.example", ""), a("a.example", "192.0.2.1", 1)],
+            ),
+            ("a.example..", vec![cname("a.example.", "b.example")]),
+            (".", vec![cname("", "b.example")]),
+            ("", vec![]),
+            ("n0.example", long),
+            (
+                "a.example",
+                vec![
+                    cname("a.example", "b.example"),
+                    cname("a.example", "c.example"),
+                ],
+            ),
+        ];
+        for (question, answers) in cases {
+            let msg = r(1, question, answers);
+            let listed = cname_chain(&msg, question);
+            let mut seen = Vec::new();
+            let none: Option<(usize, ())> = find_in_chain(&msg, question, |n| {
+                seen.push(n.to_ascii_lowercase());
+                None
+            });
+            assert!(none.is_none());
+            assert_eq!(seen, listed, "{question:?}");
+            // Stopping at each name gives its place.
+            for (at, name) in listed.iter().enumerate() {
+                let found = find_in_chain(&msg, question, |n| {
+                    n.eq_ignore_ascii_case(name).then_some(n.len())
+                });
+                assert_eq!(found, Some((at, name.len())), "{question:?} {name}");
+            }
+        }
     }
 
     #[test]

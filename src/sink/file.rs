@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The EVE file: whole lines only (each `write` is one line from
-/// [`crate::output::eve::EveWriter`]), so rotation never splits a line.
+/// The EVE file: whole lines only (each `write` is one or more whole lines
+/// from [`crate::output::eve::EveWriter`]), so rotation never splits a line.
 ///
 /// On SIGHUP it is closed and opened again by name (appending), for
 /// logrotate's `postrotate kill -HUP`.
@@ -95,10 +95,18 @@ impl Write for EveFile {
         if self.hup.swap(false, Ordering::Relaxed) {
             self.reopen()?;
         }
-        self.out.write_all(buf)?;
-        self.written += buf.len() as u64;
-        if buf.last() == Some(&b'\n') && self.due() {
-            self.rotate_now()?;
+        if self.rotate == Rotate::default() {
+            self.out.write_all(buf)?;
+            self.written += buf.len() as u64;
+            return Ok(buf.len());
+        }
+        // Rotation is checked after each line, as when lines came one by one.
+        for line in buf.split_inclusive(|&b| b == b'\n') {
+            self.out.write_all(line)?;
+            self.written += line.len() as u64;
+            if line.last() == Some(&b'\n') && self.due() {
+                self.rotate_now()?;
+            }
         }
         Ok(buf.len())
     }
@@ -209,8 +217,16 @@ impl Transport for Lines {
 mod tests {
     use super::*;
 
+    /// Line by line or in one batch of whole lines (as the EVE writer
+    /// hands them on), the files close after the same lines.
     #[test]
     fn rotates_by_size_on_line_boundaries() {
+        for batched in [false, true] {
+            rotates_by_size(batched);
+        }
+    }
+
+    fn rotates_by_size(batched: bool) {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("eve.json");
         let mut f = EveFile::create(
@@ -221,9 +237,13 @@ mod tests {
             },
         )
         .unwrap();
-        for i in 0..5 {
-            f.write_all(format!("{{\"line\":{i:05}}}\n").as_bytes())
-                .unwrap();
+        let lines: Vec<String> = (0..5).map(|i| format!("{{\"line\":{i:05}}}\n")).collect();
+        if batched {
+            f.write_all(lines.concat().as_bytes()).unwrap();
+        } else {
+            for l in &lines {
+                f.write_all(l.as_bytes()).unwrap();
+            }
         }
         f.flush().unwrap();
         // 15-byte lines: every second line closes a file.
