@@ -83,18 +83,23 @@ mod tests {
     use crate::decode::StreamConfig;
     use std::time::Duration;
 
-    #[test]
-    fn a_full_worker_queue_is_waited_on_and_counted_never_dropped() {
+    /// captures/demo.pcap (586 packets) read in 4 KiB blocks.
+    fn demo_in_small_blocks() -> PacketStream<FileSource> {
         let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures/demo.pcap");
         let source = FileSource::new(crate::capture::expand_inputs(&[path]).unwrap().files);
-        // Small blocks: many batches for a queue of one.
-        let stream = PacketStream::new(
+        PacketStream::new(
             source,
             StreamConfig {
                 block_size: 4096,
                 ..Default::default()
             },
-        );
+        )
+    }
+
+    #[test]
+    fn a_full_worker_queue_is_waited_on_and_counted_never_dropped() {
+        // Small blocks: many batches for a queue of one.
+        let stream = demo_in_small_blocks();
         let counters = Arc::new(super::super::EngineCounters::new(2));
         let (fast_tx, fast_rx) = super::super::handoff::bounded(64, 32);
         let (slow_tx, slow_rx) = super::super::handoff::bounded(1, 0);
@@ -125,15 +130,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_does_not_hold_the_batch_back_from_the_other_workers() {
-        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures/demo.pcap");
-        let source = FileSource::new(crate::capture::expand_inputs(&[path]).unwrap().files);
-        let stream = PacketStream::new(
-            source,
-            StreamConfig {
-                block_size: 4096,
-                ..Default::default()
-            },
-        );
+        let stream = demo_in_small_blocks();
         // Worker 0 takes nothing until worker 1 has had two batches: its
         // queue of one is full from the second batch on, and the reader
         // must still hand that batch to worker 1 before it waits.
