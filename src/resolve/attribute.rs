@@ -185,23 +185,48 @@ impl<T> Share<T> {
     }
 }
 
+/// One thread's view of a [`Share`]: the data it uses, and that data's
+/// version.
+#[derive(Debug)]
+struct View<T> {
+    share: Arc<Share<T>>,
+    data: Arc<T>,
+    version: u64,
+}
+
+impl<T> View<T> {
+    fn new(share: Arc<Share<T>>) -> Self {
+        let (version, data) = share.current();
+        View {
+            share,
+            data,
+            version,
+        }
+    }
+
+    /// Takes up newly published data; true when it did (an atomic load
+    /// when nothing changed).
+    fn refresh(&mut self) -> bool {
+        if self.share.version() == self.version {
+            return false;
+        }
+        (self.version, self.data) = self.share.current();
+        true
+    }
+}
+
 /// One thread's GeoIP lookups over a [`GeoShare`]: recent answers kept
 /// (bounded; cleared when full or when the shared data changed).
 #[derive(Debug)]
 pub struct GeoCache {
-    share: Arc<GeoShare>,
-    geoip: Arc<GeoIp>,
-    version: u64,
+    view: View<GeoIp>,
     answers: HashMap<IpAddr, Arc<GeoAnswer>, rustc_hash::FxBuildHasher>,
 }
 
 impl GeoCache {
     pub fn new(share: Arc<GeoShare>) -> Self {
-        let (version, geoip) = share.current();
         GeoCache {
-            share,
-            geoip,
-            version,
+            view: View::new(share),
             answers: HashMap::default(),
         }
     }
@@ -209,8 +234,7 @@ impl GeoCache {
     /// Takes up newly published data, forgetting the old answers (an
     /// atomic load when nothing changed).
     pub fn refresh(&mut self) {
-        if self.share.version() != self.version {
-            (self.version, self.geoip) = self.share.current();
+        if self.view.refresh() {
             self.answers.clear();
         }
     }
@@ -223,18 +247,18 @@ impl GeoCache {
         if self.answers.len() >= GEO_CACHE {
             self.answers.clear();
         }
-        let a = Arc::new(self.geoip.lookup(ip));
+        let a = Arc::new(self.view.data.lookup(ip));
         self.answers.insert(ip, Arc::clone(&a));
         a
     }
 
     /// The data this cache answers from.
     pub fn geoip(&self) -> &GeoIp {
-        &self.geoip
+        &self.view.data
     }
 
     pub fn share(&self) -> &Arc<GeoShare> {
-        &self.share
+        &self.view.share
     }
 }
 
@@ -296,13 +320,13 @@ impl Resolver {
     /// ([`Hits`] carry their catalog's version), so the new catalog applies
     /// from the same event on whatever the workers were doing.
     pub fn set_catalog(&mut self, catalog: Catalog) {
-        self.names.share.publish(catalog);
+        self.names.view.share.publish(catalog);
         self.names.refresh();
     }
 
     /// The catalog the workers match their events' own names in.
     pub fn catalog_share(&self) -> Arc<CatalogShare> {
-        Arc::clone(&self.names.share)
+        Arc::clone(&self.names.view.share)
     }
 
     /// The GeoIP data the workers look up in (a reload here reaches them).
@@ -398,7 +422,7 @@ impl Resolver {
             Some(Hits {
                 version,
                 of: HitsOf::Flow(h),
-            }) if *version == self.names.version => self.attribute_flow_hits(rec, h),
+            }) if *version == self.names.view.version => self.attribute_flow_hits(rec, h),
             _ => self.attribute_flow(rec, asn),
         }
     }
@@ -515,7 +539,7 @@ impl Resolver {
             Some(Hits {
                 version,
                 of: HitsOf::Event(hit),
-            }) if *version == self.names.version => {
+            }) if *version == self.names.view.version => {
                 let hit = (*hit)?;
                 let (kind, name) = event_name(rec)?;
                 Some(Attribution {
@@ -552,7 +576,7 @@ impl Resolver {
             Some(Hits {
                 version,
                 of: HitsOf::Dns(h),
-            }) if *version == self.names.version => Some(*h),
+            }) if *version == self.names.view.version => Some(*h),
             _ => None,
         };
         let m = &rec.meta;
@@ -730,9 +754,7 @@ pub struct Hits {
 /// One thread's catalog matching over a [`CatalogShare`].
 #[derive(Debug)]
 pub struct NameMatcher {
-    share: Arc<CatalogShare>,
-    catalog: Arc<Catalog>,
-    version: u64,
+    view: View<Catalog>,
     /// Names the catalog was asked about and does not know (most names in
     /// traffic): asked again, they cost a hash lookup, not a catalog walk
     /// (callgrind, bench capture: ~1,500 instructions a name). Bounded;
@@ -742,11 +764,8 @@ pub struct NameMatcher {
 
 impl NameMatcher {
     pub fn new(share: Arc<CatalogShare>) -> Self {
-        let (version, catalog) = share.current();
         NameMatcher {
-            share,
-            catalog,
-            version,
+            view: View::new(share),
             misses: Default::default(),
         }
     }
@@ -754,14 +773,13 @@ impl NameMatcher {
     /// Takes up a newly published catalog, forgetting the old misses (an
     /// atomic load when nothing changed).
     pub fn refresh(&mut self) {
-        if self.share.version() != self.version {
-            (self.version, self.catalog) = self.share.current();
+        if self.view.refresh() {
             self.misses.get_mut().clear();
         }
     }
 
     pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+        &self.view.data
     }
 
     /// [`Catalog::match_name`], skipping the names remembered as unknown
@@ -770,7 +788,7 @@ impl NameMatcher {
         if self.misses.borrow().contains(name) {
             return None;
         }
-        let m = self.catalog.match_name(name);
+        let m = self.view.data.match_name(name);
         if m.is_none() && name.len() <= NAME_MISS_LEN {
             let mut misses = self.misses.borrow_mut();
             if misses.len() >= NAME_MISSES {
@@ -830,7 +848,7 @@ impl NameMatcher {
     /// destination is in `asn`.
     pub fn flow(&self, rec: &FlowRecord, asn: Option<u32>) -> Hits {
         Hits {
-            version: self.version,
+            version: self.view.version,
             of: HitsOf::Flow(self.flow_hits(rec, asn)),
         }
     }
@@ -847,7 +865,7 @@ impl NameMatcher {
             ),
         };
         Hits {
-            version: self.version,
+            version: self.view.version,
             of,
         }
     }
@@ -877,7 +895,7 @@ impl NameMatcher {
                 *chained = true;
                 // The question as the chain holds it (one trailing dot dropped).
                 let asked = question.strip_suffix('.').unwrap_or(question);
-                if at > 0 && !self.catalog.is_web_presence(asked) {
+                if at > 0 && !self.view.data.is_web_presence(asked) {
                     via_cname = Some(m.hit);
                 }
             }

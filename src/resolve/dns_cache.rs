@@ -226,69 +226,98 @@ fn same_name(wire: &str, normalized: &str) -> bool {
         .eq_ignore_ascii_case(normalized)
 }
 
-/// The CNAME chain of `question` in a response's answer section: the
-/// question (normalised) first, then each CNAME target in order, at most
-/// [`MAX_CHAIN`] hops, stopping at a loop. The same walk `response` binds by.
-pub fn cname_chain(msg: &DnsMessage, question: &str) -> Vec<String> {
-    let Some(first) = normalize(question) else {
-        return Vec::new();
-    };
-    let mut names = vec![first];
-    while let Some(owner) = names.last() {
-        let next = msg.answers.iter().find_map(|r| match &r.rdata {
-            RData::Cname(t) if same_name(&r.rrname, owner) => normalize(t),
-            _ => None,
-        });
-        match next {
-            Some(next) if !names.contains(&next) && names.len() <= MAX_CHAIN => names.push(next),
-            _ => break,
-        }
-    }
-    names
+/// Why a [`ChainWalk`] ended before running out of CNAMEs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChainEnd {
+    /// The last name owns no CNAME (or the question was empty).
+    #[default]
+    Done,
+    /// The next target was already in the chain.
+    Loop,
+    /// The chain already held [`MAX_CHAIN`] hops.
+    Truncated,
 }
 
-/// The first name of `question`'s CNAME chain (the walk of [`cname_chain`])
-/// for which `hit` gives something, with its place in the chain; without
-/// allocating. Names go to `hit` with one trailing dot dropped, not
-/// lower-cased (what [`normalize`] does but for case, which catalog
-/// matching ignores).
+/// The CNAME chain of a question in a response's answer section, walked
+/// without allocating: the question first, then the target of the first
+/// CNAME owned by the current name (a second one is illegal; answer order
+/// keeps the choice deterministic), at most [`MAX_CHAIN`] hops, stopping at
+/// a loop. Names come as on the wire less one trailing dot: what
+/// [`normalize`] does but for case. The one walk that `response` binds by,
+/// [`cname_chain`] lists and [`find_in_chain`] searches.
+pub struct ChainWalk<'a> {
+    msg: &'a DnsMessage,
+    seen: [&'a str; MAX_CHAIN + 1],
+    len: usize,
+    next: Option<&'a str>,
+    /// Why the walk ended (read once it has).
+    pub end: ChainEnd,
+}
+
+fn without_dot(name: &str) -> &str {
+    name.strip_suffix('.').unwrap_or(name)
+}
+
+impl<'a> ChainWalk<'a> {
+    pub fn new(msg: &'a DnsMessage, question: &'a str) -> Self {
+        let first = without_dot(question);
+        ChainWalk {
+            msg,
+            seen: [""; MAX_CHAIN + 1],
+            len: 0,
+            next: (!first.is_empty()).then_some(first),
+            end: ChainEnd::Done,
+        }
+    }
+}
+
+impl<'a> Iterator for ChainWalk<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let owner = self.next.take()?;
+        if let Some(slot) = self.seen.get_mut(self.len) {
+            *slot = owner;
+        }
+        self.len += 1;
+        let target = self.msg.answers.iter().find_map(|r| match &r.rdata {
+            RData::Cname(t) if same_name(&r.rrname, owner) => {
+                Some(without_dot(t)).filter(|t| !t.is_empty())
+            }
+            _ => None,
+        });
+        if let Some(t) = target {
+            let seen = self.seen.get(..self.len).unwrap_or(&[]);
+            if seen.iter().any(|n| n.eq_ignore_ascii_case(t)) {
+                self.end = ChainEnd::Loop;
+            } else if self.len > MAX_CHAIN {
+                self.end = ChainEnd::Truncated;
+            } else {
+                self.next = Some(t);
+            }
+        }
+        Some(owner)
+    }
+}
+
+/// The CNAME chain of `question` ([`ChainWalk`]), normalised.
+pub fn cname_chain(msg: &DnsMessage, question: &str) -> Vec<String> {
+    ChainWalk::new(msg, question)
+        .map(|n| n.to_ascii_lowercase())
+        .collect()
+}
+
+/// The first name of `question`'s CNAME chain ([`ChainWalk`]) for which
+/// `hit` gives something, with its place in the chain; without allocating.
+/// Names go to `hit` not lower-cased (catalog matching ignores case).
 pub fn find_in_chain<T>(
     msg: &DnsMessage,
     question: &str,
     mut hit: impl FnMut(&str) -> Option<T>,
 ) -> Option<(usize, T)> {
-    let strip = |s: &str| -> usize { s.strip_suffix('.').unwrap_or(s).len() };
-    let first = question.get(..strip(question)).unwrap_or("");
-    if first.is_empty() {
-        return None;
-    }
-    let mut chain = [""; MAX_CHAIN + 1];
-    let mut len = 0;
-    let mut owner = first;
-    loop {
-        if let Some(found) = hit(owner) {
-            return Some((len, found));
-        }
-        if let Some(slot) = chain.get_mut(len) {
-            *slot = owner;
-        }
-        len += 1;
-        let next = msg.answers.iter().find_map(|r| match &r.rdata {
-            RData::Cname(t) if same_name(&r.rrname, owner) => {
-                Some(t.get(..strip(t)).unwrap_or("")).filter(|t| !t.is_empty())
-            }
-            _ => None,
-        })?;
-        let seen = chain
-            .get(..len)
-            .unwrap_or(&[])
-            .iter()
-            .any(|n| n.eq_ignore_ascii_case(next));
-        if seen || len > MAX_CHAIN {
-            return None;
-        }
-        owner = next;
-    }
+    ChainWalk::new(msg, question)
+        .enumerate()
+        .find_map(|(at, n)| hit(n).map(|t| (at, t)))
 }
 
 /// IPv4-mapped IPv6 addresses are the IPv4 address they carry.
@@ -449,8 +478,10 @@ impl DnsCache {
         let (mut bound, mut refreshed) = (0u32, 0u32);
         let (mut chain_truncated, mut chain_loop) = (false, false);
         for question in questions.iter() {
-            let mut names = vec![question.clone()];
-            while let Some(owner) = names.last() {
+            let mut walk = ChainWalk::new(msg, question);
+            let mut names: Vec<String> = Vec::new();
+            for owner in walk.by_ref() {
+                names.push(owner.to_ascii_lowercase());
                 let addrs = msg
                     .answers
                     .iter()
@@ -471,26 +502,17 @@ impl DnsCache {
                         bound += 1;
                     }
                 }
-                // First CNAME owned by the current name (a second one is
-                // illegal; answer order keeps the choice deterministic).
-                let next = msg.answers.iter().find_map(|r| match &r.rdata {
-                    RData::Cname(t) if same_name(&r.rrname, owner) => normalize(t),
-                    _ => None,
-                });
-                let Some(next) = next else {
-                    break;
-                };
-                if names.contains(&next) {
+            }
+            match walk.end {
+                ChainEnd::Done => {}
+                ChainEnd::Loop => {
                     self.stats.loops += 1;
                     chain_loop = true;
-                    break;
                 }
-                if names.len() > MAX_CHAIN {
+                ChainEnd::Truncated => {
                     self.stats.chains_truncated += 1;
                     chain_truncated = true;
-                    break;
                 }
-                names.push(next);
             }
         }
         ResponseOutcome::Answered {
